@@ -1,0 +1,20 @@
+# The two commands: `make demo` runs the main job, `make test` runs the tests.
+# Both set up .venv first (scripts/setup.sh: seconds when nothing changed).
+PY := .venv/bin/python
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build .venv

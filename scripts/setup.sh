@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one set-up path, used by `make demo`, `make test` and CI.
+# Creates .venv, installs pinned dependencies (ROS 2 Kilted wheels, torch, ...), builds our ROS
+# interfaces into the venv (which is a ROS prefix) and installs the package in editable mode.
+# Idempotent: each stage is skipped while the files it depends on are unchanged.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3.11}"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+say() { echo "[setup] $*"; }
+# pip warns once per package about this machine's local index layout; that is noise here.
+quiet_pip() { "$PY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+digest() { cat "$@" | sha256sum | cut -c1-16; }
+stage_done() { [ "$(cat "$VENV/.stamp-$1" 2>/dev/null)" = "$2" ]; }
+mark_done() { echo "$2" > "$VENV/.stamp-$1"; }
+
+if [ ! -x "$PY" ]; then
+  say "creating $VENV with $PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+deps=$(digest requirements.txt requirements-nodeps.txt requirements.lock scripts/fix_ros_cmake_paths.py)
+if ! stage_done deps "$deps"; then
+  say "installing dependencies (first run takes several minutes: torch alone is ~5.5 GB)"
+  quiet_pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
+  quiet_pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  "$PY" scripts/fix_ros_cmake_paths.py "$VENV"
+  mark_done deps "$deps"
+fi
+
+# The venv is the ROS prefix: CMake finds the wheels' packages there and installs ours there.
+IFACE_DIR=lib/spatialclaw_ros_interfaces
+export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+ifaces=$(digest CMakeLists.txt package.xml msg/*.msg srv/*.srv action/*.action "$VENV/.stamp-deps")
+if ! stage_done interfaces "$ifaces"; then
+  say "building ROS interfaces into $VENV"
+  rm -rf build/interfaces "$VENV/$IFACE_DIR"
+  mkdir -p build
+  cmake -S . -B build/interfaces -Wno-dev -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF -DSPATIALCLAW_INSTALL_PYTHON=OFF \
+    -DPython3_EXECUTABLE="$PY" -DPYTHON_INSTALL_DIR="$IFACE_DIR" > build/interfaces.log 2>&1 \
+    && cmake --build build/interfaces -j "$(nproc)" >> build/interfaces.log 2>&1 \
+    && cmake --install build/interfaces >> build/interfaces.log 2>&1 \
+    || { tail -40 build/interfaces.log; say "interface build failed (full log: build/interfaces.log)"; exit 1; }
+  # Generated Python goes to its own directory so that the editable package in the source tree
+  # stays first on sys.path; spatialclaw_ros/__init__.py extends its __path__ to find it.
+  rm -f "$VENV/$IFACE_DIR/spatialclaw_ros/__init__.py"
+  echo "$VENV/$IFACE_DIR" > "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/spatialclaw_ros_interfaces.pth"
+  mark_done interfaces "$ifaces"
+fi
+
+pkg=$(digest pyproject.toml setup.py "$VENV/.stamp-interfaces")
+if ! stage_done package "$pkg"; then
+  say "installing spatialclaw_ros (editable)"
+  quiet_pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+    --config-settings editable_mode=compat -e .
+  "$PY" -c "from spatialclaw_ros.action import AskSpatial; from spatialclaw_ros.msg import ObjectEstimate"
+  mark_done package "$pkg"
+fi
+say "ready: $VENV"
