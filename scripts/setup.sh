@@ -47,7 +47,9 @@ if ! stage_done interfaces "$ifaces"; then
     || { tail -40 build/interfaces.log; say "interface build failed (full log: build/interfaces.log)"; exit 1; }
   # Generated Python goes to its own directory so that the editable package in the source tree
   # stays first on sys.path; spatialclaw_ros/__init__.py extends its __path__ to find it.
-  rm -f "$VENV/$IFACE_DIR/spatialclaw_ros/__init__.py"
+  # Its egg-info must go too: pip would take it for an older install of this package and
+  # "uninstall" the generated files when installing the editable one.
+  rm -rf "$VENV/$IFACE_DIR/spatialclaw_ros/__init__.py" "$VENV/$IFACE_DIR"/*.egg-info
   echo "$VENV/$IFACE_DIR" > "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/spatialclaw_ros_interfaces.pth"
   mark_done interfaces "$ifaces"
 fi
