@@ -3,16 +3,22 @@
 World frame: `Reconstruction.world_frame` names it. With robot poses (sensor/fused backends)
 it is the robot's frame (e.g. "map"); otherwise it is the first reconstructed frame's camera
 ("first_camera"), OpenCV axes (x right, y down, z forward).
+
+Frame indices everywhere are `Frame.index` values (the frame's number in its video), not
+positions in a list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Union
 
 import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.perception import geometry
+from spatialclaw_ros.perception.errors import PerceptionError
 
 FIRST_CAMERA = "first_camera"
 
@@ -28,6 +34,10 @@ class Box3D:
     confidence: float = 1.0
     frame_indices: list[int] = field(default_factory=list)
     world_frame: str = FIRST_CAMERA
+
+    def corners(self) -> np.ndarray:
+        """(8, 3) corner points in the world frame."""
+        return geometry.box_corners(self.center, self.size, self.rotation)
 
 
 @dataclass
@@ -55,6 +65,10 @@ class ObjectMask:
     frame_index: int
     object_id: int = 0
 
+    @property
+    def area(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
 
 @dataclass
 class Segmentation:
@@ -62,6 +76,49 @@ class Segmentation:
 
     masks: list[ObjectMask]
     prompt: str = ""
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({m.label for m in self.masks})
+
+    @property
+    def frame_indices(self) -> list[int]:
+        return sorted({m.frame_index for m in self.masks})
+
+    @property
+    def object_ids(self) -> list[int]:
+        return sorted({m.object_id for m in self.masks})
+
+    def for_frame(self, frame_index: int) -> list[ObjectMask]:
+        """The masks on one frame, best score first."""
+        return sorted((m for m in self.masks if m.frame_index == frame_index), key=lambda m: -m.score)
+
+    def for_object(self, object_id: int) -> list[ObjectMask]:
+        """One tracked object through the frames, in frame order."""
+        return sorted((m for m in self.masks if m.object_id == object_id), key=lambda m: m.frame_index)
+
+    def best(self, label: str | None = None) -> ObjectMask:
+        """The highest-scoring mask (of `label` if given)."""
+        candidates = [m for m in self.masks if label is None or m.label == label]
+        if not candidates:
+            known = ", ".join(self.labels) or "none"
+            raise PerceptionError(f"no mask{' labelled ' + repr(label) if label else ''} in this result (labels: {known})")
+        return max(candidates, key=lambda m: (m.score, m.area))
+
+    def points(self, reconstruction: Reconstruction, object_id: int | None = None) -> dict[int, np.ndarray]:
+        """World points of the masks (of one object if given), per frame index, for frames the
+        reconstruction covers."""
+        per_frame: dict[int, list[np.ndarray]] = {}
+        for m in self.masks:
+            if (object_id is None or m.object_id == object_id) and m.frame_index in reconstruction.frame_indices:
+                per_frame.setdefault(m.frame_index, []).append(reconstruction.points_of(m, allow_empty=True))
+        return {i: np.concatenate(p) for i, p in sorted(per_frame.items())}
+
+
+MaskLike = Union[ObjectMask, np.ndarray, Segmentation, Sequence[ObjectMask]]
 
 
 @dataclass
@@ -77,6 +134,107 @@ class Reconstruction:
     backend: str
     world_frame: str = FIRST_CAMERA
 
+    def __len__(self) -> int:
+        return len(self.frame_indices)
+
+    def row(self, frame_index: int) -> int:
+        """Position of a frame index in the arrays."""
+        try:
+            return self.frame_indices.index(frame_index)
+        except ValueError:
+            raise PerceptionError(
+                f"frame {frame_index} is not in this reconstruction (frames: {self.frame_indices})"
+            ) from None
+
+    def camera_centers(self) -> np.ndarray:
+        """(N, 3) camera positions in the world frame."""
+        return self.extrinsics[:, :3, 3].copy()
+
+    def point_map(self, frame_index: int) -> np.ndarray:
+        """(H, W, 3) world point per pixel of one frame, NaN where depth is invalid."""
+        i = self.row(frame_index)
+        return geometry.point_map(self.depth[i], self.intrinsics[i], self.extrinsics[i])
+
+    def points_of(self, mask: ObjectMask | np.ndarray, frame_index: int | None = None,
+                  min_confidence: float | None = None, allow_empty: bool = False) -> np.ndarray:
+        """World points (K, 3) under a mask. A bare bool array needs `frame_index` unless the
+        reconstruction has one frame."""
+        array, frame_index = self._mask_and_frame(mask, frame_index)
+        i = self.row(frame_index)
+        if min_confidence is not None:
+            array = array & (self.confidence[i] >= min_confidence)
+        points = geometry.backproject(self.depth[i], self.intrinsics[i], self.extrinsics[i], array)
+        if len(points) == 0 and not allow_empty:
+            raise PerceptionError(f"the mask on frame {frame_index} covers no pixel with valid depth")
+        return points
+
+    def centroid(self, mask: MaskLike, frame_index: int | None = None) -> np.ndarray:
+        """Mean world position of the masked points (over all frames given)."""
+        return self._object_points(mask, frame_index)[1].mean(axis=0)
+
+    def box_3d(self, mask: MaskLike, frame_index: int | None = None, oriented: bool = True,
+               trim: float = 0.0, label: str | None = None) -> Box3D:
+        """A 3D box around the masked points: oriented by PCA, or aligned with the world axes."""
+        name, points, frames, confidence = self._object_points(mask, frame_index)
+        center, size, rotation = geometry.fit_box(points, oriented=oriented, trim=trim)
+        return Box3D(label or name, center, size, rotation, confidence, frames, self.world_frame)
+
+    def distance_between(self, a: MaskLike, b: MaskLike, frame_index: int | None = None) -> ObjectDistance:
+        """Closest points and centroids of two masked objects."""
+        label_a, points_a, _, _ = self._object_points(a, frame_index)
+        label_b, points_b, _, _ = self._object_points(b, frame_index)
+        closest, point_a, point_b = geometry.closest_points(points_a, points_b)
+        centroid_a, centroid_b = points_a.mean(axis=0), points_b.mean(axis=0)
+        return ObjectDistance(label_a, label_b, closest, point_a, point_b,
+                              float(np.linalg.norm(centroid_a - centroid_b)), centroid_a, centroid_b, self.world_frame)
+
+    def bev(self, objects: Sequence[Box3D] = (), masks: MaskLike | None = None, size_px: int = 640,
+            show_points: bool = True) -> np.ndarray:
+        """Bird's-eye view (RGB uint8): scene points, object footprints with labels, camera path."""
+        from spatialclaw_ros.perception.bev import render_bev  # matplotlib only when asked
+
+        highlighted = self._object_points(masks, None)[1] if masks is not None else None
+        return render_bev(self, list(objects), highlighted, size_px=size_px, show_points=show_points)
+
+    def _mask_and_frame(self, mask: ObjectMask | np.ndarray, frame_index: int | None) -> tuple[np.ndarray, int]:
+        if isinstance(mask, ObjectMask):
+            array, frame_index = mask.mask, mask.frame_index if frame_index is None else frame_index
+        else:
+            array = np.asarray(mask)
+            if frame_index is None:
+                if len(self.frame_indices) != 1:
+                    raise PerceptionError("a bare mask array needs frame_index= when the reconstruction has several frames")
+                frame_index = self.frame_indices[0]
+        if array.dtype != bool:
+            raise PerceptionError(f"a mask must be a bool array, got {array.dtype}")
+        if array.shape != self.depth.shape[1:]:
+            h, w = self.depth.shape[1:]
+            raise PerceptionError(f"mask is {array.shape[1]}x{array.shape[0]} but the frames are {w}x{h}")
+        return array, frame_index
+
+    def _object_points(self, mask: MaskLike, frame_index: int | None) -> tuple[str, np.ndarray, list[int], float]:
+        """Label, world points, frame indices and mean score of one object given in any mask form."""
+        if isinstance(mask, Segmentation):
+            mask = mask.masks
+        if isinstance(mask, (ObjectMask, np.ndarray)):
+            mask = [mask]
+        masks = list(mask)
+        if not masks:
+            raise PerceptionError("no mask given: the segmentation is empty")
+        points, frames, scores, label = [], [], [], "object"
+        for m in masks:
+            points.append(self.points_of(m, frame_index, allow_empty=True))
+            if isinstance(m, ObjectMask):
+                label = m.label
+                scores.append(m.score)
+                frames.append(m.frame_index if frame_index is None else frame_index)
+            else:
+                frames.append(self._mask_and_frame(m, frame_index)[1])
+        stacked = np.concatenate(points)
+        if len(stacked) == 0:
+            raise PerceptionError(f"the mask(s) on frame(s) {sorted(set(frames))} cover no pixel with valid depth")
+        return label, stacked, sorted(set(frames)), float(np.mean(scores)) if scores else 1.0
+
 
 @dataclass
 class SegmentRequest:
@@ -90,6 +248,42 @@ class SegmentRequest:
     box: np.ndarray | None = None  # (4,) x0, y0, x1, y1 pixels on prompt_frame
     prompt_frame: int | None = None  # defaults to frame_indices[0]
     threshold: float | None = None
+    label: str | None = None  # name given to point/box results (text prompts are named by the text)
+
+    def validate(self, frames: FrameSet) -> None:
+        """Raise PerceptionError unless the request is well formed for these frames."""
+        given = [name for name, value in (("text", self.text), ("points", self.points), ("box", self.box))
+                 if value is not None]
+        if len(given) != 1:
+            raise PerceptionError(f"give exactly one of text, points or box (got {', '.join(given) or 'none'})")
+        if not self.frame_indices:
+            raise PerceptionError("frame_indices is empty: name at least one frame to segment")
+        known = {f.index for f in frames}
+        missing = [i for i in self.frame_indices if i not in known]
+        if missing:
+            raise PerceptionError(f"frames {missing} are not in the frame set (frames: {sorted(known)})")
+        if self.prompt_frame is not None and self.prompt_frame not in self.frame_indices:
+            raise PerceptionError(f"prompt_frame {self.prompt_frame} is not among frame_indices {self.frame_indices}")
+        if self.text is not None and not self.text.strip():
+            raise PerceptionError("the text prompt is empty")
+        if self.points is not None:
+            points = np.asarray(self.points, dtype=np.float64)
+            if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+                raise PerceptionError(f"points must be (K, 2) pixel x, y, got shape {points.shape}")
+            if self.point_labels is not None and np.asarray(self.point_labels).shape != (len(points),):
+                raise PerceptionError("point_labels must have one entry (1 or 0) per point")
+        if self.box is not None:
+            box = np.asarray(self.box, dtype=np.float64)
+            if box.shape != (4,) or box[2] <= box[0] or box[3] <= box[1]:
+                raise PerceptionError(f"box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got {box.tolist()}")
+
+    @property
+    def first_frame(self) -> int:
+        return self.frame_indices[0] if self.prompt_frame is None else self.prompt_frame
+
+    def positive_labels(self) -> np.ndarray:
+        n = len(np.asarray(self.points))
+        return np.ones(n, dtype=np.int64) if self.point_labels is None else np.asarray(self.point_labels, dtype=np.int64)
 
 
 class Perception(Protocol):
@@ -98,3 +292,5 @@ class Perception(Protocol):
     def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction: ...
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation: ...
+
+    def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool: ...

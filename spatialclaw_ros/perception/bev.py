@@ -1,0 +1,74 @@
+"""Bird's-eye-view rendering of a reconstruction (matplotlib, headless Agg backend)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.spatial import ConvexHull
+
+if TYPE_CHECKING:
+    from spatialclaw_ros.perception.types import Box3D, Reconstruction
+
+MAX_SCENE_POINTS = 20_000
+
+
+def ground_axes(reconstruction: Reconstruction) -> tuple[int, int, str, str]:
+    """Which two world axes span the ground: x-y in a robot frame (REP-103, z up); x-z in the
+    first camera's frame (OpenCV, y down)."""
+    if reconstruction.world_frame and reconstruction.world_frame != "first_camera":
+        return 0, 1, "x (m)", "y (m)"
+    return 0, 2, "x, right", "z, forward"
+
+
+def render_bev(reconstruction: Reconstruction, objects: list[Box3D], highlighted: np.ndarray | None,
+               size_px: int = 640, show_points: bool = True) -> np.ndarray:
+    a, b, a_name, b_name = ground_axes(reconstruction)
+    figure = Figure(figsize=(size_px / 100, size_px / 100), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    ax = figure.add_subplot(1, 1, 1)
+    if show_points:
+        scene = _scene_points(reconstruction)
+        if len(scene):
+            ax.scatter(scene[:, a], scene[:, b], s=0.5, c="0.7", linewidths=0)
+    if highlighted is not None and len(highlighted):
+        ax.scatter(highlighted[:, a], highlighted[:, b], s=1.5, c="tab:orange", linewidths=0)
+    for k, box in enumerate(objects):
+        colour = f"C{k % 10}"
+        corners = box.corners()[:, [a, b]]
+        hull = ConvexHull(corners, qhull_options="QJ")  # joggle: flat boxes project to a line
+        footprint = corners[np.append(hull.vertices, hull.vertices[0])]
+        ax.plot(footprint[:, 0], footprint[:, 1], color=colour, linewidth=1.5)
+        ax.annotate(box.label, (box.center[a], box.center[b]), color=colour, fontsize=9, ha="center")
+    centres = reconstruction.camera_centers()
+    forward = reconstruction.extrinsics[:, :3, 2]  # optical axis in world
+    ax.plot(centres[:, a], centres[:, b], "-", color="tab:blue", linewidth=1)
+    ax.quiver(centres[:, a], centres[:, b], forward[:, a], forward[:, b], color="tab:blue", angles="xy",
+              scale_units="xy", scale=2.0 / max(_scene_extent(reconstruction), 1e-6), width=0.004)
+    for i, frame_index in enumerate(reconstruction.frame_indices):
+        ax.annotate(str(frame_index), (centres[i, a], centres[i, b]), fontsize=7, color="tab:blue")
+    ax.set_xlabel(a_name)
+    ax.set_ylabel(b_name)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, linewidth=0.3)
+    ax.set_title(f"bird's-eye view ({reconstruction.world_frame}{'' if reconstruction.is_metric else ', relative scale'})",
+                 fontsize=9)
+    figure.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def _scene_points(reconstruction: Reconstruction) -> np.ndarray:
+    step = max(1, int(np.sqrt(reconstruction.depth[0].size * len(reconstruction) / MAX_SCENE_POINTS)))
+    points = []
+    for i, frame_index in enumerate(reconstruction.frame_indices):
+        sub = reconstruction.point_map(frame_index)[::step, ::step].reshape(-1, 3)
+        points.append(sub[np.isfinite(sub).all(axis=1)])
+    return np.concatenate(points)
+
+
+def _scene_extent(reconstruction: Reconstruction) -> float:
+    depth = reconstruction.depth[np.isfinite(reconstruction.depth)]
+    return float(np.median(depth)) if depth.size else 1.0

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, build_perception
+from spatialclaw_ros.perception.client import PerceptionClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_yaml_then_environment_then_overrides(monkeypatch):
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_DEVICE", "cuda:1")
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_CHUNK_SIZE", "8")
+    config = PerceptionConfig.load(REPO / "config" / "perception.yaml", {"segment_backend": "labels"})
+    assert (config.reconstruct_backend, config.segment_backend) == ("da3", "labels")
+    assert config.device == "cuda:1" and config.chunk_size == 8
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(PerceptionError, match="reconstruct_backend must be one of da3, sensor, fused"):
+        PerceptionConfig(reconstruct_backend="lidar")
+    with pytest.raises(PerceptionError, match="unknown perception settings: colour"):
+        PerceptionConfig.load(overrides={"colour": "red"})
+
+
+def test_a_service_url_gives_a_client_that_needs_a_token():
+    client = build_perception(PerceptionConfig(service_url="http://127.0.0.1:9", token="t"))
+    assert isinstance(client, PerceptionClient)
+    client.close()
+    with pytest.raises(PerceptionError, match="needs the service token"):
+        build_perception(PerceptionConfig(service_url="http://127.0.0.1:9"))
