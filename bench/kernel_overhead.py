@@ -1,0 +1,107 @@
+"""Per-step overhead of the sandboxed kernel, next to a Jupyter kernel round trip measured in
+the same run.
+
+Prints medians for: a trivial cell in our kernel; the same in a Jupyter (ipykernel) kernel
+driven by jupyter_client; a cell that moves a 32-frame 518x518 depth stack (plus its
+confidence) from the host through tools.Reconstruct; and the depth stack alone over the channel.
+Targets: trivial step within 2x of Jupyter; the depth stack under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import time
+
+import numpy as np
+
+from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.kernel import Kernel
+from spatialclaw_ros.kernel.wire import Channel
+from spatialclaw_ros.kernel.wire_types import WIRE_TYPES
+from spatialclaw_ros.perception.types import Reconstruction
+
+
+class PrecomputedPerception:
+    """Hands out one fixed reconstruction, so the figure is the kernel's transport alone."""
+
+    def __init__(self, frames: int, size: int) -> None:
+        depth = np.random.default_rng(0).random((frames, size, size), dtype=np.float32) * 5
+        self.reconstruction = Reconstruction(
+            depth=depth, confidence=np.ones_like(depth), intrinsics=np.tile(np.eye(3), (frames, 1, 1)),
+            extrinsics=np.tile(np.eye(4), (frames, 1, 1)), is_metric=True, frame_indices=list(range(frames)),
+            backend="bench",
+        )  # fmt: skip
+
+    def reconstruct(self, frames, frame_indices=None):
+        return self.reconstruction
+
+    def segment(self, frames, request):
+        raise NotImplementedError
+
+
+def timed(fn, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def jupyter_round_trip(repeats: int) -> float:
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.execute_interactive("x = 1", timeout=30)  # warm up
+        return timed(lambda: client.execute_interactive("x = 1", timeout=30), repeats)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30, help="runs per figure (median reported)")
+    parser.add_argument("--frames", type=int, default=32, help="frames in the depth stack")
+    parser.add_argument("--size", type=int, default=518, help="depth map side, pixels")
+    args = parser.parse_args()
+
+    perception = PrecomputedPerception(args.frames, args.size)
+    videos = FrameSet([Frame(np.zeros((args.size, args.size, 3), np.uint8), index=i, timestamp=i / 10) for i in range(args.frames)])
+    print(f"starting kernels ({args.repeats} repeats each) ...", flush=True)
+    start = time.perf_counter()
+    with Kernel(videos, perception=perception) as kernel:
+        startup = time.perf_counter() - start
+        kernel.run("x = 1")
+        trivial = timed(lambda: kernel.run("x = 1"), args.repeats)
+        kernel.run("r = tools.Reconstruct(InputImages)")
+        reconstruct = timed(lambda: kernel.run("r = tools.Reconstruct(InputImages)"), max(5, args.repeats // 3))
+    jupyter = jupyter_round_trip(args.repeats)
+
+    a, b = socket.socketpair()
+    sender, receiver = Channel(a, WIRE_TYPES, WIRE_TYPES), Channel(b, WIRE_TYPES, WIRE_TYPES)
+    import threading
+
+    def move_depth() -> None:
+        thread = threading.Thread(target=sender.send, args=(perception.reconstruction.depth,))
+        thread.start()
+        receiver.receive()
+        thread.join()
+
+    channel_depth = timed(move_depth, args.repeats)
+    mb = perception.reconstruction.depth.nbytes / 2**20
+
+    print(f"kernel start (worker process, imports, {args.frames} frames):  {startup * 1000:8.1f} ms")
+    print(f"trivial cell, our kernel:                          {trivial * 1000:8.2f} ms")
+    print(f"trivial cell, Jupyter kernel (jupyter_client):     {jupyter * 1000:8.2f} ms")
+    print(f"  ratio ours / Jupyter:                            {trivial / jupyter:8.2f} x   (target <= 2)")
+    print(f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        {reconstruct * 1000:8.1f} ms")
+    print(f"  of which beyond a trivial cell:                  {(reconstruct - trivial) * 1000:8.1f} ms")
+    print(f"depth stack alone over the channel ({mb:.0f} MiB):        {channel_depth * 1000:8.1f} ms   (target < 50)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""The sandboxed, stateful kernel that runs the VLM's code: `Kernel(videos, ...).run(code)`."""
+
+from spatialclaw_ros.kernel.host import Kernel, KernelStartError
+from spatialclaw_ros.kernel.types import KernelConfig, StepResult, VLMDispatch
+
+__all__ = ["Kernel", "KernelConfig", "KernelStartError", "StepResult", "VLMDispatch"]

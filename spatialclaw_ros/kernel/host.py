@@ -1,0 +1,553 @@
+"""The host side of the kernel: starts and supervises the worker, serves its tool calls, and
+turns what it reports into StepResults. Nothing the worker sends is unpickled or trusted."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.kernel import policy
+from spatialclaw_ros.kernel.feedback import cap_middle, render
+from spatialclaw_ros.kernel.types import KernelConfig, StepResult, VLMDispatch
+from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout, WireError
+from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
+from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception, Reconstruction, Segmentation, SegmentRequest
+from spatialclaw_ros.tools.inputs import Metadata, VideoInfo
+from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
+
+_ERROR_KINDS = {"code", "sandbox", "timeout", "memory", "perception", "vlm"}
+_MAX_LIST = 1000
+_MAX_TEXT = 1000
+
+
+class KernelStartError(RuntimeError):
+    """The worker process could not be started."""
+
+
+class _StepFailure(Exception):
+    """The worker stopped answering (timeout, crash, protocol breach); it has been killed."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class _HostCall:
+    key: str
+    reply: dict
+
+
+@dataclass
+class _CellRecord:
+    """A successful cell and the host replies it received, so it can be re-run without
+    calling perception or the VLM again."""
+
+    code: str
+    step: int
+    calls: list[_HostCall] = field(default_factory=list)
+
+
+def build_metadata(videos: list[FrameSet], options: list[str]) -> Metadata:
+    infos = []
+    for i, video in enumerate(videos):
+        first = video.frames[0]
+        t0 = first.timestamp
+        infos.append(
+            VideoInfo(
+                name=video.name or f"video {i + 1}",
+                frame_count=len(video),
+                fps=video.fps,
+                duration=float(video.frames[-1].timestamp - t0),
+                timestamps=[float(f.timestamp - t0) for f in video],
+                frame_indices=[int(f.index) for f in video],
+                cameras=video.cameras,
+                width=first.width,
+                height=first.height,
+                intrinsics=first.intrinsics,
+                has_depth=video.has_depth,
+                has_poses=video.has_poses,
+                world_frame=video.world_frame,
+            )
+        )
+    return Metadata(videos=infos, options=list(options))
+
+
+def _fingerprint(value: Any, digest) -> None:
+    if isinstance(value, np.ndarray):
+        digest.update(f"{value.dtype.str}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).data)
+    elif isinstance(value, dict):
+        for k in sorted(value, key=str):
+            digest.update(repr(k).encode())
+            _fingerprint(value[k], digest)
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[")
+        for v in value:
+            _fingerprint(v, digest)
+        digest.update(b"]")
+    else:
+        digest.update(repr(value).encode())
+
+
+def _call_key(name: str, args: Any) -> str:
+    digest = hashlib.blake2b(name.encode(), digest_size=16)
+    _fingerprint(args, digest)
+    return digest.hexdigest()
+
+
+class _Worker:
+    """One worker process and its channel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        config = kernel.config
+        self.scratch = tempfile.mkdtemp(prefix="spatialclaw-kernel-")
+        host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = {
+            "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1",  # the venv's ROS bootstrapper must not re-exec the worker
+            "MPLCONFIGDIR": _matplotlib_cache(),
+            "HOME": self.scratch,
+            "LANG": "C.UTF-8",
+        }
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-m", "spatialclaw_ros.kernel.worker", str(worker_end.fileno())],
+                pass_fds=[worker_end.fileno()],
+                env=env,
+                cwd=self.scratch,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise KernelStartError(f"could not start the kernel worker: {exc}") from exc
+        finally:
+            worker_end.close()
+        self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self.channel = Channel(host_end, WIRE_TYPES, RESULT_TYPES, max_bytes=config.max_message_mb * 2**20)
+        self._finalizer = weakref.finalize(self, _kill, self.process, host_end, self.scratch)
+        deadline = time.monotonic() + config.startup_timeout_s
+        try:
+            self.channel.send(
+                {
+                    "videos": [
+                        [
+                            {"pixels": f.image, "frame_index": f.index, "timestamp": f.timestamp, "camera": f.camera}
+                            for f in video
+                        ]
+                        for video in kernel.videos
+                    ],
+                    "metadata": kernel.metadata,
+                    "max_image_edge": config.max_image_edge,
+                    "memory_limit_mb": config.memory_limit_mb,
+                    "cpu_limit_s": config.cpu_limit_s,
+                }
+            )
+            ready = self.channel.receive(deadline)
+        except (ChannelClosed, ChannelTimeout, WireError) as exc:
+            self.kill()
+            raise KernelStartError(f"the kernel worker did not start: {exc}; {self.last_words()}") from exc
+        if not isinstance(ready, dict) or ready.get("op") != "ready":
+            self.kill()
+            raise KernelStartError("the kernel worker sent an unexpected first message")
+
+    def _drain_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.stderr_tail.append(line)
+
+    def last_words(self) -> str:
+        text = b"".join(self.stderr_tail).decode(errors="replace").strip()
+        return text[-800:] if text else "no output on stderr"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> int | None:
+        self._finalizer()
+        return self.process.returncode
+
+    def stop(self) -> None:
+        if self.alive():
+            try:
+                self.channel.send({"op": "exit"})
+                self.process.wait(timeout=2)
+            except (ChannelClosed, subprocess.TimeoutExpired, OSError):
+                pass
+        self.kill()
+
+
+def _kill(process: subprocess.Popen, sock: socket.socket, scratch: str) -> None:
+    if process.poll() is None:
+        process.kill()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    sock.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _matplotlib_cache() -> str:
+    """A per-user matplotlib cache shared by workers, so each start does not rebuild the font list."""
+    path = os.path.join(tempfile.gettempdir(), f"spatialclaw-matplotlib-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+class Kernel:
+    """A sandboxed, stateful Python kernel for one episode.
+
+    `videos`: the frames agent code sees (one FrameSet, or several -> InputImages_1..N).
+    `perception` serves tools.Reconstruct / tools.SAM3, `vlm` serves vlm.locate / vlm.ask;
+    without them those calls fail with a clear error. `options` are the question's choices
+    (Metadata.options). Use as a context manager, or call close().
+    """
+
+    def __init__(
+        self,
+        videos: FrameSet | list[FrameSet],
+        *,
+        perception: Perception | None = None,
+        vlm: VLMDispatch | None = None,
+        options: list[str] | None = None,
+        config: KernelConfig = KernelConfig(),
+    ) -> None:
+        self.videos = [videos] if isinstance(videos, FrameSet) else list(videos)
+        if not self.videos or not all(isinstance(v, FrameSet) for v in self.videos):
+            raise TypeError("Kernel needs a FrameSet or a non-empty list of FrameSets")
+        for i, video in enumerate(self.videos):
+            indices = [f.index for f in video]
+            if len(set(indices)) != len(indices):
+                raise ValueError(f"video {i + 1} has repeated Frame.index values; each frame needs its own index")
+        self.perception = perception
+        self.vlm = vlm
+        self.config = config
+        self.metadata = build_metadata(self.videos, options or [])
+        self.step = 0
+        self.images_left = config.max_images
+        self.answer: str | int | float | None = None
+        self._history: list[_CellRecord] = []
+        self._worker: _Worker | None = _Worker(self)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    # ---- running cells ---------------------------------------------------------------------
+    def run(self, code: str) -> StepResult:
+        """Run one cell; never raises for anything the cell does."""
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, got {type(code).__name__}")
+        if self._worker is None:
+            raise RuntimeError("the kernel is closed")
+        started = time.monotonic()
+        self.step += 1
+        result = StepResult(step=self.step, status="success")
+        if not self._worker.alive():
+            result.restarted = True
+            result.note = self._restart(f"the kernel process had exited ({self._worker.last_words()})")
+        rejection = self._static_check(code)
+        if rejection is not None:
+            result.status, result.error_kind, result.error = "error", *rejection
+        else:
+            record = _CellRecord(code, self.step)
+            try:
+                done = self._exchange(record, replay=False, calls=None, result=result)
+                self._accept(done, result)
+                if result.status == "success":
+                    self._history.append(record)
+            except _StepFailure as failure:
+                result.status, result.error_kind = "error", failure.kind
+                result.error = str(failure)
+                result.restarted = True
+                result.note = self._restart(str(failure))
+        if result.status == "success" and result.answer is not None:
+            self.answer = result.answer
+        result.elapsed = time.monotonic() - started
+        result.feedback = render(result, self.images_left)
+        return result
+
+    def _static_check(self, code: str) -> tuple[str, str] | None:
+        lines = code.splitlines()
+        try:
+            violations = policy.check(code, f"<cell-{self.step}>")
+        except SyntaxError as exc:
+            where = f"Error on line {exc.lineno}: {(exc.text or '').strip()}\n" if exc.lineno else ""
+            return "code", f"{where}SyntaxError: {exc.msg}"
+        if not violations:
+            return None
+        first = violations[0]
+        line = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else ""
+        others = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        return "sandbox", f"Error on line {first.line}: {line}\nSandboxViolation: blocked by the sandbox: {first.message}{others}"
+
+    def _exchange(self, record: _CellRecord, replay: bool, calls: list[_HostCall] | None, result: StepResult | None) -> dict:
+        """Send a cell, serve its host calls until it is done; kills the worker on failure."""
+        worker = self._worker
+        deadline = time.monotonic() + self.config.cell_timeout_s
+        pending = list(calls or [])
+        try:
+            worker.channel.send(
+                {"op": "run", "code": record.code, "step": record.step, "replay": replay, "images_left": self.images_left}
+            )
+            while True:
+                message = worker.channel.receive(deadline)
+                if not isinstance(message, dict):
+                    raise WireError("expected a message object")
+                if message.get("op") == "done":
+                    return message
+                if message.get("op") != "call":
+                    raise WireError(f"unexpected message {message.get('op')!r}")
+                name, args = str(message.get("name")), message.get("args")
+                key = _call_key(name, args)
+                if pending and pending[0].key == key:
+                    reply = pending.pop(0).reply
+                else:
+                    reply = self._serve(name, args if isinstance(args, dict) else {}, result)
+                try:
+                    worker.channel.send(reply)
+                except TypeError as exc:  # a service returned something that cannot cross the channel
+                    reply = {"op": "reply", "ok": False, "kind": "perception", "message": f"TypeError: {exc}"}
+                    worker.channel.send(reply)
+                record.calls.append(_HostCall(key, reply))
+        except ChannelTimeout:
+            worker.kill()
+            raise _StepFailure(
+                "timeout", f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} s and was stopped"
+            ) from None
+        except ChannelClosed:
+            code = worker.kill()
+            raise _StepFailure(*self._death(code, worker)) from None
+        except (WireError, TypeError) as exc:
+            worker.kill()
+            raise _StepFailure("sandbox", f"KernelError: the kernel broke protocol ({exc}) and was stopped") from None
+
+    def _death(self, code: int | None, worker: _Worker) -> tuple[str, str]:
+        if code == -signal.SIGXCPU:
+            return "timeout", f"TimeoutError: the kernel used up its CPU time limit ({self.config.cpu_limit_s} s)"
+        if code in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS):
+            return "memory", (
+                f"MemoryError: the kernel process died (signal {-code}), most likely out of memory "
+                f"(limit {self.config.memory_limit_mb} MiB)"
+            )
+        return "code", f"KernelError: the kernel process exited (code {code}): {worker.last_words()}"
+
+    def _restart(self, reason: str) -> str:
+        """Start a fresh worker and, if configured, re-run the successful cells so far."""
+        if self._worker is not None:
+            self._worker.kill()
+        self._worker = _Worker(self)
+        if not self._history:
+            return "the kernel was restarted; no earlier variables needed restoring"
+        if not self.config.restore_on_restart:
+            return "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
+        for i, record in enumerate(self._history):
+            replay = _CellRecord(record.code, record.step)
+            try:
+                done = self._exchange(replay, replay=True, calls=record.calls, result=None)
+            except _StepFailure as failure:
+                done = {"status": "error", "error": str(failure)}
+            if done.get("status") != "success":
+                kept = [r.step for r in self._history[:i]]
+                self._history = self._history[:i]
+                if self._worker is None or not self._worker.alive():
+                    self._worker = _Worker(self)
+                    kept = []
+                    self._history = []
+                return (
+                    f"the kernel was restarted; re-running step {record.step} failed, so only the variables of "
+                    f"steps {kept} were restored" if kept else
+                    f"the kernel was restarted; re-running step {record.step} failed, so earlier variables are gone"
+                )  # fmt: skip
+        steps = [r.step for r in self._history]
+        return f"the kernel was restarted and steps {steps} were re-run: earlier variables are restored"
+
+    # ---- host services ---------------------------------------------------------------------
+    def _serve(self, name: str, args: dict, result: StepResult | None) -> dict:
+        kind = "vlm" if name.startswith("vlm_") else "perception"
+        try:
+            if name == "reconstruct":
+                value = self._reconstruct(args)
+            elif name == "segment":
+                value = self._segment(args)
+            elif name in ("vlm_locate", "vlm_ask"):
+                value = self._ask_vlm(name, args, result)
+            else:
+                raise ValueError(f"unknown request {name!r}")
+            return {"op": "reply", "ok": True, "value": value}
+        except Exception as exc:  # noqa: BLE001 - any service failure is reported to the cell
+            return {"op": "reply", "ok": False, "kind": kind, "message": f"{type(exc).__name__}: {exc}"[:_MAX_TEXT]}
+
+    def _frames(self, args: dict) -> tuple[FrameSet, list[int]]:
+        video = args.get("video")
+        if not isinstance(video, int) or not 0 <= video < len(self.videos):
+            raise ValueError(f"no video {video!r}")
+        frameset = self.videos[video]
+        indices = args.get("frame_indices")
+        known = {f.index for f in frameset}
+        if not isinstance(indices, list) or not indices or not all(isinstance(i, int) and i in known for i in indices):
+            raise ValueError("frame_indices must name frames of that video")
+        return frameset, indices
+
+    def _reconstruct(self, args: dict) -> Reconstruction:
+        if self.perception is None:
+            raise RuntimeError("tools.Reconstruct is not available: this kernel was started without perception")
+        frameset, indices = self._frames(args)
+        value = self.perception.reconstruct(frameset, indices)
+        if not isinstance(value, Reconstruction):
+            raise TypeError(f"perception returned {type(value).__name__}, not a Reconstruction")
+        return value
+
+    def _segment(self, args: dict) -> Segmentation:
+        if self.perception is None:
+            raise RuntimeError("tools.SAM3 is not available: this kernel was started without perception")
+        frameset, indices = self._frames(args)
+        request = SegmentRequest(frame_indices=indices)
+        text = args.get("text")
+        if text is not None:
+            request.text = str(text)[:_MAX_TEXT]
+        if args.get("points") is not None:
+            request.points = _finite(args["points"], (-1, 2), "points")
+            labels = np.asarray(args.get("point_labels"), dtype=np.int64).reshape(-1)
+            if labels.shape != (len(request.points),):
+                raise ValueError("point_labels must have one label per point")
+            request.point_labels = labels
+        if args.get("box") is not None:
+            request.box = _finite(args["box"], (4,), "box")
+        prompt_frame = args.get("prompt_frame")
+        if prompt_frame is not None:
+            if prompt_frame not in indices:
+                raise ValueError("prompt_frame must be one of the frames given")
+            request.prompt_frame = prompt_frame
+        threshold = args.get("threshold")
+        if threshold is not None:
+            request.threshold = float(threshold)
+        value = self.perception.segment(frameset, request)
+        if not isinstance(value, Segmentation):
+            raise TypeError(f"perception returned {type(value).__name__}, not a Segmentation")
+        return value
+
+    def _ask_vlm(self, name: str, args: dict, result: StepResult | None) -> Any:
+        if self.vlm is None:
+            raise RuntimeError("vlm is not available: this kernel was started without a VLM")
+        images, query = args.get("images"), str(args.get("query", ""))[:_MAX_TEXT]
+        limit = MAX_LOCATE_IMAGES if name == "vlm_locate" else MAX_ASK_IMAGES
+        if not isinstance(images, list) or not 0 < len(images) <= limit or not all(_is_rgb(i) for i in images):
+            raise ValueError(f"give 1 to {limit} RGB images")
+        if name == "vlm_locate":
+            raw = self.vlm.locate(images, query)
+            value: Any = raw if isinstance(raw, str) else [(float(x), float(y)) for x, y in raw]
+            shown = value if isinstance(value, str) else [(round(x, 1), round(y, 1)) for x, y in value]
+            entry = f"locate {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {shown}"
+        else:
+            value = str(self.vlm.ask(images, query))
+            entry = f"ask {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {cap_middle(value, 300)!r}"
+        if result is not None:
+            result.vlm_queries.append(entry)
+        return value
+
+    # ---- results -----------------------------------------------------------------------------
+    def _accept(self, done: dict, result: StepResult) -> None:
+        """Copy the worker's report into `result`, checking every field."""
+        status = done.get("status")
+        if status not in ("success", "error"):
+            raise _StepFailure("sandbox", "KernelError: the kernel sent a malformed result")
+        result.status = status
+        result.stdout = cap_middle(_text(done.get("stdout"), 10 * self.config.max_output_chars), self.config.max_output_chars)
+        result.warnings = _texts(done.get("warnings"))
+        result.tool_calls = _texts(done.get("tool_calls"))
+        images = [i for i in done.get("images") or [] if _is_rgb(i)][: self.images_left]
+        self.images_left -= len(images)
+        result.images = [np.array(i) for i in images]
+        if status == "error":
+            kind = done.get("error_kind")
+            result.error_kind = kind if kind in _ERROR_KINDS else "code"
+            result.error = _text(done.get("error"), 2 * _MAX_TEXT)
+            return
+        variables = done.get("variables") or {}
+        if isinstance(variables, dict):
+            result.variables = {_text(k, 100): _text(v, 300) for k, v in list(variables.items())[:200]}
+        result.objects = [b for b in done.get("objects") or [] if _valid_box(b)]
+        result.distances = [d for d in done.get("distances") or [] if _valid_distance(d)]
+        answer = done.get("answer")
+        if done.get("has_answer") and isinstance(answer, (str, int, float)) and not isinstance(answer, bool):
+            if not (isinstance(answer, float) and not math.isfinite(answer)):
+                result.answer = answer[:_MAX_TEXT] if isinstance(answer, str) else answer
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _texts(values: Any) -> list[str]:
+    return [_text(v, _MAX_TEXT) for v in values[:_MAX_LIST] if isinstance(v, str)] if isinstance(values, list) else []
+
+
+def _is_rgb(image: Any) -> bool:
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.shape[0] > 0
+        and image.shape[1] > 0
+    )
+
+
+def _finite(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64).reshape(shape)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite numbers")
+    return array
+
+
+def _vec(value: Any, shape: tuple[int, ...]) -> bool:
+    return isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind == "f" and bool(np.isfinite(value).all())
+
+
+def _valid_box(box: Any) -> bool:
+    return (
+        isinstance(box, Box3D)
+        and isinstance(box.label, str)
+        and _vec(box.center, (3,))
+        and _vec(box.size, (3,))
+        and _vec(box.rotation, (3, 3))
+        and isinstance(box.world_frame, str)
+    )
+
+
+def _valid_distance(d: Any) -> bool:
+    return (
+        isinstance(d, ObjectDistance)
+        and isinstance(d.label_a, str)
+        and isinstance(d.label_b, str)
+        and all(_vec(getattr(d, f), (3,)) for f in ("point_a", "point_b", "centroid_a", "centroid_b"))
+        and all(isinstance(getattr(d, f), float) and math.isfinite(getattr(d, f)) for f in ("closest", "centroid_distance"))
+    )

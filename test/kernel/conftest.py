@@ -1,0 +1,94 @@
+"""Kernel test fixtures: small frame sets with exact depth and labels, and host services that
+compute real answers from them (a sensor-style perception and a brightest-spot VLM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
+from spatialclaw_ros.perception.types import ObjectMask, Reconstruction, Segmentation, SegmentRequest
+
+H, W = 48, 64
+K = CameraIntrinsics(fx=50.0, fy=50.0, cx=31.5, cy=23.5, width=W, height=H)
+BOX = (slice(10, 20), slice(20, 36))  # rows, cols of the red box in every frame
+
+
+def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
+    """A wall 2 + 0.5 i metres in front of camera i, a red box 1 m away; the camera slides along x."""
+    frames = []
+    for i in range(n):
+        image = np.full((H, W, 3), 40 + 10 * i, np.uint8)
+        image[BOX] = (220, 30, 30)
+        depth = np.full((H, W), 2.0 + 0.5 * i, np.float32)
+        depth[BOX] = 1.0
+        labels = np.zeros((H, W), np.int32)
+        labels[BOX] = 1
+        pose = np.eye(4)
+        pose[0, 3] = 0.1 * i
+        frames.append(
+            Frame(image, index=10 * i, timestamp=100.0 + 0.5 * i, camera="front", depth=depth, intrinsics=K, pose=pose,
+                  labels=labels, label_names={1: "red box"})
+        )  # fmt: skip
+    return FrameSet(frames, world_frame="map", name=name)
+
+
+class SensorPerception:
+    """Reconstruction straight from the frames' depth and poses; masks from their label images."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+        self.calls.append("reconstruct")
+        chosen = [f for f in frames if frame_indices is None or f.index in frame_indices]
+        depth = np.stack([f.depth for f in chosen])
+        return Reconstruction(
+            depth=depth, confidence=np.ones_like(depth), intrinsics=np.stack([f.intrinsics.matrix() for f in chosen]),
+            extrinsics=np.stack([f.pose for f in chosen]), is_metric=True, frame_indices=[f.index for f in chosen],
+            backend="sensor", world_frame=frames.world_frame,
+        )  # fmt: skip
+
+    def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
+        self.calls.append("segment")
+        masks = []
+        for f in frames:
+            if f.index not in request.frame_indices:
+                continue
+            for label_id, name in f.label_names.items():
+                hit = request.text is not None and request.text in name
+                if request.points is not None:
+                    x, y = np.round(request.points[0]).astype(int)
+                    hit = f.labels[y, x] == label_id
+                if hit:
+                    masks.append(ObjectMask(f.labels == label_id, name, 0.9, f.index, label_id))
+        return Segmentation(masks, prompt=request.text or "points")
+
+
+class FailingPerception(SensorPerception):
+    def reconstruct(self, frames, frame_indices=None):
+        raise RuntimeError("depth model crashed")
+
+
+class BrightestSpotVLM:
+    """locate: the brightest pixel of the first image (0-1000 normalised); ask: the mean intensity."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def locate(self, images, query):
+        self.queries.append(query)
+        if "unicorn" in query:
+            return "not visible"
+        gray = images[0].astype(float).sum(axis=2)
+        y, x = np.unravel_index(int(np.argmax(gray)), gray.shape)
+        return [(x / (gray.shape[1] - 1) * 1000, y / (gray.shape[0] - 1) * 1000)]
+
+    def ask(self, images, query):
+        self.queries.append(query)
+        return f"mean {np.mean(images[0]):.1f}"
+
+
+@pytest.fixture(scope="session")
+def frames() -> FrameSet:
+    return make_frames()
