@@ -127,7 +127,7 @@ class _Worker:
         }
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "spatialclaw_ros.kernel.worker", str(worker_end.fileno())],
+                [sys.executable, "-I", "-B", "-m", "spatialclaw_ros.kernel.worker", str(worker_end.fileno())],
                 pass_fds=[worker_end.fileno()],
                 env=env,
                 cwd=self.scratch,
@@ -397,6 +397,8 @@ class Kernel:
                 value = self._reconstruct(args)
             elif name == "segment":
                 value = self._segment(args)
+            elif name == "exists":
+                value = self._exists(args)
             elif name in ("vlm_locate", "vlm_ask"):
                 value = self._ask_vlm(name, args, result)
             else:
@@ -453,6 +455,12 @@ class Kernel:
         if not isinstance(value, Segmentation):
             raise TypeError(f"perception returned {type(value).__name__}, not a Segmentation")
         return value
+
+    def _exists(self, args: dict) -> bool:
+        if self.perception is None:
+            raise RuntimeError("tools.SAM3 is not available: this kernel was started without perception")
+        frameset, indices = self._frames(args)
+        return bool(self.perception.exists(frameset, str(args.get("name", ""))[:_MAX_TEXT], indices))
 
     def _ask_vlm(self, name: str, args: dict, result: StepResult | None) -> Any:
         if self.vlm is None:

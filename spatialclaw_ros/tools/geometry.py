@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from spatialclaw_ros.perception.geometry import closest_points, fit_box
 from spatialclaw_ros.perception.types import FIRST_CAMERA, Box3D, ObjectDistance
 
 
@@ -178,22 +179,19 @@ class Geometry:
         p = p[np.isfinite(p).all(axis=1)]
         if len(p) == 0:
             raise ValueError("box_from_points needs at least one finite point")
-        low, high = np.percentile(p, [trim, 100.0 - trim], axis=0)
-        return Box3D(label=str(label), center=(low + high) / 2, size=high - low, world_frame=world_frame)
+        center, size, rotation = fit_box(p, oriented=False, trim=trim / 100.0)
+        return Box3D(label=str(label), center=center, size=size, rotation=rotation, world_frame=world_frame)
 
     @staticmethod
     def object_distance(points_a, points_b, label_a: str = "a", label_b: str = "b", world_frame: str = FIRST_CAMERA) -> ObjectDistance:
         """Closest-point and centroid distances between two objects' point sets (N x 3, M x 3)."""
-        from scipy.spatial import cKDTree  # loaded on first use: keeps kernel start fast
-
         a, b = _points(points_a), _points(points_b)
         a, b = a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)]
         if len(a) == 0 or len(b) == 0:
             raise ValueError("object_distance needs finite points for both objects")
-        gaps, nearest = cKDTree(b).query(a)
-        i = int(np.argmin(gaps))
+        closest, point_a, point_b = closest_points(a, b)
         ca, cb = a.mean(axis=0), b.mean(axis=0)
         return ObjectDistance(
-            label_a=str(label_a), label_b=str(label_b), closest=float(gaps[i]), point_a=a[i], point_b=b[nearest[i]],
+            label_a=str(label_a), label_b=str(label_b), closest=closest, point_a=point_a, point_b=point_b,
             centroid_distance=float(np.linalg.norm(ca - cb)), centroid_a=ca, centroid_b=cb, world_frame=world_frame,
         )  # fmt: skip

@@ -88,6 +88,5 @@ class SAM3:
 
     def exists(self, frames, name: str) -> bool:
         """Whether an object called `name` is visible in a frame (or in any of several frames)."""
-        frames = [frames] if isinstance(frames, InputImage) else list(frames)
-        result = self._request(frames, name, None, None, None, None, None)
-        return any(bool(np.asarray(m.mask).any()) for m in result.masks)
+        video, indices = frame_refs(frames, None)
+        return bool(self._link.call("exists", video=video, frame_indices=indices, name=str(name)))

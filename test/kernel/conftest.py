@@ -1,5 +1,5 @@
 """Kernel test fixtures: small frame sets with exact depth and labels, and host services that
-compute real answers from them (a sensor-style perception and a brightest-spot VLM)."""
+compute real answers from them (the real sensor + labels perception and a brightest-spot VLM)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
-from spatialclaw_ros.perception.types import ObjectMask, Reconstruction, Segmentation, SegmentRequest
+from spatialclaw_ros.perception import PerceptionConfig, build_perception
+from spatialclaw_ros.perception.types import Reconstruction, Segmentation, SegmentRequest
 
 H, W = 48, 64
 K = CameraIntrinsics(fx=50.0, fy=50.0, cx=31.5, cy=23.5, width=W, height=H)
@@ -34,35 +35,23 @@ def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
 
 
 class SensorPerception:
-    """Reconstruction straight from the frames' depth and poses; masks from their label images."""
+    """The real `sensor` + `labels` perception, recording which operations the kernel asked for."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self._inner = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
 
     def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
         self.calls.append("reconstruct")
-        chosen = [f for f in frames if frame_indices is None or f.index in frame_indices]
-        depth = np.stack([f.depth for f in chosen])
-        return Reconstruction(
-            depth=depth, confidence=np.ones_like(depth), intrinsics=np.stack([f.intrinsics.matrix() for f in chosen]),
-            extrinsics=np.stack([f.pose for f in chosen]), is_metric=True, frame_indices=[f.index for f in chosen],
-            backend="sensor", world_frame=frames.world_frame,
-        )  # fmt: skip
+        return self._inner.reconstruct(frames, frame_indices)
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
         self.calls.append("segment")
-        masks = []
-        for f in frames:
-            if f.index not in request.frame_indices:
-                continue
-            for label_id, name in f.label_names.items():
-                hit = request.text is not None and request.text in name
-                if request.points is not None:
-                    x, y = np.round(request.points[0]).astype(int)
-                    hit = f.labels[y, x] == label_id
-                if hit:
-                    masks.append(ObjectMask(f.labels == label_id, name, 0.9, f.index, label_id))
-        return Segmentation(masks, prompt=request.text or "points")
+        return self._inner.segment(frames, request)
+
+    def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool:
+        self.calls.append("exists")
+        return self._inner.exists(frames, name, frame_indices)
 
 
 class FailingPerception(SensorPerception):

@@ -1,0 +1,274 @@
+"""The Agent: one question + frames -> one Episode, with whichever executor is configured.
+
+Executors (`AgentConfig.executor`):
+- code: the VLM writes cells step by step with feedback (the method);
+- single_pass: the VLM writes one program, no feedback loop;
+- tool_calls: the VLM emits JSON tool calls, each rendered into a cell;
+- no_tools: the VLM answers from the images directly;
+- rules: no VLM at all; templated questions are turned into cells (see rules.py).
+All share the VLM client, the kernel and the answer handling.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spatialclaw_ros.agent import prompts
+from spatialclaw_ros.agent.cells import CodeCells, ToolCallCells
+from spatialclaw_ros.agent.config import AgentConfig
+from spatialclaw_ros.agent.dispatch import HostVLMDispatch
+from spatialclaw_ros.agent.final_answer import final_answer
+from spatialclaw_ros.agent.graph import AgentLoop, LoopLimits, evenly_spaced
+from spatialclaw_ros.agent.rules import RulesExecutor
+from spatialclaw_ros.agent.trace import Trace
+from spatialclaw_ros.agent.types import Episode, EpisodeError, Outcome, ProgressEvent, Question
+from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable
+from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.kernel import Kernel, KernelConfig, StepResult
+from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception
+from spatialclaw_ros.tools import describe
+
+MAX_EPISODE_IMAGES = 32  # images an Episode hands back (the trace keeps all of them)
+
+ProgressCallback = Callable[[ProgressEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+class EpisodeCanceled(Exception):
+    pass
+
+
+class EpisodeTimedOut(Exception):
+    pass
+
+
+@dataclass
+class EpisodeContext:
+    """What every executor of one episode works with."""
+
+    question: Question
+    videos: list[FrameSet]
+    client: VLMClient
+    trace: Trace
+    deadline: float  # time.monotonic() value
+    on_progress: ProgressCallback | None
+    cancel: CancelCheck
+
+
+class PendingKernel:
+    """A kernel still starting in another thread; the first cell waits for it."""
+
+    def __init__(self, starting: Future[Kernel]) -> None:
+        self._starting = starting
+
+    def run(self, code: str) -> StepResult:
+        return self._starting.result().run(code)
+
+    def __enter__(self) -> PendingKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            kernel = self._starting.result()
+        except Exception:
+            return  # it never started; the loop already reported why if it needed it
+        close_in_background(kernel)
+
+
+def close_in_background(kernel: Kernel) -> None:
+    """Stop the worker without holding up the answer (its interpreter takes a while to exit).
+    A non-daemon thread, so the process still waits for it before exiting."""
+    threading.Thread(target=kernel.close, name="kernel-close", daemon=False).start()
+
+
+class Agent:
+    """Answers questions about frames. One Agent can run many episodes, one at a time."""
+
+    def __init__(self, config: AgentConfig | None = None, perception: Perception | None = None) -> None:
+        self.config = config or AgentConfig()
+        self.perception = perception
+
+    def run(
+        self,
+        question: Question,
+        videos: list[FrameSet],
+        on_progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> Episode:
+        started = time.monotonic()
+        problem = _check_request(question, videos)
+        if problem is not None:
+            return Episode(
+                question=question if isinstance(question, Question) else Question("(invalid question)"),
+                error=EpisodeError("bad_request", problem),
+                executor=self.config.executor,
+            )
+        config = self.config
+        trace = Trace(config.trace_dir, question.text, config.executor)
+        client = VLMClient(config.vlm, listener=trace.vlm_exchange)
+        deadline = started + config.episode_timeout_s
+        cancel = should_cancel or (lambda: False)
+        episode = Episode(question=question, executor=config.executor, trace_path=str(trace.path) if trace.path else None)
+        try:
+            if cancel():
+                raise EpisodeCanceled()
+            outcome = self._execute(EpisodeContext(question, videos, client, trace, deadline, on_progress, cancel))
+        except EpisodeCanceled:
+            outcome = Outcome(None, failure=EpisodeError("canceled", "the question was canceled"))
+        except EpisodeTimedOut as exc:
+            outcome = Outcome(None, failure=EpisodeError("timed_out", str(exc)))
+        except VLMUnavailable as exc:
+            code = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
+            outcome = Outcome(None, failure=EpisodeError(code, str(exc)))
+        except Exception as exc:  # the episode fails cleanly; the trace keeps the traceback
+            trace.event("internal_error", traceback=traceback.format_exc())
+            outcome = Outcome(None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}"))
+        self._fill(episode, outcome, client)
+        episode.elapsed = time.monotonic() - started
+        trace.finish(
+            answer=episode.answer,
+            value=episode.value,
+            unit=episode.unit,
+            raw_answer=episode.raw_answer,
+            used_fallback=episode.used_fallback,
+            steps=episode.steps,
+            error=episode.error,
+            elapsed=round(episode.elapsed, 3),
+            prompt_tokens=episode.tokens.prompt,
+            completion_tokens=episode.tokens.completion,
+            vlm_seconds=round(client.time_in_calls, 3),
+        )
+        if on_progress is not None:
+            on_progress(ProgressEvent("answering", episode.steps, observation=episode.answer, elapsed=episode.elapsed))
+        return episode
+
+    # -- executors ---------------------------------------------------------------------------
+
+    def _execute(self, ctx: EpisodeContext) -> Outcome:
+        executor = self.config.executor
+        if executor == "no_tools":
+            return self._answer_directly(ctx)
+        dispatch = HostVLMDispatch(ctx.client, deadline=ctx.deadline)
+        kernel_config = KernelConfig(cell_timeout_s=self.config.cell_timeout_s)
+
+        def start_kernel() -> Kernel:
+            return Kernel(
+                ctx.videos, perception=self.perception, vlm=dispatch, options=ctx.question.choices, config=kernel_config
+            )
+
+        if executor == "rules":
+            kernel = start_kernel()
+            try:
+                return RulesExecutor(kernel, ctx.trace, ctx.on_progress).run(ctx.question)
+            finally:
+                close_in_background(kernel)
+        # The worker process takes a second or two to start: let it start while the planner thinks.
+        with ThreadPoolExecutor(1, thread_name_prefix="kernel-start") as pool:
+            with PendingKernel(pool.submit(start_kernel)) as kernel:
+                return self._loop(ctx, kernel)
+
+    def _loop(self, ctx: EpisodeContext, kernel: PendingKernel) -> Outcome:
+        config = self.config
+        single_pass = config.executor == "single_pass"
+        if config.executor == "tool_calls":
+            source = ToolCallCells()
+        else:
+            source = CodeCells(describe(), single_pass=single_pass)
+        limits = LoopLimits(
+            max_steps=1 if single_pass else config.max_steps,
+            max_failures=config.max_failures,
+            max_prompt_frames=config.max_prompt_frames,
+            max_feedback_images=config.max_feedback_images,
+            max_feedback_chars=config.max_feedback_chars,
+            fallback=config.fallback,
+            deadline=ctx.deadline,
+        )
+        loop = AgentLoop(
+            question=ctx.question,
+            videos=ctx.videos,
+            kernel=kernel,
+            client=ctx.client,
+            source=source,
+            limits=limits,
+            trace=ctx.trace,
+            on_progress=ctx.on_progress,
+            should_cancel=ctx.cancel,
+        )
+        state = loop.run()
+        if state["stop"] == "canceled":
+            raise EpisodeCanceled()
+        if state["stop"] == "timed_out":
+            raise EpisodeTimedOut(f"the episode took longer than {config.episode_timeout_s:g} s")
+        return Outcome(state["answer"], state["used_fallback"], state["history"], loop.results)
+
+    def _answer_directly(self, ctx: EpisodeContext) -> Outcome:
+        if ctx.on_progress is not None:
+            ctx.on_progress(ProgressEvent("answering", 0))
+        images = []
+        for video in ctx.videos:
+            images += [video.frames[p].image for p in evenly_spaced(len(video), self.config.max_prompt_frames)]
+        reply = ctx.client.chat(
+            [
+                ChatMessage("system", prompts.DIRECT_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)),
+                ChatMessage("user", prompts.direct_request(ctx.question, ctx.videos), images),
+            ],
+            purpose="answer",
+            deadline=ctx.deadline,
+        )
+        return Outcome(reply)
+
+    # -- the episode -------------------------------------------------------------------------
+
+    def _fill(self, episode: Episode, outcome: Outcome, client: VLMClient) -> None:
+        episode.tokens = client.usage
+        episode.history = outcome.history
+        episode.steps = len(outcome.history)
+        episode.used_fallback = outcome.used_fallback
+        episode.objects, episode.distances, episode.images = _collect(outcome.results)
+        episode.raw_answer = "" if outcome.raw_answer is None else str(outcome.raw_answer)
+        answer = final_answer(outcome.raw_answer, episode.question)
+        episode.answer, episode.value, episode.unit = answer.answer, answer.value, answer.unit
+        episode.error = outcome.failure
+        if episode.error is None and not episode.answer:
+            episode.error = _why_unanswered(outcome)
+
+
+def _why_unanswered(outcome: Outcome) -> EpisodeError:
+    perception_failures = [r for r in outcome.history if r.error_kind == "perception"]
+    if perception_failures:
+        return EpisodeError("perception_failed", f"perception failed: {perception_failures[-1].observation}")
+    if outcome.history and outcome.history[-1].status == "error":
+        return EpisodeError("internal", f"the episode ended on a failed cell: {outcome.history[-1].observation}")
+    return EpisodeError("internal", "the episode ended without an answer")
+
+
+def _collect(results: list[Any]) -> tuple[list[Box3D], list[ObjectDistance], list[np.ndarray]]:
+    """Objects and distances the cells computed (latest per label wins) and the images shown."""
+    objects: dict[str, Box3D] = {}
+    distances: dict[tuple[str, str], ObjectDistance] = {}
+    images: list[np.ndarray] = []
+    for result in results:
+        for box in getattr(result, "objects", []) or []:
+            objects[box.label] = box
+        for distance in getattr(result, "distances", []) or []:
+            distances[(distance.label_a, distance.label_b)] = distance
+        images += list(getattr(result, "images", []) or [])
+    return list(objects.values()), list(distances.values()), images[-MAX_EPISODE_IMAGES:]
+
+
+def _check_request(question: Any, videos: Any) -> str | None:
+    if not isinstance(question, Question):
+        return f"the question must be a Question, got {type(question).__name__}"
+    if not isinstance(videos, (list, tuple)) or not videos:
+        return "at least one frame set is needed"
+    if not all(isinstance(v, FrameSet) for v in videos):
+        return "every video must be a FrameSet"
+    return None

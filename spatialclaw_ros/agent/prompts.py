@@ -1,0 +1,166 @@
+"""Every text the agent sends to the VLM. The same for every question: no routing by type."""
+
+from __future__ import annotations
+
+from spatialclaw_ros.agent.types import Question
+from spatialclaw_ros.frames import FrameSet
+
+ANSWER_RULES = """\
+How to answer:
+- multiple choice: the option letter only (e.g. "B");
+- a number: the number alone, in the unit the question asks for (metres for distances and sizes,
+  degrees for angles, seconds for durations, unless the question says otherwise);
+- yes/no: "yes" or "no";
+- otherwise a short phrase."""
+
+CODE_SYSTEM = """\
+You answer spatial questions about what cameras saw. You do it by writing Python into a
+persistent kernel, one cell per reply, and reading what each cell prints before writing the next.
+Measure instead of guessing: depth, camera poses and object masks are one call away.
+
+The kernel holds the frames (InputImages), their Metadata, the perception and geometry
+toolbox (tools), show(), the vlm helper for sub-questions and ReturnAnswer(); all documented
+below. vlm.locate / vlm.ask start a fresh conversation with a vision model that knows nothing
+of this one, so make their queries self-contained.
+
+Tool documentation:
+{tools_doc}
+
+Coordinates: camera poses are 4x4 camera-to-world matrices with OpenCV camera axes (x right,
+y down, z forward). When a reconstruction's world frame is a robot frame (e.g. "map") z points
+up; when it is "first_camera", up is the first camera's -y axis.
+
+Every reply has this shape, with exactly one python block:
+Purpose: what this cell is for, in one line.
+Reasoning: what you learned so far and why this is the next step, briefly.
+Next goal: what you will do after this cell.
+```python
+# the cell
+```
+
+Rules:
+- Variables persist between cells; a cell that fails keeps none of the variables it created.
+- Print the values you need; long output is cut in the middle.
+- Cells run in a sandbox: no files, network, subprocesses or installs.
+- Check perception when unsure: show() a mask or an overlay before trusting it.
+- You have {max_steps} cells. Call ReturnAnswer as soon as the evidence is sufficient.
+{answer_rules}"""
+
+SINGLE_PASS_NOTE = """\
+You get exactly ONE cell and no feedback: write the complete program in it, handle the case
+where an object is not found, and end by calling ReturnAnswer."""
+
+PLANNER_SYSTEM = """\
+You plan how to answer a spatial question with perception tools before the images are shown.
+You get the question and a description of the input (no images). Reply with a short numbered
+plan (at most 6 steps): which objects to find, what to measure, which quantities to compare, and
+what could go wrong (an object out of view, several instances, scale ambiguity). No code."""
+
+TOOL_CALLS_SYSTEM = """\
+You answer spatial questions about what cameras saw by calling tools, one call per reply, and
+reading each result before the next call. Reply with a short line of reasoning followed by
+exactly one JSON object in a ```json block:
+{{"tool": "<name>", "args": {{...}}, "save_as": "<variable name for the result>"}}
+
+Tools:
+{tool_list}
+
+Results are kept under their save_as names; pass those names where a tool takes an object,
+mask or reconstruction. You have {max_steps} calls.
+{answer_rules}"""
+
+FALLBACK_SYSTEM = """\
+You answer a spatial question about the images directly. Earlier tool-based attempts did not
+reach an answer; their notes are given for what they are worth. Think briefly, then finish with
+a last line "Answer: <answer>".
+{answer_rules}"""
+
+DIRECT_SYSTEM = """\
+You answer spatial questions about images. Think briefly, step by step, then finish with a last
+line "Answer: <answer>".
+{answer_rules}"""
+
+LOCATE_PROMPT = """\
+Find: {query}
+Reply with the point(s) on the first image as JSON, a list of [x, y] pairs in 0-1000 normalised
+image coordinates (x from the left edge, y from the top edge), e.g. [[512, 300]]. Any further
+images are context only. If it is not visible in the first image, reply exactly: not visible"""
+
+NO_CODE_FEEDBACK = """\
+Your reply had {found} python code blocks; it needs exactly one. Reply again with Purpose,
+Reasoning, Next goal and one ```python block."""
+
+NO_TOOL_CALL_FEEDBACK = """\
+Your reply did not contain one valid tool call ({problem}). Reply again with exactly one
+```json block holding {{"tool": ..., "args": {{...}}, "save_as": ...}}."""
+
+
+def code_system(tools_doc: str, max_steps: int, single_pass: bool) -> str:
+    text = CODE_SYSTEM.format(tools_doc=tools_doc.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES)
+    return text + "\n\n" + SINGLE_PASS_NOTE if single_pass else text
+
+
+def tool_calls_system(tool_list: str, max_steps: int) -> str:
+    return TOOL_CALLS_SYSTEM.format(tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES)
+
+
+def describe_input(videos: list[FrameSet]) -> str:
+    """What the frames are, in words: counts, cameras, timing, and what the robot knows of them."""
+    lines = []
+    for i, video in enumerate(videos, 1):
+        name = "InputImages" if len(videos) == 1 else f"InputImages_{i}"
+        first = video.frames[0]
+        fps = video.fps
+        timing = (
+            f"{video.timestamps[-1] - video.timestamps[0]:.2f} s at {fps:.2f} fps" if fps else "no timing (stills)"
+        )
+        known = [
+            label
+            for label, present in (
+                ("sensor depth", video.has_depth),
+                ("camera poses", video.has_poses),
+                ("intrinsics", video.has_intrinsics),
+                ("instance labels", video.has_labels),
+            )
+            if present
+        ]
+        lines.append(
+            f"- {name}: {len(video)} frame(s), {first.width}x{first.height}, camera(s) {', '.join(video.cameras)}, "
+            f"{timing}; known: {', '.join(known) or 'images only'}"
+            + (f"; world frame {video.world_frame}" if video.world_frame else "")
+        )
+    return "Input:\n" + "\n".join(lines)
+
+
+def planner_request(question: Question, videos: list[FrameSet]) -> str:
+    return f"Question:\n{question.render()}\n\n{describe_input(videos)}"
+
+
+def first_cell_request(question: Question, videos: list[FrameSet], plan: str, shown: list[list[int]]) -> str:
+    """The opening user turn of the cell writer; `shown` lists which frame positions are attached."""
+    image_notes = []
+    for i, positions in enumerate(shown, 1):
+        name = "InputImages" if len(videos) == 1 else f"InputImages_{i}"
+        image_notes.append(f"{name}[{', '.join(str(p) for p in positions)}]")
+    return (
+        f"Question:\n{question.render()}\n\n{describe_input(videos)}\n\n"
+        f"Plan:\n{plan.strip() or '(none)'}\n\n"
+        f"Attached, in order: {'; '.join(image_notes)}.\nWrite the first cell."
+    )
+
+
+def feedback_turn(feedback: str, step: int, max_steps: int, extra: str = "") -> str:
+    left = max_steps - step
+    budget = f"[{step} of {max_steps} steps used; {left} left]"
+    if left == 1:
+        budget += " The next cell is the last one: it must call ReturnAnswer."
+    return "\n\n".join(part for part in (feedback.strip(), extra.strip(), budget) if part)
+
+
+def fallback_request(question: Question, notes: str) -> str:
+    notes = notes.strip() or "(no notes)"
+    return f"Question:\n{question.render()}\n\nNotes from the tool-based attempt:\n{notes}"
+
+
+def direct_request(question: Question, videos: list[FrameSet]) -> str:
+    return f"Question:\n{question.render()}\n\n{describe_input(videos)}\nThe images follow in time order."

@@ -1,0 +1,306 @@
+"""The offline executor: templated questions answered by cells written from rules, no VLM.
+
+It recognises common question templates (distance between two named objects or from the
+camera, count, size, nearest to the camera, left/right or front/behind as the camera sees it,
+left/right/quadrant from a standpoint, which object comes into view first) and writes the same
+kind of cells a VLM would into the same kernel: reconstruct, segment by name, measure,
+ReturnAnswer. A question that matches no template is answered "needs a VLM", never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from spatialclaw_ros.agent.types import Outcome, ProgressEvent, Question, StepRecord
+
+NEEDS_VLM = "needs a VLM: this question does not match any template the offline (rules) executor knows"
+
+_CAMERA_WORDS = {"camera", "viewer", "me", "you", "the camera", "observer"}
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_END = r"(?=\s*(?:,|\?|\.|\bin (?:metres|meters|cm|centimetres|centimeters)\b|$))"
+
+# Kernel definitions every rules episode starts with. `find` segments a named object over the
+# frames (tracked through a video), `one_object` keeps the best-scoring instance, `center_of`
+# fits a world-axis box (its centre is steadier than the mean of the visible surface).
+SETUP_CELL = '''\
+recon = tools.Reconstruct(InputImages)
+world_up = np.array([0.0, -1.0, 0.0]) if recon.world_frame == "first_camera" else np.array([0.0, 0.0, 1.0])
+
+def find(name):
+    if len(InputImages) > 1:
+        seg = tools.SAM3.propagate(InputImages, text=name)
+    else:
+        seg = tools.SAM3.segment(InputImages[0], text=name)
+    masks = [m for m in seg.masks if m.frame_index in recon.frame_indices and m.area > 0]
+    if not masks:
+        raise LookupError(f"cannot find any {name} in the frames")
+    return masks
+
+def one_object(name):
+    masks = find(name)
+    best = max(masks, key=lambda m: (m.score, m.area))
+    return [m for m in masks if m.object_id == best.object_id]
+
+def box_of(name):
+    return recon.box_3d(one_object(name), oriented=False, label=name)
+
+def camera_position(row=0):
+    return recon.extrinsics[row][:3, 3]
+
+def fmt(vector):
+    return [round(float(v), 3) for v in vector]
+
+def in_first_camera(point):
+    return tools.Geometry.transform(point, tools.Geometry.invert(recon.extrinsics[0]))
+
+print(f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, metric: {recon.is_metric}")
+'''
+
+
+@dataclass
+class Plan:
+    """A recognised question: its template and the cell that answers it."""
+
+    template: str
+    cell: str
+
+
+def _name(raw: str) -> str:
+    return _ARTICLE.sub("", raw.strip().strip("'\"")).strip()
+
+
+def _singular(word: str) -> str:
+    """'boxes' -> 'box', 'chairs' -> 'chair', 'shelves' -> 'shelf' (the last word only)."""
+    head, _, last = word.rpartition(" ")
+    for plural, single in (("ies", "y"), ("ves", "f"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss")):
+        if last.endswith(plural):
+            last = last[: -len(plural)] + single
+            break
+    else:
+        if last.endswith("s") and not last.endswith("ss"):
+            last = last[:-1]
+    return f"{head} {last}".strip()
+
+
+def _distance_pair(q: str, question: Question) -> Plan | None:
+    match = re.search(rf"distance between (?P<centres>the cent(?:re|er)s? of )?(?P<a>.+?) and (?P<b>.+?){_END}", q)
+    match = match or re.search(rf"how far (?:away )?is (?P<a>.+?) from (?P<b>.+?){_END}", q)
+    if not match:
+        return None
+    a, b = _name(match.group("a")), _name(match.group("b"))
+    if b in _CAMERA_WORDS or a in _CAMERA_WORDS:
+        target = a if b in _CAMERA_WORDS else b
+        return Plan(
+            "distance_to_camera",
+            f"name = {target!r}\n"
+            "box = box_of(name)\n"
+            "distance = float(np.linalg.norm(box.center - camera_position()))\n"
+            "print(f'{name} centre {fmt(box.center)}, {distance:.3f} m from the first camera')\n"
+            "ReturnAnswer(round(distance, 3))",
+        )
+    use_centres = bool(match.groupdict().get("centres")) or "centre" in q or "center" in q
+    value = "float(np.linalg.norm(box_a.center - box_b.center))" if use_centres else "gap.closest"
+    return Plan(
+        "distance_between",
+        f"box_a, box_b = box_of({a!r}), box_of({b!r})\n"
+        f"gap = recon.distance_between(one_object({a!r}), one_object({b!r}))\n"
+        f"distance = {value}\n"
+        "print(f'centres {fmt(box_a.center)} and {fmt(box_b.center)}; closest points {gap.closest:.3f} m; "
+        "answer {distance:.3f} m')\n"
+        "ReturnAnswer(round(distance, 3))",
+    )
+
+
+def _count(q: str, question: Question) -> Plan | None:
+    match = re.search(r"how many (?:different |distinct |separate )?(?P<a>[a-z][a-z \-]*?)"
+                      r" (?:are there|are visible|can (?:you|be) see|do you see|appear|in total)", q)
+    if not match:
+        return None
+    thing = _singular(_name(match.group("a")))
+    return Plan(
+        "count",
+        f"name = {thing!r}\n"
+        "masks = find(name)\n"
+        "ids = sorted({m.object_id for m in masks})\n"
+        "per_frame = max(sum(1 for m in masks if m.frame_index == i) for i in {m.frame_index for m in masks})\n"
+        "count = max(len(ids), per_frame)\n"
+        "print(f'{name}: object ids {ids}, at most {per_frame} in one frame')\n"
+        "ReturnAnswer(count)",
+    )
+
+
+def _size(q: str, question: Question) -> Plan | None:
+    match = re.search(rf"how (?P<dim>tall|high|wide|long|big|large) is (?P<a>.+?){_END}", q)
+    match = match or re.search(rf"what is the (?P<dim>height|width|length|size) of (?P<a>.+?){_END}", q)
+    if not match:
+        return None
+    target = _name(match.group("a"))
+    dim = match.group("dim")
+    measure = {
+        "tall": "vertical", "high": "vertical", "height": "vertical",
+        "wide": "horizontal.min()", "width": "horizontal.min()",
+        "long": "horizontal.max()", "length": "horizontal.max()",
+    }.get(dim, "max(vertical, horizontal.max())")  # fmt: skip
+    return Plan(
+        "size",
+        f"name = {target!r}\n"
+        "points = np.concatenate([recon.points_of(m) for m in one_object(name)])\n"
+        "heights = points @ world_up\n"
+        "vertical = float(np.percentile(heights, 99.5) - np.percentile(heights, 0.5))\n"
+        "box = box_of(name)\n"
+        "horizontal = np.array(sorted(box.size))[1:] if recon.world_frame == 'first_camera' else box.size[:2]\n"
+        f"size = float({measure})\n"
+        f"print(f'{{name}}: vertical {{vertical:.3f}} m, box {{fmt(box.size)}}, answer {{size:.3f}} m')\n"
+        "ReturnAnswer(round(size, 3))",
+    )
+
+
+def _named_candidates(q: str, question: Question, pattern: str) -> list[str] | None:
+    """Objects to compare: the options, or "..., the A or the B" written in the question."""
+    if question.choices:
+        return [_name(c) for c in question.choices]
+    match = re.search(pattern + r".*?,\s*(?P<a>.+?) or (?P<b>.+?)\?", q)
+    return [_name(match.group("a")), _name(match.group("b"))] if match else None
+
+
+def _nearest(q: str, question: Question) -> Plan | None:
+    match = re.search(r"\b(?P<cmp>closest|nearest|closer|nearer|farthest|furthest|farther) (?:to|from) (?:the )?camera", q)
+    if not match:
+        return None
+    names = _named_candidates(q, question, match.group(0))
+    if not names:
+        return None
+    pick = "max" if match.group("cmp") in ("farthest", "furthest", "farther") else "min"
+    return Plan(
+        "nearest_to_camera",
+        f"names = {names!r}\n"
+        "ranges = {n: float(np.linalg.norm(box_of(n).center - camera_position())) for n in names}\n"
+        "print({n: round(r, 3) for n, r in ranges.items()})\n"
+        f"ReturnAnswer({pick}(ranges, key=ranges.get))",
+    )
+
+
+def _side_from_camera(q: str, question: Question) -> Plan | None:
+    match = re.search(r"is (?P<a>.+?) (?:to the )?left or (?:to the )?right of (?P<b>.+?)\?", q)
+    if match:
+        a, b = _name(match.group("a")), _name(match.group("b"))
+        return Plan(
+            "left_right_from_camera",
+            f"a, b = in_first_camera(box_of({a!r}).center), in_first_camera(box_of({b!r}).center)\n"
+            "bearing_a, bearing_b = (math.degrees(math.atan2(p[0], p[2])) for p in (a, b))\n"
+            "print(f'bearings from the first camera: {bearing_a:.1f} and {bearing_b:.1f} degrees (positive = right)')\n"
+            "ReturnAnswer('right' if bearing_a > bearing_b else 'left')",
+        )
+    match = re.search(r"is (?P<a>.+?) in front of or behind (?P<b>.+?)\?", q)
+    if match:
+        a, b = _name(match.group("a")), _name(match.group("b"))
+        return Plan(
+            "front_behind_from_camera",
+            f"a, b = in_first_camera(box_of({a!r}).center), in_first_camera(box_of({b!r}).center)\n"
+            "print(f'depths along the first camera: {a[2]:.3f} and {b[2]:.3f} m')\n"
+            "ReturnAnswer('in front of' if a[2] < b[2] else 'behind')",
+        )
+    return None
+
+
+def _standpoint(q: str, question: Question) -> Plan | None:
+    stand = re.search(r"stand(?:ing)? (?:at|by|next to|beside) (?P<at>.+?),? (?:and )?fac(?:e|ing) (?P<facing>.+?)[.,]", q)
+    if not stand:
+        return None
+    target = re.search(r"is (?P<t>.+?) to (?:your|my) left or (?:to (?:your|my) )?right", q)
+    quadrant = None if target else re.search(r"(?:which|what) direction is (?P<t>.+?)\?", q)
+    if not (target or quadrant):
+        return None
+    at, facing = _name(stand.group("at")), _name(stand.group("facing"))
+    goal = _name((target or quadrant).group("t"))
+    answer = (
+        "'left' if angle > 0 else 'right'"
+        if target
+        else "('front-' if abs(angle) < 90 else 'back-') + ('left' if angle > 0 else 'right')"
+    )
+    return Plan(
+        "direction_from_standpoint",
+        f"at, facing, goal = box_of({at!r}).center, box_of({facing!r}).center, box_of({goal!r}).center\n"
+        "side, angle = tools.Geometry.relative_direction(at, facing, goal, up=world_up)\n"
+        "print(f'{side}, {angle:.1f} degrees (positive = left)')\n"
+        f"ReturnAnswer({answer})",
+    )
+
+
+def _appearance(q: str, question: Question) -> Plan | None:
+    if not re.search(r"(?:comes?|came) into view first|appears? first|first (?:to )?appear|seen first", q):
+        return None
+    if not question.choices:
+        return None
+    names = [_name(c) for c in question.choices]
+    return Plan(
+        "appearance_order",
+        f"names = {names!r}\n"
+        "first_seen = {}\n"
+        "for n in names:\n"
+        "    try:\n"
+        "        masks = find(n)\n"
+        "    except Exception as missing:  # never found: it never came into view\n"
+        "        print(f'{n}: {missing}')\n"
+        "        first_seen[n] = math.inf\n"
+        "        continue\n"
+        "    largest = max(m.area for m in masks)\n"
+        "    first_seen[n] = min(m.frame_index for m in masks if m.area >= 0.25 * largest)\n"
+        "print(first_seen)\n"
+        "ReturnAnswer(min(first_seen, key=first_seen.get))",
+    )
+
+
+# Most specific first: a standpoint question also mentions left/right, a camera-distance one "how far".
+TEMPLATES: tuple[Callable[[str, Question], Plan | None], ...] = (
+    _standpoint,
+    _appearance,
+    _nearest,
+    _side_from_camera,
+    _distance_pair,
+    _count,
+    _size,
+)
+
+
+def plan_for(question: Question) -> Plan | None:
+    """The template that fits the question, with its cell; None when none does."""
+    text = " ".join(question.text.lower().replace("’", "'").split())
+    for template in TEMPLATES:
+        plan = template(text, question)
+        if plan is not None:
+            return plan
+    return None
+
+
+class RulesExecutor:
+    """Runs the setup cell and the template's cell in the kernel; no VLM is ever called."""
+
+    def __init__(self, kernel, trace, on_progress: Callable[[ProgressEvent], None] | None = None) -> None:
+        self.kernel = kernel
+        self.trace = trace
+        self.on_progress = on_progress
+
+    def run(self, question: Question) -> Outcome:
+        plan = plan_for(question)
+        if plan is None:
+            self.trace.event("rules", template=None)
+            return Outcome(NEEDS_VLM)
+        self.trace.event("rules", template=plan.template)
+        history: list[StepRecord] = []
+        results = []
+        started = time.monotonic()
+        for step, cell in enumerate((SETUP_CELL, plan.cell), 1):
+            if self.on_progress is not None:
+                self.on_progress(ProgressEvent("executing", step, cell, plan.template, time.monotonic() - started))
+            result = self.kernel.run(cell)
+            results.append(result)
+            history.append(StepRecord.of(step, cell, result))
+            self.trace.step(step, cell, result)
+            if result.status == "error":
+                break
+        answer = results[-1].answer if results and results[-1].status == "success" else None
+        return Outcome(answer, history=history, results=results)

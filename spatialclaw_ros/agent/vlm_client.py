@@ -1,0 +1,183 @@
+"""The VLM client: one OpenAI-compatible chat endpoint, with retries, image caps and token counts.
+
+Every VLM call of an episode goes through one `VLMClient`: the planner, the cell writer, the
+fallback, and `vlm.locate` / `vlm.ask` from inside the kernel. Each call sends a complete
+conversation, so "a fresh session" is simply a call whose messages share nothing with others.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+import openai
+
+from spatialclaw_ros.agent.config import VLMConfig
+from spatialclaw_ros.agent.types import TokenUsage
+from spatialclaw_ros.tools.images import cap_long_edge
+
+Role = Literal["system", "user", "assistant"]
+
+# Errors worth another try: the server is busy, restarting or slow. Anything else (bad request,
+# wrong key, unknown model) fails the same way every time.
+_RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+
+
+class VLMUnavailable(RuntimeError):
+    """The endpoint could not answer: unreachable, failing after retries, or refusing the request."""
+
+
+@dataclass
+class ChatMessage:
+    role: Role
+    text: str
+    images: list[np.ndarray] = field(default_factory=list)  # RGB uint8, sent after the text
+
+
+@dataclass
+class VLMExchange:
+    """One call as it happened, for the trace."""
+
+    purpose: str  # "plan", "cell", "fallback", "answer", "locate", "ask", ...
+    messages: list[ChatMessage]
+    reply: str
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed: float
+    attempts: int
+    error: str | None = None
+
+
+Listener = Callable[[VLMExchange], None]
+
+
+class VLMClient:
+    def __init__(self, config: VLMConfig, listener: Listener | None = None) -> None:
+        self.config = config
+        self.listener = listener
+        self.usage = TokenUsage()
+        self.time_in_calls = 0.0  # wall seconds spent waiting on the endpoint, retries included
+        self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
+        # The cell writer resends the whole conversation each step; encode each message's images
+        # once. Keyed by identity, holding the message so its id cannot be reused meanwhile.
+        self._encoded: dict[int, tuple[ChatMessage, dict]] = {}
+        # Retries are ours (logged, bounded by the episode deadline), not the library's.
+        self._client = openai.OpenAI(
+            base_url=config.base_url, api_key=config.api_key or "EMPTY", timeout=config.timeout_s, max_retries=0
+        )
+
+    def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
+        """The reply text. Raises VLMUnavailable when every try failed or the request was refused."""
+        payload = [self._encode(m) for m in messages]
+        started = time.monotonic()
+        attempts, last_error = 0, ""
+        while True:
+            attempts += 1
+            timeout = self.config.timeout_s
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    last_error = last_error or "the episode ran out of time before the VLM answered"
+                    break
+            try:
+                response = self._client.chat.completions.create(
+                    model=self.config.model,
+                    messages=payload,
+                    max_tokens=self.config.max_tokens,
+                    temperature=self.config.temperature,
+                    timeout=timeout,
+                )
+            except _RETRYABLE as exc:
+                last_error = _describe(exc)
+                if attempts > self.config.max_retries:
+                    break
+                backoff = self.config.retry_backoff_s * 2 ** (attempts - 1)
+                if deadline is not None and time.monotonic() + backoff >= deadline:
+                    break
+                time.sleep(backoff)
+                continue
+            except openai.APIError as exc:
+                last_error = _describe(exc)
+                break
+            text = (response.choices[0].message.content or "") if response.choices else ""
+            usage = response.usage
+            prompt_tokens = usage.prompt_tokens if usage else 0
+            completion_tokens = usage.completion_tokens if usage else 0
+            self._record(purpose, messages, text, prompt_tokens, completion_tokens, started, attempts, None)
+            return text
+        self._record(purpose, messages, "", 0, 0, started, attempts, last_error)
+        raise VLMUnavailable(
+            f"the VLM at {self.config.base_url} (model {self.config.model}) did not answer the {purpose} "
+            f"request after {attempts} tr{'y' if attempts == 1 else 'ies'}: {last_error}"
+        )
+
+    def _encode(self, message: ChatMessage) -> dict:
+        if not message.images:
+            return _to_openai(message, self.config.max_image_px)
+        with self._lock:
+            cached = self._encoded.get(id(message))
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        payload = _to_openai(message, self.config.max_image_px)
+        with self._lock:
+            self._encoded[id(message)] = (message, payload)
+        return payload
+
+    def _record(
+        self,
+        purpose: str,
+        messages: list[ChatMessage],
+        reply: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        started: float,
+        attempts: int,
+        error: str | None,
+    ) -> None:
+        elapsed = time.monotonic() - started
+        with self._lock:
+            self.time_in_calls += elapsed
+            if error is None:
+                self.usage.add(prompt_tokens, completion_tokens)
+        if self.listener is not None:
+            self.listener(
+                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error)
+            )
+
+
+def _describe(exc: openai.APIError) -> str:
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot connect ({exc.__cause__ or exc})"
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {exc.message}"
+    return str(exc)
+
+
+def _to_openai(message: ChatMessage, max_px: int) -> dict:
+    if not message.images:
+        return {"role": message.role, "content": message.text}
+    parts: list[dict] = [{"type": "text", "text": message.text}]
+    parts += [{"type": "image_url", "image_url": {"url": image_data_url(img, max_px)}} for img in message.images]
+    return {"role": message.role, "content": parts}
+
+
+def image_data_url(image: np.ndarray, max_px: int) -> str:
+    """An RGB uint8 image as a JPEG data URL, long edge capped."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+        raise ValueError(f"images for the VLM must be H x W x 3 uint8 RGB, got {image.shape} {image.dtype}")
+    bgr = cv2.cvtColor(cap_long_edge(image[:, :, :3], max_px), cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise ValueError("could not encode an image as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")

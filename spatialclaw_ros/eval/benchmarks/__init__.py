@@ -1,0 +1,14 @@
+"""Benchmark adapters: the paper's 20 benchmarks and our synthetic one, read from local copies."""
+
+from spatialclaw_ros.eval.benchmarks.adapters import BENCHMARKS
+from spatialclaw_ros.eval.benchmarks.registry import FAMILIES, Benchmark, load_samples
+
+
+def get_benchmark(name: str) -> Benchmark:
+    key = name.strip().lower().replace("-", "_")
+    if key not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    return BENCHMARKS[key]
+
+
+__all__ = ["BENCHMARKS", "FAMILIES", "Benchmark", "get_benchmark", "load_samples"]

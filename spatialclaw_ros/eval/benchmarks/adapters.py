@@ -1,0 +1,360 @@
+"""The paper's 20 benchmarks: how a row of each published layout becomes a Sample.
+
+Column names follow each dataset's published files; docs/eval.md says, per benchmark, which
+parts of its layout were checked against a public source and which were not. Where releases spell
+a column differently, `_field` accepts the known spellings. Media paths resolve against the
+benchmark's folder; embedded images (parquet image columns, base64 TSV cells) are written once
+to a cache folder by `MediaStore`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from spatialclaw_ros.eval.benchmarks.registry import Benchmark
+from spatialclaw_ros.eval.benchmarks.tables import (
+    MediaStore,
+    Row,
+    answer_letter,
+    digest_id,
+    json_cell,
+    split_inline_options,
+    strip_letter,
+)
+from spatialclaw_ros.eval.records import MediaGroup, Sample
+
+# OSI-Bench's rule for numeric questions whose true answer is 0 (as the OSI-Bench code in
+# VLMEvalKit scores them): motion categories use a threshold (a prediction below it is right, any
+# other is scored by MRA against it); every other category accepts only an exact 0.
+OSI_ZERO_THRESHOLDS = {"absolute_speed": 0.30, "absolute_displacement": 0.30, "trajectory_length": 2.0}
+
+# VSI-Bench's overall score averages its question types, after averaging the three levels of
+# relative direction into one type.
+VSI_CATEGORY_PARENTS = {f"object_rel_direction_{level}": "object_rel_direction" for level in ("easy", "medium", "hard")}
+
+_MISSING = object()
+
+
+def _field(row: Row, *names: str, default: Any = _MISSING) -> Any:
+    for name in names:
+        if name in row and row[name] is not None and row[name] != "":
+            return row[name]
+    if default is _MISSING:
+        raise KeyError(f"none of the columns {list(names)} is present")
+    return default
+
+
+def _options(value: Any) -> list[str]:
+    """Options given as a list, a JSON list, or 'A. x\\nB. y' text -> texts without letters."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return [strip_letter(o) for o in json.loads(text)]
+        return split_inline_options(text)[1]
+    return [strip_letter(o) for o in value]
+
+
+def _question(bench: str, sid: Any, question: str, answer: Any, media: list[MediaGroup], *, options: list[str] | None = None,
+              category: str = "", group_id: str | None = None, extra: dict | None = None, unit: str | None = None) -> Sample:
+    """A multiple-choice sample when there are options (inline ones are split out), else numeric (MRA)."""
+    question = str(question).strip()
+    if options is None:
+        question, options = split_inline_options(question)
+    extra = extra or {}
+    if options:
+        return Sample(id=str(sid), benchmark=bench, question=question, options=options,
+                      answer=answer_letter(answer, options), answer_type="mc", metric="accuracy",
+                      category=category, media=media, group_id=group_id, extra=extra)
+    text = str(answer).strip().lower()
+    if text in ("yes", "no"):
+        return Sample(id=str(sid), benchmark=bench, question=question, answer=text, answer_type="yes_no",
+                      category=category, media=media, group_id=group_id, extra=extra)
+    return Sample(id=str(sid), benchmark=bench, question=question, answer=float(answer), answer_type="number",
+                  metric="mra", category=category, media=media, group_id=group_id, extra=extra, unit=unit)
+
+
+def _images(store: MediaStore, cells: Any) -> list[MediaGroup]:
+    paths = store.images(cells)
+    return [MediaGroup("images", paths)] if paths else []
+
+
+def _video(store: MediaStore, path: str, camera: str = "video") -> MediaGroup:
+    return MediaGroup("video", [store.path(path)], camera=camera)
+
+
+# --- single image ------------------------------------------------------------------------------
+
+
+def erqa(row: Row, store: MediaStore, source: Path) -> Sample:
+    return _question("erqa", _field(row, "question_id", "id", default=digest_id(row.get("question"))), row["question"],
+                     row["answer"], _images(store, _field(row, "images", "image")),
+                     category=str(_field(row, "question_type", default="")))
+
+
+def omni3d_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """Answer types: 'float' (MRA), 'int' (exact count), 'str' (yes/no)."""
+    kind = str(_field(row, "answer_type", default="float"))
+    sid = _field(row, "question_index", "id", default=digest_id(row["question"], row.get("image_index")))
+    media = _images(store, _field(row, "image", "images"))
+    if kind == "int":
+        return Sample(id=str(sid), benchmark="omni3d_bench", question=row["question"], answer=float(row["answer"]),
+                      answer_type="number", metric="accuracy", category="int", media=media)
+    return _question("omni3d_bench", sid, row["question"], row["answer"], media, options=[], category=kind)
+
+
+def omnispatial(row: Row, store: MediaStore, source: Path) -> Sample:
+    sid = row["id"]
+    image = _field(row, "image", "image_path", default=f"image/{sid}.png")
+    return _question("omnispatial", sid, row["question"], _field(row, "answer", "gt"), _images(store, image),
+                     options=_options(row["options"]), category=str(_field(row, "task_type", default="")))
+
+
+def spbench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """SPBench-SI (single image) and SPBench-MV (multi-view) JSON files; numeric questions use MRA."""
+    options = _options(_field(row, "options", "candidates", default=None))
+    return _question("spbench", f"{source.stem}/{row['id']}", row["question"], _field(row, "answer", "ground_truth"),
+                     _images(store, _field(row, "images", "image", "image_path")), options=options,
+                     category=str(_field(row, "question_type", default="")))
+
+
+# --- multi-view --------------------------------------------------------------------------------
+
+
+def _mindcube_setting(sid: str) -> str:
+    """The setting MindCube's evaluation reads from a question id (first match in this order)."""
+    lowered = sid.lower()
+    return next((s for s in ("around", "rotation", "translation", "among") if s in lowered), "other")
+
+
+def mindcube(row: Row, store: MediaStore, source: Path) -> Sample | None:
+    """MindCube's official evaluation leaves the translation setting out of its overall accuracy,
+    and skips questions without a ground truth; we leave both out. Image paths are relative to the
+    folder that holds raw/."""
+    sid = str(row["id"])
+    setting = _mindcube_setting(sid)
+    if setting == "translation" or not row.get("gt_answer"):
+        return None
+    images = MediaStore(source.parent.parent, store.cache_dir)
+    return _question("mindcube", sid, row["question"], row["gt_answer"], _images(images, row["images"]), category=setting)
+
+
+def mmsi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    return _question("mmsi_bench", row["id"], row["question"], row["answer"], _images(store, row["images"]),
+                     category=str(_field(row, "question_type", default="")))
+
+
+def spar_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """'select' rows are multiple choice (options inline), 'fill' rows numeric (MRA)."""
+    fill = str(_field(row, "format_type", default="select")) == "fill"
+    return _question("spar_bench", row["id"], row["question"], row["answer"], _images(store, _field(row, "image", "images")),
+                     options=[] if fill else None, category=str(_field(row, "task", default="")))
+
+
+# --- general spatial ---------------------------------------------------------------------------
+
+
+def blink(row: Row, store: MediaStore, source: Path) -> Sample:
+    """One parquet per sub-task folder; images in image_1..image_4; answers like '(A)'."""
+    cells = [row[k] for k in ("image_1", "image_2", "image_3", "image_4") if row.get(k)]
+    task = str(_field(row, "sub_task", default=source.parent.name))
+    return _question("blink", f"{task}/{row['idx']}", row["question"], row["answer"], _images(store, cells),
+                     options=_options(row["choices"]), category=task)
+
+
+# SpatialTree-Bench names a metric per row; only these two need no judge model or simulator.
+_SPATIALTREE_RULE_METRICS = ("multichoiceeval", "meanrelativeacc")
+
+
+def spatialtree(row: Row, store: MediaStore, source: Path) -> Sample | None:
+    """Rows scored by multiple choice or MRA; rows scored by a judge model, an affordance mask or
+    an agentic simulator are left out. The category is the row's deepest SpatialTree level."""
+    info = json_cell(row.get("extra_info") or "{}")
+    metric = info.get("metricfunc")
+    if metric not in _SPATIALTREE_RULE_METRICS:
+        return None
+    levels = sorted((k for k in info if k.startswith("spatree") and k[7:].isdigit()), key=lambda k: int(k[7:]))
+    category = str(info[levels[-1]]) if levels else ""
+    videos = json_cell(row.get("video")) or []
+    media = [_video(store, videos[0])] if len(videos) else _images(store, json_cell(row.get("image")))
+    sid = _field(row, "id", "session_id", "question_id", default=digest_id(row["question"], row.get("image"), row.get("video")))
+    numeric = metric == "meanrelativeacc" or row.get("question_type") == "open"
+    options = [] if numeric else _options(json_cell(row.get("option")))
+    return _question("spatialtree", sid, row["question"], row["answer"], media, options=options, category=category)
+
+
+def viewspatial(row: Row, store: MediaStore, source: Path) -> Sample:
+    images = _field(row, "image_path", "images")
+    sid = _field(row, "id", default=digest_id(row["question"], images))
+    return _question("viewspatial", sid, row["question"], row["answer"], _images(store, images),
+                     options=_options(row["choices"]), category=str(_field(row, "question_type", default="")))
+
+
+# --- video / 4D --------------------------------------------------------------------------------
+
+
+def _frame_groups(store: MediaStore, folder: str, frames_list: list) -> list[MediaGroup]:
+    return [MediaGroup("images", [store.path(f"{folder}/{f}") for f in frames], camera=f"video_{i + 1}")
+            for i, frames in enumerate(frames_list) if len(frames)]
+
+
+def mmsi_video(row: Row, store: MediaStore, source: Path) -> Sample:
+    """Each question comes with the sampled frames of one or more videos (frames/) and optional
+    reference images (ref_images/); the options are written in the prompt text."""
+    media = _frame_groups(store, "frames", json_cell(row.get("frames_list")) or [])
+    refs = json_cell(row.get("ref_images")) or []
+    if len(refs):
+        media.append(MediaGroup("images", [store.path(f"ref_images/{r}") for r in refs], camera="reference"))
+    prompt = f"{row.get('task_prompt') or ''}\n{row.get('user_prompt') or ''}"
+    prompt = prompt.replace("<video>", "").replace("<image>", "").strip()
+    question, options = split_inline_options(prompt)
+    if not options:
+        raise ValueError("no A., B., ... options found in the prompt")
+    return _question("mmsi_video", row["id"], question, row["ground_truth"], media, options=options,
+                     category=str(_field(row, "type", default="")))
+
+
+def osi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """data.parquet: `question_type` is "numerical" (MRA) or "mcq"; videos unpacked into video/."""
+    category = str(row["category"])
+    name = str(_field(row, "file_name", "video"))
+    name = name if Path(name).suffix else f"{name}.mp4"
+    video = MediaGroup("video", [store.find(f"video/{name}", f"videos/{name}", name)], camera="video")
+    numeric = str(row.get("question_type", "")).lower() == "numerical"
+    sid = _field(row, "id", "index", "question_id", default=digest_id(row["question"], name))
+    return _question("osi_bench", sid, row["question"], row["answer"], [video],
+                     options=[] if numeric else _options(json_cell(row.get("options"))), category=category,
+                     extra={"zero_threshold": OSI_ZERO_THRESHOLDS.get(category, 0.0)})
+
+
+def pai_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """data/test-*.parquet: options in `index2ans` ({"A": text, ...}), videos at
+    videos/<subset>/<id>.mp4; the subset is the category."""
+    index2ans = json_cell(row["index2ans"])
+    options = [str(index2ans[k]) for k in sorted(index2ans) if index2ans[k] is not None]
+    path = str(row["video_path"])
+    parts = Path(path).parts
+    sid = _field(row, "id", "question_id", "index", default=digest_id(path, row["question"]))
+    return _question("pai_bench", sid, row["question"], row["answer"], [_video(store, path)], options=options,
+                     category=parts[1] if len(parts) > 2 else "")
+
+
+def _vsi_like(bench: str):
+    def convert(row: Row, store: MediaStore, source: Path) -> Sample:
+        """VSI-Bench layout: videos at <dataset>/<scene_name>.mp4; no options = numeric (MRA)."""
+        video = _field(row, "video_path", "video", default=None) or f"{row['dataset']}/{row['scene_name']}.mp4"
+        options = _options(_field(row, "options", default=None))
+        unit = {"object_abs_distance": "m", "object_size_estimation": "cm", "room_size_estimation": "m2"}
+        qtype = str(row["question_type"])
+        return _question(bench, row["id"], row["question"], row["ground_truth"], [_video(store, video)],
+                         options=options, category=qtype, unit=unit.get(qtype))
+
+    convert.__name__ = bench
+    return convert
+
+
+vsi_bench = _vsi_like("vsi_bench")
+vstibench = _vsi_like("vstibench")
+
+
+def dsi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
+    """Each question comes in 4 video variants (original, mirrored, reversed, both); every variant
+    is its own sample and the benchmark averages over all of them."""
+    group = str(_field(row, "question_id", "qid", default=row["id"]))
+    return _question("dsi_bench", row["id"], row["question"], row["answer"], [_video(store, row["video"])],
+                     options=_options(_field(row, "options", default=None)) or None, group_id=group,
+                     category=str(_field(row, "category", "type", default="")),
+                     extra={"variant": str(_field(row, "variant", default=""))})
+
+
+# --- general video -----------------------------------------------------------------------------
+
+
+def cvbench(row: Row, store: MediaStore, source: Path) -> Sample:
+    videos = _field(row, "videos", "video")
+    videos = [videos] if isinstance(videos, str) else list(videos)
+    media = [_video(store, v, camera=f"video_{i + 1}") for i, v in enumerate(videos)]
+    return _question("cvbench", row["id"], row["question"], row["answer"], media,
+                     options=_options(_field(row, "options", default=None)) or None,
+                     category=str(_field(row, "task", "category", default="")))
+
+
+def perceptioncomp(row: Row, store: MediaStore, source: Path) -> Sample:
+    """The official annotation file (benchmark/annotations/official/1-1114.json in the PerceptionComp
+    GitHub repository): five options in answer_choice_0..4, the right one's index in answer_id."""
+    options = [str(row[f"answer_choice_{i}"]).strip() for i in range(6)
+               if str(row.get(f"answer_choice_{i}") or "").strip()]
+    vid = str(row["video_id"])
+    video = MediaGroup("video", [store.find(f"benchmark/videos/{vid}.mp4", f"data/{vid}.mp4", f"videos/{vid}.mp4")],
+                       camera="video")
+    return _question("perceptioncomp", row["key"], row["question"], int(row["answer_id"]), [video], options=options,
+                     category=str(_field(row, "category", default="")), extra={"difficulty": row.get("difficulty")})
+
+
+def video_mme(row: Row, store: MediaStore, source: Path) -> Sample:
+    return _question("video_mme", row["question_id"], row["question"], row["answer"],
+                     [_video(store, f"data/{row['videoID']}.mp4")], options=_options(row["options"]),
+                     category=str(_field(row, "duration", default="")), extra={"task_type": row.get("task_type", "")})
+
+
+def video_mme_v2(row: Row, store: MediaStore, source: Path) -> Sample:
+    """test.parquet: four questions per video form a group, scored together (question ids
+    "<video>-<position>"); videos unpacked from the zip archives into videos/."""
+    vid = str(row["video_id"])
+    qid = str(row["question_id"])
+    group_info = {"type": str(row["group_type"]), "structure": str(row["group_structure"]),
+                  "position": int(qid.rsplit("-", 1)[-1])}
+    video = MediaGroup("video", [store.find(f"videos/{vid}.mp4", f"{vid}.mp4")], camera="video")
+    return _question("video_mme_v2", qid, row["question"], row["answer"], [video], options=_options(row["options"]),
+                     group_id=vid, category=f"level_{row['level']}", extra={"group_info": group_info})
+
+
+def synthetic(row: Row, store: MediaStore, source: Path) -> Sample:
+    """Our own benchmark: rows are Sample records already (see spatialclaw_ros.eval.synthetic)."""
+    sample = Sample.from_dict(row)
+    for group in sample.media:
+        group.paths = [store.path(p) for p in group.paths]
+    return sample
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in [
+        Benchmark("erqa", "single image", "FlagEval/ERQA", ("data/*.parquet",), erqa),
+        Benchmark("omni3d_bench", "single image", "dmarsili/Omni3D-Bench", ("data/*.parquet",), omni3d_bench),
+        Benchmark("omnispatial", "single image", "qizekun/OmniSpatial", ("data.json", "*/data.json"), omnispatial),
+        Benchmark("spbench", "single image", "hongxingli/SPBench", ("SPBench-*.json",), spbench),
+        Benchmark("mindcube", "multi-view", "MLL-Lab/MindCube", ("raw/MindCube_tinybench.jsonl", "data/raw/MindCube_tinybench.jsonl"),
+                  mindcube, download="hf download MLL-Lab/MindCube data.zip --repo-type dataset --local-dir <DATA_DIR>/mindcube"
+                  " && unzip <DATA_DIR>/mindcube/data.zip -d <DATA_DIR>/mindcube"),
+        Benchmark("mmsi_bench", "multi-view", "RunsenXu/MMSI-Bench", ("MMSI_Bench.parquet",), mmsi_bench),
+        Benchmark("spar_bench", "multi-view", "jasonzhango/SPAR-Bench", ("data/*.parquet",), spar_bench),
+        Benchmark("blink", "general spatial", "BLINK-Benchmark/BLINK", ("*/val-*.parquet",), blink, "category_macro"),
+        Benchmark("spatialtree", "general spatial", "LongfeiLi/SpatialTree-Bench", ("*.parquet", "data/*.parquet", "*.jsonl"),
+                  spatialtree, "category_macro"),
+        Benchmark("viewspatial", "general spatial", "lidingm/ViewSpatial-Bench", ("ViewSpatial-Bench.json",), viewspatial),
+        Benchmark("mmsi_video", "video / 4D", "rbler/MMSI-Video-Bench", ("*.json", "*.jsonl", "*.parquet"), mmsi_video),
+        Benchmark("osi_bench", "video / 4D", "HarmlessSR07/OSI-Bench", ("data.parquet",), osi_bench,
+                  download="hf download HarmlessSR07/OSI-Bench --repo-type dataset --local-dir <DATA_DIR>/osi_bench"
+                  " && (cd <DATA_DIR>/osi_bench && for z in *.zip; do unzip -n \"$z\" -d video; done)"),
+        Benchmark("pai_bench", "video / 4D", "shi-labs/physical-ai-bench-understanding", ("data/test-*.parquet",), pai_bench),
+        Benchmark("vsi_bench", "video / 4D", "nyu-visionx/VSI-Bench", ("test_debiased*.parquet",), vsi_bench,
+                  "category_macro", VSI_CATEGORY_PARENTS),
+        Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet",), vstibench),
+        Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench", ("*.json",), dsi_bench),
+        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("*.json",), cvbench),
+        Benchmark("perceptioncomp", "general video", "hrinnnn/PerceptionComp",
+                  ("benchmark/annotations/official/*.json", "*.json"), perceptioncomp,
+                  download="git clone https://github.com/hrinnnn/PerceptionComp <DATA_DIR>/perceptioncomp"
+                  " && hf download hrinnnn/PerceptionComp --repo-type dataset --local-dir <DATA_DIR>/perceptioncomp"),
+        Benchmark("video_mme", "general video", "lmms-lab/Video-MME", ("videomme/test-*.parquet",), video_mme),
+        Benchmark("video_mme_v2", "general video", "MME-Benchmarks/Video-MME-v2", ("test.parquet",), video_mme_v2,
+                  "video_mme_v2_groups",
+                  download="hf download MME-Benchmarks/Video-MME-v2 --repo-type dataset --local-dir <DATA_DIR>/video_mme_v2"
+                  " && (cd <DATA_DIR>/video_mme_v2/videos && for z in *.zip; do unzip -n \"$z\"; done)"),
+        Benchmark("synthetic", "synthetic", "", ("samples.jsonl",), synthetic),
+    ]
+}

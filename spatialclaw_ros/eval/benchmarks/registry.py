@@ -1,0 +1,81 @@
+"""What every benchmark adapter declares, and loading a benchmark from a local copy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spatialclaw_ros.eval.benchmarks.tables import MediaStore, Row, read_rows
+from spatialclaw_ros.eval.records import Prediction, Sample
+from spatialclaw_ros.eval.scoring import Aggregation, BenchmarkScore, aggregate
+
+FAMILIES = ("single image", "multi-view", "general spatial", "video / 4D", "general video", "synthetic")
+
+RowConverter = Callable[[Row, MediaStore, Path], Sample | None]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark: where its annotations live in the published layout and how to read a row.
+
+    `annotations` are glob patterns relative to the benchmark's folder; `convert` turns one row
+    into a Sample (or None for rows the benchmark's own scoring excludes).
+    """
+
+    name: str
+    family: str
+    hf_id: str
+    annotations: tuple[str, ...]
+    convert: RowConverter
+    aggregation: Aggregation = "mean"
+    category_parents: dict[str, str] = field(default_factory=dict)
+    download: str = ""  # the download steps, when more than one `hf download` of hf_id
+
+    def score(self, predictions: list[Prediction]) -> BenchmarkScore:
+        """This benchmark's score by its own aggregation rule."""
+        return aggregate(self.name, predictions, self.aggregation, self.category_parents)
+
+    @property
+    def download_command(self) -> str:
+        if self.download:
+            return self.download
+        if not self.hf_id:
+            return f"spatialclaw synthetic generate <DATA_DIR>/{self.name}"
+        return f"hf download {self.hf_id} --repo-type dataset --local-dir <DATA_DIR>/{self.name}"
+
+
+def annotation_files(bench: Benchmark, root: Path) -> list[Path]:
+    files: list[Path] = []
+    for pattern in bench.annotations:
+        files.extend(sorted(p for p in root.glob(pattern) if p.is_file()))
+    return files
+
+
+def load_samples(bench: Benchmark, data_dir: str | Path) -> list[Sample]:
+    """Read `<data_dir>/<name>/` in the benchmark's published layout."""
+    root = Path(data_dir) / bench.name
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{bench.name}: no local copy at {root}. Download it on a machine with hub access:\n"
+            f"  {bench.download_command.replace('<DATA_DIR>', str(Path(data_dir)))}"
+        )
+    files = annotation_files(bench, root)
+    if not files:
+        raise FileNotFoundError(f"{bench.name}: no annotation file matching {list(bench.annotations)} under {root}")
+    store = MediaStore(root, Path(data_dir) / ".media_cache" / bench.name)
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    for path in files:
+        for i, row in enumerate(read_rows(path)):
+            try:
+                sample = bench.convert(row, store, path)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ValueError(f"{bench.name}: {path.name} row {i}: {exc}") from exc
+            if sample is None:
+                continue
+            if sample.id in seen:
+                raise ValueError(f"{bench.name}: duplicate sample id {sample.id!r} in {path.name}")
+            seen.add(sample.id)
+            samples.append(sample)
+    return samples

@@ -1,0 +1,106 @@
+"""Subscriptions that feed one camera's colour, depth, CameraInfo and label images into the buffer.
+
+A frame that cannot be decoded, or that does not fit its camera, is dropped with a throttled
+warning and counted; nothing a publisher sends can stop the node from answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from spatialclaw_ros.frames.buffer import FrameBuffer
+from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL
+from spatialclaw_ros.perception.depth import decode_depth
+from spatialclaw_ros.ros.conversions import stamp_to_seconds
+from spatialclaw_ros.ros.images import (
+    depth_from_compressed,
+    depth_pixels,
+    intrinsics_from_camera_info,
+    labels_from_image,
+    rgb_from_compressed,
+    rgb_from_image,
+)
+
+
+@dataclass(frozen=True)
+class CameraTopics:
+    """One camera's configuration. Empty topic names mean "not published"."""
+
+    name: str
+    image_topic: str
+    compressed: bool = False
+    depth_topic: str = ""
+    depth_compressed: bool = False
+    info_topic: str = ""
+    labels_topic: str = ""
+    label_names: dict[int, str] = field(default_factory=dict)
+    base_to_optical: np.ndarray = field(default_factory=lambda: BODY_FROM_OPTICAL.copy())
+
+
+@dataclass
+class InputCounts:
+    received: int = 0
+    dropped: int = 0
+    last_error: str = ""
+
+
+class CameraInput:
+    def __init__(self, node: Node, topics: CameraTopics, buffer: FrameBuffer):
+        self.topics = topics
+        self.optical_frame = ""  # the colour images' header.frame_id, learnt from the stream
+        self.counts = InputCounts()
+        self._node = node
+        self._buffer = buffer
+        if topics.label_names:
+            buffer.set_label_names(topics.name, topics.label_names)
+        qos = qos_profile_sensor_data
+        node.create_subscription(
+            CompressedImage if topics.compressed else Image, topics.image_topic, self._guarded("colour", self._colour), qos
+        )
+        if topics.depth_topic:
+            depth_type = CompressedImage if topics.depth_compressed else Image
+            node.create_subscription(depth_type, topics.depth_topic, self._guarded("depth", self._depth), qos)
+        if topics.labels_topic:
+            node.create_subscription(Image, topics.labels_topic, self._guarded("labels", self._labels), qos)
+        if topics.info_topic:
+            node.create_subscription(CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos)
+
+    def _colour(self, msg, stamp: float) -> None:
+        rgb = rgb_from_compressed(msg) if self.topics.compressed else rgb_from_image(msg)
+        self._buffer.add_color(self.topics.name, stamp, rgb)
+        self.optical_frame = msg.header.frame_id
+
+    def _depth(self, msg, stamp: float) -> None:
+        if self.topics.depth_compressed:
+            self._buffer.add_depth(self.topics.name, stamp, depth_from_compressed(msg))
+            return
+        pixels, encoding = depth_pixels(msg)
+        self._buffer.add_depth(self.topics.name, stamp, pixels, partial(decode_depth, encoding=encoding))
+
+    def _labels(self, msg: Image, stamp: float) -> None:
+        self._buffer.add_labels(self.topics.name, stamp, labels_from_image(msg))
+
+    def _info(self, msg: CameraInfo, stamp: float) -> None:
+        intrinsics = intrinsics_from_camera_info(msg)
+        if intrinsics is None:
+            raise ValueError("K is zero (uncalibrated camera)")
+        self._buffer.add_intrinsics(self.topics.name, stamp, intrinsics)
+
+    def _guarded(self, stream: str, ingest: Callable[[object, float], None]):
+        def on_message(msg) -> None:
+            self.counts.received += 1
+            try:
+                ingest(msg, stamp_to_seconds(msg.header.stamp))
+            except ValueError as error:  # ImageError, FrameRejected, PerceptionError: all bad input
+                self.counts.dropped += 1
+                self.counts.last_error = f"dropped a {stream} message from camera {self.topics.name!r}: {error}"
+                self._node.get_logger().warning(self.counts.last_error, throttle_duration_sec=5.0)
+
+        return on_message

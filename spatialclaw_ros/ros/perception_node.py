@@ -1,0 +1,209 @@
+"""The perception node: loads the models once (GPU when present) and serves them two ways:
+ROS services `~/segment` and `~/reconstruct` for other nodes, and the token-protected FastAPI
+perception service that the agent node's kernels call (`perception.service_url`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+
+import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from sensor_msgs.msg import RegionOfInterest
+
+from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
+from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
+from spatialclaw_ros.perception.types import SegmentRequest
+from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix
+from spatialclaw_ros.ros.images import (
+    camera_info_from_intrinsics,
+    depth_from_image,
+    image_from_array,
+    intrinsics_from_camera_info,
+    rgb_from_image,
+)
+from spatialclaw_ros.ros.spin import spin_node
+from spatialclaw_ros.srv import Reconstruct, Segment
+
+_SERVICE_START_TIMEOUT_S = 10.0
+PERCEPTION_PARAMETERS = {
+    "perception.reconstruct_backend": ("da3", "default backend: da3 | sensor | fused"),
+    "perception.segment_backend": ("sam3", "sam3 | labels"),
+    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
+    "perception.sam3_model": ("", "SAM 3 hub id or local directory (empty = perception's default)"),
+    "perception.device": ("auto", "auto | cpu | cuda"),
+    "perception.token": ("", "service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN, else a random one)"),
+    "service.enabled": (True, "serve the FastAPI perception service for kernels"),
+    "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
+    "service.port": (8765, "port"),
+}
+
+
+class PerceptionNode(Node):
+    def __init__(self, *, perception_factory=None, node_name: str = "spatialclaw_perception", **node_kwargs):
+        super().__init__(node_name, **node_kwargs)
+        p = {
+            name: self.declare_parameter(name, default, ParameterDescriptor(description=text)).value
+            for name, (default, text) in PERCEPTION_PARAMETERS.items()
+        }
+        self._settings = {
+            key.split(".", 1)[1]: (value or None)
+            for key, value in p.items()
+            if key.startswith("perception.") and key != "perception.token"
+        }
+        self._token = p["perception.token"] or os.environ.get("SPATIALCLAW_PERCEPTION_TOKEN") or secrets.token_urlsafe(24)
+        self._factory = perception_factory or _build_perception
+        self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
+        self._lock = threading.Lock()
+        self.default = self._perception(self._settings["reconstruct_backend"])
+        self.create_service(Segment, "~/segment", self._on_segment)
+        self.create_service(Reconstruct, "~/reconstruct", self._on_reconstruct)
+        self._server = None
+        if p["service.enabled"]:
+            self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]))
+            self.get_logger().info(
+                f"perception service on http://{p['service.host']}:{p['service.port']} "
+                "(token from perception.token / $SPATIALCLAW_PERCEPTION_TOKEN)"
+            )
+        self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/segment, /reconstruct")
+
+    def _perception(self, backend: str):
+        """One loaded perception per reconstruct backend, built on first use and kept."""
+        with self._lock:
+            if backend not in self._backends:
+                self._backends[backend] = self._factory({**self._settings, "reconstruct_backend": backend})
+            return self._backends[backend]
+
+    def destroy_node(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        super().destroy_node()
+
+    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+        try:
+            if not request.images:
+                raise ValueError("no images given")
+            frames = FrameSet([Frame(image=rgb_from_image(m), index=i) for i, m in enumerate(request.images)])
+            segmentation = self.default.segment(frames, _segment_request(request, len(frames)))
+        except Exception as error:  # a bad request or a failed model must not take the node down
+            response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
+            return response
+        response.success = True
+        response.masks = [_mask_msg(m, request.images[m.frame_index].header) for m in segmentation.masks]
+        return response
+
+    def _on_reconstruct(self, request: Reconstruct.Request, response: Reconstruct.Response) -> Reconstruct.Response:
+        try:
+            frames = _frames_for_reconstruction(request)
+            perception = self._perception(request.backend or self._settings["reconstruct_backend"])
+            reconstruction = perception.reconstruct(frames)
+        except Exception as error:
+            response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
+            return response
+        response.success = True
+        response.is_metric = bool(reconstruction.is_metric)
+        for i, index in enumerate(reconstruction.frame_indices):
+            header = request.images[index].header
+            response.depths.append(image_from_array(reconstruction.depth[i].astype(np.float32), "32FC1", header))
+            response.confidences.append(image_from_array(reconstruction.confidence[i].astype(np.float32), "32FC1", header))
+            height, width = reconstruction.depth[i].shape
+            k = CameraIntrinsics.from_matrix(reconstruction.intrinsics[i], width, height)
+            response.camera_infos.append(camera_info_from_intrinsics(k, header))
+            response.camera_poses.append(matrix_to_pose(reconstruction.extrinsics[i]))
+        return response
+
+
+def _segment_request(request: Segment.Request, count: int) -> SegmentRequest:
+    prompts = [bool(request.text), len(request.points) > 0, request.box.width > 0]
+    if sum(prompts) != 1:
+        raise ValueError("give exactly one prompt: text, points or box")
+    if request.prompt_frame >= count:
+        raise ValueError(f"prompt_frame {request.prompt_frame} is outside the {count} images")
+    points = labels = box = None
+    if request.points:
+        if len(request.point_labels) not in (0, len(request.points)):
+            raise ValueError(f"{len(request.point_labels)} point_labels for {len(request.points)} points")
+        points = np.array([[p.x, p.y] for p in request.points], dtype=np.float64)
+        labels = np.array(list(request.point_labels) or [1] * len(points), dtype=np.int64)
+    if request.box.width > 0:
+        b = request.box
+        box = np.array([b.x_offset, b.y_offset, b.x_offset + b.width, b.y_offset + b.height], dtype=np.float64)
+    return SegmentRequest(
+        frame_indices=list(range(count)),
+        text=request.text or None,
+        points=points,
+        point_labels=labels,
+        box=box,
+        prompt_frame=int(request.prompt_frame),
+        threshold=request.threshold or None,
+    )
+
+
+def _mask_msg(mask, header) -> ObjectMaskMsg:
+    pixels = np.asarray(mask.mask, dtype=bool)
+    ys, xs = np.nonzero(pixels)
+    roi = RegionOfInterest()
+    if xs.size:
+        roi.x_offset, roi.y_offset = int(xs.min()), int(ys.min())
+        roi.width, roi.height = int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    return ObjectMaskMsg(
+        label=mask.label,
+        score=float(mask.score),
+        frame_index=int(mask.frame_index),
+        bbox=roi,
+        mask=image_from_array(pixels.astype(np.uint8) * 255, "mono8", header),
+    )
+
+
+def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
+    n = len(request.images)
+    if n == 0:
+        raise ValueError("no images given")
+    for name, items in (("depths", request.depths), ("camera_infos", request.camera_infos), ("camera_poses", request.camera_poses)):
+        if len(items) not in (0, n):
+            raise ValueError(f"{len(items)} {name} for {n} images: give one per image or none")
+    frames = []
+    for i, msg in enumerate(request.images):
+        frames.append(
+            Frame(
+                image=rgb_from_image(msg),
+                index=i,
+                timestamp=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                depth=depth_from_image(request.depths[i]) if request.depths else None,
+                intrinsics=intrinsics_from_camera_info(request.camera_infos[i]) if request.camera_infos else None,
+                pose=pose_to_matrix(request.camera_poses[i]) if request.camera_poses else None,
+            )
+        )
+    return FrameSet(frames, world_frame="world" if request.camera_poses else "")
+
+
+def _build_perception(settings: dict):
+    from spatialclaw_ros.perception import PerceptionConfig, build_perception
+
+    return build_perception(PerceptionConfig.load(overrides=settings))
+
+
+def _start_service(perception, token: str, host: str, port: int):
+    """The FastAPI perception service on a background thread; returns the uvicorn server."""
+    import uvicorn
+
+    from spatialclaw_ros.perception.service import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(perception, token=token), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="perception-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _SERVICE_START_TIMEOUT_S
+    while not server.started:  # kernels may call as soon as the node reports ready
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the perception service did not start on {host}:{port} (port in use?)")
+        time.sleep(0.02)
+    return server
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until Ctrl-C (`ros2 run spatialclaw_ros perception_node`)."""
+    return spin_node(PerceptionNode, args, threads=2)

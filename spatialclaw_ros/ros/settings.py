@@ -1,0 +1,175 @@
+"""The agent node's ROS parameters, declared with defaults and read into one typed settings object.
+
+config/spatialclaw.yaml documents every parameter; the defaults here are the same values.
+Cameras are listed by name in `cameras`; each has its own `camera.<name>.*` parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+
+from spatialclaw_ros.frames.buffer import BufferLimits
+from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, rigid_transform
+from spatialclaw_ros.ros.camera_inputs import CameraTopics
+from spatialclaw_ros.ros.poses import POSE_SOURCES
+
+# name -> (default, description)
+NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "cameras": (["camera"], "camera names; each has camera.<name>.* parameters"),
+    "buffer.max_frames": (300, "frames kept per camera and stream"),
+    "buffer.max_age_s": (30.0, "frames older than the newest by more than this are dropped"),
+    "buffer.sync_tolerance_s": (0.02, "largest stamp difference when pairing colour with depth/labels"),
+    "default_window_s": (10.0, "seconds of frames a goal samples when it gives no window"),
+    "default_num_frames": (8, "frames per camera a goal samples when it gives no count"),
+    "max_num_frames": (64, "largest frame count a goal may ask for"),
+    "max_staleness_s": (5.0, "refuse goals about 'now' when the newest frame is older than this (0 = never)"),
+    "max_question_chars": (2000, "longest question accepted"),
+    "goal_timeout_s": (600.0, "an episode running longer is stopped at its next step"),
+    "queue_goals": (True, "queue goals while one runs (false: answer BUSY)"),
+    "target_frame": ("", "frame for objects and markers; empty = the frame the reconstruction is in"),
+    "pose_source": ("none", "camera poses from: tf | odom | none (reconstruction estimates them)"),
+    "world_frame": ("map", "world frame for pose_source tf"),
+    "odom_topic": ("/odom", "nav_msgs/Odometry topic for pose_source odom"),
+    "marker_lifetime_s": (0.0, "marker lifetime (0 = until the next answer deletes them)"),
+    "record_bag_dir": ("", "record answers, markers, annotated images and traces to mcap bags here"),
+    "agent.config": ("", "agent YAML (see config/agent.yaml); parameters below override it"),
+    "agent.executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
+    "agent.max_steps": (30, "default step budget"),
+    "agent.trace_dir": ("runs/traces", "episode traces (JSONL + PNGs)"),
+    "vlm.base_url": ("http://127.0.0.1:8000/v1", "OpenAI-compatible endpoint"),
+    "vlm.model": ("Qwen/Qwen3.6-27B", "model name at that endpoint"),
+    "vlm.api_key": ("", "API key (empty = $SPATIALCLAW_VLM_API_KEY or none)"),
+    "vlm.timeout_s": (120.0, "per-request timeout"),
+    "vlm.max_retries": (3, "retries per request"),
+    "perception.reconstruct_backend": ("da3", "da3 | sensor | fused"),
+    "perception.segment_backend": ("sam3", "sam3 | labels"),
+    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
+    "perception.sam3_model": ("", "SAM 3 hub id or local directory (empty = perception's default)"),
+    "perception.device": ("auto", "auto | cpu | cuda"),
+    "perception.service_url": ("", "perception service URL (the perception node); empty = in-process"),
+    "perception.token": ("", "perception service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN)"),
+}
+
+CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "image_topic": ("", "colour topic (sensor_msgs/Image or CompressedImage); default /<name>/image_raw"),
+    "compressed": (False, "the colour topic is sensor_msgs/CompressedImage"),
+    "depth_topic": ("", "aligned depth (16UC1 mm or 32FC1 m); empty = none"),
+    "depth_compressed": (False, "the depth topic is a compressedDepth CompressedImage"),
+    "info_topic": ("", "sensor_msgs/CameraInfo; default /<name>/camera_info"),
+    "labels_topic": ("", "instance-label images (mono8/16UC1/32SC1) from a simulator; empty = none"),
+    "label_names": ([""], "id:name pairs for labels_topic, e.g. ['1:red chair']"),
+    "base_to_optical": ([0.0], "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)"),
+}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    cameras: list[CameraTopics]
+    limits: BufferLimits
+    default_window_s: float
+    default_num_frames: int
+    max_num_frames: int
+    max_staleness_s: float
+    max_question_chars: int
+    goal_timeout_s: float
+    queue_goals: bool
+    target_frame: str
+    pose_source: str
+    world_frame: str
+    odom_topic: str
+    marker_lifetime_s: float
+    record_bag_dir: str
+    agent_config_path: str
+    agent_overrides: dict[str, Any] = field(default_factory=dict)
+    perception: dict[str, Any] = field(default_factory=dict)
+
+
+def declare_and_read(node: Node) -> NodeSettings:
+    """Declare every parameter (defaults above) and read them; raises ValueError on a bad value."""
+    p = {name: _declare(node, name, default, text) for name, (default, text) in NODE_PARAMETERS.items()}
+    if p["pose_source"] not in POSE_SOURCES:
+        raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {p['pose_source']!r}")
+    cameras = [_camera(node, name) for name in p["cameras"]]
+    return NodeSettings(
+        cameras=cameras,
+        limits=BufferLimits(p["buffer.max_frames"], p["buffer.max_age_s"], p["buffer.sync_tolerance_s"]),
+        default_window_s=p["default_window_s"],
+        default_num_frames=p["default_num_frames"],
+        max_num_frames=p["max_num_frames"],
+        max_staleness_s=p["max_staleness_s"],
+        max_question_chars=p["max_question_chars"],
+        goal_timeout_s=p["goal_timeout_s"],
+        queue_goals=p["queue_goals"],
+        target_frame=p["target_frame"],
+        pose_source=p["pose_source"],
+        world_frame=p["world_frame"],
+        odom_topic=p["odom_topic"],
+        marker_lifetime_s=p["marker_lifetime_s"],
+        record_bag_dir=p["record_bag_dir"],
+        agent_config_path=p["agent.config"],
+        agent_overrides={
+            "executor": p["agent.executor"],
+            "max_steps": p["agent.max_steps"],
+            "trace_dir": p["agent.trace_dir"] or None,
+            "episode_timeout_s": p["goal_timeout_s"],
+            "vlm.base_url": p["vlm.base_url"],
+            "vlm.model": p["vlm.model"],
+            "vlm.api_key": p["vlm.api_key"] or None,
+            "vlm.timeout_s": p["vlm.timeout_s"],
+            "vlm.max_retries": p["vlm.max_retries"],
+        },
+        perception={
+            "reconstruct_backend": p["perception.reconstruct_backend"],
+            "segment_backend": p["perception.segment_backend"],
+            "da3_model": p["perception.da3_model"] or None,
+            "sam3_model": p["perception.sam3_model"] or None,
+            "device": p["perception.device"],
+            "service_url": p["perception.service_url"] or None,
+            "token": p["perception.token"] or None,
+        },
+    )
+
+
+def _declare(node: Node, name: str, default: Any, description: str) -> Any:
+    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+
+def _camera(node: Node, name: str) -> CameraTopics:
+    c = {key: _declare(node, f"camera.{name}.{key}", d, text) for key, (d, text) in CAMERA_PARAMETERS.items()}
+    return CameraTopics(
+        name=name,
+        image_topic=c["image_topic"] or f"/{name}/image_raw",
+        compressed=c["compressed"],
+        depth_topic=c["depth_topic"],
+        depth_compressed=c["depth_compressed"],
+        info_topic=c["info_topic"] or f"/{name}/camera_info",
+        labels_topic=c["labels_topic"],
+        label_names=parse_label_names(c["label_names"]),
+        base_to_optical=_extrinsic(name, c["base_to_optical"]),
+    )
+
+
+def parse_label_names(pairs: list[str]) -> dict[int, str]:
+    """['1:red chair', '2:door'] -> {1: 'red chair', 2: 'door'}; empty strings are skipped."""
+    names = {}
+    for pair in pairs:
+        if not pair:
+            continue
+        key, sep, label = pair.partition(":")
+        if not sep or not key.strip().isdigit() or not label.strip():
+            raise ValueError(f"label_names entries look like '3:red chair', got {pair!r}")
+        names[int(key)] = label.strip()
+    return names
+
+
+def _extrinsic(camera: str, values: list[float]) -> np.ndarray:
+    if len(values) <= 1:  # the [0.0] placeholder: ROS parameters cannot declare an empty typed array
+        return BODY_FROM_OPTICAL.copy()
+    if len(values) != 7:
+        raise ValueError(f"camera.{camera}.base_to_optical needs 7 numbers (x y z qx qy qz qw), got {len(values)}")
+    return rigid_transform(values[:3], values[3:])

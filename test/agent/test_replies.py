@@ -1,0 +1,102 @@
+"""Reading replies: the one python block, the JSON tool call, the final answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from spatialclaw_ros.agent.dispatch import NOT_VISIBLE, parse_points
+from spatialclaw_ros.agent.final_answer import answer_kind, final_answer
+from spatialclaw_ros.agent.replies import parse_cell_reply, parse_tool_call
+from spatialclaw_ros.agent.types import Question
+
+
+def test_cell_reply_fields_and_code():
+    reply = parse_cell_reply(
+        "<think>long musing ```python\nx=1\n```</think>\n**Purpose:** find the chair\nReasoning: need a mask\n"
+        "it is in frame 2\nNext goal: measure\n```python\nseg = tools.SAM3.segment(InputImages[2], text='chair')\n"
+        "print(len(seg))\n```\n"
+    )
+    assert reply.code == "seg = tools.SAM3.segment(InputImages[2], text='chair')\nprint(len(seg))"
+    assert reply.purpose == "find the chair"
+    assert reply.reasoning == "need a mask it is in frame 2"
+    assert reply.next_goal == "measure"
+    assert reply.code_blocks == 1
+
+
+@pytest.mark.parametrize(
+    "text, blocks",
+    [("I think the answer is B.", 0), ("```python\na=1\n```\n```python\nb=2\n```", 2), ("```python\n\n```", 1)],
+)
+def test_replies_without_exactly_one_cell_have_no_code(text, blocks):
+    reply = parse_cell_reply(text)
+    assert reply.code is None and reply.code_blocks == blocks
+
+
+def test_unlabelled_block_counts_as_code_but_json_does_not():
+    assert parse_cell_reply("```\nprint(1)\n```").code == "print(1)"
+    assert parse_cell_reply('```\n{"a": 1}\n```').code is None
+
+
+def test_tool_call_parsing_and_errors():
+    call = parse_tool_call('Need depth.\n```json\n{"tool": "reconstruct", "args": {"video": 1}, "save_as": "rec"}\n```')
+    assert (call.tool, call.args, call.save_as) == ("reconstruct", {"video": 1}, "rec")
+    assert parse_tool_call('{"tool": "answer", "args": {"value": 2}}').tool == "answer"
+    with pytest.raises(ValueError, match="0 JSON blocks"):
+        parse_tool_call("no json here")
+    with pytest.raises(ValueError, match="does not parse"):
+        parse_tool_call("```json\n{tool: x}\n```")
+    with pytest.raises(ValueError, match="identifier"):
+        parse_tool_call('{"tool": "segment", "save_as": "os.system"}')
+
+
+def test_locate_points_parsing():
+    assert parse_points('[{"point_2d": [512, 300]}, [10.5, 1200]]') == [(512.0, 300.0), (10.5, 1000.0)]
+    assert parse_points("not visible") == NOT_VISIBLE
+    assert parse_points("I cannot tell") == NOT_VISIBLE
+
+
+@pytest.mark.parametrize(
+    "text, choices, kind, family",
+    [
+        ("How far is the chair from the door?", [], "number", "m"),
+        ("How many boxes are there?", [], "number", "count"),
+        ("How tall is the lamp, in centimeters?", [], "number", "m"),
+        ("By how many degrees did the camera turn?", [], "number", "deg"),
+        ("Is the cup on the table?", [], "yes_no", None),
+        ("Which is closer?", ["cup", "plate"], "mc", None),
+        ("What colour is the sofa?", [], "text", None),
+    ],
+)
+def test_answer_kind(text, choices, kind, family):
+    got = answer_kind(Question(text, choices))
+    assert (got.kind, got.family) == (kind, family)
+
+
+@pytest.mark.parametrize(
+    "raw, text, choices, answer, value, unit",
+    [
+        ("B", "Which one?", ["red box", "blue box"], "B", None, ""),
+        ("blue box", "Which one?", ["red box", "blue box"], "B", None, ""),
+        ("After measuring: A is 2 m, B is 3 m. The answer is (B).", "Which is farther?", ["x", "y"], "B", None, ""),
+        ("Final answer: \\boxed{C}", "Pick", ["a", "b", "c"], "C", None, ""),
+        (2.54, "How far is the chair from the door, in metres?", [], "2.54", 2.54, "m"),
+        ("about 150 cm", "How far is the chair from the door?", [], "1.5", 1.5, "m"),
+        ("1.5 meters", "How tall is it, in centimeters?", [], "150", 150.0, "cm"),
+        ("Answer: three", "How many chairs are there?", [], "3", 3.0, "count"),
+        ("The rotation is 0.5 radians", "By how many degrees did it rotate?", [], "28.6479", 28.6479, "deg"),
+        ("Yes, it is.", "Is the cup on the table?", [], "yes", None, ""),
+        ("Answer: the blue sofa", "What is next to the lamp?", [], "the blue sofa", None, ""),
+        (None, "How far?", [], "", None, ""),
+    ],
+)
+def test_final_answer(raw, text, choices, answer, value, unit):
+    got = final_answer(raw, Question(text, choices))
+    assert got.answer == answer and got.unit == unit
+    assert got.value == pytest.approx(value, rel=1e-4) if value is not None else got.value is None
+
+
+def test_bad_questions_are_refused():
+    with pytest.raises(ValueError, match="empty"):
+        Question("  ")
+    with pytest.raises(ValueError, match="two choices"):
+        Question("Which?", ["only one"])

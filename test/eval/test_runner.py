@@ -1,0 +1,117 @@
+"""The runner, reports and CLI end to end with the seeded random answerer (no VLM needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from spatialclaw_ros.eval import cli as eval_cli
+from spatialclaw_ros.eval.answerers import RandomAnswerer
+from spatialclaw_ros.eval.records import MediaGroup, Sample, read_predictions, read_samples, write_jsonl
+from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples, subsample
+
+
+def main(argv: list[str]) -> int:
+    """`spatialclaw` with only the eval area's commands (the other areas register theirs alike)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="spatialclaw")
+    eval_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def _bench(tmp_path, n=300):
+    folder = tmp_path / "data" / "synthetic"
+    (folder / "img").mkdir(parents=True)
+    cv2.imwrite(str(folder / "img" / "0.png"), np.full((8, 8, 3), 128, np.uint8))
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(n):
+        k = int(rng.integers(2, 5))
+        samples.append(Sample(id=f"s{i}", benchmark="synthetic", question=f"q{i}?", options=[f"o{j}" for j in range(k)],
+                              answer=chr(65 + int(rng.integers(k))), answer_type="mc", category=f"t{k}",
+                              media=[MediaGroup("images", ["img/0.png"])]))
+    write_jsonl(folder / "samples.jsonl", samples)
+    return tmp_path / "data", read_samples(folder / "samples.jsonl")  # media paths resolved
+
+
+def test_random_executor_lands_at_chance(tmp_path):
+    data, samples = _bench(tmp_path)
+    result = run_samples(samples, RandomAnswerer(seed=1), tmp_path / "run", "random", concurrency=4, progress=False)
+    chance = np.mean([1 / len(s.options) for s in samples])
+    sd = math.sqrt(sum((1 / len(s.options)) * (1 - 1 / len(s.options)) for s in samples)) / len(samples)
+    assert not any(p.error for p in result.predictions)
+    accuracy = np.mean([p.score for p in result.predictions])
+    assert abs(accuracy - chance) < 3 * sd
+    assert accuracy != pytest.approx(1.0)
+
+
+def test_interrupted_run_resumes(tmp_path):
+    _, samples = _bench(tmp_path, n=20)
+    out = tmp_path / "run"
+    first = run_samples(samples[:12], RandomAnswerer(), out, "random", progress=False)
+    assert first.new == 12
+    with (out / PREDICTIONS).open("a") as f:
+        f.write('{"sample_id": "s1')  # a line cut short by a kill
+    second = run_samples(samples, RandomAnswerer(), out, "random", progress=False)
+    assert second.new == 8
+    assert [p.sample_id for p in second.predictions] == [s.id for s in samples]
+    # the same seed gives the same answers on the resumed part
+    assert [p.response for p in second.predictions[:12]] == [p.response for p in first.predictions]
+
+
+def test_unreadable_media_scores_zero_and_the_run_goes_on(tmp_path):
+    broken = Sample(id="b", benchmark="x", question="?", options=["a", "b"], answer="A", answer_type="mc",
+                    media=[MediaGroup("images", [str(tmp_path / "missing.png")])])
+    result = run_samples([broken], RandomAnswerer(), tmp_path / "run", "random", progress=False)
+    assert result.predictions[0].error == "bad_request" and result.predictions[0].score == 0
+
+
+def test_subsample_is_seeded_and_keeps_groups_whole():
+    samples = [Sample(id=f"{g}{v}", benchmark="d", question="?", options=["a", "b"], answer="A", answer_type="mc",
+                      group_id=g) for g in "abcdef" for v in range(4)]
+    picked = subsample(samples, 2, seed=3)
+    assert picked == subsample(samples, 2, seed=3)
+    assert len(picked) == 8 and len({s.group_id for s in picked}) == 2
+
+
+def test_cli_eval_writes_reports_with_delta(tmp_path, capsys):
+    data, _ = _bench(tmp_path, n=40)
+    base = tmp_path / "base"
+    assert main(["eval", "--bench", "synthetic", "--executor", "random", "--seed", "5", "--data-dir", str(data),
+                 "--out", str(base), "--concurrency", "2"]) == 0
+    run = tmp_path / "run"
+    assert main(["eval", "--bench", "synthetic", "--executor", "random", "--seed", "6", "--data-dir", str(data),
+                 "--out", str(run), "--subsample", "10", "--baseline", str(base)]) == 0
+    report = json.loads((run / "report.json").read_text())
+    mine = np.mean([p.score for p in read_predictions(run / PREDICTIONS)])
+    assert report["benchmarks"]["synthetic"]["n"] == 10
+    assert report["benchmarks"]["synthetic"]["score"] == pytest.approx(mine)
+    assert report["overall"] == pytest.approx(mine)
+    assert report["baseline"]["synthetic"] == pytest.approx(np.mean([p.score for p in read_predictions(base / PREDICTIONS)]))
+    for name in ("report.md", "report.png", "traces.html"):
+        assert (run / name).stat().st_size > 0
+    assert "| synthetic | synthetic | 10 |" in (run / "report.md").read_text()
+    assert main(["report", str(run), "--data-dir", str(data)]) == 0
+    assert "q" in (run / "traces.html").read_text()
+
+
+def test_cli_reports_missing_data_clearly(tmp_path, capsys):
+    assert main(["eval", "--bench", "blink", "--executor", "random", "--data-dir", str(tmp_path)]) == 2
+    assert "hf download BLINK-Benchmark/BLINK" in capsys.readouterr().err
+
+
+def test_the_synthetic_commands_are_registered_under_spatialclaw():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="spatialclaw")
+    eval_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["synthetic", "generate", "out", "--single", "1", "--size", "32x24"])
+    assert args.size == (32, 24) and args.single == 1 and callable(args.run)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["synth", "--out", "x"])

@@ -1,0 +1,144 @@
+"""FrameBuffer: bounded by count and age, pairs streams by stamp, samples evenly over a window."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from spatialclaw_ros.frames import CameraIntrinsics
+from spatialclaw_ros.frames.buffer import (
+    BufferLimits,
+    FrameBuffer,
+    FrameRejected,
+    NoFramesError,
+    SampleRequest,
+    UnknownCameraError,
+)
+
+H, W = 6, 8
+K = CameraIntrinsics(10.0, 10.0, 3.5, 2.5, W, H)
+
+
+def rgb(value: int) -> np.ndarray:
+    return np.full((H, W, 3), value % 256, dtype=np.uint8)
+
+
+def filled(cameras=("front",), n=10, rate=10.0, limits=BufferLimits(), t0=100.0) -> FrameBuffer:
+    buffer = FrameBuffer(list(cameras), limits)
+    for camera in cameras:
+        buffer.add_intrinsics(camera, t0, K)
+        for i in range(n):
+            stamp = t0 + i / rate
+            buffer.add_color(camera, stamp, rgb(i))
+            buffer.add_depth(camera, stamp + 0.004, np.full((H, W), 1.0 + i, dtype=np.float32))
+    return buffer
+
+
+def test_sample_spreads_frames_over_the_window_and_ends_at_the_newest():
+    buffer = filled(n=30)  # 100.0 .. 102.9 s
+    frames = buffer.sample("front", SampleRequest(window_s=2.0, count=5))
+    assert [round(f.timestamp, 2) for f in frames] == [100.9, 101.4, 101.9, 102.4, 102.9]
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert frames.name == "front" and frames.cameras == ["front"]
+    # each colour frame got the depth captured 4 ms after it, not another one
+    for f in frames:
+        assert f.depth[0, 0] == pytest.approx(1.0 + round((f.timestamp - 100.0) * 10))
+        assert f.intrinsics == K
+
+
+def test_sample_at_a_past_time_and_count_larger_than_available():
+    buffer = filled(n=30)
+    frames = buffer.sample("front", SampleRequest(window_s=0.35, count=50, at_time=101.0))
+    assert [round(f.timestamp, 2) for f in frames] == [100.7, 100.8, 100.9, 101.0]
+
+
+def test_depth_outside_the_sync_tolerance_is_not_paired():
+    buffer = FrameBuffer(["front"], BufferLimits(sync_tolerance_s=0.01))
+    buffer.add_color("front", 1.0, rgb(1))
+    buffer.add_depth("front", 1.05, np.ones((H, W), np.float32))
+    frames = buffer.sample("front", SampleRequest(window_s=1.0, count=1))
+    assert frames[0].depth is None and not frames.has_depth
+
+
+def test_bounded_by_count_and_by_age():
+    by_count = filled(n=50, limits=BufferLimits(max_frames=12))
+    assert by_count.count("front") == 12
+    by_age = filled(n=50, rate=10.0, limits=BufferLimits(max_age_s=1.0))
+    frames = by_age.sample("front", SampleRequest(window_s=100.0, count=100))
+    assert len(frames) == 11  # 103.9 back to 104.9 - 1.0
+    assert frames[0].timestamp == pytest.approx(103.9)
+
+
+def test_out_of_order_frames_are_kept_in_stamp_order():
+    buffer = FrameBuffer(["front"])
+    for stamp in (1.0, 3.0, 2.0, 0.5):
+        buffer.add_color("front", stamp, rgb(int(stamp * 10)))
+    frames = buffer.sample("front", SampleRequest(window_s=10.0, count=10))
+    assert frames.timestamps == [0.5, 1.0, 2.0, 3.0]
+    assert frames[2].image[0, 0, 0] == 20
+
+
+def test_errors_name_the_problem():
+    buffer = filled()
+    with pytest.raises(UnknownCameraError, match="'rear'.*front"):
+        buffer.sample("rear", SampleRequest(window_s=1.0, count=1))
+    with pytest.raises(NoFramesError, match="holds 100.000 s to 100.900 s"):
+        buffer.sample("front", SampleRequest(window_s=1.0, count=1, at_time=50.0))
+    with pytest.raises(NoFramesError, match="no frames received yet"):
+        FrameBuffer(["a"]).sample("a", SampleRequest(window_s=1.0, count=1))
+    with pytest.raises(ValueError):
+        SampleRequest(window_s=1.0, count=0)
+
+
+def test_mismatched_images_are_rejected_and_nothing_is_lost():
+    buffer = filled(n=3)
+    with pytest.raises(FrameRejected, match="4x3 but its colour images are 8x6"):
+        buffer.add_depth("front", 100.1, np.ones((3, 4), np.float32))
+    with pytest.raises(FrameRejected):
+        buffer.add_color("front", 200.0, np.zeros((H, W), np.uint8))
+    frames = buffer.sample("front", SampleRequest(window_s=10, count=10))
+    assert len(frames) == 3 and frames.has_depth and frames[-1].timestamp == pytest.approx(100.2)
+
+
+def test_labels_and_names_travel_with_the_frame():
+    buffer = FrameBuffer(["sim"])
+    buffer.add_color("sim", 1.0, rgb(0))
+    labels = np.zeros((H, W), np.int32)
+    labels[2:4, 2:5] = 7
+    buffer.add_labels("sim", 1.0, labels, {7: "red chair"})
+    frame = buffer.sample("sim", SampleRequest(window_s=1.0, count=1))[0]
+    assert frame.label_names == {7: "red chair"} and (frame.labels == 7).sum() == 6
+
+
+def test_poses_come_from_the_callable_and_a_partly_posed_set_gets_none():
+    buffer = filled(n=5)
+    posed = buffer.sample("front", SampleRequest(window_s=10, count=5), pose_at=lambda t: np.eye(4) * 1, world_frame="odom")
+    assert posed.has_poses and posed.world_frame == "odom"
+    partly = buffer.sample(
+        "front", SampleRequest(window_s=10, count=5), pose_at=lambda t: np.eye(4) if t > 100.25 else None, world_frame="odom"
+    )
+    assert not any(f.pose is not None for f in partly) and partly.world_frame == ""
+
+
+def test_concurrent_ingest_and_sampling():
+    buffer = FrameBuffer(["front"], BufferLimits(max_frames=20))
+    errors = []
+
+    def publish():
+        for i in range(2000):
+            buffer.add_color("front", i * 0.01, rgb(i))
+
+    def sample():
+        for _ in range(200):
+            try:
+                frames = buffer.sample("front", SampleRequest(window_s=0.1, count=4))
+                assert frames.timestamps == sorted(frames.timestamps)
+            except NoFramesError:
+                pass
+            except Exception as error:  # noqa: BLE001 - report any failure from the thread
+                errors.append(error)
+
+    threads = [threading.Thread(target=publish), threading.Thread(target=sample)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and buffer.count("front") == 20
