@@ -51,12 +51,14 @@ def summarize(value) -> str:
     if isinstance(value, Segmentation):
         frames = sorted({m.frame_index for m in value.masks})
         return _short(f"Segmentation {value.prompt!r}: {len(value.masks)} masks on frames {frames}")
-    if isinstance(value, (types.FunctionType, type)):
-        kind = "class" if isinstance(value, type) else "function"
+    if isinstance(value, type):
+        # no signature: for classes inspect may compile a text signature, which the sandbox refuses
+        return _short(f"class {value.__name__}")
+    if isinstance(value, types.FunctionType):
         try:
-            return _short(f"{kind} {value.__name__}{inspect.signature(value)}")
+            return _short(f"function {value.__name__}{inspect.signature(value)}")
         except (TypeError, ValueError):
-            return f"{kind} {value.__name__}"
+            return f"function {value.__name__}"
     if isinstance(value, (list, tuple, set, dict)):
         return _short(f"{type(value).__name__} of {len(value)}: {_REPR.repr(value)}")
     if isinstance(value, (str, int, float, complex, bool, np.generic)) or value is None:

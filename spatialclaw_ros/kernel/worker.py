@@ -229,7 +229,7 @@ class Worker:
             error=None,
             error_kind=None,
             warnings=cell.warnings,
-            variables={name: summarize(self.namespace[name]) for name in changed},
+            variables={name: _safe_summary(self.namespace[name]) for name in changed},
             objects=[b for b in map(_clean_box, boxes) if b is not None],
             distances=[d for d in map(_clean_distance, distances) if d is not None],
             has_answer=cell.has_answer,
@@ -332,6 +332,15 @@ def _compile_callers() -> list[str]:
     if spec and spec.submodule_search_locations:
         callers.append(os.path.join(spec.submodule_search_locations[0], "utils", "decorators.py"))
     return callers
+
+
+def _safe_summary(value) -> str:
+    """A summary that cannot take the worker down: agent-defined classes may have a __repr__
+    that raises, and describing some callables trips the sandbox."""
+    try:
+        return summarize(value)
+    except Exception as exc:  # noqa: BLE001 - any failure just means a plainer summary
+        return f"{type(value).__name__} (not summarised: {type(exc).__name__})"
 
 
 def main() -> None:

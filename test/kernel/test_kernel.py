@@ -235,3 +235,13 @@ def test_bad_inputs_are_refused_clearly(frames):
 
 def test_metadata_carries_intrinsics(kernel):
     assert kernel.run("print(Metadata.intrinsics.fx, Metadata.intrinsics.matrix()[0, 2])").stdout == "50.0 31.5\n"
+
+
+def test_agent_defined_classes_are_summarised_without_harming_the_worker(kernel):
+    # Describing a class must not compile a signature (refused by the sandbox), and a value
+    # that breaks while being described must not take the worker down with it.
+    step = kernel.run("class Marker:\n    pass\n\nclass Loud(list):\n    def __len__(self):\n        raise ValueError('no')\n\nloud = Loud()")
+    assert step.status == "success", step.error
+    assert step.variables == {"Marker": "class Marker", "Loud": "class Loud", "loud": "Loud (not summarised: ValueError)"}
+    after = kernel.run("print(type(loud) is Loud, Marker is not None)")
+    assert after.status == "success" and after.stdout == "True True\n" and not after.restarted
