@@ -3,7 +3,9 @@ the same run.
 
 Prints medians for: a trivial cell in our kernel; the same in a Jupyter (ipykernel) kernel
 driven by jupyter_client; a cell that moves a 32-frame 518x518 depth stack (plus its
-confidence) from the host through tools.Reconstruct; and the depth stack alone over the channel.
+confidence) from the host through tools.Reconstruct; the depth stack alone over the channel; and
+a cell that prints 100,000 lines next to the same loop without printing (the worker keeps only
+the head and tail of the output).
 Targets: trivial step within 2x of Jupyter; the depth stack under 50 ms.
 """
 
@@ -21,6 +23,9 @@ from spatialclaw_ros.kernel import Kernel
 from spatialclaw_ros.kernel.wire import Channel
 from spatialclaw_ros.kernel.wire_types import WIRE_TYPES
 from spatialclaw_ros.perception.types import Reconstruction
+
+
+FLOOD_LINES = 100_000
 
 
 class PrecomputedPerception:
@@ -79,6 +84,8 @@ def main() -> None:
         trivial = timed(lambda: kernel.run("x = 1"), args.repeats)
         kernel.run("r = tools.Reconstruct(InputImages)")
         reconstruct = timed(lambda: kernel.run("r = tools.Reconstruct(InputImages)"), max(5, args.repeats // 3))
+        quiet = timed(lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    str(i)"), max(3, args.repeats // 10))
+        flood = timed(lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    print(i)"), max(3, args.repeats // 10))
     jupyter = jupyter_round_trip(args.repeats)
 
     a, b = socket.socketpair()
@@ -101,6 +108,8 @@ def main() -> None:
     print(f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        {reconstruct * 1000:8.1f} ms")
     print(f"  of which beyond a trivial cell:                  {(reconstruct - trivial) * 1000:8.1f} ms")
     print(f"depth stack alone over the channel ({mb:.0f} MiB):        {channel_depth * 1000:8.1f} ms   (target < 50)")
+    print(f"cell printing {FLOOD_LINES:,} lines (output capped):       {flood * 1000:8.1f} ms")
+    print(f"  same loop without printing:                      {quiet * 1000:8.1f} ms   ({flood / quiet:.1f} x)")
 
 
 if __name__ == "__main__":

@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import openai
 
 from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.cells import CodeCells, ToolCallCells
-from spatialclaw_ros.agent.config import AgentConfig
+from spatialclaw_ros.agent.config import AgentConfig, VLMConfig
 from spatialclaw_ros.agent.dispatch import HostVLMDispatch
 from spatialclaw_ros.agent.final_answer import final_answer
 from spatialclaw_ros.agent.graph import AgentLoop, LoopLimits, evenly_spaced
 from spatialclaw_ros.agent.rules import RulesExecutor
 from spatialclaw_ros.agent.trace import Trace
-from spatialclaw_ros.agent.types import Episode, EpisodeError, Outcome, ProgressEvent, Question
-from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable
+from spatialclaw_ros.agent.types import Episode, EpisodeError, EpisodeTimings, Outcome, ProgressEvent, Question
+from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable, open_endpoint
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.kernel import Kernel, KernelConfig, StepResult
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception
@@ -61,16 +62,27 @@ class EpisodeContext:
     deadline: float  # time.monotonic() value
     on_progress: ProgressCallback | None
     cancel: CancelCheck
+    kernel: PendingKernel | None = None  # set once the executor starts one
 
 
 class PendingKernel:
-    """A kernel still starting in another thread; the first cell waits for it."""
+    """A kernel starting in another thread; the first cell waits for it. Keeps how long cells
+    waited for the start and how long they ran, for the episode's timings."""
 
     def __init__(self, starting: Future[Kernel]) -> None:
         self._starting = starting
+        self.wait_s = 0.0
+        self.run_s = 0.0
 
     def run(self, code: str) -> StepResult:
-        return self._starting.result().run(code)
+        began = time.perf_counter()
+        kernel = self._starting.result()
+        ready = time.perf_counter()
+        try:
+            return kernel.run(code)
+        finally:
+            self.wait_s += ready - began
+            self.run_s += time.perf_counter() - ready
 
     def __enter__(self) -> PendingKernel:
         return self
@@ -95,6 +107,8 @@ class Agent:
     def __init__(self, config: AgentConfig | None = None, perception: Perception | None = None) -> None:
         self.config = config or AgentConfig()
         self.perception = perception
+        self._endpoint: tuple[tuple[str, str, float], openai.OpenAI] | None = None
+        self._endpoint_lock = threading.Lock()
 
     def run(
         self,
@@ -113,14 +127,15 @@ class Agent:
             )
         config = self.config
         trace = Trace(config.trace_dir, question.text, config.executor)
-        client = VLMClient(config.vlm, listener=trace.vlm_exchange)
+        client = VLMClient(config.vlm, listener=trace.vlm_exchange, endpoint=self._endpoint_for(config.vlm))
         deadline = started + config.episode_timeout_s
         cancel = should_cancel or (lambda: False)
         episode = Episode(question=question, executor=config.executor, trace_path=str(trace.path) if trace.path else None)
+        ctx = EpisodeContext(question, videos, client, trace, deadline, on_progress, cancel)
         try:
             if cancel():
                 raise EpisodeCanceled()
-            outcome = self._execute(EpisodeContext(question, videos, client, trace, deadline, on_progress, cancel))
+            outcome = self._execute(ctx)
         except EpisodeCanceled:
             outcome = Outcome(None, failure=EpisodeError("canceled", "the question was canceled"))
         except EpisodeTimedOut as exc:
@@ -132,7 +147,6 @@ class Agent:
             trace.event("internal_error", traceback=traceback.format_exc())
             outcome = Outcome(None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}"))
         self._fill(episode, outcome, client)
-        episode.elapsed = time.monotonic() - started
         trace.finish(
             answer=episode.answer,
             value=episode.value,
@@ -141,14 +155,24 @@ class Agent:
             used_fallback=episode.used_fallback,
             steps=episode.steps,
             error=episode.error,
-            elapsed=round(episode.elapsed, 3),
+            elapsed=round(time.monotonic() - started, 3),
             prompt_tokens=episode.tokens.prompt,
             completion_tokens=episode.tokens.completion,
             vlm_seconds=round(client.time_in_calls, 3),
         )
+        episode.elapsed = time.monotonic() - started
+        episode.timings = _timings(episode.elapsed, client, ctx.kernel, trace)
         if on_progress is not None:
             on_progress(ProgressEvent("answering", episode.steps, observation=episode.answer, elapsed=episode.elapsed))
         return episode
+
+    def _endpoint_for(self, vlm: VLMConfig) -> openai.OpenAI:
+        """The Agent's one HTTP client for its endpoint, rebuilt only if the endpoint changes."""
+        key = (vlm.base_url, vlm.api_key, vlm.timeout_s)
+        with self._endpoint_lock:
+            if self._endpoint is None or self._endpoint[0] != key:
+                self._endpoint = (key, open_endpoint(vlm))
+            return self._endpoint[1]
 
     # -- executors ---------------------------------------------------------------------------
 
@@ -164,15 +188,13 @@ class Agent:
                 ctx.videos, perception=self.perception, vlm=dispatch, options=ctx.question.choices, config=kernel_config
             )
 
-        if executor == "rules":
-            kernel = start_kernel()
-            try:
-                return RulesExecutor(kernel, ctx.trace, ctx.on_progress).run(ctx.question)
-            finally:
-                close_in_background(kernel)
-        # The worker process takes a second or two to start: let it start while the planner thinks.
+        # The worker process takes a second or two to start: let it start while the planner thinks
+        # (the rules executor has nothing to overlap it with, its first cell simply waits).
         with ThreadPoolExecutor(1, thread_name_prefix="kernel-start") as pool:
             with PendingKernel(pool.submit(start_kernel)) as kernel:
+                ctx.kernel = kernel
+                if executor == "rules":
+                    return RulesExecutor(kernel, ctx.trace, ctx.on_progress).run(ctx.question)
                 return self._loop(ctx, kernel)
 
     def _loop(self, ctx: EpisodeContext, kernel: PendingKernel) -> Outcome:
@@ -239,6 +261,18 @@ class Agent:
         episode.error = outcome.failure
         if episode.error is None and not episode.answer:
             episode.error = _why_unanswered(outcome)
+
+
+def _timings(total: float, client: VLMClient, kernel: PendingKernel | None, trace: Trace) -> EpisodeTimings:
+    # vlm.locate / vlm.ask from a cell are VLM time, not the cell's own
+    sub_queries = client.seconds.get("locate", 0.0) + client.seconds.get("ask", 0.0)
+    return EpisodeTimings(
+        total_s=total,
+        vlm_s=client.time_in_calls,
+        cells_s=max(0.0, kernel.run_s - sub_queries) if kernel else 0.0,
+        kernel_wait_s=kernel.wait_s if kernel else 0.0,
+        trace_s=trace.seconds,
+    )
 
 
 def _why_unanswered(outcome: Outcome) -> EpisodeError:

@@ -17,6 +17,8 @@ from pathlib import Path
 from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.frames.files import read_folder, read_image, read_video
 
+ASK_TRACE_DIR = "runs/traces"  # a person asking one question usually wants to see how it went
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ask = subparsers.add_parser(
@@ -42,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--model", dest="vlm_model", default=None, help="model name served at the endpoint")
     ask.add_argument("--max-steps", type=int, default=None, help="step budget")
     ask.add_argument("--timeout", dest="episode_timeout_s", type=float, default=None, help="seconds for the whole episode")
-    ask.add_argument("--trace-dir", default=None, help="where episode traces go")
+    ask.add_argument("--trace-dir", default=None,
+                     help=f"where episode traces go (default: the config's trace_dir, else {ASK_TRACE_DIR}; 'off' for none)")  # fmt: skip
     ask.add_argument("--reconstruct", default=None, help="perception reconstruction backend: da3, sensor or fused")
     ask.add_argument("--segment", default=None, help="perception segmentation backend: sam3 or labels")
     ask.add_argument("--json", action="store_true", help="print the episode as JSON instead of text")
@@ -88,6 +91,8 @@ def run_ask(args: argparse.Namespace) -> int:
                 "trace_dir": args.trace_dir,
             },
         )
+        if "trace_dir" not in config.model_fields_set:  # no file, variable or flag named one, not even "off"
+            config = config.model_copy(update={"trace_dir": ASK_TRACE_DIR})
         question = Question(text, list(args.choices))
         videos = [load_frames(args)]
         perception = None

@@ -54,7 +54,9 @@ class AgentConfig(BaseModel):
     max_feedback_images: int = Field(6, ge=0)  # images attached to one feedback message
     max_feedback_chars: int = Field(6000, ge=200)
     fallback: bool = True  # one direct VLM answer when the step budget ends unanswered
-    trace_dir: str | None = "runs/traces"  # None (or "", "none", "off") switches traces off
+    # Where episode traces go. None (or "", "none", "off") writes none: the library leaves no
+    # files behind unless asked; `spatialclaw ask`, `spatialclaw eval` and the ROS node pass a folder.
+    trace_dir: str | None = None
 
     @field_validator("trace_dir", mode="before")
     @classmethod

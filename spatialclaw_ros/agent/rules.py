@@ -23,9 +23,13 @@ _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _END = r"(?=\s*(?:,|\?|\.|\bin (?:metres|meters|cm|centimetres|centimeters)\b|$))"
 
 # Kernel definitions every rules episode starts with. `find` segments a named object over the
-# frames (tracked through a video), `one_object` keeps the best-scoring instance, `center_of`
-# fits a world-axis box (its centre is steadier than the mean of the visible surface).
+# frames (tracked through a video), `one_object` keeps the best-scoring instance, `box_of` fits a
+# world-axis box to its points in all views and moves the centre behind the visible surfaces,
+# which are only the side facing the camera (`hidden_depth`).
 SETUP_CELL = '''\
+from dataclasses import replace
+from scipy.spatial import cKDTree
+
 recon = tools.Reconstruct(InputImages)
 world_up = np.array([0.0, -1.0, 0.0]) if recon.world_frame == "first_camera" else np.array([0.0, 0.0, 1.0])
 
@@ -44,8 +48,46 @@ def one_object(name):
     best = max(masks, key=lambda m: (m.score, m.area))
     return [m for m in masks if m.object_id == best.object_id]
 
+def clean(points):
+    """Without stray points (depth bleeding across mask edges): those far from their neighbours."""
+    if len(points) < 20:
+        return points
+    spacing = cKDTree(points).query(points, k=9)[0][:, -1]
+    return points[spacing <= 4 * np.median(spacing)]
+
+def views_of(masks):
+    """(camera position, the object's cleaned world points) for every view that sees it."""
+    views = []
+    for m in masks:
+        points = clean(recon.points_of(m, allow_empty=True))
+        if len(points):
+            views.append((recon.extrinsics[recon.row(m.frame_index)][:3, 3], points))
+    return views
+
+def hidden_depth(eye, points):
+    """How far an object's centre lies behind the centre of what one view sees of it (a horizontal
+    vector). A view sees the near side only: along the viewing direction the object is taken as
+    deep as it is wide (exact for round things, within half the difference for boxes), unless a
+    flat top is seen reaching as far back as the object does, which puts its back edge in view."""
+    ahead = np.median(points, axis=0) - eye
+    ahead = ahead - (ahead @ world_up) * world_up
+    if np.linalg.norm(ahead) < 1e-6:  # seen from straight above: the whole footprint is in view
+        return np.zeros(3)
+    ahead = ahead / np.linalg.norm(ahead)
+    depth, across, heights = points @ ahead, points @ np.cross(world_up, ahead), points @ world_up
+    top = heights >= heights.max() - max(0.01, 0.03 * np.ptp(heights))
+    if np.ptp(depth[top]) >= 0.8 * np.ptp(depth):
+        return np.zeros(3)
+    return ahead * max(0.0, np.ptp(across) - np.ptp(depth)) / 2
+
 def box_of(name):
-    return recon.box_3d(one_object(name), oriented=False, label=name)
+    """A world-axis box around every view's points, its centre moved behind the seen surfaces."""
+    views = views_of(one_object(name))
+    if not views:
+        raise LookupError(f"no 3D points for the {name}")
+    box = tools.Geometry.box_from_points(np.concatenate([p for _, p in views]), label=name, world_frame=recon.world_frame)
+    behind = np.average([hidden_depth(e, p) for e, p in views], axis=0, weights=[len(p) for _, p in views])
+    return replace(box, center=box.center + behind)
 
 def camera_position(row=0):
     return recon.extrinsics[row][:3, 3]
@@ -147,9 +189,8 @@ def _size(q: str, question: Question) -> Plan | None:
     return Plan(
         "size",
         f"name = {target!r}\n"
-        "points = np.concatenate([recon.points_of(m) for m in one_object(name)])\n"
-        "heights = points @ world_up\n"
-        "vertical = float(np.percentile(heights, 99.5) - np.percentile(heights, 0.5))\n"
+        "points = np.concatenate([p for _, p in views_of(one_object(name))])\n"
+        "vertical = float(np.ptp(points @ world_up))\n"
         "box = box_of(name)\n"
         "horizontal = np.array(sorted(box.size))[1:] if recon.world_frame == 'first_camera' else box.size[:2]\n"
         f"size = float({measure})\n"

@@ -32,6 +32,7 @@ class Trace:
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self.path: Path | None = None
+        self.seconds = 0.0  # spent writing, so an episode can say what its trace cost
         if root is None:
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -43,15 +44,18 @@ class Trace:
     def event(self, kind: str, **data: Any) -> None:
         if self.path is None:
             return
+        began = time.perf_counter()
         record = {"event": kind, "t": round(time.monotonic() - self.started, 4), **data}
         line = json.dumps(record, ensure_ascii=False, default=_jsonable)
         with self._lock, (self.path / TRACE_FILE).open("a", encoding="utf-8") as f:
             f.write(line + "\n")
+            self.seconds += time.perf_counter() - began
 
     def images(self, images: list[np.ndarray]) -> list[str]:
         """Save images as PNG (once per content); returns their paths relative to the trace."""
         if self.path is None:
             return []
+        began = time.perf_counter()
         names = []
         for image in images:
             image = np.ascontiguousarray(image)
@@ -62,6 +66,8 @@ class Trace:
                 bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
                 cv2.imwrite(str(target), bgr)
             names.append(name)
+        with self._lock:
+            self.seconds += time.perf_counter() - began
         return names
 
     def vlm_exchange(self, exchange: VLMExchange) -> None:
@@ -105,7 +111,9 @@ class Trace:
         if self.path is None:
             return
         self.event("episode_end", **summary)
+        began = time.perf_counter()
         render_report(self.path)
+        self.seconds += time.perf_counter() - began
 
 
 def _jsonable(value: Any) -> Any:

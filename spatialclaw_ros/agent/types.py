@@ -101,6 +101,22 @@ class TokenUsage:
 
 
 @dataclass
+class EpisodeTimings:
+    """Where an episode's wall time went (seconds). The parts do not overlap; `agent_s` is the
+    rest: the graph, prompts, answer handling and whatever no other part accounts for."""
+
+    total_s: float = 0.0
+    vlm_s: float = 0.0  # waiting on the VLM endpoint, retries and kernel sub-queries included
+    cells_s: float = 0.0  # cells running in the kernel (perception included), less their VLM sub-queries
+    kernel_wait_s: float = 0.0  # cells waiting for the kernel's worker to finish starting
+    trace_s: float = 0.0  # writing the trace (events, images, report)
+
+    @property
+    def agent_s(self) -> float:
+        return max(0.0, self.total_s - self.vlm_s - self.cells_s - self.kernel_wait_s - self.trace_s)
+
+
+@dataclass
 class Episode:
     """The outcome of one question. `answer` is "" when `error` is set and nothing was answered."""
 
@@ -120,6 +136,7 @@ class Episode:
     executor: str = "code"
     history: list[StepRecord] = field(default_factory=list)
     raw_answer: str = ""  # what the executor produced before answer normalisation
+    timings: EpisodeTimings = field(default_factory=EpisodeTimings)
 
     @property
     def ok(self) -> bool:

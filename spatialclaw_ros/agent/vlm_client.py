@@ -57,20 +57,33 @@ class VLMExchange:
 Listener = Callable[[VLMExchange], None]
 
 
+def open_endpoint(config: VLMConfig) -> openai.OpenAI:
+    """The HTTP client for an endpoint. Building one costs tens of milliseconds and a fresh
+    connection pool, so an Agent keeps one for all its episodes (it is thread-safe)."""
+    # Retries are ours (logged, bounded by the episode deadline), not the library's.
+    return openai.OpenAI(
+        base_url=config.base_url, api_key=config.api_key or "EMPTY", timeout=config.timeout_s, max_retries=0
+    )
+
+
 class VLMClient:
-    def __init__(self, config: VLMConfig, listener: Listener | None = None) -> None:
+    """One episode's view of the endpoint: its token counts, its timings, its trace listener."""
+
+    def __init__(self, config: VLMConfig, listener: Listener | None = None, endpoint: openai.OpenAI | None = None) -> None:
         self.config = config
         self.listener = listener
         self.usage = TokenUsage()
-        self.time_in_calls = 0.0  # wall seconds spent waiting on the endpoint, retries included
+        # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...), retries included
+        self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
         # The cell writer resends the whole conversation each step; encode each message's images
         # once. Keyed by identity, holding the message so its id cannot be reused meanwhile.
         self._encoded: dict[int, tuple[ChatMessage, dict]] = {}
-        # Retries are ours (logged, bounded by the episode deadline), not the library's.
-        self._client = openai.OpenAI(
-            base_url=config.base_url, api_key=config.api_key or "EMPTY", timeout=config.timeout_s, max_retries=0
-        )
+        self._client = endpoint or open_endpoint(config)
+
+    @property
+    def time_in_calls(self) -> float:
+        return sum(self.seconds.values())
 
     def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
         """The reply text. Raises VLMUnavailable when every try failed or the request was refused."""
@@ -142,7 +155,7 @@ class VLMClient:
     ) -> None:
         elapsed = time.monotonic() - started
         with self._lock:
-            self.time_in_calls += elapsed
+            self.seconds[purpose] = self.seconds.get(purpose, 0.0) + elapsed
             if error is None:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:

@@ -48,6 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--config", default=None)
     b.add_argument("--reconstruct", default="sensor", choices=["da3", "sensor", "fused"])
     b.add_argument("--segment", default="labels", choices=["sam3", "labels"])
+    online = b.add_argument_group("online mode (--online)")
+    online.add_argument("--action", default="/spatialclaw/ask", help="the node's action server")
+    online.add_argument("--rate", type=float, default=1.0, help="playback speed, bag seconds per second (default 1)")
+    online.add_argument("--odometry-topic", default="",
+                        help="also republish the camera's /tf poses as Odometry here (for a node with pose_source "
+                        "odom where tf2 is not installed)")
+    online.add_argument("--odometry-frame", default="camera_color_optical_frame", help="the /tf child frame to republish")
+    online.add_argument("--settle-s", type=float, default=0.5,
+                        help="wall seconds between a question's last frame and its goal (default 0.5)")
     b.set_defaults(run=run_replay)
 
     synthetic_cli.register(subparsers)
@@ -116,7 +125,9 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.online:
         from spatialclaw_ros.eval.replay import replay_online
 
-        predictions = replay_online(args.bag, samples, args.out)
+        predictions = replay_online(args.bag, samples, args.out, action=args.action, rate=args.rate,
+                                    odometry_topic=args.odometry_topic, odometry_frame=args.odometry_frame,
+                                    settle_s=args.settle_s)
     else:
         from spatialclaw_ros.eval.answerers import build_answerer
         from spatialclaw_ros.eval.replay import replay_offline

@@ -4,7 +4,11 @@ Colour, depth, label images and intrinsics arrive on separate streams at their o
 buffer keeps each stream by its header stamp and pairs them only when a question samples frames,
 so ingest stays an append (the node sees 30-60 Hz per camera) and pairing uses capture time,
 never arrival time. Bounds: a count per stream and an age relative to the newest colour frame
-(stamps, not the wall clock, so bag replay and simulated time behave like live data).
+(stamps, not the wall clock, so bag replay and simulated time behave like live data), and a
+minimum interval between kept colour frames: questions sample a handful of frames over seconds,
+so a 30-60 Hz camera is thinned on arrival (at most one frame per `min_interval_s`), and depth and
+label images are kept only for the colour frames that are kept. Memory per camera is then at most
+`max_frames` x (colour + depth + labels) bytes; config/spatialclaw.yaml has the arithmetic.
 """
 
 from __future__ import annotations
@@ -39,14 +43,20 @@ class FrameRejected(ValueError):
     """An incoming image that does not fit its camera (size mismatch); it was not stored."""
 
 
+# Stamps are integer nanoseconds turned into float seconds: 100.3 - 100.2 is 0.0999999999999943,
+# which must still count as the 0.1 s a 10 Hz camera's frames are apart.
+_STAMP_SLACK_S = 1e-6
+
+
 @dataclass(frozen=True)
 class BufferLimits:
-    max_frames: int = 300  # per camera and stream
+    max_frames: int = 100  # per camera and stream: 10 s at the default interval
     max_age_s: float = 30.0  # older than the newest colour frame by more than this is dropped
     sync_tolerance_s: float = 0.02  # depth / labels further than this from a colour stamp are not paired
+    min_interval_s: float = 0.1  # keep at most one colour frame per interval (0 = keep every frame)
 
     def __post_init__(self) -> None:
-        if self.max_frames < 1 or self.max_age_s <= 0 or self.sync_tolerance_s < 0:
+        if self.max_frames < 1 or self.max_age_s <= 0 or self.sync_tolerance_s < 0 or self.min_interval_s < 0:
             raise ValueError(f"invalid buffer limits: {self}")
 
 
@@ -93,6 +103,26 @@ class _StampedQueue(Generic[T]):
         self.stamps.insert(i, stamp)
         self.values.insert(i, value)
 
+    def has_room_for(self, stamp: float, interval: float) -> bool:
+        """Whether `stamp` is at least `interval` from the stamps kept on either side of it."""
+        if not self.stamps:
+            return True
+        if stamp > self.stamps[-1]:  # the usual case: the newest frame so far
+            return stamp - self.stamps[-1] >= interval - _STAMP_SLACK_S
+        i = bisect.bisect_left(self.stamps, stamp)
+        before_ok = i == 0 or stamp - self.stamps[i - 1] >= interval - _STAMP_SLACK_S
+        return before_ok and self.stamps[i] - stamp >= interval - _STAMP_SLACK_S
+
+    def drop_where(self, start: float, end: float, drop: Callable[[float], bool]) -> None:
+        """Remove the items stamped in [start, end] for which `drop(stamp)` is true."""
+        i = bisect.bisect_left(self.stamps, start)
+        while i < len(self.stamps) and self.stamps[i] <= end:
+            if drop(self.stamps[i]):
+                del self.stamps[i]
+                del self.values[i]
+            else:
+                i += 1
+
     def drop_before(self, stamp: float) -> None:
         while self.stamps and self.stamps[0] < stamp:
             self.stamps.popleft()
@@ -116,7 +146,8 @@ class _CameraStreams:
         self.depth: _StampedQueue[tuple] = _StampedQueue(limits.max_frames)
         self.labels: _StampedQueue[tuple] = _StampedQueue(limits.max_frames)
         self.intrinsics: _StampedQueue[CameraIntrinsics] = _StampedQueue(16)
-        self.label_names: dict[int, str] | None = None
+        self.label_names: dict[int, str] = {}
+        self.newest_color_seen = float("-inf")  # kept or skipped
 
     def image_size(self) -> tuple[int, int] | None:
         """(height, width) of this camera's colour images, once one has been seen."""
@@ -143,16 +174,23 @@ class FrameBuffer:
         except KeyError:
             raise UnknownCameraError(f"unknown camera {camera!r}; configured: {', '.join(self._streams)}") from None
 
-    def add_color(self, camera: str, stamp: float, image: np.ndarray) -> None:
-        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards)."""
+    def add_color(self, camera: str, stamp: float, image: np.ndarray) -> bool:
+        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards).
+        Returns False when the frame came within `min_interval_s` of a kept one and was skipped."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FrameRejected(f"colour image must be H x W x 3 uint8, got {image.shape} {image.dtype}")
         streams = self._camera(camera)
+        interval = self.limits.min_interval_s
         with self._lock:
+            streams.newest_color_seen = max(streams.newest_color_seen, stamp)
+            if interval and not streams.color.has_room_for(stamp, interval):
+                self._drop_unpaired_near(streams, stamp)
+                return False
             streams.color.add(stamp, image)
             oldest = streams.color.stamps[-1] - self.limits.max_age_s
             for queue in (streams.color, streams.depth, streams.labels):
                 queue.drop_before(oldest)
+        return True
 
     def add_depth(
         self, camera: str, stamp: float, depth: np.ndarray, decode: Callable[[np.ndarray], np.ndarray] | None = None
@@ -166,10 +204,15 @@ class FrameBuffer:
         """Store an instance-id image (0 = background) aligned with the colour images."""
         self._add_aligned(camera, "labels", stamp, labels)
         if names is not None:
-            self.set_label_names(camera, names)
+            self.update_label_names(camera, names)
 
-    def set_label_names(self, camera: str, names: dict[int, str]) -> None:
-        self._camera(camera).label_names = dict(names)
+    def update_label_names(self, camera: str, names: dict[int, str]) -> None:
+        """Name instance ids; an id named again takes the new name (a simulator that reuses ids
+        for a new scene announces them again). Each sampled frame gets the names of the ids
+        present in its own label image."""
+        streams = self._camera(camera)
+        with self._lock:
+            streams.label_names = {**streams.label_names, **names}
 
     def add_intrinsics(self, camera: str, stamp: float, intrinsics: CameraIntrinsics) -> None:
         streams = self._camera(camera)
@@ -189,7 +232,28 @@ class FrameBuffer:
                 f"but its colour images are {size[1]}x{size[0]}"
             )
         with self._lock:
+            if not self._pairs_with_kept_color(streams, stamp):
+                return
             getattr(streams, stream).add(stamp, (image, decode))
+
+    def _drop_unpaired_near(self, streams: _CameraStreams, stamp: float) -> None:
+        """A skipped colour frame's depth / labels may have arrived before it: drop them, unless
+        they also pair with a colour frame that was kept."""
+        tolerance = self.limits.sync_tolerance_s
+
+        def unpaired(s: float) -> bool:
+            return streams.color.nearest(s, tolerance) is None
+
+        for queue in (streams.depth, streams.labels):
+            queue.drop_where(stamp - tolerance, stamp + tolerance, unpaired)
+
+    def _pairs_with_kept_color(self, streams: _CameraStreams, stamp: float) -> bool:
+        """Depth and labels are worth keeping only for colour frames that were kept (or have not
+        arrived yet); with thinning off, everything is kept as it comes."""
+        if not self.limits.min_interval_s:
+            return True
+        tolerance = self.limits.sync_tolerance_s
+        return stamp > streams.newest_color_seen + tolerance or streams.color.nearest(stamp, tolerance) is not None
 
     def latest_stamp(self, camera: str) -> float | None:
         streams = self._camera(camera)
@@ -238,9 +302,10 @@ class FrameBuffer:
                 )
                 for i in picked
             ]
-            label_names = streams.label_names
+            label_names = dict(streams.label_names)
         frames = []
         for index, (stamp, image, depth, labels, intrinsics) in enumerate(selected):
+            labels = _decoded(labels)
             frames.append(
                 Frame(
                     image=image,
@@ -250,8 +315,8 @@ class FrameBuffer:
                     depth=_decoded(depth),
                     intrinsics=intrinsics,
                     pose=pose_at(stamp) if pose_at is not None else None,
-                    labels=_decoded(labels),
-                    label_names=dict(label_names) if labels is not None and label_names else None,
+                    labels=labels,
+                    label_names=_names_present(labels, label_names),
                 )
             )
         if pose_at is not None and not all(f.pose is not None for f in frames):
@@ -269,9 +334,16 @@ def _decoded(stored: tuple | None) -> np.ndarray | None:
     return decode(pixels) if decode is not None else pixels
 
 
+def _names_present(labels: np.ndarray | None, names: dict[int, str]) -> dict[int, str] | None:
+    if labels is None or not names:
+        return None
+    return {int(i): names[int(i)] for i in np.unique(labels) if int(i) in names}
+
+
 def _spread(first: int, last: int, count: int) -> list[int]:
     """Up to `count` indices in [first, last), evenly spaced, ending at last - 1."""
     available = last - first
     if count >= available:
         return list(range(first, last))
-    return sorted({int(round(x)) for x in np.linspace(first, last - 1, count)})
+    # Spaced back from the newest, so that a single frame is the newest one.
+    return sorted({int(round(x)) for x in np.linspace(last - 1, first, count)})

@@ -78,6 +78,8 @@ class PoseHistory:
             if stamp < stamps[0] - self._tolerance_s or stamp > stamps[-1] + self._tolerance_s:
                 return None
             i = bisect.bisect_left(stamps, stamp)
+            if i < len(stamps) and stamps[i] == stamp:
+                return self._poses[i].copy()  # recorded at this very stamp (bag replay): exact, no slerp
             if i == 0:
                 return self._poses[0].copy()
             if i == len(stamps):

@@ -23,7 +23,7 @@ import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.kernel import policy
-from spatialclaw_ros.kernel.feedback import cap_middle, render
+from spatialclaw_ros.kernel.feedback import cap_middle, error_location, render
 from spatialclaw_ros.kernel.types import KernelConfig, StepResult, VLMDispatch
 from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout, WireError
 from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
@@ -34,6 +34,7 @@ from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
 _ERROR_KINDS = {"code", "sandbox", "timeout", "memory", "perception", "vlm"}
 _MAX_LIST = 1000
 _MAX_TEXT = 1000
+_CUT_NOTE_CHARS = 100  # room for the "... [N characters cut] ..." line in capped output
 
 
 class KernelStartError(RuntimeError):
@@ -160,6 +161,7 @@ class _Worker:
                     "max_image_edge": config.max_image_edge,
                     "memory_limit_mb": config.memory_limit_mb,
                     "cpu_limit_s": config.cpu_limit_s,
+                    "max_output_chars": config.max_output_chars,
                 }
             )
             ready = self.channel.receive(deadline)
@@ -184,6 +186,15 @@ class _Worker:
     def kill(self) -> int | None:
         self._finalizer()
         return self.process.returncode
+
+    def reap(self, grace_s: float = 2.0) -> int | None:
+        """The exit status of a worker that closed its channel: it gets `grace_s` to exit by
+        itself (so its own exit is not mistaken for our kill), then it is killed."""
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.kill()
 
     def stop(self) -> None:
         if self.alive():
@@ -299,14 +310,15 @@ class Kernel:
         try:
             violations = policy.check(code, f"<cell-{self.step}>")
         except SyntaxError as exc:
-            where = f"Error on line {exc.lineno}: {(exc.text or '').strip()}\n" if exc.lineno else ""
-            return "code", f"{where}SyntaxError: {exc.msg}"
+            return "code", f"{error_location(exc.lineno, exc.text)}SyntaxError: {exc.msg}"
+        except (RecursionError, MemoryError) as exc:  # Python itself cannot parse something this deep
+            return "code", f"{type(exc).__name__}: {exc}"
         if not violations:
             return None
         first = violations[0]
         line = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else ""
         others = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        return "sandbox", f"Error on line {first.line}: {line}\nSandboxViolation: blocked by the sandbox: {first.message}{others}"
+        return "sandbox", f"{error_location(first.line, line)}SandboxViolation: blocked by the sandbox: {first.message}{others}"
 
     def _exchange(self, record: _CellRecord, replay: bool, calls: list[_HostCall] | None, result: StepResult | None) -> dict:
         """Send a cell, serve its host calls until it is done; kills the worker on failure."""
@@ -343,7 +355,7 @@ class Kernel:
                 "timeout", f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} s and was stopped"
             ) from None
         except ChannelClosed:
-            code = worker.kill()
+            code = worker.reap()
             raise _StepFailure(*self._death(code, worker)) from None
         except (WireError, TypeError) as exc:
             worker.kill()
@@ -488,7 +500,8 @@ class Kernel:
         if status not in ("success", "error"):
             raise _StepFailure("sandbox", "KernelError: the kernel sent a malformed result")
         result.status = status
-        result.stdout = cap_middle(_text(done.get("stdout"), 10 * self.config.max_output_chars), self.config.max_output_chars)
+        # The worker already cut the middle of long output (and said so); this bounds a worker that did not.
+        result.stdout = _text(done.get("stdout"), self.config.max_output_chars + _CUT_NOTE_CHARS)
         result.warnings = _texts(done.get("warnings"))
         result.tool_calls = _texts(done.get("tool_calls"))
         images = [i for i in done.get("images") or [] if _is_rgb(i)][: self.images_left]

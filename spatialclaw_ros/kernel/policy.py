@@ -18,13 +18,14 @@ ALLOWED_MODULES = frozenset(
     {
         "numpy", "scipy", "math", "cmath", "cv2", "networkx", "collections", "itertools", "functools",
         "statistics", "random", "heapq", "bisect", "re", "json", "dataclasses", "typing", "copy",
-        "fractions", "decimal", "operator", "enum", "numbers", "datetime",
-        "matplotlib", "mpl_toolkits.mplot3d",
+        "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings", "pprint", "textwrap",
+        "colorsys", "time", "matplotlib", "mpl_toolkits.mplot3d",
     }
 )  # fmt: skip
 
-# Allowed as a whole module only: agent code gets a reduced facade, never the real submodules.
-FACADE_MODULES = frozenset({"cv2"})
+# Allowed as a whole module only: agent code gets a reduced facade, never the real submodules
+# (cv2 without file/camera/network functions, time without clock setting).
+FACADE_MODULES = frozenset({"cv2", "time"})
 
 # Parts of allowed packages that touch files, processes, compilers or native memory.
 DENIED_MODULES = frozenset(
@@ -78,6 +79,14 @@ def module_allowed(name: str, private_ok: bool = False) -> bool:
     return any(p in ALLOWED_MODULES for p in prefixes) and not any(p in DENIED_MODULES for p in prefixes)
 
 
+def import_from_allowed(module: str, name: str, private_ok: bool = False) -> bool:
+    """Whether `from module import name` may run. A facade holds only what agent code may use,
+    so any public name may be asked of it (a missing one fails as an ImportError)."""
+    if module in FACADE_MODULES:
+        return module_allowed(module) and (name == "*" or not name.startswith("_"))
+    return name == "*" or module_allowed(f"{module}.{name}", private_ok)
+
+
 def module_forbidden_in_worker(name: str) -> bool:
     parts = name.split(".")
     return any(".".join(parts[: i + 1]) in FORBIDDEN_IN_WORKER for i in range(len(parts)))
@@ -104,7 +113,10 @@ def _format_template_ok(template: str) -> bool:
     return not any("._" in f or "[_" in f for f in fields)
 
 
-class _Checker(ast.NodeVisitor):
+class _Checker:
+    """One `visit_<NodeType>` per rule; `check` walks the tree without recursion, so a deeply
+    nested cell cannot exhaust the host's stack."""
+
     def __init__(self) -> None:
         self.violations: list[Violation] = []
 
@@ -126,7 +138,7 @@ class _Checker(ast.NodeVisitor):
         for alias in node.names:
             if alias.name == "*":
                 continue
-            if alias.name.startswith("_") or not module_allowed(f"{node.module}.{alias.name}") or not attribute_allowed(alias.name):
+            if alias.name.startswith("_") or not import_from_allowed(node.module, alias.name) or not attribute_allowed(alias.name):
                 self.deny(node, f"import of '{node.module}.{alias.name}' is not allowed")
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -144,7 +156,6 @@ class _Checker(ast.NodeVisitor):
                 self.deny(node, "str.format needs a literal template here; use an f-string")
             elif not _format_template_ok(receiver.value):
                 self.deny(node, "format fields may not look up underscore attributes")
-        self.generic_visit(node)
 
     def visit_Global(self, node: ast.Global) -> None:
         for name in node.names:
@@ -153,8 +164,12 @@ class _Checker(ast.NodeVisitor):
 
 
 def check(source: str, filename: str = "<cell>") -> list[Violation]:
-    """Rule violations in `source` (empty = may run). A SyntaxError propagates to the caller."""
+    """Rule violations in `source` (empty = may run). A SyntaxError propagates to the caller, as
+    does the RecursionError of a cell nested too deeply for Python to parse."""
     tree = ast.parse(source, filename=filename)
     checker = _Checker()
-    checker.visit(tree)
+    for node in ast.walk(tree):
+        rule = getattr(checker, f"visit_{type(node).__name__}", None)
+        if rule is not None:
+            rule(node)
     return sorted(checker.violations, key=lambda v: v.line)

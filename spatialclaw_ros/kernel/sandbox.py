@@ -6,7 +6,7 @@ import builtins
 import types
 
 from spatialclaw_ros.kernel.audit import SandboxViolation
-from spatialclaw_ros.kernel.policy import DENIED_BUILTINS, attribute_allowed, module_allowed
+from spatialclaw_ros.kernel.policy import DENIED_BUILTINS, attribute_allowed, import_from_allowed, module_allowed
 
 _REMOVED_BUILTINS = DENIED_BUILTINS | {
     "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__", "__spec__",
@@ -33,16 +33,33 @@ CV2_FUNCTIONS = (
 ).split()
 
 
-def opencv_facade(cv2: types.ModuleType) -> types.ModuleType:
-    """A `cv2` module holding only the pure image-processing functions and the numeric constants."""
-    facade = types.ModuleType("cv2", "OpenCV (image processing only; no file, camera or network I/O)")
-    for name in CV2_FUNCTIONS:
-        if hasattr(cv2, name):
-            setattr(facade, name, getattr(cv2, name))
-    for name, value in vars(cv2).items():
+# Clocks and sleeping; not clock_settime & co.
+TIME_FUNCTIONS = (
+    "time time_ns perf_counter perf_counter_ns monotonic monotonic_ns process_time sleep strftime strptime gmtime "
+    "localtime mktime ctime asctime struct_time"
+).split()
+
+
+def _facade(module: types.ModuleType, doc: str, names: list[str]) -> types.ModuleType:
+    """A module holding only `names` of `module` and its upper-case numeric constants."""
+    facade = types.ModuleType(module.__name__, doc)
+    for name in names:
+        if hasattr(module, name):
+            setattr(facade, name, getattr(module, name))
+    for name, value in vars(module).items():
         if name[:1].isupper() and name.upper() == name and isinstance(value, (int, float)):
             setattr(facade, name, value)
     return facade
+
+
+def opencv_facade(cv2: types.ModuleType) -> types.ModuleType:
+    """A `cv2` module holding only the pure image-processing functions and the numeric constants."""
+    return _facade(cv2, "OpenCV (image processing only; no file, camera or network I/O)", CV2_FUNCTIONS)
+
+
+def time_facade(time: types.ModuleType) -> types.ModuleType:
+    """A `time` module for measuring and waiting, without the functions that set clocks."""
+    return _facade(time, "time (clocks, sleep and formatting only)", TIME_FUNCTIONS)
 
 
 class SafeBuiltins:
@@ -71,7 +88,7 @@ class SafeBuiltins:
             if level or not isinstance(name, str) or not module_allowed(name, private_ok=True):
                 raise self._refuse(f"import of {name!r} is not allowed")
             for item in fromlist or ():
-                if not isinstance(item, str) or (item != "*" and not module_allowed(f"{name}.{item}", private_ok=True)):
+                if not isinstance(item, str) or not import_from_allowed(name, item, private_ok=True):
                     raise self._refuse(f"import of '{name}.{item}' is not allowed")
             if name in self._overrides:
                 return self._overrides[name]

@@ -59,6 +59,10 @@ def summarize(value) -> str:
             return _short(f"function {value.__name__}{inspect.signature(value)}")
         except (TypeError, ValueError):
             return f"function {value.__name__}"
+    name = getattr(value, "__name__", None)
+    if callable(value) and isinstance(name, str):
+        # builtins, functools wrappers: no signature (inspect would compile a text signature)
+        return _short(f"function {name}")
     if isinstance(value, (list, tuple, set, dict)):
         return _short(f"{type(value).__name__} of {len(value)}: {_REPR.repr(value)}")
     if isinstance(value, (str, int, float, complex, bool, np.generic)) or value is None:

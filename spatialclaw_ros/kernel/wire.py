@@ -38,8 +38,10 @@ class WireError(ValueError):
 
 
 def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+    if value is None or isinstance(value, (bool, int, float, bytes)):
         return value
+    if isinstance(value, str):
+        return _utf8(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -61,12 +63,25 @@ def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> An
     raise TypeError(f"cannot send a {name} between the kernel and its host")
 
 
+def _utf8(text: str) -> str:
+    """`text` as a plain str, lone surrogates (which UTF-8 cannot carry) written as escapes
+    like \\udcff. Unbound str methods: a str subclass from agent code may override them."""
+    text = str.__str__(text)
+    if str.isascii(text):
+        return text
+    try:
+        str.encode(text, "utf-8")
+        return text
+    except UnicodeEncodeError:
+        return str.encode(text, "utf-8", "backslashreplace").decode("utf-8")
+
+
 def _key(key: Any) -> str | int:
     if isinstance(key, np.generic):
         key = key.item()
     if not isinstance(key, (str, int)) or isinstance(key, bool):
         raise TypeError(f"dict keys must be str or int, got {type(key).__name__}")
-    return key
+    return _utf8(key) if isinstance(key, str) else key
 
 
 def _decoder(buffers: list[bytearray], types: dict[str, type]):

@@ -17,6 +17,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ["MPLBACKEND"] = "Agg"
 
 import ast  # noqa: E402
+import collections  # noqa: E402
 import contextlib  # noqa: E402
 import importlib.util  # noqa: E402
 import io  # noqa: E402
@@ -26,10 +27,11 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import sysconfig  # noqa: E402
+import time  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
-import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from warnings import catch_warnings, simplefilter  # noqa: E402
 
 import cv2  # noqa: E402
 import matplotlib  # noqa: E402
@@ -37,18 +39,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.pyplot import close as close_figure, figure as get_figure, get_fignums  # noqa: E402
 
 import spatialclaw_ros  # noqa: E402
 from spatialclaw_ros.kernel.audit import CELL_FILENAME_PREFIX, AuditPolicy, SandboxViolation  # noqa: E402
-from spatialclaw_ros.kernel.sandbox import SafeBuiltins, opencv_facade  # noqa: E402
+from spatialclaw_ros.kernel.feedback import error_location, join_cut, split_limit  # noqa: E402
+from spatialclaw_ros.kernel.sandbox import SafeBuiltins, opencv_facade, time_facade  # noqa: E402
 from spatialclaw_ros.kernel.summaries import find_results, summarize  # noqa: E402
-from spatialclaw_ros.kernel.wire import Channel  # noqa: E402
+from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout  # noqa: E402
 from spatialclaw_ros.kernel.wire_types import WIRE_TYPES  # noqa: E402
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance  # noqa: E402
 from spatialclaw_ros.tools import VLM, HostServiceError, InputImage, Toolbox  # noqa: E402
 from spatialclaw_ros.tools.images import cap_long_edge, to_rgb  # noqa: E402
 
 ENTRY_POINTS = ("InputImages", "Metadata", "tools", "show", "vlm", "ReturnAnswer")
+# The worker uses its own references (close_figure, catch_warnings, ...) rather than module
+# attributes: agent code may rebind those (`plt.close = None`), which must not break reporting.
 PREIMPORTED = {"np": np, "numpy": np, "math": math, "scipy": scipy, "matplotlib": matplotlib, "plt": plt}
 
 
@@ -63,6 +69,47 @@ class CellState:
     warnings: list[str] = field(default_factory=list)
     answer: str | int | float | None = None
     has_answer: bool = False
+
+
+class CappedOutput(io.TextIOBase):
+    """A cell's stdout and stderr: keeps only the first and last characters up to `limit`
+    (and counts the rest), so a flood of output costs neither memory nor time."""
+
+    def __init__(self, limit: int) -> None:
+        self._head_limit, self._tail_limit = split_limit(limit)
+        self._head: list[str] = []
+        self._head_length = 0
+        self._tail: collections.deque[str] = collections.deque()
+        self._tail_length = 0
+        self._total = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        text = str.__str__(text)  # a str subclass from agent code could override slicing
+        written = len(text)
+        self._total += written
+        if self._head_length < self._head_limit:
+            part = text[: self._head_limit - self._head_length]
+            self._head.append(part)
+            self._head_length += len(part)
+            text = text[len(part) :]
+        if text and self._tail_limit:
+            part = text[max(len(text) - self._tail_limit, 0) :]
+            self._tail.append(part)
+            self._tail_length += len(part)
+            while self._tail_length - len(self._tail[0]) >= self._tail_limit:
+                self._tail_length -= len(self._tail.popleft())
+        return written
+
+    def getvalue(self) -> str:
+        head = "".join(self._head)
+        tail = "".join(self._tail)
+        tail = tail[max(len(tail) - self._tail_limit, 0) :]
+        return join_cut(head, tail, self._total - len(head) - len(tail))
 
 
 class HostChannelLink:
@@ -111,6 +158,7 @@ class Worker:
         self.max_image_edge = int(init["max_image_edge"])
         self.memory_limit_mb = int(init["memory_limit_mb"])
         self.cpu_limit_s = int(init["cpu_limit_s"])
+        self.max_output_chars = int(init["max_output_chars"])
         self.cell: CellState | None = None
         videos = [
             [InputImage(f["pixels"], v, int(f["frame_index"]), float(f["timestamp"]), str(f["camera"])) for f in frames]
@@ -118,10 +166,10 @@ class Worker:
         ]
         link = HostChannelLink(channel)
         self.audit = AuditPolicy(_library_roots(), _compile_callers())
-        builtins_ns = SafeBuiltins(self.audit.violations, {"cv2": opencv_facade(cv2)}).build()
+        facades = {"cv2": opencv_facade(cv2), "time": time_facade(time)}
+        builtins_ns = SafeBuiltins(self.audit.violations, facades).build()
         plt.show = lambda *args, **kwargs: self._show_open_figures()  # pyplot annotates its show function
-        self.namespace = {"__builtins__": builtins_ns, "__name__": "__main__", **PREIMPORTED}
-        self.namespace.update(
+        self.entry_points = dict(
             InputImages=[f for frames in videos for f in frames],
             Metadata=init["metadata"],
             tools=RecordedTool(Toolbox(link, videos), "tools", self._record_tool),
@@ -130,8 +178,8 @@ class Worker:
             ReturnAnswer=self.return_answer,
         )
         if len(videos) > 1:
-            self.namespace.update({f"InputImages_{i + 1}": frames for i, frames in enumerate(videos)})
-        self.predefined = set(self.namespace)
+            self.entry_points.update({f"InputImages_{i + 1}": frames for i, frames in enumerate(videos)})
+        self.namespace = {"__builtins__": builtins_ns, "__name__": "__main__", **PREIMPORTED, **self.entry_points}
 
     # ---- entry points --------------------------------------------------------------------
     def show(self, *items) -> None:
@@ -143,7 +191,7 @@ class Worker:
                 continue
             image = to_rgb(item)  # validates before the budget is touched
             if isinstance(item, Figure):
-                plt.close(item)
+                close_figure(item)
             if cell.replay:
                 continue
             if cell.images_left <= 0:
@@ -162,11 +210,13 @@ class Worker:
         if isinstance(answer, float) and not math.isfinite(answer):
             raise ValueError(f"ReturnAnswer got {answer}; give a finite number")
         cell = self._current()
+        if cell.has_answer:
+            cell.warnings.append(f"ReturnAnswer was called again in this cell: the last answer ({answer!r}) counts")
         cell.answer, cell.has_answer = answer, True
 
     def _show_open_figures(self) -> None:
-        for number in plt.get_fignums():
-            self.show(plt.figure(number))
+        for number in get_fignums():
+            self.show(get_figure(number))
 
     def _record_tool(self, name: str) -> None:
         self._current().tool_calls.append(name)
@@ -193,21 +243,25 @@ class Worker:
     def run_cell(self, code: str, step: int, replay: bool, images_left: int) -> dict:
         self.cell = cell = CellState(images_left=images_left, replay=replay)
         self.audit.violations.clear()
+        # Entry points a previous cell deleted or rebound (`del tools`) are back for this one.
+        for name, value in self.entry_points.items():
+            if self.namespace.get(name) is not value:
+                self.namespace[name] = value
         filename = f"{CELL_FILENAME_PREFIX}{step}>"
         before = dict(self.namespace)
-        output = io.StringIO()
+        output = CappedOutput(self.max_output_chars)
         error: BaseException | None = None
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with catch_warnings(record=True) as caught:
+                simplefilter("always")
                 try:
                     self._execute(code, filename)
                     if not replay:
                         self._show_open_figures()
                 except BaseException as exc:  # noqa: BLE001 - everything the cell raises is its result
                     error = exc
-        plt.close("all")
-        cell.warnings += [f"{w.category.__name__}: {w.message}" for w in caught]
+        close_figure("all")
+        cell.warnings += [_warning_text(w) for w in caught]
         result = {"op": "done", "stdout": output.getvalue(), "images": cell.images, "tool_calls": cell.tool_calls}
         if error is None and self.audit.violations:
             error = SandboxViolation(f"blocked by the sandbox: {self.audit.violations[0]}")
@@ -216,33 +270,42 @@ class Worker:
             kind, message = self._describe_error(error, code, filename)
             result.update(status="error", error=message, error_kind=kind, warnings=cell.warnings)
             return result
+        replaced = [name for name, value in self.entry_points.items() if self.namespace.get(name) is not value]
+        if replaced:
+            cell.warnings.append(f"{', '.join(replaced)}: part of the kernel, back to the original in the next cell")
+        result.update(status="success", error=None, error_kind=None, warnings=cell.warnings)
+        result.update(has_answer=cell.has_answer, answer=cell.answer)
+        if not replay:  # a re-run after a restart only restores state; the host reads no report
+            result.update(self._report_changes(before))
+        return result
+
+    def _report_changes(self, before: dict) -> dict:
+        """Summaries of the cell's new and changed variables, and the 3D results among them."""
         changed = [
             name
             for name, value in self.namespace.items()
             if not name.startswith("_")
-            and not isinstance(value, types.ModuleType)
+            and type(value) is not types.ModuleType  # not isinstance: agent classes may fake __class__
             and (name not in before or before[name] is not value)
         ]
-        boxes, distances = find_results([self.namespace[n] for n in changed])
-        result.update(
-            status="success",
-            error=None,
-            error_kind=None,
-            warnings=cell.warnings,
-            variables={name: _safe_summary(self.namespace[name]) for name in changed},
-            objects=[b for b in map(_clean_box, boxes) if b is not None],
-            distances=[d for d in map(_clean_distance, distances) if d is not None],
-            has_answer=cell.has_answer,
-            answer=cell.answer,
-        )
-        return result
+        try:
+            boxes, distances = find_results([self.namespace[n] for n in changed])
+        except BaseException:  # noqa: BLE001 - values that break while inspected hold no results
+            boxes, distances = [], []
+        return {
+            "variables": {name: _safe_summary(self.namespace[name]) for name in changed},
+            "objects": [b for b in map(_clean_box, boxes) if b is not None],
+            "distances": [d for d in map(_clean_distance, distances) if d is not None],
+        }
 
     def _execute(self, code: str, filename: str) -> None:
-        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST)  # not ast.parse: the audit hook trusts this file
+        # not ast.parse: the audit hook trusts this file. dont_inherit: cells must not get this
+        # module's `from __future__ import annotations` (typing.NamedTuple would compile strings).
+        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, filename, "exec"), self.namespace)
+        exec(compile(tree, filename, "exec", dont_inherit=True), self.namespace)
         if last is not None:  # like a notebook cell: show the value of a final expression
-            value = eval(compile(ast.Expression(last.value), filename, "eval"), self.namespace)
+            value = eval(compile(ast.Expression(last.value), filename, "eval", dont_inherit=True), self.namespace)
             if value is not None:
                 print(repr(value))
 
@@ -254,35 +317,41 @@ class Worker:
     def _describe_error(self, error: BaseException, code: str, filename: str) -> tuple[str, str]:
         lines = code.splitlines()
         if isinstance(error, SyntaxError) and error.filename == filename:
-            where = f"Error on line {error.lineno}: {(error.text or '').strip()}\n" if error.lineno else ""
-            return "code", f"{where}SyntaxError: {error.msg}"
+            return "code", f"{error_location(error.lineno, error.text)}SyntaxError: {error.msg}"
         line_number = None
-        for frame in traceback.extract_tb(error.__traceback__):
-            if frame.filename == filename:
-                line_number = frame.lineno
-        where = ""
-        if line_number and 0 < line_number <= len(lines):
-            where = f"Error on line {line_number}: {lines[line_number - 1].strip()}\n"
+        for frame, frame_line in traceback.walk_tb(error.__traceback__):  # walk_tb reads no source files
+            if frame.f_code.co_filename == filename:
+                line_number = frame_line
+        where = error_location(line_number, lines[line_number - 1]) if line_number and 0 < line_number <= len(lines) else ""
         if isinstance(error, SandboxViolation) or self.audit.violations:
             return "sandbox", f"{where}SandboxViolation: {error if isinstance(error, SandboxViolation) else self.audit.violations[0]}"
         if isinstance(error, MemoryError):
             return "memory", f"{where}MemoryError: the cell ran out of memory (the kernel is limited to {self.memory_limit_mb} MiB)"
         kind = error.kind if isinstance(error, HostServiceError) else "code"
-        text = str(error)
-        if len(text) > 600:
-            text = text[:300] + " ... " + text[-300:]
-        return kind, f"{where}{type(error).__name__}: {text}" if text else f"{where}{type(error).__name__}"
+        text = _exception_text(error)
+        name = type(error).__name__
+        return kind, f"{where}{name}: {text}" if text else f"{where}{name}"
 
     def serve(self) -> None:
         self.channel.send({"op": "ready"})
         while True:
             message = self.channel.receive()
             if message.get("op") == "run":
-                self.channel.send(
-                    self.run_cell(str(message["code"]), int(message["step"]), bool(message["replay"]), int(message["images_left"]))
-                )
+                self._answer_run(message)
             elif message.get("op") == "exit":
                 return
+
+    def _answer_run(self, message: dict) -> None:
+        """Run a cell and send its result; whatever goes wrong in the worker's own reporting is
+        sent as an error of that cell instead of ending the worker."""
+        try:
+            result = self.run_cell(str(message["code"]), int(message["step"]), bool(message["replay"]), int(message["images_left"]))
+            self.channel.send(result)
+        except (ChannelClosed, ChannelTimeout):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the worker must outlive any cell
+            failure = f"KernelError: the kernel could not report this cell ({type(exc).__name__}: {_exception_text(exc)})"
+            self.channel.send({"op": "done", "status": "error", "error": failure, "error_kind": "code", "stdout": ""})
 
 
 def _clean_box(box: Box3D) -> Box3D | None:
@@ -336,11 +405,27 @@ def _compile_callers() -> list[str]:
 
 def _safe_summary(value) -> str:
     """A summary that cannot take the worker down: agent-defined classes may have a __repr__
-    that raises, and describing some callables trips the sandbox."""
+    that raises (even SystemExit), and describing some callables trips the sandbox."""
     try:
         return summarize(value)
-    except Exception as exc:  # noqa: BLE001 - any failure just means a plainer summary
+    except BaseException as exc:  # noqa: BLE001 - any failure just means a plainer summary
         return f"{type(value).__name__} (not summarised: {type(exc).__name__})"
+
+
+def _exception_text(error: BaseException) -> str:
+    """str(error), shortened; an exception whose __str__ itself fails still gets described."""
+    try:
+        text = str(error)
+    except BaseException as exc:  # noqa: BLE001 - agent-defined exceptions may break anywhere
+        return f"<the exception's message could not be shown: {type(exc).__name__}>"
+    return text if len(text) <= 600 else text[:300] + " ... " + text[-300:]
+
+
+def _warning_text(caught) -> str:
+    try:
+        return f"{caught.category.__name__}: {caught.message}"
+    except BaseException:  # noqa: BLE001 - a warning built from an agent object whose __str__ fails
+        return f"{caught.category.__name__}: <the warning's message could not be shown>"
 
 
 def main() -> None:

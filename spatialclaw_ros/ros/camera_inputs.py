@@ -6,6 +6,7 @@ warning and counted; nothing a publisher sends can stop the node from answering.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,6 +15,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import String
 
 from spatialclaw_ros.frames.buffer import FrameBuffer
 from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL
@@ -41,6 +43,7 @@ class CameraTopics:
     info_topic: str = ""
     labels_topic: str = ""
     label_names: dict[int, str] = field(default_factory=dict)
+    label_names_topic: str = ""
     base_to_optical: np.ndarray = field(default_factory=lambda: BODY_FROM_OPTICAL.copy())
 
 
@@ -59,7 +62,7 @@ class CameraInput:
         self._node = node
         self._buffer = buffer
         if topics.label_names:
-            buffer.set_label_names(topics.name, topics.label_names)
+            buffer.update_label_names(topics.name, topics.label_names)
         qos = qos_profile_sensor_data
         node.create_subscription(
             CompressedImage if topics.compressed else Image, topics.image_topic, self._guarded("colour", self._colour), qos
@@ -71,6 +74,9 @@ class CameraInput:
             node.create_subscription(Image, topics.labels_topic, self._guarded("labels", self._labels), qos)
         if topics.info_topic:
             node.create_subscription(CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos)
+        if topics.label_names_topic:
+            # Names are state, not a stream: reliable, so that a name announced once is not lost.
+            node.create_subscription(String, topics.label_names_topic, self._guarded_names, 10)
 
     def _colour(self, msg, stamp: float) -> None:
         rgb = rgb_from_compressed(msg) if self.topics.compressed else rgb_from_image(msg)
@@ -93,14 +99,36 @@ class CameraInput:
             raise ValueError("K is zero (uncalibrated camera)")
         self._buffer.add_intrinsics(self.topics.name, stamp, intrinsics)
 
+    def _guarded_names(self, msg: String) -> None:
+        try:
+            names = parse_label_names_json(msg.data)
+        except ValueError as error:
+            self._drop("label names", error)
+            return
+        self._buffer.update_label_names(self.topics.name, names)
+
+    def _drop(self, stream: str, error: Exception) -> None:
+        self.counts.dropped += 1
+        self.counts.last_error = f"dropped a {stream} message from camera {self.topics.name!r}: {error}"
+        self._node.get_logger().warning(self.counts.last_error, throttle_duration_sec=5.0)
+
     def _guarded(self, stream: str, ingest: Callable[[object, float], None]):
         def on_message(msg) -> None:
             self.counts.received += 1
             try:
                 ingest(msg, stamp_to_seconds(msg.header.stamp))
             except ValueError as error:  # ImageError, FrameRejected, PerceptionError: all bad input
-                self.counts.dropped += 1
-                self.counts.last_error = f"dropped a {stream} message from camera {self.topics.name!r}: {error}"
-                self._node.get_logger().warning(self.counts.last_error, throttle_duration_sec=5.0)
+                self._drop(stream, error)
 
         return on_message
+
+
+def parse_label_names_json(text: str) -> dict[int, str]:
+    """'{"1": "red chair", "2": "door"}' -> {1: "red chair", 2: "door"}."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"label names are not JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not all(str(k).strip().isdigit() and isinstance(v, str) for k, v in data.items()):
+        raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"}')
+    return {int(k): v for k, v in data.items()}

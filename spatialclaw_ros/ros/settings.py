@@ -21,9 +21,10 @@ from spatialclaw_ros.ros.poses import POSE_SOURCES
 # name -> (default, description)
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "cameras": (["camera"], "camera names; each has camera.<name>.* parameters"),
-    "buffer.max_frames": (300, "frames kept per camera and stream"),
+    "buffer.max_frames": (100, "frames kept per camera and stream (memory: see config/spatialclaw.yaml)"),
     "buffer.max_age_s": (30.0, "frames older than the newest by more than this are dropped"),
     "buffer.sync_tolerance_s": (0.02, "largest stamp difference when pairing colour with depth/labels"),
+    "buffer.min_interval_s": (0.1, "keep at most one frame per this many seconds (0 = every frame)"),
     "default_window_s": (10.0, "seconds of frames a goal samples when it gives no window"),
     "default_num_frames": (8, "frames per camera a goal samples when it gives no count"),
     "max_num_frames": (64, "largest frame count a goal may ask for"),
@@ -63,6 +64,7 @@ CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
     "info_topic": ("", "sensor_msgs/CameraInfo; default /<name>/camera_info"),
     "labels_topic": ("", "instance-label images (mono8/16UC1/32SC1) from a simulator; empty = none"),
     "label_names": ([""], "id:name pairs for labels_topic, e.g. ['1:red chair']"),
+    "label_names_topic": ("", "std_msgs/String with JSON {\"id\": \"name\"} naming label ids as they appear; empty = none"),
     "base_to_optical": ([0.0], "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)"),
 }
 
@@ -97,7 +99,9 @@ def declare_and_read(node: Node) -> NodeSettings:
     cameras = [_camera(node, name) for name in p["cameras"]]
     return NodeSettings(
         cameras=cameras,
-        limits=BufferLimits(p["buffer.max_frames"], p["buffer.max_age_s"], p["buffer.sync_tolerance_s"]),
+        limits=BufferLimits(
+            p["buffer.max_frames"], p["buffer.max_age_s"], p["buffer.sync_tolerance_s"], p["buffer.min_interval_s"]
+        ),
         default_window_s=p["default_window_s"],
         default_num_frames=p["default_num_frames"],
         max_num_frames=p["max_num_frames"],
@@ -150,6 +154,7 @@ def _camera(node: Node, name: str) -> CameraTopics:
         info_topic=c["info_topic"] or f"/{name}/camera_info",
         labels_topic=c["labels_topic"],
         label_names=parse_label_names(c["label_names"]),
+        label_names_topic=c["label_names_topic"],
         base_to_optical=_extrinsic(name, c["base_to_optical"]),
     )
 

@@ -14,26 +14,40 @@ def figure_to_rgb(figure: Figure) -> np.ndarray:
 
 
 def to_rgb(image) -> np.ndarray:
-    """An RGB uint8 image from an array (H x W gray/bool, H x W x 3 RGB, H x W x 4 RGBA; floats in
-    [0, 1] are scaled to 0-255) or a matplotlib figure."""
+    """An RGB uint8 image from an array or a matplotlib figure. Arrays: H x W (gray, bool, or a
+    map such as depth), H x W x 3 RGB or H x W x 4 RGBA. Colour arrays that are not uint8 are
+    taken as 0-255, or 0-1 when no value is above 1; a single-channel map with values outside
+    0-1 is stretched from its minimum to its maximum, as plt.imshow does. NaN and inf are black."""
     if isinstance(image, Figure):
         return figure_to_rgb(image)
+    if not isinstance(image, (np.ndarray, list, tuple)):
+        raise TypeError(f"an image must be an array, a frame or a matplotlib figure, not {type(image).__name__}")
     array = np.asarray(image)
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
+        raise ValueError(f"an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"an image needs a numeric dtype, got {array.dtype}")
+    if array.dtype != np.uint8:
+        array = _to_uint8(array.astype(np.float64), stretch=array.ndim == 2)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"an image must be H x W, H x W x 3 or H x W x 4, got shape {array.shape}")
-    array = array[..., :3]
-    if array.dtype != np.uint8:
-        values = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        if values.size and values.max() <= 1.0:
-            values = values * 255.0
-        array = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(array.view(np.ndarray))
+    return np.ascontiguousarray(array[..., :3].view(np.ndarray))
+
+
+def _to_uint8(values: np.ndarray, stretch: bool) -> np.ndarray:
+    finite = np.isfinite(values)
+    values = np.where(finite, values, 0.0)
+    low, high = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 0.0)
+    if stretch and (low < 0.0 or high > 1.0):
+        values = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        values[~finite] = 0.0
+    if high <= 1.0 or stretch:
+        values = values * 255.0
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def cap_long_edge(image: np.ndarray, max_edge: int) -> np.ndarray:

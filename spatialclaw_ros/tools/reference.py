@@ -20,14 +20,16 @@ matplotlib and plt are imported):
 - Metadata: .frame_count, .fps, .duration, .timestamps, .cameras, .intrinsics, .options,
   .videos[i] for each video; print(Metadata) for a summary.
 - show(x): attach images (arrays, InputImages, matplotlib figures, or a list) to the next
-  observation; plt.show() attaches open figures too. Images are budgeted per episode.
+  observation; plt.show() attaches open figures too. A 2D map such as depth is stretched
+  from its minimum (black) to its maximum (white). Images are budgeted per episode.
 - vlm.locate(images, query), vlm.ask(images, query): see below.
 - ReturnAnswer(x): submit the final answer (str, int or float; the option letter for multiple
   choice).
 Allowed imports: numpy, scipy (not scipy.io), matplotlib.pyplot, cv2 (no file or camera I/O),
-networkx, math, statistics, random, itertools, functools, collections, heapq, bisect, re, json,
-dataclasses, typing, copy, string constants, fractions, decimal, operator. No files, network,
-subprocesses or environment access."""
+networkx, time (clocks and sleep), math, statistics, random, itertools, functools, collections,
+heapq, bisect, re, json, dataclasses, typing, abc, enum, copy, fractions, decimal, operator,
+datetime, warnings, pprint, textwrap. No files, network, threads, subprocesses, os/sys or
+environment access."""
 
 
 def _method_lines(owner: str, obj) -> list[str]:

@@ -71,3 +71,17 @@ def test_trace_command_rerenders_the_report(capsys, tmp_path, frame_files):
     (trace / "report.md").unlink()
     assert main(["trace", str(trace)]) == 0
     assert "Which object is closer?" in (trace / "report.md").read_text()
+
+
+def test_ask_keeps_traces_in_runs_unless_told_otherwise(capsys, tmp_path, monkeypatch, frame_files):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SPATIALCLAW_TRACE_DIR", raising=False)
+    monkeypatch.delenv("SPATIALCLAW_CONFIG", raising=False)
+    image = ["--images", str(frame_files[0])]
+    for extra in ([], ["--trace-dir", "off"]):
+        with ScriptedVLM(["Answer: B"]) as vlm:
+            code = main(["ask", *image, "--executor", "no_tools", "--vlm-url", vlm.base_url, *extra, "Which is closer?"])
+        assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("trace: runs/traces/") == 1  # the first run only
+    assert len(list((tmp_path / "runs" / "traces").iterdir())) == 1

@@ -36,6 +36,13 @@ def test_nested_overrides_and_trace_dir_off(monkeypatch):
     assert config.trace_dir is None
 
 
+def test_traces_are_off_unless_a_folder_is_given(monkeypatch):
+    monkeypatch.delenv("SPATIALCLAW_TRACE_DIR", raising=False)
+    assert AgentConfig().trace_dir is None
+    assert AgentConfig.load(overrides={"trace_dir": None}).trace_dir is None  # an unset flag asks for nothing
+    assert AgentConfig.load(overrides={"trace_dir": "runs/x"}).trace_dir == "runs/x"
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spatialclaw_ros.agent import Agent, Question
+from spatialclaw_ros.agent import Agent, AgentConfig, Question
 from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 
 from .conftest import RoleScript, cell, image_count, role_of, text_of
@@ -54,6 +54,10 @@ def test_multi_step_episode_ends_in_return_answer(make_config, perception, view)
     report = (trace / "report.md").read_text()
     assert "ReturnAnswer" in report and "## Step 2: success" in report
     assert list((trace / "images").glob("*.png"))
+    # where the time went: three VLM calls, two cells, and the parts add up to no more than the whole
+    t = episode.timings
+    assert t.total_s == pytest.approx(episode.elapsed) and t.vlm_s > 0 and t.cells_s > 0 and t.trace_s > 0
+    assert t.vlm_s + t.cells_s + t.kernel_wait_s + t.trace_s + t.agent_s == pytest.approx(t.total_s)
 
 
 def test_error_cell_then_fix(make_config, perception, view):
@@ -144,6 +148,30 @@ def test_bad_request(make_config, perception):
     assert episode.error.code == "bad_request"
     episode = Agent(make_config(), perception).run("How far?", [])  # type: ignore[arg-type]
     assert episode.error.code == "bad_request"
+
+
+def test_default_config_writes_no_trace(tmp_path, monkeypatch, perception, clip):
+    monkeypatch.chdir(tmp_path)
+    with ScriptedVLM(["Answer: 4"]) as vlm:
+        config = AgentConfig.load(overrides={"vlm.base_url": vlm.base_url, "executor": "no_tools"})
+        episode = Agent(config, perception).run(Question("How many objects are there?"), [clip])
+    assert episode.answer == "4" and episode.trace_path is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_agent_keeps_one_http_client(make_config, perception, clip, monkeypatch):
+    from spatialclaw_ros.agent import agent as agent_module
+
+    opened = []
+    real_open = agent_module.open_endpoint
+    monkeypatch.setattr(agent_module, "open_endpoint", lambda vlm: opened.append(vlm.base_url) or real_open(vlm))
+    with ScriptedVLM(["Answer: 1", "Answer: 2", "Answer: 3"]) as vlm:
+        agent = Agent(make_config(vlm.base_url, executor="no_tools"), perception)
+        answers = [agent.run(Question("How many objects are there?"), [clip]).answer for _ in range(2)]
+        agent.config = make_config(vlm.base_url.replace("127.0.0.1", "localhost"), executor="no_tools")
+        answers.append(agent.run(Question("How many objects are there?"), [clip]).answer)
+    assert answers == ["1", "2", "3"]
+    assert len(opened) == 2  # one per endpoint, not one per episode
 
 
 # -- each executor, end to end on a synthetic scene ------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from spatialclaw_ros.agent import Agent, Question
+from spatialclaw_ros.eval.synthetic import default_intrinsics, look_at, random_scene, render
 
 from .conftest import EYE
 
@@ -77,3 +78,29 @@ def test_appearance_order(rules_agent, clip):
     episode = _ask(rules_agent, clip, "Which of these objects comes into view first in the video?",
                    ["yellow box", "blue sphere"])  # fmt: skip
     assert episode.answer == "B"
+
+
+def test_object_centres_lie_behind_the_visible_surfaces(rules_agent, view, scene):
+    # a camera sees only the near half of a sphere or cylinder; the centre of what it sees is
+    # about a quarter of the diameter too close (10 cm here)
+    episode = _ask(rules_agent, view, "What is the distance between the centres of the blue sphere and the green cylinder?")
+    centres = {box.label: box.center for box in episode.objects}
+    for name in ("blue sphere", "green cylinder"):
+        assert np.linalg.norm(centres[name] - _center(scene, name.replace(" ", "_"))) < 0.03, name
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    """The ROS demo's scene and camera: six frames sliding along one wall of a random room."""
+    room = random_scene(3, n_objects=4)
+    half_x = room.room_size[0] / 2 - 0.3
+    poses = [look_at((-half_x, y, 1.6), (1.0, 0.0, 0.3)) for y in np.linspace(-1.0, 1.0, 6)]
+    return room, render(room, poses, default_intrinsics(320, 240))
+
+
+def test_distance_and_height_over_several_views(rules_agent, sweep):
+    room, frames = sweep
+    episode = _ask(rules_agent, frames, "What is the distance between the centres of the blue box and the green sphere, in metres?")
+    assert episode.value == pytest.approx(np.linalg.norm(room["blue_box"].center - room["green_sphere"].center), rel=0.02)
+    episode = _ask(rules_agent, frames, "How tall is the green sphere, in metres?")
+    assert episode.value == pytest.approx(room["green_sphere"].height, rel=0.05)

@@ -142,3 +142,55 @@ def test_concurrent_ingest_and_sampling():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert not errors and buffer.count("front") == 20
+
+
+def test_a_fast_camera_is_thinned_to_one_frame_per_interval_with_its_depth():
+    buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.1))
+    kept = []
+    for i in range(31):  # 30 Hz for one second; depth arrives first for odd frames
+        stamp = 100.0 + i / 30
+        depth = np.full((H, W), float(i), np.float32)
+        if i % 2:
+            buffer.add_depth("front", stamp, depth)
+        if buffer.add_color("front", stamp, rgb(i)):
+            kept.append(i)
+        if not i % 2:
+            buffer.add_depth("front", stamp, depth)
+    assert kept == list(range(0, 31, 3))  # every third frame: 10 Hz
+    frames = buffer.sample("front", SampleRequest(window_s=10.0, count=100))
+    assert [f.depth[0, 0] for f in frames] == [float(i) for i in kept]  # each kept frame has its own depth
+    # depth of skipped frames is not kept, whichever arrived first: memory is bounded like colour's
+    assert len(buffer._streams["front"].depth) == len(kept)
+
+
+def test_interval_rule_for_late_frames_and_when_off():
+    buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.5))
+    for stamp in (1.0, 2.0):
+        assert buffer.add_color("front", stamp, rgb(1))
+    assert not buffer.add_color("front", 1.7, rgb(2))  # late, and 0.3 s before a kept frame
+    assert buffer.add_color("front", 1.5, rgb(3))  # late, 0.5 s from both neighbours
+    assert not buffer.add_color("front", 2.2, rgb(4))
+    assert buffer.sample("front", SampleRequest(window_s=10.0, count=10)).timestamps == [1.0, 1.5, 2.0]
+    every = FrameBuffer(["front"], BufferLimits(min_interval_s=0.0))
+    assert all(every.add_color("front", 1.0 + i * 0.001, rgb(i)) for i in range(10)) and every.count("front") == 10
+    with pytest.raises(ValueError):
+        BufferLimits(min_interval_s=-1.0)
+
+
+def test_a_single_frame_sample_is_the_newest_in_the_window():
+    buffer = filled(n=10)
+    assert buffer.sample("front", SampleRequest(window_s=0.5, count=1))[0].timestamp == pytest.approx(100.9)
+
+
+def test_label_names_are_merged_and_each_frame_names_the_ids_it_shows():
+    buffer = FrameBuffer(["sim"])
+    buffer.update_label_names("sim", {1: "red box", 2: "blue ball"})
+    for stamp, ids in ((1.0, (1,)), (2.0, (1, 2))):
+        labels = np.zeros((H, W), np.int32)
+        for k, instance in enumerate(ids):
+            labels[k, :] = instance
+        buffer.add_color("sim", stamp, rgb(0))
+        buffer.add_labels("sim", stamp, labels)
+    buffer.update_label_names("sim", {2: "green cone"})  # the id named again: the new name wins
+    frames = buffer.sample("sim", SampleRequest(window_s=5.0, count=2))
+    assert [f.label_names for f in frames] == [{1: "red box"}, {1: "red box", 2: "green cone"}]

@@ -33,8 +33,8 @@ def launch_arguments(path: Path) -> set[str]:
 def test_launch_files_parse_and_declare_their_arguments():
     main = launch_arguments(ROOT / "launch" / "spatialclaw.launch.py")
     assert {"image_topic", "depth_topic", "info_topic", "vlm_url", "vlm_model", "reconstruct_backend",
-            "segment_backend", "target_frame", "use_sim_time"} <= main
-    assert {"bag", "rate"} <= launch_arguments(ROOT / "launch" / "replay.launch.py")
+            "segment_backend", "target_frame", "use_sim_time", "labels_topic", "label_names_topic"} <= main
+    assert {"bag", "rate", "questions", "out"} <= launch_arguments(ROOT / "launch" / "replay.launch.py")
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:

@@ -137,3 +137,13 @@ def test_describe_covers_every_tool():
                  "tools.Draw.box(", "vlm.locate(", "vlm.ask(", "ReturnAnswer(x)", "show(x)", "Metadata"):  # fmt: skip
         assert name in text, name
     assert "_link" not in text
+
+
+def test_every_import_the_reference_promises_is_allowed():
+    from spatialclaw_ros.kernel.policy import module_allowed
+    from spatialclaw_ros.tools.reference import ENTRY_POINTS
+
+    listed = ENTRY_POINTS.split("Allowed imports:")[1].split(". No files")[0]
+    modules = [item.split("(")[0].strip() for item in listed.replace("\n", " ").split(",")]
+    assert len(modules) >= 20
+    assert [m for m in modules if not module_allowed(m)] == []

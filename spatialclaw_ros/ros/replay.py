@@ -1,0 +1,289 @@
+"""Online replay: play a bag into the running agent node on simulated time and score its answers.
+
+The player publishes every bag message on its own topic (the recorded bytes as they are) and the
+bag's time on /clock, paced at `rate` times real time. When the clock reaches a question's
+`extra["replay"]["stamp"]`, playback pauses, the question goes to the node's action server as a
+goal about the recorded window (`extra["replay"]["window"]`, cameras `extra["replay"]["cameras"]`),
+and the answer is scored like an offline one. Pausing makes the score independent of how fast the
+agent answers: the node holds exactly the frames it would hold live at that moment.
+
+The node must subscribe to the bag's topics and run with `use_sim_time: true`. A pip-installed
+ROS has no tf2 (neither tf2_ros nor tf2_msgs), so the bag's /tf cannot reach the node as TF there;
+`odometry_topic` republishes the camera's transforms as nav_msgs/Odometry instead, for a node with
+`pose_source: odom` and an identity `base_to_optical` (the transform already is the optical frame's).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from rosbags.highlevel import AnyReader
+from rosbags.typesys import Stores, get_typestore
+
+from spatialclaw_ros.action import AskSpatial
+from spatialclaw_ros.eval.records import Prediction, Sample, write_jsonl
+from spatialclaw_ros.eval.scoring import score_response
+from spatialclaw_ros.ros.conversions import seconds_to_stamp
+
+PREDICTIONS = "predictions.jsonl"
+_TF_TYPE = "tf2_msgs/msg/TFMessage"
+# A goal's window_sec of 0 means "the node's default", so a one-frame window is sent as 1 ms.
+_MIN_WINDOW_S = 1e-3
+_POLL_S = 0.01
+
+_ERROR_NAMES = {
+    getattr(AskSpatial.Result, name): name.lower()
+    for name in ("NO_FRAMES", "STALE_FRAMES", "UNKNOWN_CAMERA", "BAD_REQUEST", "VLM_UNAVAILABLE",
+                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR")
+}
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    action: str = "/spatialclaw/ask"  # the node's action server
+    rate: float = 1.0  # playback speed: bag seconds per wall-clock second
+    executor: str = "node"  # recorded as Prediction.executor
+    odometry_topic: str = ""  # also publish the transforms of `odometry_frame` from /tf as Odometry here
+    odometry_frame: str = "camera_color_optical_frame"
+    connect_timeout_s: float = 30.0  # for the action server and the node's subscriptions to appear
+    answer_timeout_s: float = 600.0  # per question; the goal is canceled after this
+    # Wall-clock seconds between the last message before a question and the goal: the node takes
+    # messages from DDS on its own threads, and a goal must not overtake the frames it is about.
+    settle_s: float = 0.5
+    progress: bool = True  # one line per question on stderr
+
+    def __post_init__(self) -> None:
+        if not self.rate > 0 or self.settle_s < 0:
+            raise ValueError(f"need rate > 0 and settle_s >= 0, got {self.rate} and {self.settle_s}")
+
+
+@dataclass(frozen=True)
+class _Question:
+    sample: Sample
+    ask_at_ns: int
+    goal: AskSpatial.Goal
+
+
+def replay_into_node(bag: str | Path, samples: list[Sample], out_dir: str | Path, **options) -> list[Prediction]:
+    """Play `bag` into the running node, ask every sample at its replay stamp, score the answers.
+    Returns the predictions in the samples' order; each is also appended to
+    `<out_dir>/predictions.jsonl` as it is answered (a rerun starts that file over: a replay
+    cannot resume half-way through a bag)."""
+    settings = ReplayOptions(**options)
+    bag = Path(bag)
+    if not bag.exists():
+        raise FileNotFoundError(f"bag not found: {bag}")
+    questions = sorted((_question(s) for s in samples), key=lambda q: q.ask_at_ns)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PREDICTIONS).unlink(missing_ok=True)
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("spatialclaw_replay", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinning = threading.Thread(target=executor.spin, daemon=True)
+    spinning.start()
+    try:
+        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+            player = _Player(node, reader, settings)
+            asker = _Asker(node, settings)
+            player.wait_for_subscribers(settings.connect_timeout_s)
+            answered = {}
+            remaining = deque(questions)
+
+            def ask_due(until_ns: float) -> None:
+                settled_at = None
+                while remaining and remaining[0].ask_at_ns <= until_ns:
+                    question = remaining.popleft()
+                    if question.ask_at_ns != settled_at:
+                        player.set_clock(question.ask_at_ns)
+                        time.sleep(settings.settle_s)
+                        settled_at = question.ask_at_ns
+                    answered[question.sample.id] = _ask(asker, question, settings, out)
+
+            for stamp_ns in player.play():
+                ask_due(stamp_ns)
+            ask_due(float("inf"))  # questions after the bag's last message
+    finally:
+        executor.shutdown()
+        spinning.join(timeout=5)
+        node.destroy_node()
+        context.try_shutdown()
+    return [answered[s.id] for s in samples]
+
+
+def _question(sample: Sample) -> _Question:
+    replay = sample.extra.get("replay")
+    if not replay or "stamp" not in replay or "window" not in replay:
+        raise ValueError(f"sample {sample.id} has no extra['replay'] stamp and window (see `spatialclaw synthetic bag`)")
+    start, end = (float(v) for v in replay["window"])
+    if end < start:
+        raise ValueError(f"sample {sample.id}: replay window ends before it starts: {replay['window']}")
+    goal = AskSpatial.Goal(
+        question=sample.question,
+        choices=list(sample.options),
+        cameras=list(replay.get("cameras") or []),
+        window_sec=max(end - start, _MIN_WINDOW_S),
+        num_frames=int(replay.get("frames") or 0),
+        stamp=seconds_to_stamp(end),
+    )
+    return _Question(sample, int(round(float(replay["stamp"]) * 1e9)), goal)
+
+
+def _ask(asker: _Asker, question: _Question, settings: ReplayOptions, out: Path) -> Prediction:
+    started = time.monotonic()
+    result = asker.ask(question.goal, settings.answer_timeout_s)
+    sample = question.sample
+    response = result.answer if result.success else ""
+    scored = score_response(sample, response)
+    prediction = Prediction(
+        sample_id=sample.id, benchmark=sample.benchmark, executor=settings.executor, response=response,
+        prediction=scored.prediction, score=scored.score, category=sample.category, group_id=sample.group_id,
+        error=None if result.success else _ERROR_NAMES.get(result.error_code, "internal_error"),
+        elapsed=time.monotonic() - started, steps=int(result.steps), trace_path=result.trace_path or None,
+        group_info=sample.extra.get("group_info", {}),
+    )
+    write_jsonl(out / PREDICTIONS, [prediction], append=True)
+    if settings.progress:
+        outcome = f"{response!r} (score {scored.score:g})" if result.success else f"error: {result.error_msg}"
+        print(f"[replay] {sample.id} at {question.ask_at_ns / 1e9:.3f} s: {outcome}", file=sys.stderr)
+    return prediction
+
+
+class _Player:
+    """Publishes a bag's messages in time order on their topics, with /clock, paced by `rate`."""
+
+    def __init__(self, node: Node, reader: AnyReader, settings: ReplayOptions):
+        self._node = node
+        self._reader = reader
+        self._settings = settings
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._clock = node.create_publisher(Clock, "/clock", qos)
+        self._publishers: dict[str, Publisher] = {}
+        for topic, msgtype in sorted({(c.topic, c.msgtype) for c in reader.connections}):
+            message_class = _message_class(msgtype)
+            if message_class is None:
+                if not (msgtype == _TF_TYPE and settings.odometry_topic):
+                    node.get_logger().warning(f"not replaying {topic}: {msgtype} is not installed here")
+                continue
+            self._publishers[topic] = node.create_publisher(message_class, topic, qos)
+        self._odometry = node.create_publisher(Odometry, settings.odometry_topic, qos) if settings.odometry_topic else None
+
+    def wait_for_subscribers(self, timeout_s: float) -> None:
+        """Until every topic someone on the graph subscribes to is matched to our publisher, so
+        that the first frames are not published into the void."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            publishers = [*self._publishers.values(), *([self._odometry] if self._odometry else [])]
+            wanted = {p.topic_name: self._node.count_subscribers(p.topic_name) for p in publishers}
+            matched = {p.topic_name: p.get_subscription_count() for p in publishers}
+            if any(wanted.values()) and all(matched[t] >= n for t, n in wanted.items()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"nobody subscribed to the bag's topics ({', '.join(sorted(wanted))}) within {timeout_s:g} s: "
+                    "is the agent node running and configured for them?"
+                )
+            time.sleep(0.1)
+
+    def set_clock(self, stamp_ns: int) -> None:
+        self._clock.publish(Clock(clock=seconds_to_stamp(stamp_ns / 1e9)))
+
+    def play(self) -> Iterator[int]:
+        """Yields each new bag time (ns) before publishing its messages, so the caller can pause."""
+        started_wall = time.monotonic()
+        first_ns = None
+        current_ns = None
+        wanted = [c for c in self._reader.connections if c.topic in self._publishers or
+                  (self._odometry is not None and c.msgtype == _TF_TYPE)]
+        for connection, stamp_ns, raw in self._reader.messages(connections=wanted):
+            if stamp_ns != current_ns:
+                yield stamp_ns
+                if first_ns is None:
+                    first_ns = stamp_ns
+                    started_wall = time.monotonic()
+                # Paced against the bag's own timeline; pauses for questions shift it forward.
+                due = started_wall + (stamp_ns - first_ns) / 1e9 / self._settings.rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    started_wall -= delay  # behind (a question was answered): continue from here
+                self.set_clock(stamp_ns)
+                current_ns = stamp_ns
+            publisher = self._publishers.get(connection.topic)
+            if publisher is not None:
+                publisher.publish(bytes(raw))
+            if self._odometry is not None and connection.msgtype == _TF_TYPE:
+                self._publish_odometry(self._reader.deserialize(raw, connection.msgtype))
+
+    def _publish_odometry(self, tf_message) -> None:
+        for transform in tf_message.transforms:
+            if transform.child_frame_id != self._settings.odometry_frame:
+                continue
+            odometry = Odometry()
+            odometry.header.frame_id = transform.header.frame_id
+            odometry.header.stamp.sec = transform.header.stamp.sec
+            odometry.header.stamp.nanosec = transform.header.stamp.nanosec
+            odometry.child_frame_id = transform.child_frame_id
+            t, r = transform.transform.translation, transform.transform.rotation
+            pose = odometry.pose.pose
+            pose.position.x, pose.position.y, pose.position.z = float(t.x), float(t.y), float(t.z)
+            pose.orientation.x, pose.orientation.y = float(r.x), float(r.y)
+            pose.orientation.z, pose.orientation.w = float(r.z), float(r.w)
+            self._odometry.publish(odometry)
+
+
+class _Asker:
+    def __init__(self, node: Node, settings: ReplayOptions):
+        self._client = ActionClient(node, AskSpatial, settings.action)
+        if not self._client.wait_for_server(timeout_sec=settings.connect_timeout_s):
+            raise TimeoutError(f"action server {settings.action} did not appear within {settings.connect_timeout_s:g} s")
+
+    def ask(self, goal: AskSpatial.Goal, timeout_s: float) -> AskSpatial.Result:
+        deadline = time.monotonic() + timeout_s
+        handle = _wait(self._client.send_goal_async(goal), deadline)
+        if handle is None or not handle.accepted:
+            return AskSpatial.Result(success=False, error_code=AskSpatial.Result.INTERNAL_ERROR,
+                                     error_msg="the node did not accept the goal")
+        response = _wait(handle.get_result_async(), deadline)
+        if response is None:
+            handle.cancel_goal_async()
+            return AskSpatial.Result(success=False, error_code=AskSpatial.Result.TIMED_OUT,
+                                     error_msg=f"no answer within {timeout_s:g} s; the goal was canceled")
+        return response.result
+
+
+def _wait(future, deadline: float):
+    """The future's result, or None when the deadline passes first (the executor thread fills it)."""
+    while not future.done():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(_POLL_S)
+    return future.result()
+
+
+def _message_class(msgtype: str):
+    """The rclpy class of "pkg/msg/Name", or None when that package is not installed."""
+    package, _, name = msgtype.split("/")
+    try:
+        return getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError):
+        return None
