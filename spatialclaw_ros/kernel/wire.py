@@ -84,7 +84,7 @@ def _key(key: Any) -> str | int:
     return _utf8(key) if isinstance(key, str) else key
 
 
-def _decoder(buffers: list[bytearray], types: dict[str, type]):
+def _decoder(buffers: list[np.ndarray], types: dict[str, type]):
     def hook(code: int, data: bytes) -> Any:
         if code == _ARRAY:
             dtype_str, shape, index = msgpack.unpackb(data)
@@ -159,8 +159,10 @@ class Channel:
         except Exception as exc:  # malformed msgpack, bad constructor arguments, ...
             raise WireError(f"malformed message: {exc}") from exc
 
-    def _read(self, size: int, deadline: float | None) -> bytearray:
-        buffer = bytearray(size)
+    def _read(self, size: int, deadline: float | None) -> np.ndarray:
+        # np.empty, not bytearray: a bytearray is zero-filled first, which for a 33 MiB depth
+        # stack took about twice as long as receiving it.
+        buffer = np.empty(size, dtype=np.uint8)
         view = memoryview(buffer)
         received = 0
         while received < size:
