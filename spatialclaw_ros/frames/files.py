@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from spatialclaw_ros.frames.sampling import evenly_spaced
 from spatialclaw_ros.frames.types import Frame, FrameSet
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -25,8 +26,8 @@ def read_folder(folder: Path, max_frames: int, fps: float | None) -> FrameSet:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    chosen = np.unique(np.linspace(0, len(files) - 1, min(max_frames, len(files))).round().astype(int))
-    frames = [Frame(read_image(files[i]), index=int(i), timestamp=i / fps if fps else 0.0) for i in chosen]
+    frames = [Frame(read_image(files[i]), index=i, timestamp=i / fps if fps else 0.0)
+              for i in evenly_spaced(len(files), max_frames)]
     return FrameSet(frames, name=folder.name)
 
 
@@ -37,7 +38,7 @@ def read_video(path: Path, max_frames: int) -> FrameSet:
     try:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-        wanted = set(np.linspace(0, max(total - 1, 0), min(max_frames, max(total, 1))).round().astype(int).tolist())
+        wanted = set(evenly_spaced(max(total, 1), max_frames))  # a stream may not report its length
         frames, number = [], 0
         # read sequentially: seeking is unreliable for many codecs
         while len(frames) < len(wanted):

@@ -18,6 +18,11 @@ from spatialclaw_ros.kernel.policy import module_forbidden_in_worker
 
 CELL_FILENAME_PREFIX = "<cell-"
 
+
+def cell_filename(step: int) -> str:
+    """The filename a cell's code is compiled under (tracebacks show it; the hook recognises it)."""
+    return f"{CELL_FILENAME_PREFIX}{step}>"
+
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _DENIED_EVENT_PREFIXES = (

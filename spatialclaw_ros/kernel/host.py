@@ -17,21 +17,22 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.kernel import policy
+from spatialclaw_ros.kernel.audit import cell_filename
 from spatialclaw_ros.kernel.feedback import cap_middle, error_location, render
-from spatialclaw_ros.kernel.types import KernelConfig, StepResult, VLMDispatch
+from spatialclaw_ros.kernel.types import ErrorKind, KernelConfig, StepResult, VLMDispatch
 from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout, WireError
 from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception, Reconstruction, Segmentation, SegmentRequest
 from spatialclaw_ros.tools.inputs import Metadata, VideoInfo
 from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
 
-_ERROR_KINDS = {"code", "sandbox", "timeout", "memory", "perception", "vlm"}
+_ERROR_KINDS = frozenset(get_args(ErrorKind))
 _MAX_LIST = 1000
 _MAX_TEXT = 1000
 _CUT_NOTE_CHARS = 100  # room for the "... [N characters cut] ..." line in capped output
@@ -308,7 +309,7 @@ class Kernel:
     def _static_check(self, code: str) -> tuple[str, str] | None:
         lines = code.splitlines()
         try:
-            violations = policy.check(code, f"<cell-{self.step}>")
+            violations = policy.check(code, cell_filename(self.step))
         except SyntaxError as exc:
             return "code", f"{error_location(exc.lineno, exc.text)}SyntaxError: {exc.msg}"
         except (RecursionError, MemoryError) as exc:  # Python itself cannot parse something this deep
@@ -389,7 +390,7 @@ class Kernel:
             if done.get("status") != "success":
                 kept = [r.step for r in self._history[:i]]
                 self._history = self._history[:i]
-                if self._worker is None or not self._worker.alive():
+                if not self._worker.alive():
                     self._worker = _Worker(self)
                     kept = []
                     self._history = []
@@ -449,20 +450,15 @@ class Kernel:
             request.text = str(text)[:_MAX_TEXT]
         if args.get("points") is not None:
             request.points = _finite(args["points"], (-1, 2), "points")
-            labels = np.asarray(args.get("point_labels"), dtype=np.int64).reshape(-1)
-            if labels.shape != (len(request.points),):
-                raise ValueError("point_labels must have one label per point")
-            request.point_labels = labels
+        if args.get("point_labels") is not None:
+            request.point_labels = np.asarray(args["point_labels"], dtype=np.int64).reshape(-1)
         if args.get("box") is not None:
             request.box = _finite(args["box"], (4,), "box")
-        prompt_frame = args.get("prompt_frame")
-        if prompt_frame is not None:
-            if prompt_frame not in indices:
-                raise ValueError("prompt_frame must be one of the frames given")
-            request.prompt_frame = prompt_frame
+        request.prompt_frame = args.get("prompt_frame")
         threshold = args.get("threshold")
         if threshold is not None:
             request.threshold = float(threshold)
+        request.validate(frameset)
         value = self.perception.segment(frameset, request)
         if not isinstance(value, Segmentation):
             raise TypeError(f"perception returned {type(value).__name__}, not a Segmentation")

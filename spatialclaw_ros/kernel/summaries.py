@@ -49,8 +49,7 @@ def summarize(value) -> str:
         scale = "metric" if value.is_metric else "relative scale"
         return f"Reconstruction: {n} frames {w}x{h}, {scale}, backend {value.backend}, world {value.world_frame}"
     if isinstance(value, Segmentation):
-        frames = sorted({m.frame_index for m in value.masks})
-        return _short(f"Segmentation {value.prompt!r}: {len(value.masks)} masks on frames {frames}")
+        return _short(f"Segmentation {value.prompt!r}: {len(value.masks)} masks on frames {value.frame_indices}")
     if isinstance(value, type):
         # no signature: for classes inspect may compile a text signature, which the sandbox refuses
         return _short(f"class {value.__name__}")

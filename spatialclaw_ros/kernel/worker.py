@@ -42,7 +42,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.pyplot import close as close_figure, figure as get_figure, get_fignums  # noqa: E402
 
 import spatialclaw_ros  # noqa: E402
-from spatialclaw_ros.kernel.audit import CELL_FILENAME_PREFIX, AuditPolicy, SandboxViolation  # noqa: E402
+from spatialclaw_ros.kernel.audit import AuditPolicy, SandboxViolation, cell_filename  # noqa: E402
 from spatialclaw_ros.kernel.feedback import error_location, join_cut, split_limit  # noqa: E402
 from spatialclaw_ros.kernel.sandbox import SafeBuiltins, opencv_facade, time_facade  # noqa: E402
 from spatialclaw_ros.kernel.summaries import find_results, summarize  # noqa: E402
@@ -52,7 +52,6 @@ from spatialclaw_ros.perception.types import Box3D, ObjectDistance  # noqa: E402
 from spatialclaw_ros.tools import VLM, HostServiceError, InputImage, Toolbox  # noqa: E402
 from spatialclaw_ros.tools.images import cap_long_edge, to_rgb  # noqa: E402
 
-ENTRY_POINTS = ("InputImages", "Metadata", "tools", "show", "vlm", "ReturnAnswer")
 # The worker uses its own references (close_figure, catch_warnings, ...) rather than module
 # attributes: agent code may rebind those (`plt.close = None`), which must not break reporting.
 PREIMPORTED = {"np": np, "numpy": np, "math": math, "scipy": scipy, "matplotlib": matplotlib, "plt": plt}
@@ -247,7 +246,7 @@ class Worker:
         for name, value in self.entry_points.items():
             if self.namespace.get(name) is not value:
                 self.namespace[name] = value
-        filename = f"{CELL_FILENAME_PREFIX}{step}>"
+        filename = cell_filename(step)
         before = dict(self.namespace)
         output = CappedOutput(self.max_output_chars)
         error: BaseException | None = None

@@ -62,11 +62,9 @@ def render_bev(reconstruction: Reconstruction, objects: list[Box3D], highlighted
 
 def _scene_points(reconstruction: Reconstruction) -> np.ndarray:
     step = max(1, int(np.sqrt(reconstruction.depth[0].size * len(reconstruction) / MAX_SCENE_POINTS)))
-    points = []
-    for i, frame_index in enumerate(reconstruction.frame_indices):
-        sub = reconstruction.point_map(frame_index)[::step, ::step].reshape(-1, 3)
-        points.append(sub[np.isfinite(sub).all(axis=1)])
-    return np.concatenate(points)
+    grid = np.zeros(reconstruction.depth.shape[1:], dtype=bool)
+    grid[::step, ::step] = True  # every step-th pixel of every step-th row
+    return np.concatenate([reconstruction.points_of(grid, i, allow_empty=True) for i in reconstruction.frame_indices])
 
 
 def _scene_extent(reconstruction: Reconstruction) -> float:

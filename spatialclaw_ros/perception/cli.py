@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 
-from spatialclaw_ros.perception.config import RECONSTRUCT_BACKENDS, SEGMENT_BACKENDS
+from spatialclaw_ros.perception.config import ENV_PREFIX, RECONSTRUCT_BACKENDS, SEGMENT_BACKENDS
 
-TOKEN_ENV = "SPATIALCLAW_PERCEPTION_TOKEN"
+TOKEN_ENV = ENV_PREFIX + "TOKEN"  # read by PerceptionConfig.load like every other setting
 
 
 def register(subparsers) -> None:
@@ -43,11 +42,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
     overrides = {"reconstruct_backend": args.reconstruct, "segment_backend": args.segment,
                  "da3_model": args.da3_model, "sam3_model": args.sam3_model, "device": args.device,
-                 "max_request_megabytes": args.max_request_mb}
+                 "max_request_megabytes": args.max_request_mb, "token": args.token or None}
     try:
         config = PerceptionConfig.load(args.config, overrides)
         config.service_url = None  # the server runs the models itself
-        token = args.token or os.environ.get(TOKEN_ENV) or config.token
+        token = config.token
         if not token:
             token = secrets.token_urlsafe(24)
             print(f"perception token (send as 'Authorization: Bearer ...'): {token}", file=sys.stderr)

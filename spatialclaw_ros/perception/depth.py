@@ -44,8 +44,3 @@ def metres_from_millimetres(depth_mm: np.ndarray) -> np.ndarray:
     depth = depth_mm.astype(np.float32) / MILLIMETRES_PER_METRE
     depth[depth_mm == 0] = np.nan
     return depth
-
-
-def valid_fraction(depth: np.ndarray) -> float:
-    """Share of pixels with a usable depth value."""
-    return float(np.isfinite(depth).mean()) if depth.size else 0.0

@@ -13,6 +13,7 @@ import numpy as np
 
 from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.perception.da3 import DA3Reconstructor, DepthPrediction
+from spatialclaw_ros.perception.depth import metres_from_float
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.geometry import path_length
 from spatialclaw_ros.perception.inputs import select_frames, world_name
@@ -77,7 +78,7 @@ def _sensor_depth_stack(chosen: list[Frame], shape: tuple[int, ...]) -> np.ndarr
     stack = np.full(shape, np.nan, dtype=np.float32)
     for i, f in enumerate(chosen):
         if f.depth is not None:
-            stack[i] = np.where(np.isfinite(f.depth) & (f.depth > 0), f.depth, np.nan)
+            stack[i] = metres_from_float(f.depth)
     return stack
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.perception.depth import metres_from_float
 from spatialclaw_ros.perception.errors import PerceptionError
 
 
@@ -44,8 +45,7 @@ def sensor_depths(frames: list[Frame]) -> np.ndarray:
     missing = [f.index for f in frames if f.depth is None]
     if missing:
         raise PerceptionError(f"frames {missing} have no depth image; use the da3 or fused backend for them")
-    depth = np.stack([f.depth for f in frames]).astype(np.float32)
-    depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+    depth = metres_from_float(np.stack([f.depth for f in frames]))
     empty = [f.index for f, d in zip(frames, depth) if not np.isfinite(d).any()]
     if empty:
         raise PerceptionError(f"frames {empty} have no valid depth pixel (all NaN, zero or negative)")

@@ -39,15 +39,13 @@ class LabelSegmenter:
         return ()
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
-        request.validate(frames)
-        chosen = select_frames(frames, request.frame_indices)
+        chosen = request.validate(frames)
         _require_labels(chosen)
         if request.text is not None:
             ids = self._ids_for_text(chosen, request.text)
             prompt = request.text
         else:
-            prompt_frame = select_frames(frames, [request.first_frame])[0]
-            _require_labels([prompt_frame])
+            prompt_frame = next(f for f in chosen if f.index == request.first_frame)
             ids = {self._id_for_geometry(prompt_frame, request)}
             prompt = "points" if request.points is not None else "box"
         masks = []

@@ -57,7 +57,7 @@ class LocalPerception:
 
 
 def _require_frames(frames: FrameSet) -> None:
-    if not isinstance(frames, FrameSet) or len(frames) == 0:
+    if not isinstance(frames, FrameSet):  # a FrameSet always has frames
         raise PerceptionError("perception needs a non-empty FrameSet")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.frames.sampling import evenly_spaced
 from spatialclaw_ros.perception.devices import inference_dtype, resolve_device
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.inputs import select_frames
@@ -77,8 +78,7 @@ class Sam3Segmenter:
         return self._loaded[role]
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
-        request.validate(frames)
-        chosen = select_frames(frames, request.frame_indices)
+        chosen = request.validate(frames)
         threshold = self.threshold if request.threshold is None else request.threshold
         if request.text is not None:
             if len(chosen) == 1:
@@ -95,8 +95,7 @@ class Sam3Segmenter:
 
     def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool:
         if frame_indices is None:
-            positions = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), EXISTS_MAX_FRAMES)).round().astype(int))
-            frame_indices = [frames[int(p)].index for p in positions]
+            frame_indices = [frames[p].index for p in evenly_spaced(len(frames), EXISTS_MAX_FRAMES)]
         return any(self._image_text(frame, name, self.threshold) for frame in select_frames(frames, frame_indices))
 
     @torch.inference_mode()

@@ -52,12 +52,12 @@ def tiny_sam3_video_config():
                            hotstart_delay=0, score_threshold_detection=0.0, new_det_thresh=0.0)
 
 
-def sam3_processor(side: int = TINY_IMAGE, mask_side: int | None = None):
+def sam3_processor(side: int = TINY_IMAGE):
     """A Sam3VideoProcessor (image + video processor + a letter-level CLIP tokenizer) built offline."""
     from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3VideoProcessor
     from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
-    mask_side = mask_side or side // 14 * 4
+    mask_side = side // 14 * 4  # the low-resolution mask grid: 4x the patch grid
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for letter in "abcdefghijklmnopqrstuvwxyz":
         vocab[letter] = len(vocab)

@@ -16,9 +16,10 @@ from typing import Protocol, Union
 
 import numpy as np
 
-from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.perception import geometry
 from spatialclaw_ros.perception.errors import PerceptionError
+from spatialclaw_ros.perception.inputs import select_frames
 
 FIRST_CAMERA = "first_camera"
 
@@ -53,6 +54,15 @@ class ObjectDistance:
     centroid_a: np.ndarray
     centroid_b: np.ndarray
     world_frame: str = FIRST_CAMERA
+
+    @classmethod
+    def between(cls, points_a: np.ndarray, points_b: np.ndarray, label_a: str, label_b: str,
+                world_frame: str = FIRST_CAMERA) -> ObjectDistance:
+        """Closest points and centroids of two non-empty point sets (N x 3, M x 3)."""
+        closest, point_a, point_b = geometry.closest_points(points_a, points_b)
+        centroid_a, centroid_b = points_a.mean(axis=0), points_b.mean(axis=0)
+        return cls(label_a, label_b, closest, point_a, point_b, float(np.linalg.norm(centroid_a - centroid_b)),
+                   centroid_a, centroid_b, world_frame)
 
 
 @dataclass
@@ -183,10 +193,7 @@ class Reconstruction:
         """Closest points and centroids of two masked objects."""
         label_a, points_a, _, _ = self._object_points(a, frame_index)
         label_b, points_b, _, _ = self._object_points(b, frame_index)
-        closest, point_a, point_b = geometry.closest_points(points_a, points_b)
-        centroid_a, centroid_b = points_a.mean(axis=0), points_b.mean(axis=0)
-        return ObjectDistance(label_a, label_b, closest, point_a, point_b,
-                              float(np.linalg.norm(centroid_a - centroid_b)), centroid_a, centroid_b, self.world_frame)
+        return ObjectDistance.between(points_a, points_b, label_a, label_b, self.world_frame)
 
     def bev(self, objects: Sequence[Box3D] = (), masks: MaskLike | None = None, size_px: int = 640,
             show_points: bool = True) -> np.ndarray:
@@ -250,18 +257,14 @@ class SegmentRequest:
     threshold: float | None = None
     label: str | None = None  # name given to point/box results (text prompts are named by the text)
 
-    def validate(self, frames: FrameSet) -> None:
-        """Raise PerceptionError unless the request is well formed for these frames."""
+    def validate(self, frames: FrameSet) -> list[Frame]:
+        """Raise PerceptionError unless the request is well formed for these frames; return the
+        frames it names, in its order."""
         given = [name for name, value in (("text", self.text), ("points", self.points), ("box", self.box))
                  if value is not None]
         if len(given) != 1:
             raise PerceptionError(f"give exactly one of text, points or box (got {', '.join(given) or 'none'})")
-        if not self.frame_indices:
-            raise PerceptionError("frame_indices is empty: name at least one frame to segment")
-        known = {f.index for f in frames}
-        missing = [i for i in self.frame_indices if i not in known]
-        if missing:
-            raise PerceptionError(f"frames {missing} are not in the frame set (frames: {sorted(known)})")
+        chosen = select_frames(frames, self.frame_indices or [])  # no frames named is an error, not "all"
         if self.prompt_frame is not None and self.prompt_frame not in self.frame_indices:
             raise PerceptionError(f"prompt_frame {self.prompt_frame} is not among frame_indices {self.frame_indices}")
         if self.text is not None and not self.text.strip():
@@ -276,6 +279,7 @@ class SegmentRequest:
             box = np.asarray(self.box, dtype=np.float64)
             if box.shape != (4,) or box[2] <= box[0] or box[3] <= box[1]:
                 raise PerceptionError(f"box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got {box.tolist()}")
+        return chosen
 
     @property
     def first_frame(self) -> int:

@@ -19,6 +19,13 @@ def _xy(point) -> tuple[int, int]:
     return int(round(x)), int(round(y))
 
 
+def _put_text(canvas: np.ndarray, text: str, position, color: Color, scale: float = 0.5) -> np.ndarray:
+    """Draw text onto `canvas` itself, with a dark outline for contrast; returns `canvas`."""
+    for c, t in (((0, 0, 0), 3), (color, 1)):
+        cv2.putText(canvas, text, _xy(position), cv2.FONT_HERSHEY_SIMPLEX, scale, c, t, cv2.LINE_AA)
+    return canvas
+
+
 class Draw:
     """Drawing on RGB images. Colours are (R, G, B); coordinates are pixels (x, y)."""
 
@@ -28,7 +35,7 @@ class Draw:
         canvas = _canvas(image)
         x0, y0, x1, y1 = (int(round(v)) for v in np.asarray(box, dtype=np.float64).reshape(4))
         cv2.rectangle(canvas, (x0, y0), (x1, y1), color, thickness)
-        return Draw.label(canvas, label, (x0, max(y0 - 4, 10)), color) if label else canvas
+        return _put_text(canvas, label, (x0, max(y0 - 4, 10)), color) if label else canvas
 
     @staticmethod
     def line(image, start, end, color: Color = (0, 255, 0), thickness: int = 2) -> np.ndarray:
@@ -44,16 +51,13 @@ class Draw:
         for i, p in enumerate(np.asarray(points, dtype=np.float64).reshape(-1, 2)):
             cv2.circle(canvas, _xy(p), radius, color, -1)
             if labels is not None:
-                canvas = Draw.label(canvas, str(labels[i]), (p[0] + radius + 2, p[1]), color)
+                _put_text(canvas, str(labels[i]), (p[0] + radius + 2, p[1]), color)
         return canvas
 
     @staticmethod
     def label(image, text: str, position, color: Color = (255, 255, 255), scale: float = 0.5) -> np.ndarray:
         """Text at a pixel (bottom-left corner of the text), with a dark outline for contrast."""
-        canvas = _canvas(image)
-        for c, t in (((0, 0, 0), 3), (color, 1)):
-            cv2.putText(canvas, text, _xy(position), cv2.FONT_HERSHEY_SIMPLEX, scale, c, t, cv2.LINE_AA)
-        return canvas
+        return _put_text(_canvas(image), text, position, color, scale)
 
     @staticmethod
     def mask(image, mask, color: Color = (255, 0, 0), alpha: float = 0.5) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from spatialclaw_ros.perception.geometry import closest_points, fit_box
+from spatialclaw_ros.perception.geometry import fit_box
 from spatialclaw_ros.perception.types import FIRST_CAMERA, Box3D, ObjectDistance
 
 
@@ -22,6 +22,11 @@ class Plane:
     def distance(self, points) -> np.ndarray:
         """Signed distance of each point to the plane (positive on the normal's side)."""
         return np.asarray(points, dtype=np.float64) @ self.normal + self.offset
+
+
+def _camera_matrix(intrinsics) -> np.ndarray:
+    """3x3 K from CameraIntrinsics (anything with .matrix()) or a 3x3 array."""
+    return np.asarray(intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64)
 
 
 def _points(points) -> np.ndarray:
@@ -98,7 +103,7 @@ class Geometry:
         """Project world points into a camera. Returns (pixels N x 2 as x, y; depth N along the
         optical axis; negative depth = behind the camera)."""
         world = _points(points)
-        k = np.asarray(intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64)
+        k = _camera_matrix(intrinsics)
         pose = np.eye(4) if camera_to_world is None else np.asarray(camera_to_world, dtype=np.float64)
         world_to_camera = Geometry.invert(pose)
         rvec, _ = cv2.Rodrigues(world_to_camera[:3, :3])
@@ -111,7 +116,7 @@ class Geometry:
         """World points (N x 3) of pixels (N x 2, x, y) at the given depths along the optical axis."""
         uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         z = np.broadcast_to(np.asarray(depth, dtype=np.float64).reshape(-1), (len(uv),))
-        k = np.asarray(intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64)
+        k = _camera_matrix(intrinsics)
         rays = (np.linalg.inv(k) @ np.column_stack([uv, np.ones(len(uv))]).T).T
         camera_points = rays * z[:, None]
         pose = np.eye(4) if camera_to_world is None else camera_to_world
@@ -189,9 +194,4 @@ class Geometry:
         a, b = a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)]
         if len(a) == 0 or len(b) == 0:
             raise ValueError("object_distance needs finite points for both objects")
-        closest, point_a, point_b = closest_points(a, b)
-        ca, cb = a.mean(axis=0), b.mean(axis=0)
-        return ObjectDistance(
-            label_a=str(label_a), label_b=str(label_b), closest=closest, point_a=point_a, point_b=point_b,
-            centroid_distance=float(np.linalg.norm(ca - cb)), centroid_a=ca, centroid_b=cb, world_frame=world_frame,
-        )  # fmt: skip
+        return ObjectDistance.between(a, b, str(label_a), str(label_b), world_frame)

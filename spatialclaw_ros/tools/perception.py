@@ -61,11 +61,9 @@ class SAM3:
         if text is not None:
             request["text"] = str(text)
         if points is not None:
-            pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-            request["points"] = pts
-            request["point_labels"] = (
-                np.ones(len(pts), dtype=np.int64) if point_labels is None else np.asarray(point_labels, dtype=np.int64)
-            )
+            request["points"] = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+            if point_labels is not None:
+                request["point_labels"] = np.asarray(point_labels, dtype=np.int64)
         if box is not None:
             request["box"] = np.asarray(box, dtype=np.float64).reshape(4)
         if prompt_frame is not None:

@@ -168,6 +168,12 @@ def test_worker_environment_is_empty(kernel):
     result = kernel.run("print(len(InputImages))")
     assert result.stdout == "1\n"
     assert SECRET not in result.feedback
+    # what the worker process was started with, read from the host side
+    with open(f"/proc/{kernel._worker.process.pid}/environ", "rb") as f:
+        environ = f.read()
+    assert SECRET.encode() not in environ
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+    assert names <= {"_ROS_WHEELS_BOOTSTRAP_COMPLETE", "MPLCONFIGDIR", "HOME", "LANG"}, names
 
 
 def test_output_flood_is_capped_and_host_is_fine(kernel):

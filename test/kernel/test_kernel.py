@@ -139,6 +139,26 @@ def test_sam3_proxy_text_and_points(kernel):
     assert result.stdout == f"red box {area} (20, 10, 35, 19)\nTrue False\n1 10\n"
 
 
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("tools.SAM3.segment(InputImages[0], points=[[25, 12]], point_labels=[1, 0])",
+         "PerceptionError: point_labels must have one entry (1 or 0) per point"),
+        ("tools.SAM3.propagate(InputImages[:2], text='red box', prompt_frame=20)",
+         "PerceptionError: prompt_frame 20 is not among frame_indices [0, 10]"),
+        ("tools.SAM3.segment(InputImages[0], box=[30, 10, 20, 19])",
+         "PerceptionError: box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got [30.0, 10.0, 20.0, 19.0]"),
+    ],
+)  # fmt: skip
+def test_malformed_segment_requests_are_refused_on_the_host(kernel, services, code, message):
+    perception, _ = services
+    before = list(perception.calls)
+    result = kernel.run(code)
+    assert result.status == "error" and result.error_kind == "perception", result.error
+    assert message in result.error
+    assert perception.calls == before  # checked before perception was asked
+
+
 def test_vlm_proxy_records_queries(kernel, frames):
     result = kernel.run(
         "p = vlm.locate(InputImages[0], 'the red box')\n"

@@ -29,3 +29,23 @@ def test_a_service_url_gives_a_client_that_needs_a_token():
     client.close()
     with pytest.raises(PerceptionError, match="needs the service token"):
         build_perception(PerceptionConfig(service_url="http://127.0.0.1:9"))
+
+
+def test_serve_perception_token_from_flag_then_environment(monkeypatch):
+    import argparse
+
+    import uvicorn
+
+    from spatialclaw_ros.perception import cli, service
+
+    tokens = []
+    monkeypatch.setattr(service, "create_app", lambda perception, token, limit: tokens.append(token))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    base = ["serve-perception", "--reconstruct", "sensor", "--segment", "labels"]
+    monkeypatch.setenv(cli.TOKEN_ENV, "from-env")
+    for extra in ([], ["--token", "from-flag"]):
+        args = parser.parse_args(base + extra)
+        assert args.run(args) == 0
+    assert tokens == ["from-env", "from-flag"]

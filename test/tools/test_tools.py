@@ -114,6 +114,15 @@ def test_plots_and_drawings_are_rgb_images():
     assert tuple(Draw.line(canvas, (0, 19), (29, 19), color=(0, 0, 9), thickness=1)[19, 15]) == (0, 0, 9)
 
 
+def test_labelled_points_match_points_then_labels():
+    canvas = np.zeros((40, 60, 3), np.uint8)
+    labelled = Draw.points(canvas, [[5, 10], [30, 25]], color=(0, 255, 0), radius=2, labels=["a", "b"])
+    expected = Draw.points(canvas, [[5, 10], [30, 25]], color=(0, 255, 0), radius=2)
+    expected = Draw.label(Draw.label(expected, "a", (9, 10), (0, 255, 0)), "b", (34, 25), (0, 255, 0))
+    assert np.array_equal(labelled, expected) and labelled.any()
+    assert canvas.sum() == 0
+
+
 def test_image_conversion_and_cap():
     assert to_rgb(np.ones((4, 5))).tolist() == np.full((4, 5, 3), 255, np.uint8).tolist()
     assert to_rgb(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)
@@ -125,7 +134,8 @@ def test_image_conversion_and_cap():
 
 def test_box_and_distance_from_points():
     box = Geometry.box_from_points(np.array([[0, 0, 0], [2, 1, 4], [np.nan, 0, 0]]), "crate")
-    np.testing.assert_allclose(box.center, [1, 0.5, 2]) and np.testing.assert_allclose(box.size, [2, 1, 4])
+    np.testing.assert_allclose(box.center, [1, 0.5, 2])
+    np.testing.assert_allclose(box.size, [2, 1, 4])
     d = Geometry.object_distance([[0, 0, 0], [1, 0, 0]], [[4, 0, 0]], "a", "b")
     assert d.closest == 3.0 and d.centroid_distance == 3.5 and d.point_a.tolist() == [1, 0, 0]
 
