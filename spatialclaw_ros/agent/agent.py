@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import openai
 
-from spatialclaw_ros.agent import prompts
+from spatialclaw_ros.agent import prompts, rules
 from spatialclaw_ros.agent.cells import CodeCells, ToolCallCells
 from spatialclaw_ros.agent.config import AgentConfig, VLMConfig
 from spatialclaw_ros.agent.dispatch import HostVLMDispatch
 from spatialclaw_ros.agent.final_answer import final_answer
-from spatialclaw_ros.agent.graph import AgentLoop, LoopLimits, evenly_spaced
-from spatialclaw_ros.agent.rules import RulesExecutor
+from spatialclaw_ros.agent.graph import AgentLoop, LoopLimits, key_frames
 from spatialclaw_ros.agent.trace import Trace
 from spatialclaw_ros.agent.types import Episode, EpisodeError, EpisodeTimings, Outcome, ProgressEvent, Question
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable, open_endpoint
@@ -59,7 +58,8 @@ class EpisodeContext:
     videos: list[FrameSet]
     client: VLMClient
     trace: Trace
-    deadline: float  # time.monotonic() value
+    started: float  # time.monotonic() values
+    deadline: float
     on_progress: ProgressCallback | None
     cancel: CancelCheck
     kernel: PendingKernel | None = None  # set once the executor starts one
@@ -116,7 +116,10 @@ class Agent:
         videos: list[FrameSet],
         on_progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        deadline: float | None = None,
     ) -> Episode:
+        """`deadline`: a time.monotonic() value the episode must end by; without one it gets
+        the config's episode_timeout_s from now."""
         started = time.monotonic()
         problem = _check_request(question, videos)
         if problem is not None:
@@ -128,10 +131,10 @@ class Agent:
         config = self.config
         trace = Trace(config.trace_dir, question.text, config.executor)
         client = VLMClient(config.vlm, listener=trace.vlm_exchange, endpoint=self._endpoint_for(config.vlm))
-        deadline = started + config.episode_timeout_s
+        deadline = started + config.episode_timeout_s if deadline is None else deadline
         cancel = should_cancel or (lambda: False)
         episode = Episode(question=question, executor=config.executor, trace_path=str(trace.path) if trace.path else None)
-        ctx = EpisodeContext(question, videos, client, trace, deadline, on_progress, cancel)
+        ctx = EpisodeContext(question, videos, client, trace, started, deadline, on_progress, cancel)
         try:
             if cancel():
                 raise EpisodeCanceled()
@@ -180,6 +183,12 @@ class Agent:
         executor = self.config.executor
         if executor == "no_tools":
             return self._answer_directly(ctx)
+        plan = None
+        if executor == "rules":
+            plan = rules.plan_for(ctx.question)
+            ctx.trace.event("rules", template=plan.template if plan else None)
+            if plan is None:
+                return Outcome(rules.NEEDS_VLM)  # no template fits: no kernel is needed to say so
         dispatch = HostVLMDispatch(ctx.client, deadline=ctx.deadline)
         kernel_config = KernelConfig(cell_timeout_s=self.config.cell_timeout_s)
 
@@ -193,15 +202,15 @@ class Agent:
         with ThreadPoolExecutor(1, thread_name_prefix="kernel-start") as pool:
             with PendingKernel(pool.submit(start_kernel)) as kernel:
                 ctx.kernel = kernel
-                if executor == "rules":
-                    return RulesExecutor(kernel, ctx.trace, ctx.on_progress).run(ctx.question)
+                if plan is not None:
+                    return rules.RulesExecutor(kernel, ctx.trace, ctx.on_progress).run(plan)
                 return self._loop(ctx, kernel)
 
     def _loop(self, ctx: EpisodeContext, kernel: PendingKernel) -> Outcome:
         config = self.config
         single_pass = config.executor == "single_pass"
         if config.executor == "tool_calls":
-            source = ToolCallCells()
+            source = ToolCallCells(len(ctx.videos))
         else:
             source = CodeCells(describe(), single_pass=single_pass)
         limits = LoopLimits(
@@ -228,15 +237,13 @@ class Agent:
         if state["stop"] == "canceled":
             raise EpisodeCanceled()
         if state["stop"] == "timed_out":
-            raise EpisodeTimedOut(f"the episode took longer than {config.episode_timeout_s:g} s")
+            raise EpisodeTimedOut(f"the episode took longer than {ctx.deadline - ctx.started:g} s")
         return Outcome(state["answer"], state["used_fallback"], state["history"], loop.results)
 
     def _answer_directly(self, ctx: EpisodeContext) -> Outcome:
         if ctx.on_progress is not None:
             ctx.on_progress(ProgressEvent("answering", 0))
-        images = []
-        for video in ctx.videos:
-            images += [video.frames[p].image for p in evenly_spaced(len(video), self.config.max_prompt_frames)]
+        images, _ = key_frames(ctx.videos, self.config.max_prompt_frames)
         reply = ctx.client.chat(
             [
                 ChatMessage("system", prompts.DIRECT_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)),
@@ -284,17 +291,17 @@ def _why_unanswered(outcome: Outcome) -> EpisodeError:
     return EpisodeError("internal", "the episode ended without an answer")
 
 
-def _collect(results: list[Any]) -> tuple[list[Box3D], list[ObjectDistance], list[np.ndarray]]:
+def _collect(results: list[StepResult]) -> tuple[list[Box3D], list[ObjectDistance], list[np.ndarray]]:
     """Objects and distances the cells computed (latest per label wins) and the images shown."""
     objects: dict[str, Box3D] = {}
     distances: dict[tuple[str, str], ObjectDistance] = {}
     images: list[np.ndarray] = []
     for result in results:
-        for box in getattr(result, "objects", []) or []:
+        for box in result.objects:
             objects[box.label] = box
-        for distance in getattr(result, "distances", []) or []:
+        for distance in result.distances:
             distances[(distance.label_a, distance.label_b)] = distance
-        images += list(getattr(result, "images", []) or [])
+        images += result.images
     return list(objects.values()), list(distances.values()), images[-MAX_EPISODE_IMAGES:]
 
 

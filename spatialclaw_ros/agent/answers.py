@@ -201,14 +201,26 @@ def _numbers_in(text: str) -> list[tuple[int, float, str | None]]:
     return sorted(found)
 
 
-def _convert(value: float, spelled: str | None, unit: Unit | None) -> float:
+def _convert(value: float, spelled: str | None, unit: Unit | None) -> tuple[float, str | None]:
+    """The value in `unit`'s canonical unit, and the spelling it was converted from (None when
+    the number is kept as written: no unit asked, none spelled, or one of another kind)."""
     if unit is None or spelled is None:
-        return value
+        return value, None
     key = spelled if spelled in _UNITS else spelled.lower()
     family, factor = _UNITS.get(key, (None, 1.0))
     if family != unit:
-        return value  # a unit of another kind ("2 m" when seconds are asked): keep the number
-    return value * factor
+        return value, None  # a unit of another kind ("2 m" when seconds are asked): keep the number
+    return value * factor, spelled
+
+
+def read_number(text: str, unit: Unit | None = None) -> tuple[float, str | None] | None:
+    """`parse_number`'s value together with the spelled unit it converted from (None if none)."""
+    for span in [*_explicit_spans(text), text]:
+        numbers = _numbers_in(span)
+        if numbers:
+            _, value, spelled = numbers[0]
+            return _convert(value, spelled, unit)
+    return None
 
 
 def parse_number(text: str, unit: Unit | None = None) -> float | None:
@@ -221,12 +233,8 @@ def parse_number(text: str, unit: Unit | None = None) -> float | None:
         return None
     if isinstance(text, (int, float)):
         return float(text)
-    for span in [*_explicit_spans(text), text]:
-        numbers = _numbers_in(span)
-        if numbers:
-            _, value, spelled = numbers[0]
-            return _convert(value, spelled, unit)
-    return None
+    found = read_number(text, unit)
+    return None if found is None else found[0]
 
 
 # --- yes / no --------------------------------------------------------------------------------

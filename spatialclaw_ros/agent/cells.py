@@ -38,14 +38,14 @@ class ToolSpec:
     name: str
     args: str  # how the VLM reads the arguments
     doc: str
-    render: Callable[[dict[str, Any]], str]  # validated args -> python expression
+    render: Callable[[dict[str, Any], int], str]  # validated args, number of videos -> python expression
 
 
-def _video(args: dict[str, Any]) -> str:
+def _video(args: dict[str, Any], videos: int) -> str:
     number = args.get("video", 1)
-    if not isinstance(number, int) or number < 1:
-        raise ValueError('"video" must be a video number starting at 1')
-    return "InputImages" if number == 1 else f"InputImages_{number}"
+    if not isinstance(number, int) or not 1 <= number <= videos:
+        raise ValueError(f'"video" must be a video number from 1 to {videos}')
+    return prompts.video_name(number, videos)
 
 
 def _var(args: dict[str, Any], key: str) -> str:
@@ -62,17 +62,17 @@ def _text(args: dict[str, Any], key: str) -> str:
     return repr(value.strip())
 
 
-def _frame(args: dict[str, Any], key: str = "frame", default: int | None = 0) -> str:
-    value = args.get(key, default)
+def _frame(args: dict[str, Any], key: str = "frame") -> str:
+    value = args.get(key, 0)
     if not isinstance(value, int):
         raise ValueError(f'"{key}" must be a frame position (an integer)')
     return str(value)
 
 
-def _frames(args: dict[str, Any]) -> str:
+def _frames(args: dict[str, Any], videos: int) -> str:
     """A list of frame positions as a python expression over the video, or the whole video."""
     positions = args.get("frames")
-    video = _video(args)
+    video = _video(args, videos)
     if positions is None:
         return video
     if not isinstance(positions, list) or not all(isinstance(p, int) for p in positions):
@@ -95,7 +95,7 @@ def _prompt(args: dict[str, Any]) -> str:
     return f"{key}={json.dumps(value)}"
 
 
-def _answer(args: dict[str, Any]) -> str:
+def _answer(args: dict[str, Any], videos: int) -> str:
     value = args.get("value")
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ValueError('"value" must be a string or a number')
@@ -104,30 +104,32 @@ def _answer(args: dict[str, Any]) -> str:
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec("reconstruct", '{"video": 1, "frames": [0, 4]?}', "depth, camera poses and point maps of the frames",
-             lambda a: f"tools.Reconstruct({_frames(a)})"),
+             lambda a, n: f"tools.Reconstruct({_frames(a, n)})"),
     ToolSpec("segment", '{"video": 1, "frame": 0, "text": "red chair" | "points": [[x, y]] | "box": [x0, y0, x1, y1]}',
-             "masks of an object in one frame", lambda a: f"tools.SAM3.segment({_video(a)}[{_frame(a)}], {_prompt(a)})"),
+             "masks of an object in one frame", lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})"),
     ToolSpec("track", '{"video": 1, "text": "red chair", "prompt_frame": 0}', "masks of an object through the video",
-             lambda a: f"tools.SAM3.propagate({_video(a)}, {_prompt(a)}, prompt_frame={_frame(a, 'prompt_frame')})"),
+             lambda a, n: f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, prompt_frame={_frame(a, 'prompt_frame')})"),
     ToolSpec("exists", '{"video": 1, "frames": [0]?, "name": "red chair"}', "whether an object is visible",
-             lambda a: f"tools.SAM3.exists({_frames(a)}, {_text(a, 'name')})"),
+             lambda a, n: f"tools.SAM3.exists({_frames(a, n)}, {_text(a, 'name')})"),
     ToolSpec("box_3d", '{"reconstruction": "<saved>", "mask": "<saved segmentation>"}', "an object's 3D box",
-             lambda a: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')})"),
+             lambda a, n: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')})"),
     ToolSpec("distance", '{"reconstruction": "<saved>", "a": "<saved>", "b": "<saved>"}',
              "distance between two segmented objects (closest points and centroids)",
-             lambda a: f"{_var(a, 'reconstruction')}.distance_between({_var(a, 'a')}, {_var(a, 'b')})"),
+             lambda a, n: f"{_var(a, 'reconstruction')}.distance_between({_var(a, 'a')}, {_var(a, 'b')})"),
     ToolSpec("locate", '{"video": 1, "frames": [0], "query": "the door handle"}',
-             "points (0-1000) of something described in words", lambda a: f"vlm.locate({_frames(a)}, {_text(a, 'query')})"),
+             "points (0-1000) of something described in words", lambda a, n: f"vlm.locate({_frames(a, n)}, {_text(a, 'query')})"),
     ToolSpec("ask", '{"video": 1, "frames": [0, 1], "query": "..."}', "a sub-question to a vision model",
-             lambda a: f"vlm.ask({_frames(a)}, {_text(a, 'query')})"),
+             lambda a, n: f"vlm.ask({_frames(a, n)}, {_text(a, 'query')})"),
     ToolSpec("answer", '{"value": "B" | 2.5 | "yes"}', "submit the final answer (ends the episode)", _answer),
 )  # fmt: skip
 
 
 class ToolCallCells:
-    """The VLM emits JSON tool calls; each becomes a small cell that saves and prints its result."""
+    """The VLM emits JSON tool calls; each becomes a small cell that saves and prints its result.
+    `videos`: how many videos the kernel holds (tool calls name them by number, from 1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, videos: int = 1) -> None:
+        self.videos = videos
         self.specs = {spec.name: spec for spec in TOOL_SPECS}
         self._results = 0
 
@@ -147,7 +149,7 @@ class ToolCallCells:
         spec = self.specs.get(call.tool)
         if spec is None:
             raise ValueError(f"unknown tool {call.tool!r}; tools are {', '.join(self.specs)}")
-        expression = spec.render(call.args)
+        expression = spec.render(call.args, self.videos)
         if spec.name == "answer":
             return expression
         self._results += 1

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from spatialclaw_ros.agent.config import EXECUTORS
 from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.frames.files import read_folder, read_image, read_video
 
@@ -38,8 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--max-frames", type=int, default=32, help="frames taken from a video or folder (default 32)")
     ask.add_argument("--fps", type=float, default=None, help="frame rate of a --frames folder (sets timestamps)")
     ask.add_argument("--config", metavar="YAML", help="agent config file (default: $SPATIALCLAW_CONFIG)")
-    ask.add_argument("--executor", choices=("code", "no_tools", "single_pass", "tool_calls", "rules"), default=None,
-                     help="how to answer (default from config: code)")  # fmt: skip
+    ask.add_argument("--executor", choices=EXECUTORS, default=None, help="how to answer (default from config: code)")
     ask.add_argument("--vlm-url", dest="vlm_base_url", default=None, help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     ask.add_argument("--model", dest="vlm_model", default=None, help="model name served at the endpoint")
     ask.add_argument("--max-steps", type=int, default=None, help="step budget")

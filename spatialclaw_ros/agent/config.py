@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Executor = Literal["code", "no_tools", "single_pass", "tool_calls", "rules"]
-EXECUTORS: tuple[str, ...] = ("code", "no_tools", "single_pass", "tool_calls", "rules")
+EXECUTORS: tuple[str, ...] = get_args(Executor)
 ENV_PREFIX = "SPATIALCLAW_"
 
 

@@ -13,10 +13,9 @@ import numpy as np
 from spatialclaw_ros.agent.prompts import LOCATE_PROMPT
 from spatialclaw_ros.agent.replies import strip_thinking
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient
+from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
 
 NOT_VISIBLE = "not visible"
-MAX_LOCATE_IMAGES = 8
-MAX_ASK_IMAGES = 64
 _PAIR = re.compile(r"[\[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from spatialclaw_ros.agent.answers import extract_choice, parse_number, parse_yes_no
+from spatialclaw_ros.agent.answers import extract_choice, parse_yes_no, read_number
 from spatialclaw_ros.agent.types import Question
 
 _ANSWER_LINE = re.compile(r"(?:final\s+)?answer\s*[:=]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -32,11 +32,6 @@ _DISTANCE_WORDS = r"\b(?:how far|distance|how (?:tall|high|wide|long|big|deep|th
 _ANGLE_WORDS = r"\b(?:angle|rotat\w*|turn\w*|how many degrees)"
 _TIME_WORDS = r"\b(?:how long (?:did|does|was|is it)|duration|how much time|how many seconds|when)"
 _COUNT_WORDS = r"\bhow many\b"
-_SPELLED_UNIT = re.compile(
-    r"\d\s*(?:[mck]?m|in|inch(?:es)?|ft|feet|foot|yards?|(?:milli|centi|kilo)?met(?:er|re)s?|deg(?:rees?)?|°|"
-    r"rad(?:ians?)?|s|secs?|seconds?|ms|milliseconds?|min(?:ute)?s?|h|hours?)(?![a-z])",
-    re.IGNORECASE,
-)
 _YES_NO_START = re.compile(
     r"^(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had|should)\b", re.IGNORECASE
 )
@@ -95,11 +90,12 @@ def final_answer(raw: str | int | float | None, question: Question) -> FinalAnsw
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             value = float(raw)  # a ReturnAnswer number is already in the unit the question asked for
         else:
-            value = parse_number(text, family)  # type: ignore[arg-type]
-            if value is not None and family is not None and _SPELLED_UNIT.search(text):
-                value *= kind.factor  # parse_number converted a written unit to the canonical one
-        if value is None:
-            return FinalAnswer(_stated(text))
+            found = read_number(text, family)  # type: ignore[arg-type]
+            if found is None:
+                return FinalAnswer(_stated(text))
+            value, converted_from = found
+            if converted_from is not None:
+                value *= kind.factor  # the written unit was converted to the canonical one
         return FinalAnswer(format(round(value, 4), "g"), value, kind.unit)
     return FinalAnswer(_stated(text))
 

@@ -29,6 +29,8 @@ from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.types import ProgressEvent, Question, StepRecord, Stage
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient
 from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.frames.sampling import evenly_spaced
+from spatialclaw_ros.kernel.feedback import cap_middle
 
 StopReason = Literal["answered", "budget", "failures", "canceled", "timed_out"]
 
@@ -145,7 +147,7 @@ class AgentLoop:
             purpose="plan",
             deadline=self.limits.deadline,
         )
-        images, shown = self._key_frames()
+        images, shown = key_frames(self.videos, self.limits.max_prompt_frames)
         opening = ChatMessage("user", prompts.first_cell_request(self.question, self.videos, plan, shown), images)
         return self._checked(state, {"plan": plan, "messages": [opening]})
 
@@ -181,7 +183,7 @@ class AgentLoop:
     def _feedback(self, state: LoopState) -> LoopState:
         result = state["last_result"]
         images = list(result.images)[: self.limits.max_feedback_images]
-        text = _cut_middle(result.feedback, self.limits.max_feedback_chars)
+        text = cap_middle(result.feedback, self.limits.max_feedback_chars)
         self.trace.step(state["turns"], state["history"][-1].code, result)
         self._progress("executing", state["turns"], observation=state["history"][-1].observation or result.status)
         turn = ChatMessage("user", prompts.feedback_turn(text, state["turns"], self.limits.max_steps), images)
@@ -189,7 +191,7 @@ class AgentLoop:
 
     def _fallback(self, state: LoopState) -> LoopState:
         self._progress("answering", state["turns"], observation="step budget spent: answering directly")
-        images, _ = self._key_frames()
+        images = state["messages"][0].images  # the key frames of the opening turn
         notes = "\n".join(f"step {r.step} ({r.status}): {r.observation}" for r in state["history"][-8:])
         if state["plan"]:
             notes = f"plan:\n{state['plan']}\n{notes}"
@@ -239,28 +241,13 @@ class AgentLoop:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _key_frames(self) -> tuple[list[np.ndarray], list[list[int]]]:
-        images, shown = [], []
-        for video in self.videos:
-            positions = evenly_spaced(len(video), self.limits.max_prompt_frames)
-            shown.append(positions)
-            images += [video.frames[p].image for p in positions]
-        return images, shown
-
     def _progress(self, stage: Stage, step: int, code: str = "", observation: str = "") -> None:
         if self.on_progress is not None:
             self.on_progress(ProgressEvent(stage, step, code, observation, time.monotonic() - self.started))
 
 
-def evenly_spaced(count: int, limit: int) -> list[int]:
-    """Up to `limit` positions spread evenly over 0..count-1, first and last included."""
-    if count <= limit:
-        return list(range(count))
-    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [0]
-
-
-def _cut_middle(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
+def key_frames(videos: list[FrameSet], limit: int) -> tuple[list[np.ndarray], list[list[int]]]:
+    """Up to `limit` evenly spaced images of every video, in order, and their positions per video."""
+    shown = [evenly_spaced(len(video), limit) for video in videos]
+    images = [video.frames[p].image for video, positions in zip(videos, shown) for p in positions]
+    return images, shown

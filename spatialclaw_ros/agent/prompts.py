@@ -104,11 +104,17 @@ def tool_calls_system(tool_list: str, max_steps: int) -> str:
     return TOOL_CALLS_SYSTEM.format(tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES)
 
 
+def video_name(number: int, count: int) -> str:
+    """What kernel code calls video `number` (from 1) of `count`: InputImages when it is the only
+    one; with several, InputImages_<number> (InputImages then holds every video's frames)."""
+    return "InputImages" if count == 1 else f"InputImages_{number}"
+
+
 def describe_input(videos: list[FrameSet]) -> str:
     """What the frames are, in words: counts, cameras, timing, and what the robot knows of them."""
     lines = []
     for i, video in enumerate(videos, 1):
-        name = "InputImages" if len(videos) == 1 else f"InputImages_{i}"
+        name = video_name(i, len(videos))
         first = video.frames[0]
         fps = video.fps
         timing = (
@@ -140,8 +146,7 @@ def first_cell_request(question: Question, videos: list[FrameSet], plan: str, sh
     """The opening user turn of the cell writer; `shown` lists which frame positions are attached."""
     image_notes = []
     for i, positions in enumerate(shown, 1):
-        name = "InputImages" if len(videos) == 1 else f"InputImages_{i}"
-        image_notes.append(f"{name}[{', '.join(str(p) for p in positions)}]")
+        image_notes.append(f"{video_name(i, len(videos))}[{', '.join(str(p) for p in positions)}]")
     return (
         f"Question:\n{question.render()}\n\n{describe_input(videos)}\n\n"
         f"Plan:\n{plan.strip() or '(none)'}\n\n"
@@ -149,12 +154,12 @@ def first_cell_request(question: Question, videos: list[FrameSet], plan: str, sh
     )
 
 
-def feedback_turn(feedback: str, step: int, max_steps: int, extra: str = "") -> str:
+def feedback_turn(feedback: str, step: int, max_steps: int) -> str:
     left = max_steps - step
     budget = f"[{step} of {max_steps} steps used; {left} left]"
     if left == 1:
         budget += " The next cell is the last one: it must call ReturnAnswer."
-    return "\n\n".join(part for part in (feedback.strip(), extra.strip(), budget) if part)
+    return "\n\n".join(part for part in (feedback.strip(), budget) if part)
 
 
 def fallback_request(question: Question, notes: str) -> str:

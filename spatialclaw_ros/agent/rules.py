@@ -325,12 +325,8 @@ class RulesExecutor:
         self.trace = trace
         self.on_progress = on_progress
 
-    def run(self, question: Question) -> Outcome:
-        plan = plan_for(question)
-        if plan is None:
-            self.trace.event("rules", template=None)
-            return Outcome(NEEDS_VLM)
-        self.trace.event("rules", template=plan.template)
+    def run(self, plan: Plan) -> Outcome:
+        """Answers with `plan`, what `plan_for` made of the question."""
         history: list[StepRecord] = []
         results = []
         started = time.monotonic()
@@ -345,3 +341,4 @@ class RulesExecutor:
                 break
         answer = results[-1].answer if results and results[-1].status == "success" else None
         return Outcome(answer, history=history, results=results)
+

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from spatialclaw_ros.agent.vlm_client import VLMExchange
+from spatialclaw_ros.agent.vlm_client import ByIdentity, VLMExchange
 
 TRACE_FILE = "trace.jsonl"
 REPORT_FILE = "report.md"
@@ -33,6 +33,7 @@ class Trace:
         self._lock = threading.Lock()
         self.path: Path | None = None
         self.seconds = 0.0  # spent writing, so an episode can say what its trace cost
+        self._saved = ByIdentity(self._save)  # image -> its name, each image hashed and written once
         if root is None:
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -56,19 +57,21 @@ class Trace:
         if self.path is None:
             return []
         began = time.perf_counter()
-        names = []
-        for image in images:
-            image = np.ascontiguousarray(image)
-            digest = hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=8).hexdigest()
-            name = f"images/{digest}.png"
-            target = self.path / name
-            if not target.exists():
-                bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-                cv2.imwrite(str(target), bgr)
-            names.append(name)
+        names = [self._saved(image) for image in images]
         with self._lock:
             self.seconds += time.perf_counter() - began
         return names
+
+    def _save(self, image: np.ndarray) -> str:
+        assert self.path is not None
+        image = np.ascontiguousarray(image)
+        digest = hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=8).hexdigest()
+        name = f"images/{digest}.png"
+        target = self.path / name
+        if not target.exists():
+            bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+            cv2.imwrite(str(target), bgr)
+        return name
 
     def vlm_exchange(self, exchange: VLMExchange) -> None:
         """The VLM client's listener: one event per call, images saved beside it."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from spatialclaw_ros.perception.types import Box3D, ObjectDistance
 
 Stage = Literal["planning", "coding", "executing", "answering"]
 ErrorCode = Literal["bad_request", "vlm_unavailable", "perception_failed", "timed_out", "canceled", "internal"]
-ERROR_CODES: tuple[str, ...] = ("bad_request", "vlm_unavailable", "perception_failed", "timed_out", "canceled", "internal")
+ERROR_CODES: tuple[str, ...] = get_args(ErrorCode)
 
 
 @dataclass

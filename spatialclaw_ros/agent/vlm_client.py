@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import cv2
 import numpy as np
@@ -55,6 +55,29 @@ class VLMExchange:
 
 
 Listener = Callable[[VLMExchange], None]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ByIdentity(Generic[K, V]):
+    """`compute(item)` once per object. The cell writer resends the whole conversation each step
+    and the fallback shows the same key frames again: each image needs encoding (or saving) only
+    once. Keyed by identity, holding the object so that its id cannot be reused meanwhile."""
+
+    def __init__(self, compute: Callable[[K], V]) -> None:
+        self._compute = compute
+        self._done: dict[int, tuple[K, V]] = {}
+        self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
+
+    def __call__(self, item: K) -> V:
+        with self._lock:
+            cached = self._done.get(id(item))
+        if cached is not None and cached[0] is item:
+            return cached[1]
+        value = self._compute(item)
+        with self._lock:
+            self._done[id(item)] = (item, value)
+        return value
 
 
 def open_endpoint(config: VLMConfig) -> openai.OpenAI:
@@ -76,9 +99,7 @@ class VLMClient:
         # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...), retries included
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
-        # The cell writer resends the whole conversation each step; encode each message's images
-        # once. Keyed by identity, holding the message so its id cannot be reused meanwhile.
-        self._encoded: dict[int, tuple[ChatMessage, dict]] = {}
+        self._data_url = ByIdentity(lambda image: image_data_url(image, self.config.max_image_px))
         self._client = endpoint or open_endpoint(config)
 
     @property
@@ -87,7 +108,7 @@ class VLMClient:
 
     def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
         """The reply text. Raises VLMUnavailable when every try failed or the request was refused."""
-        payload = [self._encode(m) for m in messages]
+        payload = [_to_openai(m, self._data_url) for m in messages]
         started = time.monotonic()
         attempts, last_error = 0, ""
         while True:
@@ -130,18 +151,6 @@ class VLMClient:
             f"request after {attempts} tr{'y' if attempts == 1 else 'ies'}: {last_error}"
         )
 
-    def _encode(self, message: ChatMessage) -> dict:
-        if not message.images:
-            return _to_openai(message, self.config.max_image_px)
-        with self._lock:
-            cached = self._encoded.get(id(message))
-        if cached is not None and cached[0] is message:
-            return cached[1]
-        payload = _to_openai(message, self.config.max_image_px)
-        with self._lock:
-            self._encoded[id(message)] = (message, payload)
-        return payload
-
     def _record(
         self,
         purpose: str,
@@ -174,11 +183,11 @@ def _describe(exc: openai.APIError) -> str:
     return str(exc)
 
 
-def _to_openai(message: ChatMessage, max_px: int) -> dict:
+def _to_openai(message: ChatMessage, data_url: Callable[[np.ndarray], str]) -> dict:
     if not message.images:
         return {"role": message.role, "content": message.text}
     parts: list[dict] = [{"type": "text", "text": message.text}]
-    parts += [{"type": "image_url", "image_url": {"url": image_data_url(img, max_px)}} for img in message.images]
+    parts += [{"type": "image_url", "image_url": {"url": data_url(img)}} for img in message.images]
     return {"role": message.role, "content": parts}
 
 

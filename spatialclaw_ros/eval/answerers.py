@@ -6,14 +6,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from spatialclaw_ros.agent.config import EXECUTORS as AGENT_EXECUTORS
 from spatialclaw_ros.eval.records import Sample
 from spatialclaw_ros.frames import FrameSet
 
-AGENT_EXECUTORS = ("code", "no_tools", "single_pass", "tool_calls", "rules")
 EXECUTORS = (*AGENT_EXECUTORS, "random")
 
 
@@ -55,20 +54,17 @@ class AgentAnswerer:
     """Runs one agent episode per sample. Each worker thread gets its own Agent (its own VLM
     client and kernel state); perception is shared so models load once."""
 
-    def __init__(self, config: Any, perception: Any, agent_factory: Callable[[Any, Any], Any] | None = None) -> None:
-        from spatialclaw_ros.agent import Agent
-
+    def __init__(self, config: Any, perception: Any) -> None:
         self.config = config
         self.perception = perception
-        self._factory = agent_factory or Agent
         self._local = threading.local()
 
     def __call__(self, sample: Sample, videos: list[FrameSet]) -> Answer:
-        from spatialclaw_ros.agent import Question
+        from spatialclaw_ros.agent import Agent, Question
 
         agent = getattr(self._local, "agent", None)
         if agent is None:
-            agent = self._local.agent = self._factory(self.config, self.perception)
+            agent = self._local.agent = Agent(self.config, self.perception)
         started = time.monotonic()
         episode = agent.run(Question(sample.question, list(sample.options)), videos)
         error = episode.error

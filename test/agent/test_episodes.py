@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,9 @@ def test_cancel_between_steps(make_config, perception, view):
     with ScriptedVLM(script) as vlm:
         episode = Agent(make_config(vlm.base_url), perception).run(Question("How far?"), [view], should_cancel=cancel)
     assert episode.error is not None and episode.error.code == "canceled"
-    assert episode.steps <= 2
+    # checked before the episode, after the plan and after the first cell's feedback: that one stops it
+    assert len(calls) == 3 and script.seen == ["plan", "cell"]
+    assert episode.steps == 0  # a canceled episode reports no steps: the loop's history is not kept
 
 
 def test_episode_timeout(make_config, perception, view):
@@ -141,6 +144,15 @@ def test_episode_timeout(make_config, perception, view):
     with ScriptedVLM(script, latency_s=0.4) as vlm:
         episode = Agent(make_config(vlm.base_url, episode_timeout_s=1.0), perception).run(Question("How far?"), [view])
     assert episode.error is not None and episode.error.code == "timed_out"
+
+
+def test_deadline_replaces_the_episode_timeout(make_config, perception, view):
+    script = RoleScript(cells=[cell("print(1)")] * 5)
+    with ScriptedVLM(script, latency_s=0.4) as vlm:
+        agent = Agent(make_config(vlm.base_url, episode_timeout_s=600.0), perception)
+        episode = agent.run(Question("How far?"), [view], deadline=time.monotonic() + 1.0)
+    assert episode.error is not None and episode.error.code == "timed_out"
+    assert episode.elapsed < 5.0
 
 
 def test_bad_request(make_config, perception):
@@ -234,3 +246,18 @@ def test_executor_rules_needs_no_vlm_and_refuses_unknown_questions(make_config, 
     assert episode.error is None and episode.answer == "2" and episode.tokens.calls == 0
     unknown = agent.run(Question("What colour is the wall?"), [view])
     assert unknown.answer.startswith("needs a VLM") and unknown.steps == 0
+
+
+def test_executor_rules_starts_no_kernel_for_a_question_no_template_fits(make_config, perception, view, monkeypatch):
+    import spatialclaw_ros.agent.agent as agent_module
+
+    started = []
+
+    def no_kernel(*args, **kwargs):
+        started.append(args)
+        raise RuntimeError("no kernel should start")
+
+    monkeypatch.setattr(agent_module, "Kernel", no_kernel)
+    unknown = Agent(make_config(executor="rules"), perception).run(Question("What colour is the wall?"), [view])
+    assert unknown.answer.startswith("needs a VLM") and unknown.steps == 0
+    assert started == []

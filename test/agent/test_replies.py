@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from spatialclaw_ros.agent.cells import ToolCallCells
 from spatialclaw_ros.agent.dispatch import NOT_VISIBLE, parse_points
 from spatialclaw_ros.agent.final_answer import answer_kind, final_answer
 from spatialclaw_ros.agent.replies import parse_cell_reply, parse_tool_call
@@ -49,6 +50,18 @@ def test_tool_call_parsing_and_errors():
         parse_tool_call('{"tool": "segment", "save_as": "os.system"}')
 
 
+def test_tool_calls_name_videos_as_the_kernel_does():
+    exists = '```json\n{"tool": "exists", "args": {"video": %d, "name": "cup"}, "save_as": "seen"}\n```'
+    assert ToolCallCells(1).draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
+    # with several videos the kernel's InputImages holds every video's frames; video 1 is InputImages_1
+    two = ToolCallCells(2)
+    assert two.draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages_1, 'cup')")
+    assert two.draft(exists % 2).code.startswith("seen = tools.SAM3.exists(InputImages_2, 'cup')")
+    for number in (0, 3):
+        draft = two.draft(exists % number)
+        assert draft.code is None and '"video" must be a video number from 1 to 2' in draft.correction
+
+
 def test_locate_points_parsing():
     assert parse_points('[{"point_2d": [512, 300]}, [10.5, 1200]]') == [(512.0, 300.0), (10.5, 1000.0)]
     assert parse_points("not visible") == NOT_VISIBLE
@@ -82,6 +95,8 @@ def test_answer_kind(text, choices, kind, family):
         (2.54, "How far is the chair from the door, in metres?", [], "2.54", 2.54, "m"),
         ("about 150 cm", "How far is the chair from the door?", [], "1.5", 1.5, "m"),
         ("1.5 meters", "How tall is it, in centimeters?", [], "150", 150.0, "cm"),
+        # a unit written elsewhere in the text does not rescale a bare answer
+        ("The table is 2 m wide. Answer: 150", "How wide is the table, in centimeters?", [], "150", 150.0, "cm"),
         ("Answer: three", "How many chairs are there?", [], "3", 3.0, "count"),
         ("The rotation is 0.5 radians", "By how many degrees did it rotate?", [], "28.6479", 28.6479, "deg"),
         ("Yes, it is.", "Is the cup on the table?", [], "yes", None, ""),
