@@ -53,15 +53,27 @@ from spatialclaw_ros.ros.images import image_from_array  # noqa: E402
 COLOUR, DEPTH = "/bench/color/image_raw", "/bench/depth/image_raw"
 
 
+def frame_pair(width: int, height: int) -> tuple[Image, Image]:
+    """One random rgb8 colour image and 16UC1 depth image of the given size."""
+    rng = np.random.default_rng(0)
+    colour = image_from_array(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "rgb8")
+    depth = image_from_array(rng.integers(300, 8000, (height, width), dtype=np.uint16), "16UC1")
+    colour.header.frame_id = depth.header.frame_id = "bench_optical"
+    return colour, depth
+
+
+def buffered_camera(node, args) -> tuple[FrameBuffer, CameraInput]:
+    """The agent node's ingest path on `node`: a FrameBuffer fed by one camera's colour + depth."""
+    buffer = FrameBuffer(["bench"], BufferLimits(max_frames=args.buffer_frames, min_interval_s=args.min_interval))
+    return buffer, CameraInput(node, CameraTopics("bench", COLOUR, depth_topic=DEPTH, info_topic=""), buffer)
+
+
 def publish(rate: float, seconds: float, width: int, height: int) -> None:
     rclpy.init()
     node = rclpy.create_node("ingest_publisher")
     colour_pub = node.create_publisher(Image, COLOUR, qos_profile_sensor_data)
     depth_pub = node.create_publisher(Image, DEPTH, qos_profile_sensor_data)
-    rng = np.random.default_rng(0)
-    colour = image_from_array(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "rgb8")
-    depth = image_from_array(rng.integers(300, 8000, (height, width), dtype=np.uint16), "16UC1")
-    colour.header.frame_id = depth.header.frame_id = "bench_optical"
+    colour, depth = frame_pair(width, height)
     deadline = time.monotonic() + 15.0  # discovery can be slow on a loaded machine
     while min(colour_pub.get_subscription_count(), depth_pub.get_subscription_count()) == 0:
         if time.monotonic() > deadline:
@@ -79,10 +91,6 @@ def publish(rate: float, seconds: float, width: int, height: int) -> None:
         time.sleep(max(0.0, start + tick * period - time.monotonic()))
     node.destroy_node()
     rclpy.shutdown()
-
-
-def limits(args) -> BufferLimits:
-    return BufferLimits(max_frames=args.buffer_frames, min_interval_s=args.min_interval)
 
 
 def cpu_seconds() -> float:
@@ -105,8 +113,7 @@ def receive(mode: str, args) -> tuple[float, float, int]:
     # Both modes hold the same two subscriptions plus a marker; "buffer" adds the node's ingest path.
     node.create_subscription(Image, COLOUR, mark, qos_profile_sensor_data)
     if mode == "buffer":
-        buffer = FrameBuffer(["bench"], limits(args))
-        camera = CameraInput(node, CameraTopics("bench", COLOUR, depth_topic=DEPTH, info_topic=""), buffer)
+        _, camera = buffered_camera(node, args)
     else:
         node.create_subscription(Image, COLOUR, lambda _m: None, qos_profile_sensor_data)
         node.create_subscription(Image, DEPTH, lambda _m: None, qos_profile_sensor_data)
@@ -142,17 +149,14 @@ def in_process(args, pairs: int = 150, warm_up: int = 50, repeats: int = 3) -> t
     evicting, so retained frames are recycled as they would be in a running node)."""
     from rclpy.serialization import deserialize_message, serialize_message
 
-    rng = np.random.default_rng(0)
-    colour = image_from_array(rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8), "rgb8")
-    depth = image_from_array(rng.integers(300, 8000, (args.height, args.width), dtype=np.uint16), "16UC1")
+    colour, depth = frame_pair(args.width, args.height)
     wire = []
     for i in range(pairs):
         colour.header.stamp = depth.header.stamp = seconds_to_stamp(1000.0 + i / 60)
         wire.append((serialize_message(colour), serialize_message(depth)))
     rclpy.init()
     node = rclpy.create_node("ingest_in_process")
-    buffer = FrameBuffer(["bench"], limits(args))
-    camera = CameraInput(node, CameraTopics("bench", COLOUR, depth_topic=DEPTH, info_topic=""), buffer)
+    buffer, camera = buffered_camera(node, args)
     colour_callback, depth_callback = (sub.callback for sub in node.subscriptions)
     figures: dict[bool, list[float]] = {False: [], True: []}
     for ingest in (False, True) * repeats:  # interleaved; medians below

@@ -156,7 +156,8 @@ def write_jsonl(path: str | Path, rows: Iterable[Sample | Prediction | dict], ap
     return n
 
 
-def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every non-blank line of a JSON-lines file."""
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
@@ -173,15 +174,20 @@ def read_samples(path: str | Path) -> list[Sample]:
     path = Path(path)
     base = path.parent
     samples = []
-    for lineno, data in _iter_json_lines(path):
+    for lineno, data in iter_json_lines(path):
         try:
             sample = Sample.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}:{lineno}: {exc}") from exc
-        for group in sample.media:
-            group.paths = [p if Path(p).is_absolute() else str(base / p) for p in group.paths]
-        samples.append(sample)
+        samples.append(resolve_media(sample, base))
     return samples
+
+
+def resolve_media(sample: Sample, base: Path) -> Sample:
+    """The sample, its relative media paths made relative to `base` (in place)."""
+    for group in sample.media:
+        group.paths = [p if Path(p).is_absolute() else str(base / p) for p in group.paths]
+    return sample
 
 
 def read_predictions(path: str | Path) -> list[Prediction]:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spatialclaw_ros.eval.benchmarks import BENCHMARKS
-from spatialclaw_ros.eval.records import Prediction, Sample
+from spatialclaw_ros.eval.records import Prediction, Sample, option_letter
 from spatialclaw_ros.eval.scoring import BenchmarkScore, aggregate
 
 
@@ -110,7 +110,7 @@ def trace_browser(predictions: list[Prediction], samples: dict[tuple[str, str], 
     for p in sorted(predictions, key=lambda p: (p.score, p.benchmark, p.sample_id)):
         s = samples.get((p.benchmark, p.sample_id))
         question = s.question if s else ""
-        options = "".join(f"<li>{chr(65 + i)}. {html.escape(o)}</li>" for i, o in enumerate(s.options)) if s else ""
+        options = "".join(f"<li>{option_letter(i)}. {html.escape(o)}</li>" for i, o in enumerate(s.options)) if s else ""
         truth = html.escape(str(s.answer)) if s else ""
         trace = ""
         if p.trace_path and Path(p.trace_path).is_file():

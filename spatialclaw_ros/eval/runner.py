@@ -40,6 +40,19 @@ def subsample(samples: Sequence[Sample], n: int | None, seed: int) -> list[Sampl
     return [s for s in samples if (s.benchmark, s.id) in keep]
 
 
+def prediction_for(sample: Sample, executor: str, answer: Answer, started: float | None = None) -> Prediction:
+    """Score `answer` to `sample` and record it. `elapsed` is the answer's own, or else the time
+    since `started` (a `time.monotonic()` reading) when one is given."""
+    scored = score_response(sample, answer.response)
+    elapsed = answer.elapsed or (time.monotonic() - started if started is not None else 0.0)
+    return Prediction(
+        sample_id=sample.id, benchmark=sample.benchmark, executor=executor, response=answer.response,
+        prediction=scored.prediction, score=scored.score, category=sample.category, group_id=sample.group_id,
+        error=answer.error, elapsed=elapsed, steps=answer.steps, trace_path=answer.trace_path,
+        group_info=sample.extra.get("group_info", {}),
+    )
+
+
 @dataclass
 class RunResult:
     predictions: list[Prediction]  # all of the run, resumed ones included
@@ -57,6 +70,7 @@ def run_samples(samples: Sequence[Sample], answerer: Answerer, out_dir: str | Pa
     done = {(p.benchmark, p.sample_id): p for p in read_predictions(path)}
     todo = [s for s in samples if (s.benchmark, s.id) not in done]
     results = dict(done)
+    total = sum(p.score for p in done.values())  # running score sum over `results`, for the bar
     started = time.monotonic()
     bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"eval {executor}", unit="q", disable=not progress)
 
@@ -66,23 +80,19 @@ def run_samples(samples: Sequence[Sample], answerer: Answerer, out_dir: str | Pa
             answer = answerer(sample, load_sample_media(sample, max_frames) if load_media else [])
         except (OSError, ValueError) as exc:  # unreadable media: the sample scores 0, the run goes on
             answer = Answer("", error="bad_request", error_message=str(exc))
-        scored = score_response(sample, answer.response)
-        return Prediction(
-            sample_id=sample.id, benchmark=sample.benchmark, executor=executor, response=answer.response,
-            prediction=scored.prediction, score=scored.score, category=sample.category, group_id=sample.group_id,
-            error=answer.error, elapsed=answer.elapsed or time.monotonic() - t0, steps=answer.steps,
-            trace_path=answer.trace_path, group_info=sample.extra.get("group_info", {}),
-        )
+        return prediction_for(sample, executor, answer, started=t0)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = [pool.submit(answer_one, s) for s in todo]
         for future in as_completed(futures):
             prediction = future.result()
             write_jsonl(path, [prediction], append=True)  # only this thread writes
-            results[(prediction.benchmark, prediction.sample_id)] = prediction
-            scores = [p.score for p in results.values()]
+            key = (prediction.benchmark, prediction.sample_id)
+            replaced = results.get(key)
+            total += prediction.score - (replaced.score if replaced else 0.0)
+            results[key] = prediction
             bar.update(1)
-            bar.set_postfix(acc=f"{100 * sum(scores) / len(scores):.1f}%")
+            bar.set_postfix(acc=f"{100 * total / len(results):.1f}%")
     bar.close()
     ordered = [results[(s.benchmark, s.id)] for s in samples if (s.benchmark, s.id) in results]
     return RunResult(ordered, len(todo), time.monotonic() - started)

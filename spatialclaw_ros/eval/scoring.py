@@ -16,13 +16,11 @@ Per benchmark (`Aggregation`):
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-
-import ast
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -61,9 +59,10 @@ def score_response(sample: Sample, response: str | float | int | None) -> Sample
             return SampleScore(format(value, "g"), mean_relative_accuracy(value, target))
         return SampleScore(format(value, "g"), float(round(value) == round(target)))
     prediction = normalize_answer(response, sample.options, sample.answer_type)
-    expected = normalize_answer(str(sample.answer), sample.options, sample.answer_type)
-    if sample.answer_type == "mc":
+    if sample.answer_type == "mc":  # the answer already is the letter
         expected = str(sample.answer)
+    else:
+        expected = normalize_answer(str(sample.answer), sample.options, sample.answer_type)
     return SampleScore(prediction, float(bool(prediction) and prediction == expected))
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import cv2
 import numpy as np
 import pytest
 
 from spatialclaw_ros.eval import cli as eval_cli
-from spatialclaw_ros.eval.answerers import RandomAnswerer
+from spatialclaw_ros.eval.answerers import Answer, RandomAnswerer
 from spatialclaw_ros.eval.records import MediaGroup, Sample, read_predictions, read_samples, write_jsonl
-from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples, subsample
+from spatialclaw_ros.eval.runner import PREDICTIONS, prediction_for, run_samples, subsample
 
 
 def main(argv: list[str]) -> int:
@@ -72,6 +73,19 @@ def test_unreadable_media_scores_zero_and_the_run_goes_on(tmp_path):
     assert result.predictions[0].error == "bad_request" and result.predictions[0].score == 0
 
 
+def test_prediction_for_scores_and_records_an_answer():
+    sample = Sample(id="p", benchmark="x", question="?", options=["a", "b"], answer="B", answer_type="mc",
+                    category="c", group_id="g", extra={"group_info": {"position": 1}})
+    timed = prediction_for(sample, "code", Answer("B", steps=3, elapsed=2.5, trace_path="t.txt"), started=0.0)
+    assert (timed.sample_id, timed.benchmark, timed.executor, timed.response, timed.prediction, timed.score) == \
+        ("p", "x", "code", "B", "B", 1.0)
+    assert (timed.category, timed.group_id, timed.group_info, timed.steps, timed.elapsed, timed.trace_path) == \
+        ("c", "g", {"position": 1}, 3, 2.5, "t.txt")
+    failed = prediction_for(sample, "node", Answer("", error="timed_out"), started=time.monotonic() - 1.0)
+    assert failed.score == 0 and failed.error == "timed_out" and failed.elapsed >= 1.0
+    assert prediction_for(sample, "node", Answer("A")).elapsed == 0.0
+
+
 def test_subsample_is_seeded_and_keeps_groups_whole():
     samples = [Sample(id=f"{g}{v}", benchmark="d", question="?", options=["a", "b"], answer="A", answer_type="mc",
                       group_id=g) for g in "abcdef" for v in range(4)]
@@ -81,7 +95,7 @@ def test_subsample_is_seeded_and_keeps_groups_whole():
 
 
 def test_cli_eval_writes_reports_with_delta(tmp_path, capsys):
-    data, _ = _bench(tmp_path, n=40)
+    data, samples = _bench(tmp_path, n=40)
     base = tmp_path / "base"
     assert main(["eval", "--bench", "synthetic", "--executor", "random", "--seed", "5", "--data-dir", str(data),
                  "--out", str(base), "--concurrency", "2"]) == 0
@@ -98,7 +112,11 @@ def test_cli_eval_writes_reports_with_delta(tmp_path, capsys):
         assert (run / name).stat().st_size > 0
     assert "| synthetic | synthetic | 10 |" in (run / "report.md").read_text()
     assert main(["report", str(run), "--data-dir", str(data)]) == 0
-    assert "q" in (run / "traces.html").read_text()
+    page = (run / "traces.html").read_text()
+    questions = {s.id: s for s in samples}
+    for p in read_predictions(run / PREDICTIONS):  # each answered question, with its options
+        sample = questions[p.sample_id]
+        assert f"<td>{sample.question}<ul><li>A. {sample.options[0]}</li>" in page
 
 
 def test_cli_reports_missing_data_clearly(tmp_path, capsys):

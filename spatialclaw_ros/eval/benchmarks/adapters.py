@@ -23,7 +23,7 @@ from spatialclaw_ros.eval.benchmarks.tables import (
     split_inline_options,
     strip_letter,
 )
-from spatialclaw_ros.eval.records import MediaGroup, Sample
+from spatialclaw_ros.eval.records import MediaGroup, Sample, resolve_media
 
 # OSI-Bench's rule for numeric questions whose true answer is 0 (as the OSI-Bench code in
 # VLMEvalKit scores them): motion categories use a threshold (a prediction below it is right, any
@@ -314,10 +314,7 @@ def video_mme_v2(row: Row, store: MediaStore, source: Path) -> Sample:
 
 def synthetic(row: Row, store: MediaStore, source: Path) -> Sample:
     """Our own benchmark: rows are Sample records already (see spatialclaw_ros.eval.synthetic)."""
-    sample = Sample.from_dict(row)
-    for group in sample.media:
-        group.paths = [store.path(p) for p in group.paths]
-    return sample
+    return resolve_media(Sample.from_dict(row), store.data_dir)
 
 
 BENCHMARKS: dict[str, Benchmark] = {

@@ -10,8 +10,6 @@ from spatialclaw_ros.eval.benchmarks.tables import MediaStore, Row, read_rows
 from spatialclaw_ros.eval.records import Prediction, Sample
 from spatialclaw_ros.eval.scoring import Aggregation, BenchmarkScore, aggregate
 
-FAMILIES = ("single image", "multi-view", "general spatial", "video / 4D", "general video", "synthetic")
-
 RowConverter = Callable[[Row, MediaStore, Path], Sample | None]
 
 

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spatialclaw_ros.eval.records import iter_json_lines, option_letter
+
 Row = dict[str, Any]
 
 PYARROW_HINT = "pip install pyarrow==26.0.1"
@@ -28,14 +30,7 @@ def read_rows(path: Path) -> list[Row]:
     if suffix == ".parquet":
         return read_parquet(path)
     if suffix == ".jsonl":
-        rows = []
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-        return rows
+        return [row for _, row in iter_json_lines(path)]
     if suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict):  # {"data": [...]} or {id: row}
@@ -126,11 +121,9 @@ def split_inline_options(text: str) -> tuple[str, list[str]]:
     Options must run A, B, C, ... in order; otherwise the text is returned with no options.
     """
     marks = []
-    expected = "A"
     for match in _INLINE_OPTION.finditer(text):
-        if match.group(1) == expected:
+        if match.group(1) == option_letter(len(marks)):
             marks.append(match)
-            expected = chr(ord(expected) + 1)
     if len(marks) < 2:
         return text.strip(), []
     stem = text[: marks[0].start()]
@@ -152,14 +145,14 @@ def answer_letter(answer: Any, options: list[str]) -> str:
     if isinstance(answer, int) or (isinstance(answer, str) and answer.strip().isdigit() and len(options) > 0):
         index = int(answer)
         if 0 <= index < len(options):
-            return chr(ord("A") + index)
+            return option_letter(index)
     text = str(answer).strip()
     match = re.match(r"^\(?([A-Z])(?:[\.\):]|\s|$)", text)
     if match and ord(match.group(1)) - ord("A") < len(options):
         return match.group(1)
     for i, option in enumerate(options):
         if strip_letter(option).lower() == strip_letter(text).lower():
-            return chr(ord("A") + i)
+            return option_letter(i)
     raise ValueError(f"answer {answer!r} matches none of the options {options}")
 
 

@@ -23,9 +23,9 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
-from scipy.spatial.transform import Rotation
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
+from spatialclaw_ros.frames.poses import rigid_transform, translation_quaternion
 
 COLOR_TOPIC = "/camera/color/image_raw"
 INFO_TOPIC = "/camera/color/camera_info"
@@ -89,9 +89,9 @@ def _camera_info(k: CameraIntrinsics, seconds: float):
 
 
 def _transform(pose: np.ndarray, seconds: float, world_frame: str):
-    x, y, z, w = Rotation.from_matrix(pose[:3, :3]).as_quat()
+    (tx, ty, tz), (x, y, z, w) = translation_quaternion(pose)
     transform = _T["geometry_msgs/msg/Transform"](
-        translation=_T["geometry_msgs/msg/Vector3"](x=float(pose[0, 3]), y=float(pose[1, 3]), z=float(pose[2, 3])),
+        translation=_T["geometry_msgs/msg/Vector3"](x=float(tx), y=float(ty), z=float(tz)),
         rotation=_T["geometry_msgs/msg/Quaternion"](x=float(x), y=float(y), z=float(z), w=float(w)),
     )
     stamped = _T["geometry_msgs/msg/TransformStamped"](
@@ -161,9 +161,10 @@ def read_bag(path: str | Path, start: float | None = None, end: float | None = N
         wanted = [c for c in reader.connections if c.topic in _TOPIC_TYPES]
         if not any(c.topic == COLOR_TOPIC for c in wanted):
             raise ValueError(f"{path} has no {COLOR_TOPIC} topic")
-        for conn, t, raw in reader.messages(connections=wanted):
-            if (start is not None and t < _nanoseconds(start)) or (end is not None and t > _nanoseconds(end)):
-                continue
+        # Only the window is read: rosbags skips the chunks outside it (its stop is exclusive).
+        first = None if start is None else _nanoseconds(start)
+        stop = None if end is None else _nanoseconds(end) + 1
+        for conn, t, raw in reader.messages(connections=wanted, start=first, stop=stop):
             msg = reader.deserialize(raw, conn.msgtype)
             if conn.topic == TF_TOPIC:
                 for tf in msg.transforms:
@@ -189,9 +190,8 @@ def _frame_from(parts: dict[str, object], index: int, seconds: float, camera: st
     pose = None
     if TF_TOPIC in parts:
         tf = parts[TF_TOPIC]
-        pose = np.eye(4)
-        pose[:3, :3] = Rotation.from_quat([tf.rotation.x, tf.rotation.y, tf.rotation.z, tf.rotation.w]).as_matrix()
-        pose[:3, 3] = [tf.translation.x, tf.translation.y, tf.translation.z]
+        pose = rigid_transform([tf.translation.x, tf.translation.y, tf.translation.z],
+                               [tf.rotation.x, tf.rotation.y, tf.rotation.z, tf.rotation.w])
     labels = _array(parts[LABELS_TOPIC]) if LABELS_TOPIC in parts else None
     names = None
     if labels is not None:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatialclaw_ros.eval.synthetic.render import render
-from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, look_at
+from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, look_at, rot_z
 from spatialclaw_ros.frames import CameraIntrinsics, FrameSet
 
-FAMILIES = ("single_image", "multi_view", "video")
 VARIANTS = ("original", "mirrored", "reversed", "mirrored_reversed")
 # An object counts as seen in a frame when it covers this share of the image and its centre's
 # pixel shows it; anything less visible makes questions about it ambiguous.
@@ -105,15 +104,10 @@ def _target(rng: np.random.Generator, scene: Scene) -> np.ndarray:
     return np.mean([scene.objects[i].center for i in picks], axis=0)
 
 
-def _rot_z(yaw: float) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def _yawed(pose: np.ndarray, yaw: float) -> np.ndarray:
     """The pose turned by `yaw` radians about the world z axis (left positive) in place."""
     turned = pose.copy()
-    turned[:3, :3] = _rot_z(yaw) @ pose[:3, :3]
+    turned[:3, :3] = rot_z(yaw) @ pose[:3, :3]
     return turned
 
 
@@ -178,7 +172,7 @@ def camera_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.rando
         pose = look_at(eye, _target(rng, scene))
         forward = pose[:3, 2] * [1, 1, 0]
         forward /= np.linalg.norm(forward)
-        heading = _rot_z(rng.choice([0.0, np.pi, np.pi / 2, -np.pi / 2])) @ forward
+        heading = rot_z(rng.choice([0.0, np.pi, np.pi / 2, -np.pi / 2])) @ forward
         end = eye + heading * rng.uniform(1.2, 2.5)
         pan = np.radians(rng.uniform(60, 110)) * rng.choice([-1, 1])
         if np.all(np.abs(end[:2]) < half) and _path_clear(scene, eye, end):

@@ -291,10 +291,9 @@ def _behind_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
 
 
 def _behind_measure(facts: Facts, p: Params) -> Measure:
-    pose = facts.clip.poses[0]
     bearing = {}
     for n in p["objects"]:
-        local = pose[:3, :3].T @ (facts.clip.center(n, 0) - pose[:3, 3])
+        local = facts.clip.in_camera(facts.clip.center(n, 0), 0)
         bearing[n] = abs(float(np.degrees(np.arctan2(local[0], local[2]))))
     behind = [n for n, b in bearing.items() if b > 90]
     if len(behind) != 1 or any(_near_boundary(b, (90,)) for b in bearing.values()):

@@ -29,6 +29,12 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 }
 
 
+def rot_z(yaw: float) -> np.ndarray:
+    """The 3x3 rotation by `yaw` radians about the z axis (counter-clockwise seen from above)."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 @dataclass(frozen=True)
 class SceneObject:
     """One primitive. `size` is its full extent along its own x, y, z axes (metres); `yaw` turns
@@ -62,8 +68,7 @@ class SceneObject:
     @property
     def rotation(self) -> np.ndarray:
         """Object-to-world rotation (columns: the object's axes in the world)."""
-        c, s = np.cos(self.yaw), np.sin(self.yaw)
-        return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return rot_z(self.yaw)
 
     @property
     def footprint_radius(self) -> float:
