@@ -29,7 +29,7 @@ ARGUMENTS = {
     "executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
     "reconstruct_backend": ("da3", "da3 | sensor | fused"),
     "segment_backend": ("sam3", "sam3 | labels"),
-    "perception_url": ("http://127.0.0.1:8765", "where the perception node serves the kernels"),
+    "perception_port": ("8765", "port of the perception node's service for the kernels (on this machine)"),
     "with_perception_node": ("true", "start the perception node (false: models load inside the agent node)"),
     "target_frame": ("", "frame for objects and markers (empty = reconstruction frame)"),
     "pose_source": ("none", "tf | odom | none"),
@@ -69,7 +69,8 @@ def generate_launch_description():
             # With the perception node running, the agent node's kernels use its service.
             {
                 "perception.service_url": PythonExpression(
-                    ["'", arg["perception_url"], "' if '", arg["with_perception_node"], "'.lower() == 'true' else ''"]
+                    ["'http://127.0.0.1:", arg["perception_port"], "' if '", arg["with_perception_node"],
+                     "'.lower() == 'true' else ''"]
                 )
             },
         ],
@@ -80,7 +81,10 @@ def generate_launch_description():
         name="spatialclaw_perception",
         output="screen",
         condition=IfCondition(arg["with_perception_node"]),
-        parameters=[arg["params_file"], {"use_sim_time": arg["use_sim_time"], **perception}],
+        parameters=[
+            arg["params_file"],
+            {"use_sim_time": arg["use_sim_time"], "service.port": arg["perception_port"], **perception},
+        ],
     )
     # Both nodes share one service token through the environment (not a parameter, which anyone on
     # the ROS graph could read); a fresh random one unless the user set it.

@@ -74,8 +74,9 @@ class SampleRequest:
             raise FrameBufferError(f"need window_s >= 0 and count >= 1, got {self.window_s} and {self.count}")
 
 
-class _StampedQueue(Generic[T]):
-    """Values in stamp order, bounded by count; nearest-stamp lookup by bisection."""
+class StampedQueue(Generic[T]):
+    """Values in stamp order, bounded by count (the oldest go first); a value at a stamp already
+    held replaces it; nearest-stamp lookup by bisection. Not locked: its owner locks."""
 
     def __init__(self, max_items: int):
         self.stamps: deque[float] = deque(maxlen=max_items)
@@ -141,11 +142,11 @@ class _StampedQueue(Generic[T]):
 
 class _CameraStreams:
     def __init__(self, limits: BufferLimits):
-        self.color: _StampedQueue[np.ndarray] = _StampedQueue(limits.max_frames)
+        self.color: StampedQueue[np.ndarray] = StampedQueue(limits.max_frames)
         # depth and labels hold (pixels, decoder or None)
-        self.depth: _StampedQueue[tuple] = _StampedQueue(limits.max_frames)
-        self.labels: _StampedQueue[tuple] = _StampedQueue(limits.max_frames)
-        self.intrinsics: _StampedQueue[CameraIntrinsics] = _StampedQueue(16)
+        self.depth: StampedQueue[tuple] = StampedQueue(limits.max_frames)
+        self.labels: StampedQueue[tuple] = StampedQueue(limits.max_frames)
+        self.intrinsics: StampedQueue[CameraIntrinsics] = StampedQueue(16)
         self.label_names: dict[int, str] = {}
         self.newest_color_seen = float("-inf")  # kept or skipped
 
@@ -174,18 +175,23 @@ class FrameBuffer:
         except KeyError:
             raise UnknownCameraError(f"unknown camera {camera!r}; configured: {', '.join(self._streams)}") from None
 
-    def add_color(self, camera: str, stamp: float, image: np.ndarray) -> bool:
-        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards).
-        Returns False when the frame came within `min_interval_s` of a kept one and was skipped."""
+    def add_color(self, camera: str, stamp: float, image: np.ndarray | Callable[[], np.ndarray]) -> bool:
+        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or a
+        function that decodes one: it is called only for a frame that is kept, so the frames that
+        thinning skips are never decoded. Returns False when the frame came within
+        `min_interval_s` of a kept one and was skipped."""
+        streams = self._camera(camera)
+        if callable(image):
+            with self._lock:
+                if not self._keeps_color(streams, stamp):
+                    return False
+            image = image()  # outside the lock: decoding takes a while
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FrameRejected(f"colour image must be H x W x 3 uint8, got {image.shape} {image.dtype}")
-        streams = self._camera(camera)
-        interval = self.limits.min_interval_s
         with self._lock:
-            streams.newest_color_seen = max(streams.newest_color_seen, stamp)
-            if interval and not streams.color.has_room_for(stamp, interval):
-                self._drop_unpaired_near(streams, stamp)
+            if not self._keeps_color(streams, stamp):  # checked again: a frame may have been kept meanwhile
                 return False
+            streams.newest_color_seen = max(streams.newest_color_seen, stamp)
             streams.color.add(stamp, image)
             oldest = streams.color.stamps[-1] - self.limits.max_age_s
             for queue in (streams.color, streams.depth, streams.labels):
@@ -200,9 +206,17 @@ class FrameBuffer:
         append. Rejected when its size differs from the colour images."""
         self._add_aligned(camera, "depth", stamp, depth, decode)
 
-    def add_labels(self, camera: str, stamp: float, labels: np.ndarray, names: dict[int, str] | None = None) -> None:
-        """Store an instance-id image (0 = background) aligned with the colour images."""
-        self._add_aligned(camera, "labels", stamp, labels)
+    def add_labels(
+        self,
+        camera: str,
+        stamp: float,
+        labels: np.ndarray,
+        names: dict[int, str] | None = None,
+        decode: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """Store an instance-id image (0 = background) aligned with the colour images, or its raw
+        pixels with the `decode` that turns them into ids (applied when sampled, as for depth)."""
+        self._add_aligned(camera, "labels", stamp, labels, decode)
         if names is not None:
             self.update_label_names(camera, names)
 
@@ -235,6 +249,15 @@ class FrameBuffer:
             if not self._pairs_with_kept_color(streams, stamp):
                 return
             getattr(streams, stream).add(stamp, (image, decode))
+
+    def _keeps_color(self, streams: _CameraStreams, stamp: float) -> bool:
+        """Whether a colour frame at `stamp` has room; one that has not is noted as seen and skipped."""
+        interval = self.limits.min_interval_s
+        if not interval or streams.color.has_room_for(stamp, interval):
+            return True
+        streams.newest_color_seen = max(streams.newest_color_seen, stamp)
+        self._drop_unpaired_near(streams, stamp)
+        return False
 
     def _drop_unpaired_near(self, streams: _CameraStreams, stamp: float) -> None:
         """A skipped colour frame's depth / labels may have arrived before it: drop them, unless

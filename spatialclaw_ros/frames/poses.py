@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import deque
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
+
+from spatialclaw_ros.frames.buffer import StampedQueue
 
 
 def rigid_transform(translation, quaternion_xyzw) -> np.ndarray:
@@ -42,49 +43,35 @@ class PoseHistory:
     """
 
     def __init__(self, max_poses: int = 2000, tolerance_s: float = 0.05):
-        self._stamps: deque[float] = deque(maxlen=max_poses)
-        self._poses: deque[np.ndarray] = deque(maxlen=max_poses)
+        self._poses: StampedQueue[np.ndarray] = StampedQueue(max_poses)
         self._tolerance_s = tolerance_s
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._stamps)
+        return len(self._poses)
 
     def add(self, stamp: float, pose: np.ndarray) -> None:
         pose = np.asarray(pose, dtype=np.float64)
         if pose.shape != (4, 4):
             raise ValueError(f"a pose must be a 4x4 matrix, got {pose.shape}")
         with self._lock:
-            if self._stamps and stamp <= self._stamps[-1]:
-                if stamp == self._stamps[-1]:
-                    self._poses[-1] = pose
-                    return
-                # Out-of-order odometry is rare; rebuilding keeps lookups a plain bisect.
-                items = sorted([*zip(self._stamps, self._poses), (stamp, pose)], key=lambda sp: sp[0])
-                self._stamps.clear()
-                self._poses.clear()
-                for s, p in items[-self._stamps.maxlen :]:
-                    self._stamps.append(s)
-                    self._poses.append(p)
-                return
-            self._stamps.append(stamp)
-            self._poses.append(pose)
+            self._poses.add(stamp, pose)
 
     def at(self, stamp: float) -> np.ndarray | None:
         with self._lock:
-            if not self._stamps:
+            stamps, poses = self._poses.stamps, self._poses.values
+            if not stamps:
                 return None
-            stamps = list(self._stamps)
             if stamp < stamps[0] - self._tolerance_s or stamp > stamps[-1] + self._tolerance_s:
                 return None
             i = bisect.bisect_left(stamps, stamp)
             if i < len(stamps) and stamps[i] == stamp:
-                return self._poses[i].copy()  # recorded at this very stamp (bag replay): exact, no slerp
+                return poses[i].copy()  # recorded at this very stamp (bag replay): exact, no slerp
             if i == 0:
-                return self._poses[0].copy()
+                return poses[0].copy()
             if i == len(stamps):
-                return self._poses[-1].copy()
-            before, after = self._poses[i - 1], self._poses[i]
+                return poses[-1].copy()
+            before, after = poses[i - 1], poses[i]
             t0, t1 = stamps[i - 1], stamps[i]
         weight = (stamp - t0) / (t1 - t0)
         slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([before[:3, :3], after[:3, :3]])))

@@ -24,7 +24,7 @@ from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.frames import FrameSet
-from spatialclaw_ros.frames.buffer import FrameBuffer, FrameBufferError, NoFramesError, SampleRequest, UnknownCameraError
+from spatialclaw_ros.frames.buffer import FrameBuffer, FrameBufferError, NoFramesError, SampleRequest
 from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.perception.types import FIRST_CAMERA
 from spatialclaw_ros.ros.camera_inputs import CameraInput
@@ -34,7 +34,7 @@ from spatialclaw_ros.ros.outputs import UP_OPTICAL, UP_REP103, AnswerOutputs, Ou
 from spatialclaw_ros.ros.poses import CameraPoses, NoPoses, OdometryPoses, TfPoses
 from spatialclaw_ros.ros.recorder import BagRecorder
 from spatialclaw_ros.ros.spin import spin_node
-from spatialclaw_ros.ros.settings import NodeSettings, declare_and_read
+from spatialclaw_ros.ros.settings import NodeSettings, build_perception, declare_and_read
 from spatialclaw_ros.ros.tf import TfBridge
 
 Result = AskSpatial.Result
@@ -78,7 +78,7 @@ class SpatialClawNode(Node):
         self.inputs = {c.name: CameraInput(self, c, self.buffer) for c in settings.cameras}
         self.tf = TfBridge(self)
         self.poses = self._pose_source()
-        self._perception = perception if perception is not None else self._build_perception()
+        self._perception = perception if perception is not None else build_perception(settings.perception)
         self._agent = agent if agent is not None else self._build_agent(self._perception)
         self.markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
         self.annotated_pub = self.create_publisher(Image, "~/annotated", 10)
@@ -111,11 +111,6 @@ class SpatialClawNode(Node):
         if s.pose_source == "odom":
             return OdometryPoses(self, s.odom_topic, {c.name: c.base_to_optical for c in s.cameras})
         return NoPoses()
-
-    def _build_perception(self):
-        from spatialclaw_ros.perception import PerceptionConfig, build_perception
-
-        return build_perception(PerceptionConfig.load(overrides=self.settings.perception))
 
     def _build_agent(self, perception):
         from spatialclaw_ros.agent import Agent, AgentConfig
@@ -195,16 +190,15 @@ class SpatialClawNode(Node):
         send.stage(Feedback.STAGE_SAMPLING, 0, observation="sampling frames")
         sampled = self._sample(goal)
         self._check_perception_inputs(sampled.videos)
-        deadline = started + self.settings.goal_timeout_s
-
-        def should_cancel() -> bool:
-            return goal_handle.is_cancel_requested or time.monotonic() > deadline
-
-        episode = self._agent.run(question, sampled.videos, on_progress=send.progress, should_cancel=should_cancel)
+        episode = self._agent.run(
+            question,
+            sampled.videos,
+            on_progress=send.progress,
+            should_cancel=lambda: goal_handle.is_cancel_requested,
+            deadline=started + self.settings.goal_timeout_s,
+        )
         if episode.error is not None:
             code = _EPISODE_ERRORS.get(episode.error.code, Result.INTERNAL_ERROR)
-            if code == Result.CANCELED and not goal_handle.is_cancel_requested:
-                code = Result.TIMED_OUT  # nobody canceled: the deadline did
             message = episode.error.message
             if code == Result.TIMED_OUT:
                 message = f"episode stopped after the node's limit of {self.settings.goal_timeout_s:g} s: {message}"
@@ -262,7 +256,7 @@ class SpatialClawNode(Node):
                         world_frame=self.poses.world_frame,
                     )
                 )
-            except (NoFramesError, UnknownCameraError) as error:
+            except NoFramesError as error:
                 raise GoalFailed(Result.NO_FRAMES, str(error)) from None
             except FrameBufferError as error:
                 raise GoalFailed(Result.BAD_REQUEST, str(error)) from None

@@ -24,10 +24,12 @@ from spatialclaw_ros.ros.conversions import stamp_to_seconds
 from spatialclaw_ros.ros.images import (
     depth_from_compressed,
     depth_pixels,
+    ids_from_label_pixels,
+    image_array,
     intrinsics_from_camera_info,
-    labels_from_image,
+    label_pixels,
     rgb_from_compressed,
-    rgb_from_image,
+    rgb_from_pixels,
 )
 
 
@@ -49,7 +51,6 @@ class CameraTopics:
 
 @dataclass
 class InputCounts:
-    received: int = 0
     dropped: int = 0
     last_error: str = ""
 
@@ -79,19 +80,23 @@ class CameraInput:
             node.create_subscription(String, topics.label_names_topic, self._guarded_names, 10)
 
     def _colour(self, msg, stamp: float) -> None:
-        rgb = rgb_from_compressed(msg) if self.topics.compressed else rgb_from_image(msg)
-        self._buffer.add_color(self.topics.name, stamp, rgb)
+        # Decoded only if the buffer keeps the frame (thinning skips most); a raw image's header is
+        # checked now, which is cheap, so that a bad one is still counted.
+        if self.topics.compressed:
+            decode = partial(rgb_from_compressed, msg)
+        else:
+            decode = partial(rgb_from_pixels, image_array(msg), msg.encoding)
+        self._buffer.add_color(self.topics.name, stamp, decode)
         self.optical_frame = msg.header.frame_id
 
     def _depth(self, msg, stamp: float) -> None:
         if self.topics.depth_compressed:
             self._buffer.add_depth(self.topics.name, stamp, depth_from_compressed(msg))
             return
-        pixels, encoding = depth_pixels(msg)
-        self._buffer.add_depth(self.topics.name, stamp, pixels, partial(decode_depth, encoding=encoding))
+        self._buffer.add_depth(self.topics.name, stamp, depth_pixels(msg), partial(decode_depth, encoding=msg.encoding))
 
     def _labels(self, msg: Image, stamp: float) -> None:
-        self._buffer.add_labels(self.topics.name, stamp, labels_from_image(msg))
+        self._buffer.add_labels(self.topics.name, stamp, label_pixels(msg), decode=ids_from_label_pixels)
 
     def _info(self, msg: CameraInfo, stamp: float) -> None:
         intrinsics = intrinsics_from_camera_info(msg)
@@ -114,7 +119,6 @@ class CameraInput:
 
     def _guarded(self, stream: str, ingest: Callable[[object, float], None]):
         def on_message(msg) -> None:
-            self.counts.received += 1
             try:
                 ingest(msg, stamp_to_seconds(msg.header.stamp))
             except ValueError as error:  # ImageError, FrameRejected, PerceptionError: all bad input

@@ -9,7 +9,6 @@ executor no VLM is needed; `--executor code --vlm-url ...` uses a real one.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -107,15 +106,14 @@ def _questions(scene: Scene, frames: FrameSet) -> list[DemoQuestion]:
 
 
 def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: list[DemoQuestion], started: float) -> int:
-    import rclpy
     from rclpy.action import ActionClient
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from visualization_msgs.msg import MarkerArray
 
     from spatialclaw_ros.action import AskSpatial
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
     from spatialclaw_ros.ros.frame_publisher import FrameSetPublisher, StreamTopics
+    from spatialclaw_ros.ros.spin import Spinner, wait_until
 
     out = Path(options.out_dir)
     parameters = {
@@ -140,23 +138,19 @@ def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: li
     if options.vlm_model:
         parameters["vlm.model"] = options.vlm_model
 
-    rclpy.init()
-    executor = MultiThreadedExecutor(num_threads=4)
-    nodes, spin_thread = [], None
-    try:
-        camera_node = rclpy.create_node("demo_camera")
+    with Spinner(threads=4) as spinner:
+        camera_node = spinner.node("demo_camera")
         FrameSetPublisher(camera_node, frames, StreamTopics(**TOPICS), rate_hz=30.0)
-        agent = SpatialClawNode(parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
-        client_node = rclpy.create_node("demo_client")
+        agent = spinner.add(
+            SpatialClawNode(
+                context=spinner.context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()]
+            )
+        )
+        client_node = spinner.node("demo_client")
         markers: list[MarkerArray] = []
         client_node.create_subscription(MarkerArray, "/spatialclaw/markers", markers.append, 10)
         client = ActionClient(client_node, AskSpatial, "/spatialclaw/ask")
-        nodes = [camera_node, agent, client_node]
-        for node in nodes:
-            executor.add_node(node)
-        spin_thread = threading.Thread(target=executor.spin, daemon=True)
-        spin_thread.start()
-        if not _wait(lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0):
+        if not wait_until(lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0):
             say("no frames reached the node within 20 s")
             return 1
         say(f"buffering {agent.buffer.count(CAMERA)} frames; asking {len(questions)} questions")
@@ -167,34 +161,20 @@ def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: li
         if agent.recorder is not None:
             say(f"answers recorded to {agent.recorder.path}")
         return 1 if failures else 0
-    finally:
-        executor.shutdown()
-        if spin_thread is not None:
-            spin_thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
-
-
-def _wait(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _ask(client, action_type, question: DemoQuestion, number: int, markers: list) -> bool:
+    from spatialclaw_ros.ros.spin import wait_until
+
     say(f"Q{number}: {question.text}" + (f" options: {', '.join(question.choices)}" if question.choices else ""))
     goal = action_type.Goal(question=question.text, choices=list(question.choices), target_frame="map")
     markers_before = len(markers)
     handle_future = client.send_goal_async(goal)
-    if not _wait(handle_future.done, 10.0) or not handle_future.result().accepted:
+    if not wait_until(handle_future.done, 10.0) or not handle_future.result().accepted:
         say("   goal was not accepted")
         return False
     result_future = handle_future.result().get_result_async()
-    if not _wait(result_future.done, 120.0):
+    if not wait_until(result_future.done, 120.0):
         say("   no result within 120 s")
         return False
     result = result_future.result().result
@@ -208,7 +188,7 @@ def _ask(client, action_type, question: DemoQuestion, number: int, markers: list
     for name, estimate in zip(result.tf_frames, result.objects):
         p = estimate.pose.position
         say(f"   TF {estimate.header.frame_id} -> {name}: ({p.x:.2f}, {p.y:.2f}, {p.z:.2f})")
-    if _wait(lambda: len(markers) > markers_before, 2.0):
+    if wait_until(lambda: len(markers) > markers_before, 2.0):
         latest = markers[-1].markers
         kinds = Counter(m.ns for m in latest if m.ns)
         summary = ", ".join(f"{n} {ns}" for ns, n in sorted(kinds.items())) or "none (previous ones deleted)"

@@ -31,7 +31,6 @@ class StreamTopics:
     labels: str = ""
     odom: str = ""
     optical_frame: str = "camera_optical"
-    depth_encoding: str = "16UC1"  # or 32FC1
 
 
 @dataclass
@@ -44,12 +43,11 @@ class _FrameMessages:
 
 
 class FrameSetPublisher:
-    """Publishes frame after frame (looping) from a timer on `node`; `published` counts frames sent."""
+    """Publishes frame after frame, looping, from a timer on `node`; `published` counts frames sent."""
 
-    def __init__(self, node: Node, frames: FrameSet, topics: StreamTopics, rate_hz: float = 30.0, loop: bool = True):
+    def __init__(self, node: Node, frames: FrameSet, topics: StreamTopics, rate_hz: float = 30.0):
         self._node = node
         self._messages = [_messages(frame, topics, frames.world_frame) for frame in frames]
-        self._loop = loop
         self.published = 0
         qos = qos_profile_sensor_data
         self._pubs = {
@@ -65,9 +63,6 @@ class FrameSetPublisher:
         self._timer.cancel()
 
     def _tick(self) -> None:
-        if not self._loop and self.published >= len(self._messages):
-            self.stop()
-            return
         messages = self._messages[self.published % len(self._messages)]
         stamp = self._node.get_clock().now().to_msg()
         for name, publisher in self._pubs.items():
@@ -84,7 +79,7 @@ def _messages(frame: Frame, topics: StreamTopics, world_frame: str) -> _FrameMes
     image.header.frame_id = topics.optical_frame
     depth = info = labels = odom = None
     if topics.depth and frame.depth is not None:
-        depth = _depth_message(frame.depth, topics.depth_encoding)
+        depth = _millimetres_message(frame.depth)
         depth.header.frame_id = topics.optical_frame
     if topics.info and frame.intrinsics is not None:
         info = camera_info_from_intrinsics(frame.intrinsics)
@@ -100,8 +95,7 @@ def _messages(frame: Frame, topics: StreamTopics, world_frame: str) -> _FrameMes
     return _FrameMessages(image, depth, info, labels, odom)
 
 
-def _depth_message(depth_m: np.ndarray, encoding: str) -> Image:
-    if encoding == "32FC1":
-        return image_from_array(depth_m.astype(np.float32), "32FC1")
+def _millimetres_message(depth_m: np.ndarray) -> Image:
+    """16UC1 millimetres, 0 where invalid: what most RGB-D drivers publish."""
     millimetres = np.where(np.isfinite(depth_m), np.rint(depth_m * 1000.0), 0).clip(0, 65535).astype(np.uint16)
     return image_from_array(millimetres, "16UC1")

@@ -68,8 +68,11 @@ def image_array(msg: Image) -> np.ndarray:
 
 def rgb_from_image(msg: Image) -> np.ndarray:
     """H x W x 3 uint8 RGB from any supported colour or mono encoding."""
-    pixels = image_array(msg)
-    encoding = msg.encoding
+    return rgb_from_pixels(image_array(msg), msg.encoding)
+
+
+def rgb_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """H x W x 3 uint8 RGB from the `image_array` pixels of an image in `encoding`."""
     if encoding == "rgb8":
         return pixels
     if encoding in _TO_RGB:
@@ -81,22 +84,30 @@ def rgb_from_image(msg: Image) -> np.ndarray:
 
 def depth_from_image(msg: Image) -> np.ndarray:
     """H x W float32 metres, NaN where invalid, from 16UC1 / mono16 (mm) or 32FC1 (m)."""
-    pixels, encoding = depth_pixels(msg)
-    return decode_depth(pixels, encoding)
+    return decode_depth(depth_pixels(msg), msg.encoding)
 
 
-def depth_pixels(msg: Image) -> tuple[np.ndarray, str]:
-    """The raw depth pixels (a view where possible) and the encoding `decode_depth` reads them with."""
+def depth_pixels(msg: Image) -> np.ndarray:
+    """The raw depth pixels (a view where possible), for `decode_depth` with the message's encoding."""
     if msg.encoding not in DEPTH_ENCODINGS:
         raise ImageError(f"depth must be one of {', '.join(DEPTH_ENCODINGS)}, got {msg.encoding!r}")
-    return image_array(msg), "16UC1" if msg.encoding == "mono16" else msg.encoding
+    return image_array(msg)
 
 
 def labels_from_image(msg: Image) -> np.ndarray:
     """H x W int32 instance ids (0 = background)."""
+    return ids_from_label_pixels(label_pixels(msg))
+
+
+def label_pixels(msg: Image) -> np.ndarray:
+    """The raw pixels of a label image (a view where possible), for `ids_from_label_pixels`."""
     if msg.encoding not in LABEL_ENCODINGS:
         raise ImageError(f"label images must be one of {', '.join(LABEL_ENCODINGS)}, got {msg.encoding!r}")
-    return image_array(msg).astype(np.int32)
+    return image_array(msg)
+
+
+def ids_from_label_pixels(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.int32)
 
 
 def rgb_from_compressed(msg: CompressedImage) -> np.ndarray:

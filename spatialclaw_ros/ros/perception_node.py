@@ -5,20 +5,18 @@ perception service that the agent node's kernels call (`perception.service_url`)
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import RegionOfInterest
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
 from spatialclaw_ros.perception.types import SegmentRequest
-from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix
+from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
 from spatialclaw_ros.ros.images import (
     camera_info_from_intrinsics,
     depth_from_image,
@@ -26,37 +24,27 @@ from spatialclaw_ros.ros.images import (
     intrinsics_from_camera_info,
     rgb_from_image,
 )
+from spatialclaw_ros.ros.settings import (
+    PERCEPTION_NODE_PARAMETERS,
+    build_perception,
+    declare_parameters,
+    load_perception_config,
+    perception_overrides,
+)
 from spatialclaw_ros.ros.spin import spin_node
 from spatialclaw_ros.srv import Reconstruct, Segment
 
 _SERVICE_START_TIMEOUT_S = 10.0
-PERCEPTION_PARAMETERS = {
-    "perception.reconstruct_backend": ("da3", "default backend: da3 | sensor | fused"),
-    "perception.segment_backend": ("sam3", "sam3 | labels"),
-    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
-    "perception.sam3_model": ("", "SAM 3 hub id or local directory (empty = perception's default)"),
-    "perception.device": ("auto", "auto | cpu | cuda"),
-    "perception.token": ("", "service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN, else a random one)"),
-    "service.enabled": (True, "serve the FastAPI perception service for kernels"),
-    "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
-    "service.port": (8765, "port"),
-}
 
 
 class PerceptionNode(Node):
     def __init__(self, *, perception_factory=None, node_name: str = "spatialclaw_perception", **node_kwargs):
         super().__init__(node_name, **node_kwargs)
-        p = {
-            name: self.declare_parameter(name, default, ParameterDescriptor(description=text)).value
-            for name, (default, text) in PERCEPTION_PARAMETERS.items()
-        }
-        self._settings = {
-            key.split(".", 1)[1]: (value or None)
-            for key, value in p.items()
-            if key.startswith("perception.") and key != "perception.token"
-        }
-        self._token = p["perception.token"] or os.environ.get("SPATIALCLAW_PERCEPTION_TOKEN") or secrets.token_urlsafe(24)
-        self._factory = perception_factory or _build_perception
+        p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
+        self._settings = perception_overrides(p)
+        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
+        self._token = load_perception_config(self._settings).token or secrets.token_urlsafe(24)
+        self._factory = perception_factory or build_perception
         self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
         self.default = self._perception(self._settings["reconstruct_backend"])
@@ -172,19 +160,13 @@ def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
             Frame(
                 image=rgb_from_image(msg),
                 index=i,
-                timestamp=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                timestamp=stamp_to_seconds(msg.header.stamp),
                 depth=depth_from_image(request.depths[i]) if request.depths else None,
                 intrinsics=intrinsics_from_camera_info(request.camera_infos[i]) if request.camera_infos else None,
                 pose=pose_to_matrix(request.camera_poses[i]) if request.camera_poses else None,
             )
         )
     return FrameSet(frames, world_frame="world" if request.camera_poses else "")
-
-
-def _build_perception(settings: dict):
-    from spatialclaw_ros.perception import PerceptionConfig, build_perception
-
-    return build_perception(PerceptionConfig.load(overrides=settings))
 
 
 def _start_service(perception, token: str, host: str, port: int):

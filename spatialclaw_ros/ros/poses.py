@@ -51,9 +51,9 @@ class OdometryPoses:
     """Base poses from an Odometry topic, interpolated at the image stamp, times a fixed
     base-to-optical-frame extrinsic per camera. The world is the odometry's frame (e.g. "odom")."""
 
-    def __init__(self, node: Node, topic: str, extrinsics: dict[str, np.ndarray], history: PoseHistory | None = None):
+    def __init__(self, node: Node, topic: str, extrinsics: dict[str, np.ndarray]):
         self._extrinsics = extrinsics
-        self._history = history or PoseHistory()
+        self._history = PoseHistory()
         self.world_frame = ""
         node.create_subscription(Odometry, topic, self._on_odometry, qos_profile_sensor_data)
 

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import rclpy
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -36,15 +33,15 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from spatialclaw_ros.action import AskSpatial
+from spatialclaw_ros.eval.answerers import Answer
 from spatialclaw_ros.eval.records import Prediction, Sample, write_jsonl
-from spatialclaw_ros.eval.scoring import score_response
+from spatialclaw_ros.eval.runner import PREDICTIONS, prediction_for
 from spatialclaw_ros.ros.conversions import seconds_to_stamp
+from spatialclaw_ros.ros.spin import Spinner, wait_until
 
-PREDICTIONS = "predictions.jsonl"
 _TF_TYPE = "tf2_msgs/msg/TFMessage"
 # A goal's window_sec of 0 means "the node's default", so a one-frame window is sent as 1 ms.
 _MIN_WINDOW_S = 1e-3
-_POLL_S = 0.01
 
 _ERROR_NAMES = {
     getattr(AskSpatial.Result, name): name.lower()
@@ -93,39 +90,28 @@ def replay_into_node(bag: str | Path, samples: list[Sample], out_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     (out / PREDICTIONS).unlink(missing_ok=True)
 
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("spatialclaw_replay", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinning = threading.Thread(target=executor.spin, daemon=True)
-    spinning.start()
-    try:
-        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-            player = _Player(node, reader, settings)
-            asker = _Asker(node, settings)
-            player.wait_for_subscribers(settings.connect_timeout_s)
-            answered = {}
-            remaining = deque(questions)
+    reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED))
+    with Spinner(threads=1) as spinner, reader:
+        node = spinner.node("spatialclaw_replay")
+        player = _Player(node, reader, settings)
+        asker = _Asker(node, settings)
+        player.wait_for_subscribers(settings.connect_timeout_s)
+        answered = {}
+        remaining = deque(questions)
 
-            def ask_due(until_ns: float) -> None:
-                settled_at = None
-                while remaining and remaining[0].ask_at_ns <= until_ns:
-                    question = remaining.popleft()
-                    if question.ask_at_ns != settled_at:
-                        player.set_clock(question.ask_at_ns)
-                        time.sleep(settings.settle_s)
-                        settled_at = question.ask_at_ns
-                    answered[question.sample.id] = _ask(asker, question, settings, out)
+        def ask_due(until_ns: float) -> None:
+            settled_at = None
+            while remaining and remaining[0].ask_at_ns <= until_ns:
+                question = remaining.popleft()
+                if question.ask_at_ns != settled_at:
+                    player.set_clock(question.ask_at_ns)
+                    time.sleep(settings.settle_s)
+                    settled_at = question.ask_at_ns
+                answered[question.sample.id] = _ask(asker, question, settings, out)
 
-            for stamp_ns in player.play():
-                ask_due(stamp_ns)
-            ask_due(float("inf"))  # questions after the bag's last message
-    finally:
-        executor.shutdown()
-        spinning.join(timeout=5)
-        node.destroy_node()
-        context.try_shutdown()
+        for stamp_ns in player.play():
+            ask_due(stamp_ns)
+        ask_due(float("inf"))  # questions after the bag's last message
     return [answered[s.id] for s in samples]
 
 
@@ -151,18 +137,17 @@ def _ask(asker: _Asker, question: _Question, settings: ReplayOptions, out: Path)
     started = time.monotonic()
     result = asker.ask(question.goal, settings.answer_timeout_s)
     sample = question.sample
-    response = result.answer if result.success else ""
-    scored = score_response(sample, response)
-    prediction = Prediction(
-        sample_id=sample.id, benchmark=sample.benchmark, executor=settings.executor, response=response,
-        prediction=scored.prediction, score=scored.score, category=sample.category, group_id=sample.group_id,
+    answer = Answer(
+        result.answer if result.success else "",
         error=None if result.success else _ERROR_NAMES.get(result.error_code, "internal_error"),
-        elapsed=time.monotonic() - started, steps=int(result.steps), trace_path=result.trace_path or None,
-        group_info=sample.extra.get("group_info", {}),
+        error_message=result.error_msg,
+        steps=int(result.steps),
+        trace_path=result.trace_path or None,
     )
+    prediction = prediction_for(sample, settings.executor, answer, started=started)
     write_jsonl(out / PREDICTIONS, [prediction], append=True)
     if settings.progress:
-        outcome = f"{response!r} (score {scored.score:g})" if result.success else f"error: {result.error_msg}"
+        outcome = f"{answer.response!r} (score {prediction.score:g})" if result.success else f"error: {result.error_msg}"
         print(f"[replay] {sample.id} at {question.ask_at_ns / 1e9:.3f} s: {outcome}", file=sys.stderr)
     return prediction
 
@@ -259,11 +244,11 @@ class _Asker:
 
     def ask(self, goal: AskSpatial.Goal, timeout_s: float) -> AskSpatial.Result:
         deadline = time.monotonic() + timeout_s
-        handle = _wait(self._client.send_goal_async(goal), deadline)
+        handle = _result(self._client.send_goal_async(goal), deadline)
         if handle is None or not handle.accepted:
             return AskSpatial.Result(success=False, error_code=AskSpatial.Result.INTERNAL_ERROR,
                                      error_msg="the node did not accept the goal")
-        response = _wait(handle.get_result_async(), deadline)
+        response = _result(handle.get_result_async(), deadline)
         if response is None:
             handle.cancel_goal_async()
             return AskSpatial.Result(success=False, error_code=AskSpatial.Result.TIMED_OUT,
@@ -271,13 +256,9 @@ class _Asker:
         return response.result
 
 
-def _wait(future, deadline: float):
+def _result(future, deadline: float):
     """The future's result, or None when the deadline passes first (the executor thread fills it)."""
-    while not future.done():
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(_POLL_S)
-    return future.result()
+    return future.result() if wait_until(future.done, deadline - time.monotonic()) else None
 
 
 def _message_class(msgtype: str):

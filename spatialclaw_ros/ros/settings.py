@@ -1,4 +1,5 @@
-"""The agent node's ROS parameters, declared with defaults and read into one typed settings object.
+"""The nodes' ROS parameters, declared with defaults; the agent node's are read into one typed
+settings object.
 
 config/spatialclaw.yaml documents every parameter; the defaults here are the same values.
 Cameras are listed by name in `cameras`; each has its own `camera.<name>.*` parameters.
@@ -18,7 +19,19 @@ from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, rigid_transform
 from spatialclaw_ros.ros.camera_inputs import CameraTopics
 from spatialclaw_ros.ros.poses import POSE_SOURCES
 
-# name -> (default, description)
+# name -> (default, description). The perception models' parameters, for both nodes: the agent
+# node's in-process perception and the perception node.
+PERCEPTION_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "perception.reconstruct_backend": ("da3", "da3 | sensor | fused"),
+    "perception.segment_backend": ("sam3", "sam3 | labels"),
+    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
+    "perception.sam3_model": ("", "SAM 3 hub id or local directory (empty = perception's default)"),
+    "perception.device": ("auto", "auto | cpu | cuda"),
+}
+# Perception settings for which an empty parameter means "not set" (PerceptionConfig's file,
+# environment or default decides).
+_EMPTY_IS_UNSET = ("da3_model", "sam3_model", "device", "service_url", "token")
+
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "cameras": (["camera"], "camera names; each has camera.<name>.* parameters"),
     "buffer.max_frames": (100, "frames kept per camera and stream (memory: see config/spatialclaw.yaml)"),
@@ -47,13 +60,17 @@ NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "vlm.api_key": ("", "API key (empty = $SPATIALCLAW_VLM_API_KEY or none)"),
     "vlm.timeout_s": (120.0, "per-request timeout"),
     "vlm.max_retries": (3, "retries per request"),
-    "perception.reconstruct_backend": ("da3", "da3 | sensor | fused"),
-    "perception.segment_backend": ("sam3", "sam3 | labels"),
-    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
-    "perception.sam3_model": ("", "SAM 3 hub id or local directory (empty = perception's default)"),
-    "perception.device": ("auto", "auto | cpu | cuda"),
+    **PERCEPTION_PARAMETERS,
     "perception.service_url": ("", "perception service URL (the perception node); empty = in-process"),
     "perception.token": ("", "perception service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN)"),
+}
+
+PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    **PERCEPTION_PARAMETERS,
+    "perception.token": ("", "service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN, else a random one)"),
+    "service.enabled": (True, "serve the FastAPI perception service for kernels"),
+    "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
+    "service.port": (8765, "port"),
 }
 
 CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -93,7 +110,7 @@ class NodeSettings:
 
 def declare_and_read(node: Node) -> NodeSettings:
     """Declare every parameter (defaults above) and read them; raises ValueError on a bad value."""
-    p = {name: _declare(node, name, default, text) for name, (default, text) in NODE_PARAMETERS.items()}
+    p = declare_parameters(node, NODE_PARAMETERS)
     if p["pose_source"] not in POSE_SOURCES:
         raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {p['pose_source']!r}")
     cameras = [_camera(node, name) for name in p["cameras"]]
@@ -120,23 +137,39 @@ def declare_and_read(node: Node) -> NodeSettings:
             "executor": p["agent.executor"],
             "max_steps": p["agent.max_steps"],
             "trace_dir": p["agent.trace_dir"] or None,
-            "episode_timeout_s": p["goal_timeout_s"],
             "vlm.base_url": p["vlm.base_url"],
             "vlm.model": p["vlm.model"],
             "vlm.api_key": p["vlm.api_key"] or None,
             "vlm.timeout_s": p["vlm.timeout_s"],
             "vlm.max_retries": p["vlm.max_retries"],
         },
-        perception={
-            "reconstruct_backend": p["perception.reconstruct_backend"],
-            "segment_backend": p["perception.segment_backend"],
-            "da3_model": p["perception.da3_model"] or None,
-            "sam3_model": p["perception.sam3_model"] or None,
-            "device": p["perception.device"],
-            "service_url": p["perception.service_url"] or None,
-            "token": p["perception.token"] or None,
-        },
+        perception=perception_overrides(p),
     )
+
+
+def declare_parameters(node: Node, parameters: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    """Declare `parameters` (name -> (default, description)) on `node`; their values by name."""
+    return {name: _declare(node, name, default, text) for name, (default, text) in parameters.items()}
+
+
+def perception_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """The `perception.*` parameters among `values` as PerceptionConfig overrides."""
+    overrides = {name.removeprefix("perception."): v for name, v in values.items() if name.startswith("perception.")}
+    return {key: None if key in _EMPTY_IS_UNSET and v == "" else v for key, v in overrides.items()}
+
+
+def load_perception_config(overrides: dict[str, Any]):
+    """PerceptionConfig from its file, the environment and then `overrides` (None = not set)."""
+    from spatialclaw_ros.perception import PerceptionConfig
+
+    return PerceptionConfig.load(overrides=overrides)
+
+
+def build_perception(overrides: dict[str, Any]):
+    """The perception (models, or a client of the perception service) that `overrides` configure."""
+    from spatialclaw_ros.perception import build_perception as build
+
+    return build(load_perception_config(overrides))
 
 
 def _declare(node: Node, name: str, default: Any, description: str) -> Any:

@@ -19,11 +19,13 @@ try:
 except ImportError:  # pip-installed ROS: no tf2 wheels
     tf2_ros = None
 
+_LOOKUP_TIMEOUT_S = 0.1
+
 
 class TfBridge:
-    def __init__(self, node: Node, lookup_timeout_s: float = 0.1):
+    def __init__(self, node: Node):
         self._node = node
-        self._timeout = Duration(seconds=lookup_timeout_s)
+        self._timeout = Duration(seconds=_LOOKUP_TIMEOUT_S)
         self._warned = False
         self.available = tf2_ros is not None
         if self.available:

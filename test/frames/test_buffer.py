@@ -163,6 +163,34 @@ def test_a_fast_camera_is_thinned_to_one_frame_per_interval_with_its_depth():
     assert len(buffer._streams["front"].depth) == len(kept)
 
 
+def test_only_kept_frames_are_decoded():
+    """Colour given as a decoder is decoded only when thinning keeps the frame; labels given as raw
+    pixels with a decoder, like depth, only when a question samples them."""
+    buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.1))
+    decoded = []
+
+    def colour(i):
+        def decode():
+            decoded.append(i)
+            return rgb(i)
+
+        return decode
+
+    def as_ids(pixels):
+        decoded.append("labels")
+        return pixels.astype(np.int32)
+
+    kept = [i for i in range(7) if buffer.add_color("front", 100.0 + i / 30, colour(i))]
+    for i in range(7):
+        buffer.add_labels("front", 100.0 + i / 30, np.full((H, W), i, np.uint8), decode=as_ids)
+    assert kept == [0, 3, 6] and decoded == kept
+    with pytest.raises(FrameRejected):  # a decoder's image is checked like a given one
+        buffer.add_color("front", 101.0, lambda: np.zeros((H, W), np.uint8))
+    frames = buffer.sample("front", SampleRequest(window_s=1.0, count=2))
+    assert decoded == [*kept, "labels", "labels"]
+    assert [f.labels.dtype for f in frames] == [np.int32, np.int32] and [f.labels[0, 0] for f in frames] == [0, 6]
+
+
 def test_interval_rule_for_late_frames_and_when_off():
     buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.5))
     for stamp in (1.0, 2.0):

@@ -41,6 +41,16 @@ def test_out_of_order_and_bounded():
         history.add(5.0, np.eye(3))
 
 
+def test_a_pose_at_a_stamp_already_held_replaces_it():
+    history = PoseHistory()
+    for stamp in (1.0, 2.0, 3.0):
+        history.add(stamp, yaw_pose(stamp, 0.0))
+    history.add(2.0, yaw_pose(20.0, 0.0))  # out of order, at a stamp it holds
+    history.add(3.0, yaw_pose(30.0, 0.0))  # the newest stamp again
+    assert len(history) == 3
+    assert history.at(2.0)[0, 3] == pytest.approx(20.0) and history.at(3.0)[0, 3] == pytest.approx(30.0)
+
+
 def test_optical_axes_map_to_rep103_body_axes():
     forward_in_optical = np.array([0.0, 0.0, 1.0, 0.0])
     right_in_optical = np.array([1.0, 0.0, 0.0, 0.0])

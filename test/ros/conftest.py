@@ -8,14 +8,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets the tests import ros_support
 
-from ros_support import STREAM_TOPICS, Spinner, VLMScript, scene_frames  # noqa: E402
+from ros_support import STREAM_TOPICS, VLMScript, scene_frames  # noqa: E402
+
+from spatialclaw_ros.ros.spin import Spinner  # noqa: E402
 
 
 @pytest.fixture(scope="package")
 def spinner():
-    spin = Spinner()
-    yield spin
-    spin.close()
+    with Spinner(threads=6) as spin:
+        yield spin
 
 
 @pytest.fixture(scope="package")

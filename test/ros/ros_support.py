@@ -1,16 +1,14 @@
-"""Helpers for the ROS integration tests (imported by test/ros/conftest.py and the tests): a spinning executor, an action client, topic recorders,
-a scripted VLM, and a small synthetic scene whose geometry is known exactly, streamed over DDS."""
+"""Helpers for the ROS integration tests (imported by test/ros/conftest.py and the tests): waits
+that raise on timeout, an action client, topic recorders, a scripted VLM, and a small synthetic
+scene whose geometry is known exactly, streamed over DDS."""
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
@@ -20,6 +18,7 @@ from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsics, look_at, render
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.msg import SpatialAnswer
+from spatialclaw_ros.ros import spin
 
 SCENE = Scene(
     (
@@ -38,48 +37,14 @@ def scene_frames(n: int = 6, width: int = 160, height: int = 120) -> FrameSet:
 
 
 def wait_for(future: Future, timeout: float):
-    deadline = time.monotonic() + timeout
-    while not future.done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no answer within {timeout} s")
-        time.sleep(0.01)
+    if not spin.wait_until(future.done, timeout):
+        raise TimeoutError(f"no answer within {timeout} s")
     return future.result()
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-class Spinner:
-    """A private rclpy context (independent of other tests' rclpy.init) and a MultiThreadedExecutor
-    spinning it on a background thread."""
-
-    def __init__(self, threads: int = 6):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
-
-    def node(self, name: str) -> Node:
-        return self.add(rclpy.create_node(name, context=self.context))
-
-    def add(self, node: Node) -> Node:
-        self.executor.add_node(node)
-        return node
-
-    def remove(self, node: Node) -> None:
-        self.executor.remove_node(node)
-        node.destroy_node()
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self._thread.join(timeout=5)
-        self.context.try_shutdown()
+    if not spin.wait_until(condition, timeout):
+        raise TimeoutError(f"timed out waiting for {what}")
 
 
 @dataclass

@@ -74,6 +74,8 @@ def test_depth_16uc1_millimetres_and_32fc1_metres(bigendian):
     depth = depth_from_image(raw(mm, "16UC1", pad=2, bigendian=bigendian))
     assert depth.dtype == np.float32 and np.isnan(depth[0, 0])
     assert depth[0, 1:] == pytest.approx([1.5, 65.535])
+    mono16 = depth_from_image(raw(mm, "mono16", bigendian=bigendian))  # millimetres too
+    assert np.isnan(mono16[0, 0]) and mono16[0, 1:] == pytest.approx([1.5, 65.535])
     metres = np.array([[np.nan, 2.25, 0.0]], dtype=np.float32)
     depth = depth_from_image(raw(metres, "32FC1", bigendian=bigendian))
     assert np.isnan(depth[0, 0]) and depth[0, 1] == 2.25 and np.isnan(depth[0, 2])

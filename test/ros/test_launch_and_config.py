@@ -3,14 +3,16 @@ tools (not available as wheels): syntax, declared arguments, and that every para
 YAML is one the nodes declare, with the same default."""
 
 import ast
+import importlib.util
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from spatialclaw_ros.ros.settings import CAMERA_PARAMETERS, NODE_PARAMETERS, parse_label_names
+from spatialclaw_ros.ros.settings import CAMERA_PARAMETERS, NODE_PARAMETERS, PERCEPTION_NODE_PARAMETERS, parse_label_names
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ros
@@ -37,6 +39,68 @@ def test_launch_files_parse_and_declare_their_arguments():
     assert {"bag", "rate", "questions", "out"} <= launch_arguments(ROOT / "launch" / "replay.launch.py")
 
 
+class _Recorded:
+    """Stands in for a launch / launch_ros class: keeps what it was given."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+def evaluate_launch(monkeypatch, path: Path, **given: str) -> dict[str, dict]:
+    """Run `path`'s generate_launch_description on stand-ins for the launch packages (no wheels) and
+    return each node's parameters (the inline dicts, later ones winning), launch arguments
+    substituted: their defaults, or `given`."""
+    kinds = {name: type(name, (_Recorded,), {}) for name in (
+        "LaunchDescription", "DeclareLaunchArgument", "SetEnvironmentVariable", "IfCondition", "LaunchConfiguration",
+        "PythonExpression", "Node")}
+    modules = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "SetEnvironmentVariable"],
+               "launch.conditions": ["IfCondition"], "launch.substitutions": ["LaunchConfiguration", "PythonExpression"],
+               "launch_ros": [], "launch_ros.actions": ["Node"]}
+    for name, members in modules.items():
+        module = types.ModuleType(name)
+        for member in members:
+            setattr(module, member, kinds[member])
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr("ament_index_python.packages.get_package_share_directory", lambda package: f"/share/{package}")
+    spec = importlib.util.spec_from_file_location("launch_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    actions = module.generate_launch_description().args[0]
+    arguments = {a.args[0]: a.kwargs["default_value"] for a in actions if isinstance(a, kinds["DeclareLaunchArgument"])}
+    arguments.update(given)
+
+    def resolve(value):
+        if isinstance(value, kinds["LaunchConfiguration"]):
+            return arguments[value.args[0]]
+        if isinstance(value, kinds["PythonExpression"]):
+            return str(eval("".join(resolve(part) for part in value.args[0])))
+        if isinstance(value, (tuple, list)) and any(isinstance(v, _Recorded) for v in value):
+            return "".join(resolve(part) for part in value)
+        return value
+
+    nodes = {}
+    for node in (a for a in actions if isinstance(a, kinds["Node"])):
+        parameters = {}
+        for entry in node.kwargs["parameters"]:
+            if isinstance(entry, dict):
+                parameters.update({resolve(k): resolve(v) for k, v in entry.items()})
+        nodes[node.kwargs["name"]] = parameters
+    return nodes
+
+
+def test_the_agent_node_finds_the_perception_service_where_the_perception_node_serves_it(monkeypatch):
+    launch_file = ROOT / "launch" / "spatialclaw.launch.py"
+    config = yaml.safe_load((ROOT / "config" / "spatialclaw.yaml").read_text())
+    default_port = config["spatialclaw_perception"]["ros__parameters"]["service"]["port"]
+    assert default_port == PERCEPTION_NODE_PARAMETERS["service.port"][0]
+    for given, port in (({}, default_port), ({"perception_port": "9123"}, 9123)):
+        nodes = evaluate_launch(monkeypatch, launch_file, **given)
+        assert int(nodes["spatialclaw_perception"]["service.port"]) == port
+        assert nodes["spatialclaw"]["perception.service_url"] == f"http://127.0.0.1:{port}"
+    in_process = evaluate_launch(monkeypatch, launch_file, with_perception_node="false")
+    assert in_process["spatialclaw"]["perception.service_url"] == ""
+
+
 def flatten(mapping: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in mapping.items():
@@ -58,11 +122,15 @@ def test_parameter_file_matches_the_node_defaults():
         if name.endswith(("image_topic", "info_topic")):
             continue  # the file spells out the /<camera>/... defaults
         assert value == default, name
-    assert set(flatten(config["spatialclaw_perception"]["ros__parameters"])) <= {
+    assert set(PERCEPTION_NODE_PARAMETERS) == {
         "perception.reconstruct_backend", "perception.segment_backend", "perception.da3_model",
         "perception.sam3_model", "perception.device", "perception.token", "service.enabled", "service.host",
         "service.port",
     }
+    perception = flatten(config["spatialclaw_perception"]["ros__parameters"])
+    assert set(perception) <= set(PERCEPTION_NODE_PARAMETERS)
+    for name, value in perception.items():
+        assert value == PERCEPTION_NODE_PARAMETERS[name][0], name
 
 
 def test_label_names_parameter():

@@ -11,7 +11,7 @@ from spatialclaw_ros.eval.replay import replay_offline, replay_online
 from spatialclaw_ros.eval.synthetic import bag as synthetic_bag
 from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
 
-from ros_support import node_parameters, wait_until
+from ros_support import node_parameters
 
 pytestmark = pytest.mark.ros
 ODOMETRY_TOPIC = "/replay/camera_odom"
@@ -85,7 +85,7 @@ def test_questions_replayed_through_the_node_score_as_offline(exported, replayed
     written = read_predictions(root / "online" / "predictions.jsonl")  # in the order they were asked
     assert sorted(p.sample_id for p in written) == sorted(q.id for q in questions)
     # each question saw exactly its own clip: the node kept every replayed frame and its poses came from the bag
-    wait_until(lambda: replayed_node.inputs["camera"].counts.dropped == 0, 1.0, "no dropped frames")
+    assert replayed_node.inputs["camera"].counts.dropped == 0, replayed_node.inputs["camera"].counts.last_error
     assert replayed_node.poses.world_frame == "map"
 
 
