@@ -42,12 +42,7 @@ ProgressCallback = Callable[[ProgressEvent], None]
 CancelCheck = Callable[[], bool]
 
 
-class EpisodeCanceled(Exception):
-    pass
-
-
-class EpisodeTimedOut(Exception):
-    pass
+CANCELED = EpisodeError("canceled", "the question was canceled")
 
 
 @dataclass
@@ -136,16 +131,9 @@ class Agent:
         episode = Episode(question=question, executor=config.executor, trace_path=str(trace.path) if trace.path else None)
         ctx = EpisodeContext(question, videos, client, trace, started, deadline, on_progress, cancel)
         try:
-            if cancel():
-                raise EpisodeCanceled()
-            outcome = self._execute(ctx)
-        except EpisodeCanceled:
-            outcome = Outcome(None, failure=EpisodeError("canceled", "the question was canceled"))
-        except EpisodeTimedOut as exc:
-            outcome = Outcome(None, failure=EpisodeError("timed_out", str(exc)))
+            outcome = Outcome(None, failure=CANCELED) if cancel() else self._execute(ctx)
         except VLMUnavailable as exc:
-            code = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
-            outcome = Outcome(None, failure=EpisodeError(code, str(exc)))
+            outcome = Outcome(None, failure=_vlm_failure(exc, deadline))
         except Exception as exc:  # the episode fails cleanly; the trace keeps the traceback
             trace.event("internal_error", traceback=traceback.format_exc())
             outcome = Outcome(None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}"))
@@ -233,12 +221,17 @@ class Agent:
             on_progress=ctx.on_progress,
             should_cancel=ctx.cancel,
         )
-        state = loop.run()
+        try:
+            state = loop.run()
+        except VLMUnavailable as exc:
+            return Outcome(None, history=loop.history, results=loop.results, failure=_vlm_failure(exc, ctx.deadline))
+        failure = None  # a stopped episode still reports the steps it took
         if state["stop"] == "canceled":
-            raise EpisodeCanceled()
-        if state["stop"] == "timed_out":
-            raise EpisodeTimedOut(f"the episode took longer than {ctx.deadline - ctx.started:g} s")
-        return Outcome(state["answer"], state["used_fallback"], state["history"], loop.results)
+            failure = CANCELED
+        elif state["stop"] == "timed_out":
+            failure = EpisodeError("timed_out", f"the episode took longer than {ctx.deadline - ctx.started:g} s")
+        answer = None if failure else state["answer"]
+        return Outcome(answer, state["used_fallback"], state["history"], loop.results, failure)
 
     def _answer_directly(self, ctx: EpisodeContext) -> Outcome:
         if ctx.on_progress is not None:
@@ -268,6 +261,12 @@ class Agent:
         episode.error = outcome.failure
         if episode.error is None and not episode.answer:
             episode.error = _why_unanswered(outcome)
+
+
+def _vlm_failure(exc: VLMUnavailable, deadline: float) -> EpisodeError:
+    # a call cut short by the episode deadline is the episode's timeout, not the endpoint's fault
+    code = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
+    return EpisodeError(code, str(exc))
 
 
 def _timings(total: float, client: VLMClient, kernel: PendingKernel | None, trace: Trace) -> EpisodeTimings:

@@ -100,7 +100,9 @@ class AgentLoop:
         self.on_progress = on_progress
         self.should_cancel = should_cancel or (lambda: False)
         self.started = time.monotonic()
-        self.results: list[Any] = []  # the kernel's StepResults, kept for the episode's objects and images
+        # kept outside the graph state as well, so an episode the VLM cut short still has its steps
+        self.results: list[Any] = []  # the kernel's StepResults, for the episode's objects and images
+        self.history: list[StepRecord] = []
         self.system = ChatMessage("system", source.system_prompt(limits.max_steps))
         self.graph = self._build()
 
@@ -168,8 +170,9 @@ class AgentLoop:
         assert draft is not None and draft.code is not None
         self._progress("executing", state["turns"], code=draft.code, observation=draft.summary)
         result = self.kernel.run(draft.code)
-        self.results.append(result)
         record = StepRecord.of(state["turns"], draft.code, result)
+        self.results.append(result)
+        self.history.append(record)
         update: LoopState = {
             "last_result": result,
             "history": [*state["history"], record],

@@ -38,8 +38,7 @@ class Trace:
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         slug = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:40] or "question"
-        self.path = Path(root) / f"{stamp}-{slug}"
-        (self.path / "images").mkdir(parents=True, exist_ok=False)
+        self.path = _new_folder(Path(root) / f"{stamp}-{slug}")
         self.event("episode_start", question=question, executor=executor)
 
     def event(self, kind: str, **data: Any) -> None:
@@ -117,6 +116,18 @@ class Trace:
         began = time.perf_counter()
         render_report(self.path)
         self.seconds += time.perf_counter() - began
+
+
+def _new_folder(base: Path) -> Path:
+    """`base`, or `base-2`, `base-3`... if a concurrent episode with the same question got there first."""
+    path, n = base, 1
+    while True:
+        try:
+            (path / "images").mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 def _jsonable(value: Any) -> Any:

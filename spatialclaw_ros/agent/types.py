@@ -56,7 +56,7 @@ class ProgressEvent:
     elapsed: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class EpisodeError:
     code: ErrorCode
     message: str

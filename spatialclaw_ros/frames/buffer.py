@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from spatialclaw_ros.frames.types import CameraIntrinsics, Frame, FrameSet
+from spatialclaw_ros.frames.types import CameraIntrinsics, Frame, FrameSet, names_present
 
 T = TypeVar("T")
 
@@ -72,6 +72,12 @@ class SampleRequest:
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.count < 1:
             raise FrameBufferError(f"need window_s >= 0 and count >= 1, got {self.window_s} and {self.count}")
+
+
+# Depth and labels usually arrive just after their colour frame. "The newest frame" is the newest
+# one whose depth and labels are in, unless they are later than this behind it: then they count
+# as lost, so a camera whose depth stream died is reported, not silently answered from the past.
+_PAIRING_WAIT_S = 0.5
 
 
 class StampedQueue(Generic[T]):
@@ -278,6 +284,21 @@ class FrameBuffer:
         tolerance = self.limits.sync_tolerance_s
         return stamp > streams.newest_color_seen + tolerance or streams.color.nearest(stamp, tolerance) is not None
 
+    def _newest_paired(self, streams: _CameraStreams, stamps: list[float]) -> float:
+        """The newest colour stamp whose depth and labels (for the streams this camera sends)
+        are not still on their way. Caller holds the lock."""
+        tolerance = self.limits.sync_tolerance_s
+        # streams that are flowing, but have not yet caught up with the newest colour frame
+        behind = [
+            queue
+            for queue in (streams.depth, streams.labels)
+            if queue.stamps and stamps[-1] - _PAIRING_WAIT_S <= queue.stamps[-1] < stamps[-1] - tolerance
+        ]
+        for stamp in reversed(stamps):
+            if all(queue.stamps[-1] >= stamp - tolerance for queue in behind):
+                return stamp
+        return stamps[-1]
+
     def latest_stamp(self, camera: str) -> float | None:
         streams = self._camera(camera)
         with self._lock:
@@ -306,7 +327,7 @@ class FrameBuffer:
             if not streams.color.stamps:
                 raise NoFramesError(f"no frames received yet from camera {camera!r}")
             stamps = list(streams.color.stamps)
-            end = stamps[-1] if request.at_time is None else request.at_time
+            end = self._newest_paired(streams, stamps) if request.at_time is None else request.at_time
             first = bisect.bisect_left(stamps, end - request.window_s - tolerance)
             last = bisect.bisect_right(stamps, end + tolerance)
             if first >= last:
@@ -315,6 +336,8 @@ class FrameBuffer:
                     f"it holds {stamps[0]:.3f} s to {stamps[-1]:.3f} s"
                 )
             picked = _spread(first, last, request.count)
+            if streams.depth.stamps:  # a camera that sends depth: avoid frames whose depth message was lost
+                picked = _swap_for_paired(picked, first, last, lambda i: streams.depth.nearest(stamps[i], tolerance))
             selected = [
                 (
                     stamps[i],
@@ -339,7 +362,7 @@ class FrameBuffer:
                     intrinsics=intrinsics,
                     pose=pose_at(stamp) if pose_at is not None else None,
                     labels=labels,
-                    label_names=_names_present(labels, label_names),
+                    label_names=names_present(labels, label_names),
                 )
             )
         if pose_at is not None and not all(f.pose is not None for f in frames):
@@ -357,10 +380,18 @@ def _decoded(stored: tuple | None) -> np.ndarray | None:
     return decode(pixels) if decode is not None else pixels
 
 
-def _names_present(labels: np.ndarray | None, names: dict[int, str]) -> dict[int, str] | None:
-    if labels is None or not names:
-        return None
-    return {int(i): names[int(i)] for i in np.unique(labels) if int(i) in names}
+def _swap_for_paired(picked: list[int], first: int, last: int, paired: Callable[[int], object]) -> list[int]:
+    """`picked`, each index whose frame has no pair (`paired(i)` is None) swapped for the nearest
+    unpicked index in [first, last) that has one, if any."""
+    chosen = set(picked)
+    for i in picked:
+        if paired(i) is not None:
+            continue
+        spare = [j for j in range(first, last) if j not in chosen and paired(j) is not None]
+        if spare:
+            chosen.remove(i)
+            chosen.add(min(spare, key=lambda j: (abs(j - i), -j)))
+    return sorted(chosen)
 
 
 def _spread(first: int, last: int, count: int) -> list[int]:

@@ -168,3 +168,10 @@ class FrameSet:
                     h.update(repr(sorted(f.label_names.items())).encode())
             self._key = h.hexdigest()
         return self._key
+
+
+def names_present(labels: np.ndarray | None, names: dict[int, str]) -> dict[int, str] | None:
+    """The entries of `names` whose ids appear in the label image `labels`."""
+    if labels is None or not names:
+        return None
+    return {int(i): names[int(i)] for i in np.unique(labels) if int(i) in names}

@@ -14,6 +14,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import RegionOfInterest
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
+from spatialclaw_ros.frames.types import names_present
 from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
 from spatialclaw_ros.perception.types import SegmentRequest
 from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
@@ -22,6 +23,7 @@ from spatialclaw_ros.ros.images import (
     depth_from_image,
     image_from_array,
     intrinsics_from_camera_info,
+    labels_from_image,
     rgb_from_image,
 )
 from spatialclaw_ros.ros.settings import (
@@ -73,9 +75,7 @@ class PerceptionNode(Node):
 
     def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:
-            if not request.images:
-                raise ValueError("no images given")
-            frames = FrameSet([Frame(image=rgb_from_image(m), index=i) for i, m in enumerate(request.images)])
+            frames = _frames_for_segmentation(request)
             segmentation = self.default.segment(frames, _segment_request(request, len(frames)))
         except Exception as error:  # a bad request or a failed model must not take the node down
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
@@ -145,6 +145,22 @@ def _mask_msg(mask, header) -> ObjectMaskMsg:
         bbox=roi,
         mask=image_from_array(pixels.astype(np.uint8) * 255, "mono8", header),
     )
+
+
+def _frames_for_segmentation(request: Segment.Request) -> FrameSet:
+    n = len(request.images)
+    if n == 0:
+        raise ValueError("no images given")
+    if len(request.label_images) not in (0, n):
+        raise ValueError(f"{len(request.label_images)} label_images for {n} images: give one per image or none")
+    if len(request.label_ids) != len(request.label_names):
+        raise ValueError(f"{len(request.label_ids)} label_ids but {len(request.label_names)} label_names")
+    names = {int(i): str(name) for i, name in zip(request.label_ids, request.label_names)}
+    frames = []
+    for i, msg in enumerate(request.images):
+        labels = labels_from_image(request.label_images[i]) if request.label_images else None
+        frames.append(Frame(rgb_from_image(msg), index=i, labels=labels, label_names=names_present(labels, names)))
+    return FrameSet(frames)
 
 
 def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:

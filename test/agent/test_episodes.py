@@ -100,6 +100,15 @@ def test_server_errors_and_timeouts_are_recovered_by_retry(make_config, percepti
     assert len(requests) == 5  # 2 failed + 1 stalled planner tries, then plan and cell
 
 
+def test_a_vlm_lost_mid_episode_keeps_the_steps_already_taken(make_config, perception, view):
+    script = RoleScript(cells=[cell("x = 6 * 7\nprint(x)")])  # the second cell request finds nothing: HTTP 500
+    episode, requests = _run(make_config, perception, script, [view], Question("How tall is it?"),
+                             **{"vlm.max_retries": 1})  # fmt: skip
+    assert episode.error is not None and episode.error.code == "vlm_unavailable"
+    assert episode.steps == 1 and episode.history[0].status == "success" and episode.answer == ""
+    assert script.seen == ["plan", "cell", "cell", "cell"]  # the failed request and its one retry
+
+
 def test_unreachable_vlm_ends_with_a_clear_error(make_config, perception, view):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,14 +145,15 @@ def test_cancel_between_steps(make_config, perception, view):
     assert episode.error is not None and episode.error.code == "canceled"
     # checked before the episode, after the plan and after the first cell's feedback: that one stops it
     assert len(calls) == 3 and script.seen == ["plan", "cell"]
-    assert episode.steps == 0  # a canceled episode reports no steps: the loop's history is not kept
+    assert episode.steps == 1 and episode.answer == ""  # the step it took before it stopped is still reported
 
 
 def test_episode_timeout(make_config, perception, view):
     script = RoleScript(cells=[cell("print(1)")] * 5)
     with ScriptedVLM(script, latency_s=0.4) as vlm:
-        episode = Agent(make_config(vlm.base_url, episode_timeout_s=1.0), perception).run(Question("How far?"), [view])
+        episode = Agent(make_config(vlm.base_url, episode_timeout_s=2.0), perception).run(Question("How far?"), [view])
     assert episode.error is not None and episode.error.code == "timed_out"
+    assert 1 <= episode.steps < 5 and episode.answer == ""
 
 
 def test_deadline_replaces_the_episode_timeout(make_config, perception, view):
@@ -261,3 +271,19 @@ def test_executor_rules_starts_no_kernel_for_a_question_no_template_fits(make_co
     unknown = Agent(make_config(executor="rules"), perception).run(Question("What colour is the wall?"), [view])
     assert unknown.answer.startswith("needs a VLM") and unknown.steps == 0
     assert started == []
+
+
+def test_episodes_with_the_same_question_in_the_same_instant_get_their_own_trace(tmp_path, monkeypatch):
+    from datetime import datetime
+
+    from spatialclaw_ros.agent import trace as trace_module
+
+    class FrozenClock:
+        @staticmethod
+        def now() -> datetime:
+            return datetime(2026, 1, 2, 3, 4, 5, 6)
+
+    monkeypatch.setattr(trace_module, "datetime", FrozenClock)
+    first, second = (trace_module.Trace(tmp_path, "How far?", "rules") for _ in range(2))
+    assert first.path != second.path and second.path.name == first.path.name + "-2"
+    assert len(trace_module.read_events(first.path)) == len(trace_module.read_events(second.path)) == 1

@@ -30,5 +30,5 @@ def test_offline_replay_from_a_bag_scores_like_the_frame_sets(tmp_path):
     replayed = replay_offline(tmp_path / "bag", covered, answerer, tmp_path / "replay", "rules", concurrency=2).predictions
     direct = run_samples([samples[q.id] for q in covered], answerer, tmp_path / "direct", "rules", concurrency=2,
                          progress=False).predictions
-    assert not any(p.error for p in replayed + direct)
+    assert not any(p.error for p in replayed + direct), [p.error for p in replayed + direct if p.error]
     assert [(p.sample_id, p.prediction, p.score) for p in replayed] == [(p.sample_id, p.prediction, p.score) for p in direct]

@@ -60,6 +60,35 @@ def test_depth_outside_the_sync_tolerance_is_not_paired():
     assert frames[0].depth is None and not frames.has_depth
 
 
+def test_the_newest_frame_waits_for_depth_on_its_way_but_not_for_lost_depth():
+    buffer = filled(n=10)  # colour and depth 100.0 .. 100.9 s
+    buffer.add_color("front", 101.0, rgb(10))  # its depth is still on its way
+    frames = buffer.sample("front", SampleRequest(window_s=0.25, count=3))
+    assert [round(f.timestamp, 2) for f in frames] == [100.7, 100.8, 100.9] and frames.has_depth
+    buffer.add_depth("front", 101.004, np.full((H, W), 11.0, dtype=np.float32))
+    frames = buffer.sample("front", SampleRequest(window_s=0.25, count=3))
+    assert [round(f.timestamp, 2) for f in frames] == [100.8, 100.9, 101.0] and frames[-1].depth[0, 0] == 11.0
+    # depth stops: once the newest colour frame is more than half a second ahead, it is sampled without
+    for i in range(11, 18):
+        buffer.add_color("front", 100.0 + i / 10, rgb(i))
+    newest = buffer.sample("front", SampleRequest(window_s=0.0, count=1))
+    assert round(newest[0].timestamp, 2) == 101.7 and newest[0].depth is None
+
+
+def test_a_frame_whose_depth_was_lost_is_swapped_for_its_nearest_neighbour_with_depth():
+    buffer = FrameBuffer(["front"], BufferLimits())
+    for i in range(10):
+        buffer.add_color("front", 100.0 + i / 10, rgb(i))
+        if i != 6:  # a depth message lost on a best-effort topic
+            buffer.add_depth("front", 100.0 + i / 10, np.full((H, W), float(i), dtype=np.float32))
+    frames = buffer.sample("front", SampleRequest(window_s=0.9, count=4))
+    assert [round(f.timestamp, 2) for f in frames] == [100.0, 100.3, 100.7, 100.9] and frames.has_depth
+    assert [f.depth[0, 0] for f in frames] == [0.0, 3.0, 7.0, 9.0]  # frame 6 was picked: swapped for 7
+    # with no frame to spare the gap stays, for the caller to report
+    every = buffer.sample("front", SampleRequest(window_s=0.9, count=10))
+    assert [f.depth is None for f in every] == [i == 6 for i in range(10)]
+
+
 def test_bounded_by_count_and_by_age():
     by_count = filled(n=50, limits=BufferLimits(max_frames=12))
     assert by_count.count("front") == 12

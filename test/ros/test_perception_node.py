@@ -13,6 +13,7 @@ from spatialclaw_ros.ros.images import (
     camera_info_from_intrinsics,
     depth_from_image,
     image_from_array,
+    image_array,
     image_from_rgb,
     intrinsics_from_camera_info,
 )
@@ -95,13 +96,34 @@ def test_bad_service_requests_get_an_error_and_the_node_keeps_serving(perception
                                   box=RegionOfInterest(x_offset=1, y_offset=1, width=10, height=10))
     response = call(client_node, Segment, "/spatialclaw_perception/segment", two_prompts)
     assert not response.success and "exactly one prompt" in response.error_msg
-    # label segmentation needs label images, which a ROS image request cannot carry
+    # the labels backend without label images, and label names that do not pair with ids
     by_text = Segment.Request(images=[image_from_rgb(frames[0].image)], text="red box")
     response = call(client_node, Segment, "/spatialclaw_perception/segment", by_text)
-    assert not response.success and response.error_msg
+    assert not response.success and "label" in response.error_msg.lower()
+    by_text.label_images, by_text.label_ids, by_text.label_names = [image_from_array(frames[0].labels, "32SC1")], [1, 2], ["red box"]
+    response = call(client_node, Segment, "/spatialclaw_perception/segment", by_text)
+    assert not response.success and "2 label_ids but 1 label_names" in response.error_msg
 
     response = call(client_node, Reconstruct, "/spatialclaw_perception/reconstruct", reconstruct_request(frames))
     assert response.success
+
+
+def test_segment_service_reads_a_simulators_label_images(perception_node, client_node, frames):
+    names = frames[0].label_names
+    request = Segment.Request(
+        images=[image_from_rgb(f.image) for f in frames],
+        text="blue ball",
+        label_images=[image_from_array(f.labels.astype(np.uint16), "16UC1") for f in frames],
+        label_ids=list(names),
+        label_names=list(names.values()),
+    )
+    response = call(client_node, Segment, "/spatialclaw_perception/segment", request)
+    assert response.success, response.error_msg
+    ball = next(i for i, name in names.items() if name == "blue ball")
+    assert [m.frame_index for m in response.masks] == [0, 1, 2]
+    for frame, mask in zip(frames, response.masks):
+        assert mask.label == "blue ball"
+        assert np.array_equal(image_array(mask.mask) > 0, frame.labels == ball)
 
 
 def test_http_service_serves_kernels_with_the_token(perception_node, frames):
