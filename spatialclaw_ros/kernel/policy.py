@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import string
+import threading
 from dataclasses import dataclass
 
 # Modules agent code may import (a module is allowed when it or a parent package is listed).
@@ -163,10 +164,17 @@ class _Checker:
                 self.deny(node, f"the name '{name}' is not available in the kernel")
 
 
+# CPython 3.11 keeps the AST builder's recursion count in interpreter-wide state, so two threads
+# parsing at once (kernels of concurrent episodes) can fail with "SystemError: AST constructor
+# recursion depth mismatch" (python/cpython#106905). Parses are short: one at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def check(source: str, filename: str = "<cell>") -> list[Violation]:
     """Rule violations in `source` (empty = may run). A SyntaxError propagates to the caller, as
     does the RecursionError of a cell nested too deeply for Python to parse."""
-    tree = ast.parse(source, filename=filename)
+    with _PARSE_LOCK:
+        tree = ast.parse(source, filename=filename)
     checker = _Checker()
     for node in ast.walk(tree):
         rule = getattr(checker, f"visit_{type(node).__name__}", None)

@@ -52,3 +52,47 @@ def test_without_restore_the_note_says_state_is_gone():
         after = k.run("x")
     assert looping.note == "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
     assert after.error_kind == "code" and "NameError" in after.error
+
+
+def test_concurrent_kernels_can_check_cells_at_the_same_time():
+    # Kernels of concurrent episodes check their cells in host threads. On CPython 3.11 two
+    # parses at once could fail with "AST constructor recursion depth mismatch" whenever garbage
+    # collection ran Python code mid-parse (python/cpython#106905); this provokes exactly that.
+    import gc
+    import sys
+    import threading
+
+    from spatialclaw_ros.kernel import policy
+
+    class Finalised:
+        def __del__(self) -> None:
+            sum(range(50))
+
+    cell = "\n".join(f"x{i} = [a + b for a, b in zip(p, q) if a]" for i in range(30))
+    errors: list[str] = []
+
+    def check_many() -> None:
+        for _ in range(150):
+            junk = [Finalised() for _ in range(5)]
+            for item in junk:
+                item.cycle = item  # collected by the cycle collector, which runs finalisers
+            del junk
+            try:
+                assert policy.check(cell) == []
+            except SystemError as error:
+                errors.append(str(error))
+                return
+
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(50, 5, 5)
+    try:
+        threads = [threading.Thread(target=check_many) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+    assert errors == []
