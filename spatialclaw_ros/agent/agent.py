@@ -231,7 +231,7 @@ class Agent:
         elif state["stop"] == "timed_out":
             failure = EpisodeError("timed_out", f"the episode took longer than {ctx.deadline - ctx.started:g} s")
         answer = None if failure else state["answer"]
-        return Outcome(answer, state["used_fallback"], state["history"], loop.results, failure)
+        return Outcome(answer, state["used_fallback"], loop.history, loop.results, failure)
 
     def _answer_directly(self, ctx: EpisodeContext) -> Outcome:
         if ctx.on_progress is not None:

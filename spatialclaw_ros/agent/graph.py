@@ -56,7 +56,6 @@ class LoopState(TypedDict, total=False):
     turns: int  # cell-writing replies received (the step budget counts these)
     failures: int  # cells that ended in an error
     pending: CellDraft | None
-    history: list[StepRecord]
     answer: str | int | float | None
     stop: StopReason | None
     used_fallback: bool
@@ -100,7 +99,8 @@ class AgentLoop:
         self.on_progress = on_progress
         self.should_cancel = should_cancel or (lambda: False)
         self.started = time.monotonic()
-        # kept outside the graph state as well, so an episode the VLM cut short still has its steps
+        # Steps taken, kept on the loop rather than in the graph state so that an episode the VLM
+        # cut short (an exception out of the graph) still has them.
         self.results: list[Any] = []  # the kernel's StepResults, for the episode's objects and images
         self.history: list[StepRecord] = []
         self.system = ChatMessage("system", source.system_prompt(limits.max_steps))
@@ -128,7 +128,6 @@ class AgentLoop:
             "turns": 0,
             "failures": 0,
             "pending": None,
-            "history": [],
             "answer": None,
             "stop": None,
             "used_fallback": False,
@@ -175,7 +174,6 @@ class AgentLoop:
         self.history.append(record)
         update: LoopState = {
             "last_result": result,
-            "history": [*state["history"], record],
             "failures": state["failures"] + (result.status == "error"),
             "pending": None,
         }
@@ -187,15 +185,15 @@ class AgentLoop:
         result = state["last_result"]
         images = list(result.images)[: self.limits.max_feedback_images]
         text = cap_middle(result.feedback, self.limits.max_feedback_chars)
-        self.trace.step(state["turns"], state["history"][-1].code, result)
-        self._progress("executing", state["turns"], observation=state["history"][-1].observation or result.status)
+        self.trace.step(state["turns"], self.history[-1].code, result)
+        self._progress("executing", state["turns"], observation=self.history[-1].observation or result.status)
         turn = ChatMessage("user", prompts.feedback_turn(text, state["turns"], self.limits.max_steps), images)
         return self._checked(state, {"messages": [*state["messages"], turn]})
 
     def _fallback(self, state: LoopState) -> LoopState:
         self._progress("answering", state["turns"], observation="step budget spent: answering directly")
         images = state["messages"][0].images  # the key frames of the opening turn
-        notes = "\n".join(f"step {r.step} ({r.status}): {r.observation}" for r in state["history"][-8:])
+        notes = "\n".join(f"step {r.step} ({r.status}): {r.observation}" for r in self.history[-8:])
         if state["plan"]:
             notes = f"plan:\n{state['plan']}\n{notes}"
         reply = self.client.chat(

@@ -147,12 +147,17 @@ def _mask_msg(mask, header) -> ObjectMaskMsg:
     )
 
 
+def _check_one_per_image(n: int, **per_image: list) -> None:
+    for name, items in per_image.items():
+        if len(items) not in (0, n):
+            raise ValueError(f"{len(items)} {name} for {n} images: give one per image or none")
+
+
 def _frames_for_segmentation(request: Segment.Request) -> FrameSet:
     n = len(request.images)
     if n == 0:
         raise ValueError("no images given")
-    if len(request.label_images) not in (0, n):
-        raise ValueError(f"{len(request.label_images)} label_images for {n} images: give one per image or none")
+    _check_one_per_image(n, label_images=request.label_images)
     if len(request.label_ids) != len(request.label_names):
         raise ValueError(f"{len(request.label_ids)} label_ids but {len(request.label_names)} label_names")
     names = {int(i): str(name) for i, name in zip(request.label_ids, request.label_names)}
@@ -167,9 +172,7 @@ def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
     n = len(request.images)
     if n == 0:
         raise ValueError("no images given")
-    for name, items in (("depths", request.depths), ("camera_infos", request.camera_infos), ("camera_poses", request.camera_poses)):
-        if len(items) not in (0, n):
-            raise ValueError(f"{len(items)} {name} for {n} images: give one per image or none")
+    _check_one_per_image(n, depths=request.depths, camera_infos=request.camera_infos, camera_poses=request.camera_poses)
     frames = []
     for i, msg in enumerate(request.images):
         frames.append(
