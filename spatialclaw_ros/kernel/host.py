@@ -38,6 +38,12 @@ _MAX_TEXT = 1000
 _CUT_NOTE_CHARS = 100  # room for the "... [N characters cut] ..." line in capped output
 
 
+# The worker runs the same copy of the package as the host (`-I` ignores PYTHONPATH and the
+# working directory, so a checkout that is not the installed one would otherwise differ).
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_WORKER_MAIN = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from spatialclaw_ros.kernel.worker import main; main()"
+
+
 class KernelStartError(RuntimeError):
     """The worker process could not be started."""
 
@@ -129,7 +135,7 @@ class _Worker:
         }
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-m", "spatialclaw_ros.kernel.worker", str(worker_end.fileno())],
+                [sys.executable, "-I", "-B", "-c", _WORKER_MAIN, str(worker_end.fileno())],
                 pass_fds=[worker_end.fileno()],
                 env=env,
                 cwd=self.scratch,

@@ -1,6 +1,6 @@
 """The kernel's worker process: runs agent cells in a locked-down interpreter.
 
-Started by the host as `python -I -m spatialclaw_ros.kernel.worker <fd>` with an almost
+Started by the host as `python -I -c <import and call main()> <fd>` with an almost
 empty environment and a scratch working directory; `fd` is its end of a socket pair. It
 imports everything agent code may need, receives the frames, then arms the audit hook and
 resource limits before it runs any agent code.
