@@ -17,6 +17,18 @@ digest() { cat "$@" | sha256sum | cut -c1-16; }
 stage_done() { [ "$(cat "$VENV/.stamp-$1" 2>/dev/null)" = "$2" ]; }
 mark_done() { echo "$2" > "$VENV/.stamp-$1"; }
 
+# The kernel worker's namespaces come from bubblewrap and its seccomp filter from libseccomp
+# (kernel/containment.py); the kernel refuses to start without them unless configured otherwise.
+if ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libseccomp.so.2; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing bubblewrap and libseccomp2 (kernel containment)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap libseccomp2; } >/dev/null \
+      || { say "could not install bubblewrap/libseccomp2 with apt-get"; exit 1; }
+  else
+    say "warning: the kernel sandbox needs bubblewrap and libseccomp2: sudo apt install bubblewrap libseccomp2"
+  fi
+fi
+
 if [ ! -x "$PY" ]; then
   say "creating $VENV with $PYTHON"
   "$PYTHON" -m venv "$VENV"

@@ -42,9 +42,10 @@ class SandboxViolation(PermissionError):
 
 
 class AuditPolicy:
-    def __init__(self, read_roots: list[str], compile_callers: list[str]) -> None:
+    def __init__(self, read_roots: list[str], compile_callers: list[str], map_callers: list[str] = ()) -> None:
         self.read_roots = tuple(os.path.join(os.path.realpath(r), "") for r in read_roots)
         self.compile_callers = tuple(os.path.realpath(c) for c in compile_callers)
+        self.map_callers = tuple(os.path.realpath(c) for c in map_callers)
         self.armed = False
         self.import_paths: frozenset[str] = frozenset()
         self.violations: list[str] = []
@@ -108,6 +109,8 @@ class AuditPolicy:
             if args and self._readable(args[0]):
                 return None  # the import system scans sys.path entries
             return f"listing directories is not allowed ({args[0]!r})"
+        if event == "mmap.__new__" and os.path.realpath(self._caller_file()) in self.map_callers:
+            return None  # the channel mapping the host's shared-memory arrays
         if event.startswith("os.") or event.startswith(_DENIED_EVENT_PREFIXES):
             return f"'{event}' is not allowed"
         if event == "import":

@@ -3,19 +3,10 @@ turns what it reports into StepResults. Nothing the worker sends is unpickled or
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import math
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -26,8 +17,9 @@ from spatialclaw_ros.kernel import policy
 from spatialclaw_ros.kernel.audit import cell_filename
 from spatialclaw_ros.kernel.feedback import cap_middle, error_location, render
 from spatialclaw_ros.kernel.types import ErrorKind, KernelConfig, StepResult, VLMDispatch
-from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout, WireError
-from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
+from spatialclaw_ros.kernel.pool import POOL
+from spatialclaw_ros.kernel.process import KernelStartError, WorkerProcess, WorkerSpec, exit_signal
+from spatialclaw_ros.kernel.wire import ChannelClosed, ChannelTimeout, WireError
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception, Reconstruction, Segmentation, SegmentRequest
 from spatialclaw_ros.tools.inputs import Metadata, VideoInfo
 from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
@@ -36,16 +28,6 @@ _ERROR_KINDS = frozenset(get_args(ErrorKind))
 _MAX_LIST = 1000
 _MAX_TEXT = 1000
 _CUT_NOTE_CHARS = 100  # room for the "... [N characters cut] ..." line in capped output
-
-
-# The worker runs the same copy of the package as the host (`-I` ignores PYTHONPATH and the
-# working directory, so a checkout that is not the installed one would otherwise differ).
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_WORKER_MAIN = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from spatialclaw_ros.kernel.worker import main; main()"
-
-
-class KernelStartError(RuntimeError):
-    """The worker process could not be started."""
 
 
 class _StepFailure(Exception):
@@ -120,117 +102,6 @@ def _call_key(name: str, args: Any) -> str:
     return digest.hexdigest()
 
 
-class _Worker:
-    """One worker process and its channel."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        config = kernel.config
-        self.scratch = tempfile.mkdtemp(prefix="spatialclaw-kernel-")
-        host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = {
-            "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1",  # the venv's ROS bootstrapper must not re-exec the worker
-            "MPLCONFIGDIR": _matplotlib_cache(),
-            "HOME": self.scratch,
-            "LANG": "C.UTF-8",
-        }
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", _WORKER_MAIN, str(worker_end.fileno())],
-                pass_fds=[worker_end.fileno()],
-                env=env,
-                cwd=self.scratch,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            raise KernelStartError(f"could not start the kernel worker: {exc}") from exc
-        finally:
-            worker_end.close()
-        self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
-        self.channel = Channel(host_end, WIRE_TYPES, RESULT_TYPES, max_bytes=config.max_message_mb * 2**20)
-        self._finalizer = weakref.finalize(self, _kill, self.process, host_end, self.scratch)
-        deadline = time.monotonic() + config.startup_timeout_s
-        try:
-            self.channel.send(
-                {
-                    "videos": [
-                        [
-                            {"pixels": f.image, "frame_index": f.index, "timestamp": f.timestamp, "camera": f.camera}
-                            for f in video
-                        ]
-                        for video in kernel.videos
-                    ],
-                    "metadata": kernel.metadata,
-                    "max_image_edge": config.max_image_edge,
-                    "memory_limit_mb": config.memory_limit_mb,
-                    "cpu_limit_s": config.cpu_limit_s,
-                    "max_output_chars": config.max_output_chars,
-                }
-            )
-            ready = self.channel.receive(deadline)
-        except (ChannelClosed, ChannelTimeout, WireError) as exc:
-            self.kill()
-            raise KernelStartError(f"the kernel worker did not start: {exc}; {self.last_words()}") from exc
-        if not isinstance(ready, dict) or ready.get("op") != "ready":
-            self.kill()
-            raise KernelStartError("the kernel worker sent an unexpected first message")
-
-    def _drain_stderr(self) -> None:
-        for line in self.process.stderr:
-            self.stderr_tail.append(line)
-
-    def last_words(self) -> str:
-        text = b"".join(self.stderr_tail).decode(errors="replace").strip()
-        return text[-800:] if text else "no output on stderr"
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> int | None:
-        self._finalizer()
-        return self.process.returncode
-
-    def reap(self, grace_s: float = 2.0) -> int | None:
-        """The exit status of a worker that closed its channel: it gets `grace_s` to exit by
-        itself (so its own exit is not mistaken for our kill), then it is killed."""
-        try:
-            self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-        return self.kill()
-
-    def stop(self) -> None:
-        if self.alive():
-            try:
-                self.channel.send({"op": "exit"})
-                self.process.wait(timeout=2)
-            except (ChannelClosed, subprocess.TimeoutExpired, OSError):
-                pass
-        self.kill()
-
-
-def _kill(process: subprocess.Popen, sock: socket.socket, scratch: str) -> None:
-    if process.poll() is None:
-        process.kill()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    sock.close()
-    shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _matplotlib_cache() -> str:
-    """A per-user matplotlib cache shared by workers, so each start does not rebuild the font list."""
-    path = os.path.join(tempfile.gettempdir(), f"spatialclaw-matplotlib-{os.getuid()}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
 class Kernel:
     """A sandboxed, stateful Python kernel for one episode.
 
@@ -238,6 +109,10 @@ class Kernel:
     `perception` serves tools.Reconstruct / tools.SAM3, `vlm` serves vlm.locate / vlm.ask;
     without them those calls fail with a clear error. `options` are the question's choices
     (Metadata.options). Use as a context manager, or call close().
+
+    `python_layer=False` switches off the Python-level checks (static check, guarded builtins,
+    attribute guard, audit hook) so that tests can show what the operating-system layers stop
+    on their own; nothing else should pass it.
     """
 
     def __init__(
@@ -248,6 +123,7 @@ class Kernel:
         vlm: VLMDispatch | None = None,
         options: list[str] | None = None,
         config: KernelConfig = KernelConfig(),
+        python_layer: bool = True,
     ) -> None:
         self.videos = [videos] if isinstance(videos, FrameSet) else list(videos)
         if not self.videos or not all(isinstance(v, FrameSet) for v in self.videos):
@@ -264,7 +140,43 @@ class Kernel:
         self.images_left = config.max_images
         self.answer: str | int | float | None = None
         self._history: list[_CellRecord] = []
-        self._worker: _Worker | None = _Worker(self)
+        self._spec = WorkerSpec(
+            memory_limit_mb=config.memory_limit_mb,
+            cpu_limit_s=config.cpu_limit_s,
+            file_limit_mb=config.scratch_file_mb,
+            python_layer=python_layer,
+            allow_weaker_sandbox=config.allow_weaker_sandbox,
+            uid=config.sandbox_uid,
+            gid=config.sandbox_gid,
+            max_message_mb=config.max_message_mb,
+            startup_timeout_s=config.startup_timeout_s,
+        )
+        self._worker: WorkerProcess | None = self._start_worker()
+
+    def _start_worker(self) -> WorkerProcess:
+        # Only the default configuration is kept warm: tests and odd settings start cold.
+        keep_warm = self.config.warm_workers if self._spec.python_layer else 0
+        worker = POOL.acquire(self._spec, keep_warm)
+        frames = [
+            [{"pixels": f.image, "frame_index": f.index, "timestamp": f.timestamp, "camera": f.camera} for f in video]
+            for video in self.videos
+        ]
+        init = {
+            "videos": frames,
+            "metadata": self.metadata,
+            "max_image_edge": self.config.max_image_edge,
+            "max_output_chars": self.config.max_output_chars,
+            "max_images_per_step": self.config.max_images_per_step,
+        }
+        worker.begin(init, self.config.startup_timeout_s)
+        return worker
+
+    @property
+    def worker(self) -> WorkerProcess:
+        """The running worker (its containment layers and identity, for logs and tests)."""
+        if self._worker is None:
+            raise RuntimeError("the kernel is closed")
+        return self._worker
 
     # ---- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Kernel:
@@ -291,7 +203,7 @@ class Kernel:
         if not self._worker.alive():
             result.restarted = True
             result.note = self._restart(f"the kernel process had exited ({self._worker.last_words()})")
-        rejection = self._static_check(code)
+        rejection = self._static_check(code) if self._spec.python_layer else self._size_check(code)
         if rejection is not None:
             result.status, result.error_kind, result.error = "error", *rejection
         else:
@@ -312,7 +224,18 @@ class Kernel:
         result.feedback = render(result, self.images_left)
         return result
 
+    def _size_check(self, code: str) -> tuple[str, str] | None:
+        if len(code) > self.config.max_cell_chars:
+            return "code", (
+                f"CellTooLong: the cell has {len(code)} characters; the limit is {self.config.max_cell_chars}. "
+                "Split the work over several cells."
+            )
+        return None
+
     def _static_check(self, code: str) -> tuple[str, str] | None:
+        too_long = self._size_check(code)
+        if too_long is not None:
+            return too_long
         lines = code.splitlines()
         try:
             violations = policy.check(code, cell_filename(self.step))
@@ -328,23 +251,29 @@ class Kernel:
         return "sandbox", f"{error_location(first.line, line)}SandboxViolation: blocked by the sandbox: {first.message}{others}"
 
     def _exchange(self, record: _CellRecord, replay: bool, calls: list[_HostCall] | None, result: StepResult | None) -> dict:
-        """Send a cell, serve its host calls until it is done; kills the worker on failure."""
+        """Send a cell, serve its host calls until it is done; kills the worker on failure.
+        Every message must carry this step's number and stay within the step's byte budget:
+        anything else is a protocol breach, and the worker is replaced."""
         worker = self._worker
         deadline = time.monotonic() + self.config.cell_timeout_s
         pending = list(calls or [])
+        budget = self.config.max_step_mb * 2**20
         try:
             worker.channel.send(
                 {"op": "run", "code": record.code, "step": record.step, "replay": replay, "images_left": self.images_left}
             )
             while True:
                 message = worker.channel.receive(deadline)
-                if not isinstance(message, dict):
-                    raise WireError("expected a message object")
+                budget -= worker.channel.last_size
+                if budget < 0:
+                    raise WireError(f"the step sent more than {self.config.max_step_mb} MiB")
+                if not isinstance(message, dict) or message.get("step") != record.step:
+                    raise WireError("a message out of turn (not of the running step)")
                 if message.get("op") == "done":
                     return message
-                if message.get("op") != "call":
+                if message.get("op") != "call" or not isinstance(message.get("name"), str):
                     raise WireError(f"unexpected message {message.get('op')!r}")
-                name, args = str(message.get("name")), message.get("args")
+                name, args = message["name"], message.get("args")
                 key = _call_key(name, args)
                 if pending and pending[0].key == key:
                     reply = pending.pop(0).reply
@@ -364,16 +293,17 @@ class Kernel:
         except ChannelClosed:
             code = worker.reap()
             raise _StepFailure(*self._death(code, worker)) from None
-        except (WireError, TypeError) as exc:
+        except (WireError, TypeError, RecursionError) as exc:
             worker.kill()
             raise _StepFailure("sandbox", f"KernelError: the kernel broke protocol ({exc}) and was stopped") from None
 
-    def _death(self, code: int | None, worker: _Worker) -> tuple[str, str]:
-        if code == -signal.SIGXCPU:
+    def _death(self, code: int | None, worker: WorkerProcess) -> tuple[str, str]:
+        died_of = exit_signal(code)
+        if died_of == signal.SIGXCPU:
             return "timeout", f"TimeoutError: the kernel used up its CPU time limit ({self.config.cpu_limit_s} s)"
-        if code in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS):
+        if died_of in (signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
             return "memory", (
-                f"MemoryError: the kernel process died (signal {-code}), most likely out of memory "
+                f"MemoryError: the kernel process died (signal {died_of}), most likely out of memory "
                 f"(limit {self.config.memory_limit_mb} MiB)"
             )
         return "code", f"KernelError: the kernel process exited (code {code}): {worker.last_words()}"
@@ -382,7 +312,7 @@ class Kernel:
         """Start a fresh worker and, if configured, re-run the successful cells so far."""
         if self._worker is not None:
             self._worker.kill()
-        self._worker = _Worker(self)
+        self._worker = self._start_worker()
         if not self._history:
             return "the kernel was restarted; no earlier variables needed restoring"
         if not self.config.restore_on_restart:
@@ -397,7 +327,7 @@ class Kernel:
                 kept = [r.step for r in self._history[:i]]
                 self._history = self._history[:i]
                 if not self._worker.alive():
-                    self._worker = _Worker(self)
+                    self._worker = self._start_worker()
                     kept = []
                     self._history = []
                 return (
@@ -506,7 +436,8 @@ class Kernel:
         result.stdout = _text(done.get("stdout"), self.config.max_output_chars + _CUT_NOTE_CHARS)
         result.warnings = _texts(done.get("warnings"))
         result.tool_calls = _texts(done.get("tool_calls"))
-        images = [i for i in done.get("images") or [] if _is_rgb(i)][: self.images_left]
+        sent = done.get("images")
+        images = [i for i in sent if _is_rgb(i)][: min(self.images_left, self.config.max_images_per_step)] if isinstance(sent, list) else []
         self.images_left -= len(images)
         result.images = [np.array(i) for i in images]
         if status == "error":
@@ -514,15 +445,19 @@ class Kernel:
             result.error_kind = kind if kind in _ERROR_KINDS else "code"
             result.error = _text(done.get("error"), 2 * _MAX_TEXT)
             return
-        variables = done.get("variables") or {}
+        variables = done.get("variables")
         if isinstance(variables, dict):
             result.variables = {_text(k, 100): _text(v, 300) for k, v in list(variables.items())[:200]}
-        result.objects = [b for b in done.get("objects") or [] if _valid_box(b)]
-        result.distances = [d for d in done.get("distances") or [] if _valid_distance(d)]
+        result.objects = [b for b in _items(done.get("objects")) if _valid_box(b)]
+        result.distances = [d for d in _items(done.get("distances")) if _valid_distance(d)]
         answer = done.get("answer")
         if done.get("has_answer") and isinstance(answer, (str, int, float)) and not isinstance(answer, bool):
             if not (isinstance(answer, float) and not math.isfinite(answer)):
                 result.answer = answer[:_MAX_TEXT] if isinstance(answer, str) else answer
+
+
+def _items(values: Any) -> list:
+    return values[:_MAX_LIST] if isinstance(values, list) else []
 
 
 def _text(value: Any, limit: int) -> str:

@@ -61,7 +61,7 @@ DENIED_ATTRIBUTES = frozenset(
         "marshal", "posix", "io", "f2py", "testing", "distutils", "gc", "inspect", "system", "popen", "environ",
         "getenv", "attrgetter", "methodcaller", "f_globals", "f_locals", "f_back", "f_builtins", "f_code",
         "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code",
-        "format_map",
+        "format_map", "as_strided", "bltns",
     }
 )  # fmt: skip
 

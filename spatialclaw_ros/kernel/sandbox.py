@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import types
 
 from spatialclaw_ros.kernel.audit import SandboxViolation
 from spatialclaw_ros.kernel.policy import DENIED_BUILTINS, attribute_allowed, import_from_allowed, module_allowed
+
+# The name cells' attribute reads are routed through (see guard_attributes); it lives in the
+# cell's builtins, and cell code cannot name it (the static check refuses names with "__").
+ATTRIBUTE_GUARD = "__spatialclaw_attribute__"
+_INTERPRETER_TYPES = (types.FrameType, types.CodeType, types.TracebackType)
+_REAL_BUILTINS = frozenset(id(getattr(builtins, name)) for name in (*DENIED_BUILTINS, "__import__", "getattr", "setattr", "delattr", "input"))
+
+
+class _AttributeGuard(ast.NodeTransformer):
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.ctx, ast.Load):
+            return node
+        call = ast.Call(ast.Name(ATTRIBUTE_GUARD, ast.Load()), [node.value, ast.Constant(node.attr)], [])
+        return ast.copy_location(call, node)
+
+
+def guard_attributes(tree: ast.Module) -> ast.Module:
+    """Route every attribute read of a cell through the guard, which checks what comes back:
+    a module, a frame or the interpreter's own builtins can hide behind any public attribute
+    of a library module (`enum.bltns` is the real builtins module), which no static check sees."""
+    return ast.fix_missing_locations(_AttributeGuard().visit(tree))
 
 _REMOVED_BUILTINS = DENIED_BUILTINS | {
     "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__", "__spec__",
@@ -81,6 +104,20 @@ class SafeBuiltins:
             raise self._refuse(f"access to the attribute '{name}' is not allowed")
         return name
 
+    def _checked_value(self, value, name: str):
+        """What an attribute read may hand to agent code."""
+        if isinstance(value, types.ModuleType):
+            module = vars(value).get("__name__")
+            if module in self._overrides:
+                return self._overrides[module]
+            if value is builtins or not isinstance(module, str) or not module_allowed(module):
+                raise self._refuse(f"the module behind '.{name}' ({module}) is not available in the kernel")
+        elif isinstance(value, _INTERPRETER_TYPES):
+            raise self._refuse(f"'.{name}' leads to the interpreter's frames or code")
+        elif id(value) in _REAL_BUILTINS:
+            raise self._refuse(f"'.{name}' is the interpreter's own '{getattr(value, '__name__', name)}'")
+        return value
+
     def build(self) -> dict:
         namespace = {k: v for k, v in vars(builtins).items() if k not in _REMOVED_BUILTINS}
 
@@ -95,7 +132,20 @@ class SafeBuiltins:
             return builtins.__import__(name, globals, locals, fromlist, level)
 
         def getattr_(obj, name, *default):
-            return getattr(obj, self._checked_name(name), *default)
+            return self._checked_value(getattr(obj, self._checked_name(name), *default), name)
+
+        def attribute(obj, name):
+            return self._checked_value(getattr(obj, self._checked_name(name)), name)
+
+        def type_(*args, **kwargs):
+            # type(name, bases, namespace) makes a class whose namespace keys no static check
+            # saw; dataclasses and namedtuple compile code from them (field names).
+            if len(args) == 3 and isinstance(args[2], dict):
+                annotations = args[2].get("__annotations__", {})
+                keys = [*args[2], *(annotations if isinstance(annotations, dict) else ())]
+                if any(not isinstance(k, str) or not k.isidentifier() or not attribute_allowed(k) for k in keys if k != "__annotations__"):
+                    raise self._refuse("type(): class namespaces may only hold plain identifiers")
+            return type(*args, **kwargs)
 
         def setattr_(obj, name, value):
             setattr(obj, self._checked_name(name), value)
@@ -119,7 +169,31 @@ class SafeBuiltins:
         namespace.update(
             __import__=guarded_import, getattr=getattr_, setattr=setattr_, delattr=delattr_, hasattr=hasattr_
         )
+        namespace[ATTRIBUTE_GUARD] = attribute
+        namespace["type"] = _TypeProxy(type_)
         for fn, name in ((getattr_, "getattr"), (setattr_, "setattr"), (delattr_, "delattr"), (hasattr_, "hasattr")):
             fn.__name__ = fn.__qualname__ = name
             fn.__doc__ = getattr(builtins, name).__doc__
         return namespace
+
+
+class _TypeProxy:
+    """`type` for cells: calls are checked, while `isinstance(x, type)` and `type(x)` still work."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
+
+    def __instancecheck__(self, instance) -> bool:
+        return isinstance(instance, type)
+
+    def __subclasscheck__(self, subclass) -> bool:
+        return issubclass(subclass, type)
+
+    def __mro_entries__(self, bases) -> tuple[type]:
+        return (type,)  # `class Meta(type):` subclasses the real type
+
+    def __repr__(self) -> str:
+        return "<class 'type'>"

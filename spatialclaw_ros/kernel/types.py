@@ -22,7 +22,18 @@ class KernelConfig:
     max_output_chars: int = 4000  # stdout in the feedback (the middle is cut)
     startup_timeout_s: float = 120.0
     restore_on_restart: bool = True  # re-run earlier successful cells after a restart
-    max_message_mb: int = 2048  # largest message accepted from the worker
+    max_message_mb: int = 512  # largest message accepted from the worker
+    max_step_mb: int = 1024  # everything accepted from the worker during one step
+    max_cell_chars: int = 100_000  # longer cells are refused before they are parsed
+    max_images_per_step: int = 32  # show() images attached by one cell
+    warm_workers: int = 2  # pre-started workers kept ready for the next episode
+    # Operating-system containment (kernel/containment.py): the worker's uid/gid when the host
+    # runs as root, the largest file it may write in its scratch directory, and whether it may
+    # start when a layer (identity, network, filesystem, seccomp) cannot be had here.
+    sandbox_uid: int = 65534
+    sandbox_gid: int = 65534
+    scratch_file_mb: int = 64
+    allow_weaker_sandbox: bool = False
 
 
 @dataclass

@@ -17,13 +17,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ["MPLBACKEND"] = "Agg"
 
 import ast  # noqa: E402
+import builtins  # noqa: E402
 import collections  # noqa: E402
 import contextlib  # noqa: E402
 import importlib.util  # noqa: E402
 import io  # noqa: E402
 import math  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import sysconfig  # noqa: E402
@@ -43,10 +42,12 @@ from matplotlib.pyplot import close as close_figure, figure as get_figure, get_f
 
 import spatialclaw_ros  # noqa: E402
 from spatialclaw_ros.kernel.audit import AuditPolicy, SandboxViolation, cell_filename  # noqa: E402
+from spatialclaw_ros.kernel.lockdown import identity, install_seccomp, set_limits  # noqa: E402
 from spatialclaw_ros.kernel.feedback import error_location, join_cut, split_limit  # noqa: E402
-from spatialclaw_ros.kernel.sandbox import SafeBuiltins, opencv_facade, time_facade  # noqa: E402
+from spatialclaw_ros.kernel.sandbox import SafeBuiltins, guard_attributes, opencv_facade, time_facade  # noqa: E402
 from spatialclaw_ros.kernel.summaries import find_results, summarize  # noqa: E402
-from spatialclaw_ros.kernel.wire import Channel, ChannelClosed, ChannelTimeout  # noqa: E402
+from spatialclaw_ros.kernel import wire  # noqa: E402
+from spatialclaw_ros.kernel.wire import HOST_TO_WORKER, Channel, ChannelClosed, ChannelTimeout  # noqa: E402
 from spatialclaw_ros.kernel.wire_types import WIRE_TYPES  # noqa: E402
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance  # noqa: E402
 from spatialclaw_ros.tools import VLM, HostServiceError, InputImage, Toolbox  # noqa: E402
@@ -54,6 +55,8 @@ from spatialclaw_ros.tools.images import cap_long_edge, to_rgb  # noqa: E402
 
 # The worker uses its own references (close_figure, catch_warnings, ...) rather than module
 # attributes: agent code may rebind those (`plt.close = None`), which must not break reporting.
+_MAX_REPORTED = 1000  # tool calls listed per step
+
 PREIMPORTED = {"np": np, "numpy": np, "math": math, "scipy": scipy, "matplotlib": matplotlib, "plt": plt}
 
 
@@ -112,13 +115,14 @@ class CappedOutput(io.TextIOBase):
 
 
 class HostChannelLink:
-    """tools -> host requests over the worker's channel."""
+    """tools -> host requests over the worker's channel, each tagged with the running step."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, step) -> None:
         self._channel = channel
+        self._step = step
 
     def call(self, op: str, **payload):
-        self._channel.send({"op": "call", "name": op, "args": payload})
+        self._channel.send({"op": "call", "step": self._step(), "name": op, "args": payload})
         reply = self._channel.receive()
         if not isinstance(reply, dict) or reply.get("op") != "reply":
             raise RuntimeError("kernel protocol error: expected a reply from the host")
@@ -151,23 +155,58 @@ class RecordedTool:
         return self._target.__doc__
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the host fixes when it starts a worker (before any episode is known)."""
+
+    memory_limit_mb: int
+    cpu_limit_s: int
+    file_limit_mb: int
+    python_layer: bool  # off only in tests of the operating-system layers
+    seccomp: bool
+
+
 class Worker:
-    def __init__(self, channel: Channel, init: dict) -> None:
+    def __init__(self, channel: Channel, settings: WorkerSettings) -> None:
         self.channel = channel
-        self.max_image_edge = int(init["max_image_edge"])
-        self.memory_limit_mb = int(init["memory_limit_mb"])
-        self.cpu_limit_s = int(init["cpu_limit_s"])
-        self.max_output_chars = int(init["max_output_chars"])
+        self.settings = settings
+        self.memory_limit_mb = settings.memory_limit_mb
+        self.step = 0
         self.cell: CellState | None = None
+        self.audit = AuditPolicy(_library_roots(), _compile_callers(), [wire.__file__]) if settings.python_layer else None
+        self.violations: list[str] = self.audit.violations if self.audit else []
+        if settings.python_layer:
+            facades = {"cv2": opencv_facade(cv2), "time": time_facade(time)}
+            self.builtins = SafeBuiltins(self.violations, facades).build()
+        else:
+            self.builtins = dict(vars(builtins))
+        plt.show = lambda *args, **kwargs: self._show_open_figures()  # pyplot annotates its show function
+        self.entry_points: dict = {}
+        self.namespace: dict = {}
+
+    def lock_down(self) -> None:
+        """Limits, an empty environment, the seccomp filter and the audit hook: after this no
+        code runs with more than agent code may do."""
+        settings = self.settings
+        if settings.seccomp:  # first: loading libseccomp's binding runs `ldconfig -p` in a child process
+            install_seccomp()
+        set_limits(settings.memory_limit_mb, settings.cpu_limit_s, settings.file_limit_mb)
+        os.environ.clear()
+        self.identity = identity()  # read before the audit hook refuses /proc
+        if self.audit is not None:
+            self.audit.install()
+            self.audit.arm()
+
+    def start_episode(self, init: dict) -> None:
+        """Load one episode's frames and build the namespace agent code sees."""
+        self.max_image_edge = int(init["max_image_edge"])
+        self.max_output_chars = int(init["max_output_chars"])
+        self.max_images_per_step = int(init["max_images_per_step"])
         videos = [
             [InputImage(f["pixels"], v, int(f["frame_index"]), float(f["timestamp"]), str(f["camera"])) for f in frames]
             for v, frames in enumerate(init["videos"])
         ]
-        link = HostChannelLink(channel)
-        self.audit = AuditPolicy(_library_roots(), _compile_callers())
-        facades = {"cv2": opencv_facade(cv2), "time": time_facade(time)}
-        builtins_ns = SafeBuiltins(self.audit.violations, facades).build()
-        plt.show = lambda *args, **kwargs: self._show_open_figures()  # pyplot annotates its show function
+        link = HostChannelLink(self.channel, lambda: self.step)
         self.entry_points = dict(
             InputImages=[f for frames in videos for f in frames],
             Metadata=init["metadata"],
@@ -178,7 +217,7 @@ class Worker:
         )
         if len(videos) > 1:
             self.entry_points.update({f"InputImages_{i + 1}": frames for i, frames in enumerate(videos)})
-        self.namespace = {"__builtins__": builtins_ns, "__name__": "__main__", **PREIMPORTED, **self.entry_points}
+        self.namespace = {"__builtins__": self.builtins, "__name__": "__main__", **PREIMPORTED, **self.entry_points}
 
     # ---- entry points --------------------------------------------------------------------
     def show(self, *items) -> None:
@@ -193,9 +232,10 @@ class Worker:
                 close_figure(item)
             if cell.replay:
                 continue
-            if cell.images_left <= 0:
+            if cell.images_left <= 0 or len(cell.images) >= self.max_images_per_step:
+                what = "this episode" if cell.images_left <= 0 else f"one step ({self.max_images_per_step} images)"
                 if "image budget" not in " ".join(cell.warnings):
-                    cell.warnings.append("show(): the image budget for this episode is used up; image not attached")
+                    cell.warnings.append(f"show(): the image budget for {what} is used up; image not attached")
                 continue
             cell.images.append(cap_long_edge(image, self.max_image_edge))
             cell.images_left -= 1
@@ -225,23 +265,11 @@ class Worker:
             raise RuntimeError("not inside a cell")
         return self.cell
 
-    # ---- lockdown ------------------------------------------------------------------------
-    def lock_down(self) -> None:
-        limit = self.memory_limit_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_limit_s, self.cpu_limit_s))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # binds for non-root users
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a native write past the limit fails instead of killing us
-        os.environ.clear()
-        self.audit.install()
-        self.audit.arm()
-
     # ---- running cells ---------------------------------------------------------------------
     def run_cell(self, code: str, step: int, replay: bool, images_left: int) -> dict:
         self.cell = cell = CellState(images_left=images_left, replay=replay)
-        self.audit.violations.clear()
+        self.step = step
+        self.violations.clear()
         # Entry points a previous cell deleted or rebound (`del tools`) are back for this one.
         for name, value in self.entry_points.items():
             if self.namespace.get(name) is not value:
@@ -261,9 +289,9 @@ class Worker:
                     error = exc
         close_figure("all")
         cell.warnings += [_warning_text(w) for w in caught]
-        result = {"op": "done", "stdout": output.getvalue(), "images": cell.images, "tool_calls": cell.tool_calls}
-        if error is None and self.audit.violations:
-            error = SandboxViolation(f"blocked by the sandbox: {self.audit.violations[0]}")
+        result = {"op": "done", "step": step, "stdout": output.getvalue(), "images": cell.images, "tool_calls": cell.tool_calls[:_MAX_REPORTED]}
+        if error is None and self.violations:
+            error = SandboxViolation(f"blocked by the sandbox: {self.violations[0]}")
         if error is not None:
             self._roll_back(before)
             kind, message = self._describe_error(error, code, filename)
@@ -301,6 +329,8 @@ class Worker:
         # not ast.parse: the audit hook trusts this file. dont_inherit: cells must not get this
         # module's `from __future__ import annotations` (typing.NamedTuple would compile strings).
         tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        if self.settings.python_layer:
+            tree = guard_attributes(tree)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         exec(compile(tree, filename, "exec", dont_inherit=True), self.namespace)
         if last is not None:  # like a notebook cell: show the value of a final expression
@@ -322,8 +352,8 @@ class Worker:
             if frame.f_code.co_filename == filename:
                 line_number = frame_line
         where = error_location(line_number, lines[line_number - 1]) if line_number and 0 < line_number <= len(lines) else ""
-        if isinstance(error, SandboxViolation) or self.audit.violations:
-            return "sandbox", f"{where}SandboxViolation: {error if isinstance(error, SandboxViolation) else self.audit.violations[0]}"
+        if isinstance(error, SandboxViolation) or self.violations:
+            return "sandbox", f"{where}SandboxViolation: {error if isinstance(error, SandboxViolation) else self.violations[0]}"
         if isinstance(error, MemoryError):
             return "memory", f"{where}MemoryError: the cell ran out of memory (the kernel is limited to {self.memory_limit_mb} MiB)"
         kind = error.kind if isinstance(error, HostServiceError) else "code"
@@ -332,7 +362,13 @@ class Worker:
         return kind, f"{where}{name}: {text}" if text else f"{where}{name}"
 
     def serve(self) -> None:
-        self.channel.send({"op": "ready"})
+        """Announce readiness, take one episode's frames, then run cells until told to exit."""
+        self.channel.send({"op": "ready", "step": 0, "identity": self.identity})
+        init = self.channel.receive()
+        if not isinstance(init, dict) or init.get("op") != "init":
+            return
+        self.start_episode(init)
+        self.channel.send({"op": "initialized", "step": 0})
         while True:
             message = self.channel.receive()
             if message.get("op") == "run":
@@ -350,7 +386,7 @@ class Worker:
             raise
         except BaseException as exc:  # noqa: BLE001 - the worker must outlive any cell
             failure = f"KernelError: the kernel could not report this cell ({type(exc).__name__}: {_exception_text(exc)})"
-            self.channel.send({"op": "done", "status": "error", "error": failure, "error_kind": "code", "stdout": ""})
+            self.channel.send({"op": "done", "step": self.step, "status": "error", "error": failure, "error_kind": "code", "stdout": ""})
 
 
 def _clean_box(box: Box3D) -> Box3D | None:
@@ -385,7 +421,7 @@ def _library_roots() -> list[str]:
     """Directories lazy imports read from: the standard library, site-packages, this package."""
     paths = sysconfig.get_paths()
     roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]}
-    roots.update(os.path.dirname(p) for p in spatialclaw_ros.__path__)
+    roots.update(spatialclaw_ros.__path__)  # the package itself, not the repository around it
     return sorted(roots)
 
 
@@ -428,10 +464,12 @@ def _warning_text(caught) -> str:
 
 
 def main() -> None:
-    channel = Channel(socket.socket(fileno=int(sys.argv[1])), send_types=WIRE_TYPES, receive_types=WIRE_TYPES)
+    channel = Channel(
+        socket.socket(fileno=int(sys.argv[-1])), send_types=WIRE_TYPES, receive_types=WIRE_TYPES, limits=HOST_TO_WORKER
+    )
     cv2.setNumThreads(0)
-    init = channel.receive()
-    worker = Worker(channel, init)
+    configure = channel.receive()
+    worker = Worker(channel, WorkerSettings(**configure["settings"]))
     worker.lock_down()
     worker.serve()
 

@@ -80,7 +80,7 @@ WRITES = [
     ("np-memmap", "m = np.memmap('{target}', dtype='uint8', mode='w+', shape=(3,))", "sandbox"),
     ("np-open-memmap-via-getattr", "getattr(np.lib, 'form' + 'at').open_memmap('{target}', mode='w+', shape=(3,))", "sandbox"),
     ("plt-savefig", "plt.plot([1, 2])\nplt.savefig('{target}')", "sandbox"),
-    ("plt-imsave", "plt.imsave('{target}', np.zeros((4, 4, 3)))", "sandbox"),
+    ("plt-imsave", "plt.imsave('{target}', np.zeros((4, 4, 3)), format='png')", "sandbox"),
     ("scipy-io-import", "import scipy.io\nscipy.io.savemat('{target}', {{'a': 1}})", "sandbox"),
     ("scipy-io-getattr", "getattr(scipy, 'i' + 'o').savemat('{target}', {{'a': 1}})", "sandbox"),
     ("networkx-writer", "import networkx as nx\nnx.write_edgelist(nx.path_graph(3), '{target}')", "sandbox"),
@@ -173,7 +173,7 @@ def test_worker_environment_is_empty(kernel):
         environ = f.read()
     assert SECRET.encode() not in environ
     names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
-    assert names <= {"_ROS_WHEELS_BOOTSTRAP_COMPLETE", "MPLCONFIGDIR", "HOME", "LANG"}, names
+    assert names <= {"_ROS_WHEELS_BOOTSTRAP_COMPLETE", "MPLCONFIGDIR", "HOME", "LANG", "SPATIALCLAW_WORKER_UID", "SPATIALCLAW_WORKER_GID"}, names
 
 
 def test_output_flood_is_capped_and_host_is_fine(kernel):

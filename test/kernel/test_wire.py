@@ -9,7 +9,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from spatialclaw_ros.kernel.wire import Channel, WireError
+from spatialclaw_ros.kernel.wire import Channel, WireError, WireLimits
 from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
 from spatialclaw_ros.perception.types import Box3D, Reconstruction
 
@@ -17,7 +17,7 @@ from spatialclaw_ros.perception.types import Box3D, Reconstruction
 @pytest.fixture
 def pair():
     a, b = socket.socketpair()
-    yield Channel(a, WIRE_TYPES, WIRE_TYPES), Channel(b, RESULT_TYPES, RESULT_TYPES, max_bytes=10_000)
+    yield Channel(a, WIRE_TYPES, WIRE_TYPES), Channel(b, RESULT_TYPES, RESULT_TYPES, limits=WireLimits(max_total_bytes=10_000))
     a.close()
     b.close()
 
@@ -46,14 +46,14 @@ def test_object_arrays_are_never_sent_or_accepted(pair):
     with pytest.raises(TypeError, match="dtype object"):
         host_side.send(np.array([object()]))
     body = msgpack.packb(msgpack.ExtType(1, msgpack.packb(["|O", [1], 0])))
-    host_side.sock.sendall(struct.pack("<II", len(body), 1) + struct.pack("<Q", 8) + body + b"\0" * 8)
+    host_side.sock.sendall(struct.pack("<III", len(body), 1, 0) + struct.pack("<q", 8) + body + b"\0" * 8)
     with pytest.raises(WireError, match="refusing array dtype"):
         worker_side.receive()
 
 
 def test_oversized_message_is_refused(pair):
     host_side, worker_side = pair
-    host_side.sock.sendall(struct.pack("<II", 5, 1) + struct.pack("<Q", 2**40))
+    host_side.sock.sendall(struct.pack("<III", 5, 1, 0) + struct.pack("<q", 2**40))
     with pytest.raises(WireError, match="exceeds"):
         worker_side.receive()
 
