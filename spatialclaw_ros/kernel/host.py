@@ -31,11 +31,20 @@ _CUT_NOTE_CHARS = 100  # room for the "... [N characters cut] ..." line in cappe
 
 
 class _StepFailure(Exception):
-    """The worker stopped answering (timeout, crash, protocol breach); it has been killed."""
+    """The worker stopped answering (timeout, crash, protocol breach); it has been killed.
+    `poisoned_from`: the first step whose report can no longer be believed (a message of that
+    step arrived later, so its "done" was forged); it and later steps are not restored."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, poisoned_from: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.poisoned_from = poisoned_from
+
+
+class _OutOfTurn(WireError):
+    def __init__(self, step: int | None) -> None:
+        super().__init__("a message out of turn (not of the running step)")
+        self.step = step
 
 
 @dataclass
@@ -217,6 +226,8 @@ class Kernel:
                 result.status, result.error_kind = "error", failure.kind
                 result.error = str(failure)
                 result.restarted = True
+                if failure.poisoned_from is not None:
+                    self._history = [r for r in self._history if r.step < failure.poisoned_from]
                 result.note = self._restart(str(failure))
         if result.status == "success" and result.answer is not None:
             self.answer = result.answer
@@ -268,7 +279,8 @@ class Kernel:
                 if budget < 0:
                     raise WireError(f"the step sent more than {self.config.max_step_mb} MiB")
                 if not isinstance(message, dict) or message.get("step") != record.step:
-                    raise WireError("a message out of turn (not of the running step)")
+                    stale = message.get("step") if isinstance(message, dict) else None
+                    raise _OutOfTurn(stale if isinstance(stale, int) and 0 < stale < record.step else None)
                 if message.get("op") == "done":
                     return message
                 if message.get("op") != "call" or not isinstance(message.get("name"), str):
@@ -295,7 +307,8 @@ class Kernel:
             raise _StepFailure(*self._death(code, worker)) from None
         except (WireError, TypeError, RecursionError) as exc:
             worker.kill()
-            raise _StepFailure("sandbox", f"KernelError: the kernel broke protocol ({exc}) and was stopped") from None
+            poisoned = exc.step if isinstance(exc, _OutOfTurn) else None
+            raise _StepFailure("sandbox", f"KernelError: the kernel broke protocol ({exc}) and was stopped", poisoned) from None
 
     def _death(self, code: int | None, worker: WorkerProcess) -> tuple[str, str]:
         died_of = exit_signal(code)
