@@ -6,9 +6,9 @@ one `<q` length per buffer (negative: `-1 - k`, the buffer is the k-th shared-me
 msgpack body, then the in-band buffers. Arrays inside the body are ext type 1
 [dtype, shape, buffer number]; tuples ext 2; dataclasses of known types ext 3 [name, fields].
 
-Large arrays from the host go through shared memory: each is copied once into a new memfd whose
-descriptor travels with the header (SCM_RIGHTS); the worker maps it copy-on-write, so nothing
-is copied through the socket. The other direction never accepts descriptors.
+Large arrays from the host go through shared memory: each is copied once into a memfd prepared
+ahead of time (kernel/shared_memory.py) whose descriptor travels with the header (SCM_RIGHTS);
+the worker maps it copy-on-write, so nothing is copied through the socket. The other direction never accepts descriptors.
 
 Every receiver decodes under `WireLimits`: the host, which trusts nothing from the worker,
 bounds the body, the number of buffers, containers and nesting, and the total size before it
@@ -29,6 +29,8 @@ from typing import Any
 
 import msgpack
 import numpy as np
+
+from spatialclaw_ros.kernel.shared_memory import PREPARED
 
 _HEADER = struct.Struct("<III")
 _LENGTH = struct.Struct("<q")
@@ -204,19 +206,6 @@ def _product(shape: list[int]) -> int:
     return total
 
 
-def _shared_copy(buffer: memoryview) -> int:
-    """A new memfd holding a copy of `buffer`; the caller sends and closes the descriptor."""
-    fd = os.memfd_create("spatialclaw-array", os.MFD_CLOEXEC)
-    try:
-        os.ftruncate(fd, buffer.nbytes)
-        with mmap.mmap(fd, buffer.nbytes, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)) as region:
-            region[:] = buffer
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _map_shared(fd: int, size: int) -> memoryview:
     """The contents of a received memfd, mapped copy-on-write (the arrays are writable and
     private to this process)."""
@@ -257,7 +246,7 @@ class Channel:
             lengths = []
             for buffer in buffers:
                 if self.share_memory and buffer.nbytes >= _SHARE_MIN_BYTES and len(fds) < _MAX_FDS:
-                    fds.append(_shared_copy(buffer))
+                    fds.append(PREPARED.copy_in(buffer))
                     lengths.append(-len(fds))
                 else:
                     lengths.append(buffer.nbytes)
