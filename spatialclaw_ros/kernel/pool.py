@@ -1,16 +1,17 @@
 """Pre-started, already contained workers, so that an episode gets its kernel at once.
 
 Starting a worker (namespaces, interpreter, numpy/scipy/matplotlib/OpenCV imports, seccomp)
-takes about a second; the pool does it ahead of time on one long-lived thread. One thread also
-matters for containment: bubblewrap's --die-with-parent follows the thread that started it.
+takes about a second; the pool does it ahead of time. Workers are started only on the pool's
+own long-lived launcher threads: bubblewrap's --die-with-parent follows the thread that started
+it, so a worker started on a short-lived thread (an executor's) would die with that thread.
 """
 
 from __future__ import annotations
 
 import atexit
-import queue
+import os
 import threading
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 
 from spatialclaw_ros.kernel.process import WorkerProcess, WorkerSpec
 
@@ -21,9 +22,10 @@ class WorkerPool:
         self._wanted: dict[WorkerSpec, int] = {}
         self._pending: dict[WorkerSpec, int] = {}
         self._lock = threading.Lock()
-        self._requests: queue.Queue[tuple[WorkerSpec, Future | None]] = queue.Queue()
+        # Several at once: concurrent evaluation episodes each need a worker (an idle
+        # ThreadPoolExecutor thread waits for work; it does not exit).
+        self._launchers = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="spatialclaw-kernel-launcher")
         self._closed = False
-        threading.Thread(target=self._launch_forever, name="spatialclaw-kernel-launcher", daemon=True).start()
 
     def acquire(self, spec: WorkerSpec, keep_warm: int) -> WorkerProcess:
         """A locked-down worker for `spec`: a warm one if there is one, else one started now.
@@ -36,9 +38,7 @@ class WorkerPool:
                 candidate = ready.pop()
                 worker = candidate if candidate.alive() else None
         if worker is None:
-            future: Future = Future()
-            self._requests.put((spec, future))
-            worker = future.result()
+            worker = self._launchers.submit(WorkerProcess, spec).result()
         self._refill(spec)
         return worker
 
@@ -59,30 +59,20 @@ class WorkerPool:
             missing = self._wanted.get(spec, 0) - len(self._ready.get(spec, [])) - self._pending.get(spec, 0)
             self._pending[spec] = self._pending.get(spec, 0) + max(missing, 0)
         for _ in range(max(missing, 0)):
-            self._requests.put((spec, None))
+            self._launchers.submit(self._start_spare, spec)
 
-    def _launch_forever(self) -> None:
-        while True:
-            spec, future = self._requests.get()
-            try:
-                worker = WorkerProcess(spec)
-            except BaseException as exc:  # noqa: BLE001 - reported to whoever asked, the launcher lives on
-                if future is not None:
-                    future.set_exception(exc)
-                else:
-                    with self._lock:
-                        self._pending[spec] -= 1
-                continue
-            if future is not None:
-                future.set_result(worker)
-                continue
-            with self._lock:
-                self._pending[spec] -= 1
-                if not self._closed:
-                    self._ready.setdefault(spec, []).append(worker)
-                    worker = None
-            if worker is not None:
-                worker.kill()
+    def _start_spare(self, spec: WorkerSpec) -> None:
+        try:
+            worker: WorkerProcess | None = WorkerProcess(spec)
+        except Exception:  # noqa: BLE001 - a spare that fails to start is simply not there; acquire() reports its own
+            worker = None
+        with self._lock:
+            self._pending[spec] -= 1
+            if worker is not None and not self._closed:
+                self._ready.setdefault(spec, []).append(worker)
+                worker = None
+        if worker is not None:
+            worker.kill()
 
 
 POOL = WorkerPool()
