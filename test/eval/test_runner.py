@@ -66,11 +66,48 @@ def test_interrupted_run_resumes(tmp_path):
     assert [p.response for p in second.predictions[:12]] == [p.response for p in first.predictions]
 
 
-def test_unreadable_media_scores_zero_and_the_run_goes_on(tmp_path):
-    broken = Sample(id="b", benchmark="x", question="?", options=["a", "b"], answer="A", answer_type="mc",
-                    media=[MediaGroup("images", [str(tmp_path / "missing.png")])])
-    result = run_samples([broken], RandomAnswerer(), tmp_path / "run", "random", progress=False)
-    assert result.predictions[0].error == "bad_request" and result.predictions[0].score == 0
+def test_no_sample_ends_the_run_each_failure_is_recorded_with_its_code_and_message(tmp_path):
+    def mc(sid, **kw):
+        return Sample(id=sid, benchmark="x", question="?", options=["a", "b"], answer="A", answer_type="mc", **kw)
+
+    image = tmp_path / "ok.png"
+    cv2.imwrite(str(image), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "corrupt.png").write_bytes(b"not an image")
+    samples = [
+        mc("missing", media=[MediaGroup("images", [str(tmp_path / "missing.png")])]),
+        mc("corrupt", media=[MediaGroup("images", [str(tmp_path / "corrupt.png")])]),
+        mc("raises", media=[MediaGroup("images", [str(image)])]),
+        Sample(id="bad_rule", benchmark="x", question="how far?", answer=0.0, answer_type="number", metric="mra",
+               extra={"zero_answer": "half"}, media=[MediaGroup("images", [str(image)])]),
+        mc("fine", media=[MediaGroup("images", [str(image)])]),
+    ]
+
+    def answerer(sample, videos):
+        if sample.id == "raises":
+            raise RuntimeError("the VLM client broke")
+        return Answer("1" if sample.answer_type == "number" else "A")
+
+    result = run_samples(samples, answerer, tmp_path / "run", "code", concurrency=2, progress=False)
+    by_id = {p.sample_id: p for p in result.predictions}
+    assert {k: (p.error, p.score) for k, p in by_id.items()} == {
+        "missing": ("media_unreadable", 0.0), "corrupt": ("media_unreadable", 0.0), "raises": ("answerer_failed", 0.0),
+        "bad_rule": ("scoring_failed", 0.0), "fine": (None, 1.0)}
+    assert "missing.png" in by_id["missing"].error_message
+    assert "RuntimeError: the VLM client broke" in by_id["raises"].error_message
+    assert "Traceback" in by_id["raises"].error_message and "zero-answer rule" in by_id["bad_rule"].error_message
+    assert read_predictions(tmp_path / "run" / PREDICTIONS)[0].error_message  # the message is on disk too
+
+
+def test_a_resumed_run_in_another_answer_mode_is_scored_again_from_its_replies(tmp_path):
+    sample = Sample(id="v", benchmark="vsi_bench", question="?", options=["left", "right"], answer="B",
+                    answer_type="mc", category="object_rel_direction_easy")
+    reply = "I think it is B"  # VSI-Bench reads the first token ("I"): wrong; our reader finds B
+    first = run_samples([sample], lambda s, v: Answer(reply), tmp_path / "run", "code", progress=False, load_media=False)
+    assert (first.predictions[0].score, first.predictions[0].answers) == (0.0, "official")
+    again = run_samples([sample], lambda s, v: Answer("unused"), tmp_path / "run", "code", progress=False,
+                        load_media=False, answers="lenient")
+    assert again.new == 0
+    assert (again.predictions[0].response, again.predictions[0].score, again.predictions[0].answers) == (reply, 1.0, "lenient")
 
 
 def test_prediction_for_scores_and_records_an_answer():
@@ -81,8 +118,10 @@ def test_prediction_for_scores_and_records_an_answer():
         ("p", "x", "code", "B", "B", 1.0)
     assert (timed.category, timed.group_id, timed.group_info, timed.steps, timed.elapsed, timed.trace_path) == \
         ("c", "g", {"position": 1}, 3, 2.5, "t.txt")
-    failed = prediction_for(sample, "node", Answer("", error="timed_out"), started=time.monotonic() - 1.0)
+    failed = prediction_for(sample, "node", Answer("", error="timed_out", error_message="no answer in 600 s"),
+                            started=time.monotonic() - 1.0)
     assert failed.score == 0 and failed.error == "timed_out" and failed.elapsed >= 1.0
+    assert failed.error_message == "no answer in 600 s" and failed.answers == "official"
     assert prediction_for(sample, "node", Answer("A")).elapsed == 0.0
 
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spatialclaw_ros.eval.benchmarks.official import OFFICIAL_RULES
 from spatialclaw_ros.eval.benchmarks.tables import MediaStore, Row, read_rows
 from spatialclaw_ros.eval.records import Prediction, Sample
-from spatialclaw_ros.eval.scoring import Aggregation, BenchmarkScore, aggregate
+from spatialclaw_ros.eval.scoring import ANSWER_MODES, Aggregation, AnswerMode, BenchmarkScore, SampleScore, aggregate, score_response
 
 RowConverter = Callable[[Row, MediaStore, Path], Sample | None]
 
@@ -18,7 +19,9 @@ class Benchmark:
     """One benchmark: where its annotations live in the published layout and how to read a row.
 
     `annotations` are glob patterns relative to the benchmark's folder; `convert` turns one row
-    into a Sample (or None for rows the benchmark's own scoring excludes).
+    into a Sample (or None for rows the benchmark's own scoring excludes). `aggregation` gives the
+    headline score; `secondary` names further figures reported beside it (SpatialTree's
+    hierarchy), never instead of it.
     """
 
     name: str
@@ -29,10 +32,11 @@ class Benchmark:
     aggregation: Aggregation = "mean"
     category_parents: dict[str, str] = field(default_factory=dict)
     download: str = ""  # the download steps, when more than one `hf download` of hf_id
+    secondary: dict[str, Aggregation] = field(default_factory=dict)
 
     def score(self, predictions: list[Prediction]) -> BenchmarkScore:
         """This benchmark's score by its own aggregation rule."""
-        return aggregate(self.name, predictions, self.aggregation, self.category_parents)
+        return aggregate(self.name, predictions, self.aggregation, self.category_parents, self.secondary)
 
     @property
     def download_command(self) -> str:
@@ -41,6 +45,18 @@ class Benchmark:
         if not self.hf_id:
             return f"spatialclaw synthetic generate <DATA_DIR>/{self.name}"
         return f"hf download {self.hf_id} --repo-type dataset --local-dir <DATA_DIR>/{self.name}"
+
+
+def score_sample(sample: Sample, response: str | float | int | None, answers: AnswerMode = "official") -> SampleScore:
+    """Score one reply. `official` reads it as the sample's benchmark's own evaluation does (for a
+    benchmark without official rules, such as our synthetic one, our reader is the official one);
+    `lenient` reads it with our reader for every benchmark."""
+    if answers not in ANSWER_MODES:
+        raise ValueError(f"unknown answer-reading mode {answers!r}; expected one of {ANSWER_MODES}")
+    rule = OFFICIAL_RULES.get(sample.benchmark) if answers == "official" else None
+    if rule is None:
+        return score_response(sample, response)
+    return rule(sample, "" if response is None else str(response))
 
 
 def annotation_files(bench: Benchmark, root: Path) -> list[Path]:
