@@ -1,5 +1,8 @@
-"""Each benchmark adapter reads a small fixture in the benchmark's published layout and scores a
-known set of responses to a number worked out by hand (test/fixtures/benchmarks/<name>/expected.json)."""
+"""Each benchmark adapter reads a small fixture in the benchmark's published layout, and `official`
+answer reading scores clean and messy replies to the per-sample scores and the aggregate worked
+out by hand from the reference rules (test/fixtures/benchmarks/<name>/expected.json: `reference`
+names the file and functions of NVlabs/SpatialClaw's spatial_agent/evals/ each number follows; each
+case carries its reply, its expected score and why)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spatialclaw_ros.eval.benchmarks import BENCHMARKS, get_benchmark, load_samples
+from spatialclaw_ros.eval.benchmarks import BENCHMARKS, get_benchmark, load_samples, score_sample
 from spatialclaw_ros.eval.records import Prediction
-from spatialclaw_ros.eval.scoring import score_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
 PAPER_BENCHMARKS = sorted(b for b in BENCHMARKS if b != "synthetic")
@@ -50,25 +52,29 @@ def test_every_paper_benchmark_has_a_fixture():
 
 
 @pytest.mark.parametrize("name", PAPER_BENCHMARKS)
-def test_adapter_scores_fixture_to_known_number(name, tmp_path):
+def test_official_reading_scores_fixture_replies_as_worked_by_hand(name, tmp_path):
     data_dir, expected = _materialise(name, tmp_path)
     bench = get_benchmark(name)
     samples = load_samples(bench, data_dir)
     assert len(samples) == expected["n"]
-    if expected.get("responses_by_question"):
-        responses = {s.id: expected["responses_by_question"][s.question] for s in samples}
-    else:
-        responses = expected["responses"]
-        assert set(responses) == {s.id for s in samples}
-    predictions = []
     for s in samples:
         for group in s.media:
             if group.kind == "images":
                 assert all(Path(p).is_file() for p in group.paths), f"{s.id}: image files missing"
-        scored = score_response(s, responses[s.id])
-        predictions.append(Prediction(s.id, s.benchmark, "fixture", responses[s.id], scored.prediction, scored.score,
-                                      category=s.category, group_id=s.group_id, group_info=s.extra.get("group_info", {})))
-    assert bench.score(predictions).score == pytest.approx(expected["score"], abs=1e-9)
+    for run_name, run in expected["runs"].items():
+        assert set(run["cases"]) == {s.id for s in samples}, run_name
+        predictions, got, want = [], {}, {}
+        for s in samples:
+            reply, score, _why = run["cases"][s.id]
+            scored = score_sample(s, reply, "official")
+            got[s.id], want[s.id] = scored.score, pytest.approx(score, abs=1e-9)
+            predictions.append(Prediction(s.id, s.benchmark, "fixture", reply, scored.prediction, scored.score,
+                                          category=s.category, group_id=s.group_id, group_info=s.extra.get("group_info", {})))
+        assert got == want, f"{name} {run_name}"
+        result = bench.score(predictions)
+        assert result.score == pytest.approx(run["score"], abs=1e-9), f"{name} {run_name}"
+        for figure, value in result.secondary.items():
+            assert value == pytest.approx(run[figure], abs=1e-9), f"{name} {run_name} {figure}"
 
 
 def test_missing_data_dir_names_the_download_command(tmp_path):

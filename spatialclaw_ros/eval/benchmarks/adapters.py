@@ -288,12 +288,14 @@ def pai_bench(row: Row, store: MediaStore, source: Path) -> Sample:
 
 def _vsi_like(bench: str):
     def convert(row: Row, store: MediaStore, source: Path) -> Sample:
-        """VSI-Bench layout: videos at <dataset>/<scene_name>.mp4; no options = numeric (MRA)."""
+        """VSI-Bench layout: videos at <dataset>/<scene_name>.mp4 (VSTI-Bench: `video_path`); no
+        options = numeric (MRA), a true 0 never credited."""
         video = _field(row, "video_path", "video", default=None) or f"{row['dataset']}/{row['scene_name']}.mp4"
         options = _options(_field(row, "options", default=None))
         unit = {"object_abs_distance": "m", "object_size_estimation": "cm", "room_size_estimation": "m2"}
         qtype = str(row["question_type"])
-        return _question(bench, row["id"], row["question"], row["ground_truth"], [_video(store, video)],
+        answer = row.get("mc_answer") or row["ground_truth"]  # VSTI-Bench keeps a choice's letter in mc_answer
+        return _question(bench, row["id"], row["question"], answer, [_video(store, video)],
                          options=options, category=qtype, unit=unit.get(qtype), extra=dict(NO_CREDIT_AT_ZERO))
 
     convert.__name__ = bench
