@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -172,3 +174,36 @@ def test_the_synthetic_commands_are_registered_under_spatialclaw():
     assert args.size == (32, 24) and args.single == 1 and callable(args.run)
     with pytest.raises(SystemExit):
         parser.parse_args(["synth", "--out", "x"])
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
+
+
+def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_them(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = json.loads((FIXTURES / "spar_bench" / "rows.json").read_text())
+    for row in rows:  # the fixture stores image bytes as base64 text
+        row["image"] = [{"bytes": base64.b64decode(cell["bytes"]["__bytes__"]), "path": None} for cell in row["image"]]
+    rows.append(dict(rows[0], id="broken", image=[{"bytes": b"\xff\xd8 not really a jpeg", "path": None}]))
+    folder = tmp_path / "data" / "spar_bench" / "data"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), folder / "test-00000-of-00001.parquet")
+    run = tmp_path / "run"
+    assert main(["eval", "--bench", "spar_bench", "--executor", "random", "--data-dir", str(tmp_path / "data"),
+                 "--out", str(run)]) == 0
+    report = json.loads((run / "report.json").read_text())
+    spar = report["benchmarks"]["spar_bench"]
+    assert report["answers"] == "official"
+    assert spar["n"] == 6 and spar["errors"] == 1 and spar["errors_by_code"] == {"media_unreadable": 1}
+    assert spar["flags"] == {"structured_answer": 1, "zero_answer": 1}
+    assert report["errors_by_code"] == {"media_unreadable": 1}
+    markdown = (run / "report.md").read_text()
+    assert "Answers read in `official` mode." in markdown
+    assert "| spar_bench | 1 |" in markdown and "| spar_bench | zero_answer | 1 |" in markdown
+    assert "broken" in (run / "traces.html").read_text()
+
+    # the same replies read the lenient way: scored again from the recorded responses
+    assert main(["report", str(run), "--data-dir", str(tmp_path / "data"), "--answers", "lenient"]) == 0
+    assert json.loads((run / "report.json").read_text())["answers"] == "lenient"
+    assert main(["report", str(run), "--answers", "lenient"]) == 2  # scoring again needs the questions
