@@ -40,9 +40,12 @@ def _materialise(name: str, tmp_path: Path) -> tuple[Path, dict]:
         pa = pytest.importorskip("pyarrow")
         pq = pytest.importorskip("pyarrow.parquet")
         rows = _decode_bytes(json.loads((source / "rows.json").read_text()))
-        target = data_dir / name / expected["parquet"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows), target)
+        # one file, or {file: [row numbers]} for layouts split over several files
+        files = expected["parquet"] if isinstance(expected["parquet"], dict) else {expected["parquet"]: range(len(rows))}
+        for file, numbers in files.items():
+            target = data_dir / name / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist([rows[i] for i in numbers]), target)
     return data_dir, expected
 
 
@@ -110,3 +113,58 @@ def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
     (tmp_path / "mmsi_bench" / "MMSI_Bench.parquet").write_bytes(b"PAR1")
     with pytest.raises(RuntimeError, match="pip install pyarrow=="):
         load_samples(get_benchmark("mmsi_bench"), tmp_path)
+
+
+def test_omni3d_reads_the_zip_release_annotations_json(tmp_path):
+    # spatial_agent/evals/omni3d.py Omni3DBench.read_data: {"questions": [...]}, images/<image_filename>
+    folder = tmp_path / "omni3d_bench"
+    folder.mkdir()
+    questions = [{"question_index": 7, "image_filename": "ARKitScenes/1/a.jpg", "question": "Which is taller?",
+                  "answer": "lamp", "answer_type": "str"},
+                 {"question_index": 8, "image_filename": "ARKitScenes/1/a.jpg", "question": "How tall?", "answer": 1.5,
+                  "answer_type": "float"}]
+    (folder / "annotations.json").write_text(json.dumps({"info": {"n": 2}, "questions": questions}))
+    word, number = load_samples(get_benchmark("omni3d_bench"), tmp_path)
+    assert (word.id, word.answer_type, word.answer, word.media[0].paths) == \
+        ("7", "text", "lamp", [str(folder / "images" / "ARKitScenes/1/a.jpg")])
+    assert (number.answer_type, number.metric, number.answer) == ("number", "mra_strict", 1.5)
+
+
+def test_dsi_variants_of_a_question_form_one_group(tmp_path):
+    data_dir, _ = _materialise("dsi_bench", tmp_path)
+    samples = load_samples(get_benchmark("dsi_bench"), data_dir)
+    assert len({s.group_id for s in samples}) == 1
+    assert sorted(s.extra["variant"] for s in samples) == ["hflip", "reverse", "reverse_hflip", "std"]
+    std = next(s for s in samples if s.extra["variant"] == "std")
+    assert std.options == ["left", "right", "toward the camera", "away"] and std.category == "Obj:static cam"
+    assert std.media[0].paths == [str(data_dir / "dsi_bench" / "videos" / "std" / "CameraBench" / "clip_0001.mp4")]
+
+
+def test_mmsi_video_also_reads_the_harness_prompt_layout(tmp_path):
+    # VLMEvalKit / lmms-eval rows: the options are written in user_prompt
+    folder = tmp_path / "mmsi_video"
+    folder.mkdir()
+    row = {"id": "m", "type": "Camera Motion", "ground_truth": "B", "task_prompt": "Frames:\n<video>\n",
+           "user_prompt": "Did the camera turn?\nOptions: A. yes B. no", "frames_list": [["v/0.jpg"]], "ref_images": []}
+    (folder / "rows.json").write_text(json.dumps([row]))
+    (sample,) = load_samples(get_benchmark("mmsi_video"), tmp_path)
+    assert (sample.question, sample.options, sample.answer) == ("Frames:\n\n\nDid the camera turn?", ["yes", "no"], "B")
+
+
+def test_mmsi_video_names_reference_images_in_the_question(tmp_path):
+    data_dir, _ = _materialise("mmsi_video", tmp_path)
+    second = load_samples(get_benchmark("mmsi_video"), data_dir)[1]
+    assert second.question == "Which object in [reference image 1] appears in both videos?"
+    assert [g.camera for g in second.media] == ["video_1", "video_2", "reference"]
+
+
+def test_spbench_parquet_images_live_in_their_scene_folder(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    folder = tmp_path / "spbench"
+    folder.mkdir()
+    rows = [{"id": 3, "question_type": "object_counting", "question": "How many chairs?", "options": None,
+             "ground_truth": "2", "images": ["00.jpg"], "scene_name": "scene0001_00"}]
+    pq.write_table(pa.Table.from_pylist(rows), folder / "SPBench-SI.parquet")
+    (sample,) = load_samples(get_benchmark("spbench"), tmp_path)
+    assert (sample.id, sample.answer, sample.media[0].paths) == ("SPBench-SI/3", 2.0, [str(folder / "scene0001_00" / "00.jpg")])

@@ -117,7 +117,8 @@ def omni3d_bench(row: Row, store: MediaStore, source: Path) -> Sample:
     if kind not in ("float", "int", "str"):
         raise ValueError(f"answer_type must be float, int or str, got {kind!r}")
     sid = _field(row, "question_index", "id", default=digest_id(row["question"], row.get("image_index")))
-    media = _images(store, _field(row, "image", "images"))
+    filename = row.get("image_filename")  # annotations.json of omni3d-bench.zip; the parquet embeds the image
+    media = _images(store, f"images/{filename}" if filename else _field(row, "image", "images"))
     extra = {"answer_kind": kind}
     if kind == "str":
         answer = str(row["answer"]).strip()
@@ -130,17 +131,29 @@ def omni3d_bench(row: Row, store: MediaStore, source: Path) -> Sample:
 
 
 def omnispatial(row: Row, store: MediaStore, source: Path) -> Sample:
-    sid = row["id"]
-    image = _field(row, "image", "image_path", default=f"image/{sid}.png")
+    """OmniSpatial-test/data.json: ids repeat across task types, so the id is
+    <task_type>_<sub_task_type>_<id>; the image is <task_type>/<id up to its first '_'>.png
+    beside data.json; the answer is the option's index."""
+    task, sub_task = str(_field(row, "task_type", default="")), str(_field(row, "sub_task_type", default=""))
+    raw = str(row["id"])
+    sid = f"{task}_{sub_task}_{raw}" if task else raw
+    image = _field(row, "image", "image_path", default=None)
+    if image is None:
+        image = str(source.parent.relative_to(store.data_dir) / task / f"{raw.split('_')[0]}.png")
     return _question("omnispatial", sid, row["question"], _field(row, "answer", "gt"), _images(store, image),
-                     options=_options(row["options"]), category=str(_field(row, "task_type", default="")))
+                     options=_options(row["options"]), category=task)
 
 
 def spbench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """SPBench-SI (single image) and SPBench-MV (multi-view) JSON files; numeric questions use MRA."""
-    options = _options(_field(row, "options", "candidates", default=None))
+    """SPBench-SI (single image) and SPBench-MV (multi-view) files; numeric questions use MRA. In
+    the parquet release image names are relative to the scene's folder (`scene_name`)."""
+    options = _options(json_cell(_field(row, "options", "candidates", default=None)))
+    images = json_cell(_field(row, "images", "image", "image_path"))
+    scene = row.get("scene_name")
+    if scene and images is not None:
+        images = [f"{scene}/{name}" for name in ([images] if isinstance(images, str) else images)]
     return _question("spbench", f"{source.stem}/{row['id']}", row["question"], _field(row, "answer", "ground_truth"),
-                     _images(store, _field(row, "images", "image", "image_path")), options=options,
+                     _images(store, images), options=options,
                      category=str(_field(row, "question_type", default="")), extra=dict(NO_CREDIT_AT_ZERO))
 
 
@@ -246,16 +259,23 @@ def _frame_groups(store: MediaStore, folder: str, frames_list: list) -> list[Med
 
 def mmsi_video(row: Row, store: MediaStore, source: Path) -> Sample:
     """Each question comes with the sampled frames of one or more videos (frames/) and optional
-    reference images (ref_images/); the options are written in the prompt text."""
+    reference images (ref_images/). Two layouts: the release's mmsivideo.json (`ori_question`,
+    an `options` list; its `<image>` tags name the reference images in order), or the harnesses'
+    prompt layout (`task_prompt` + `user_prompt` with the options written in the text)."""
     media = _frame_groups(store, "frames", json_cell(row.get("frames_list")) or [])
-    refs = json_cell(row.get("ref_images")) or []
-    if len(refs):
+    refs = [r for r in json_cell(row.get("ref_images")) or [] if isinstance(r, str)]
+    if refs:
         media.append(MediaGroup("images", [store.path(f"ref_images/{r}") for r in refs], camera="reference"))
-    prompt = f"{row.get('task_prompt') or ''}\n{row.get('user_prompt') or ''}"
-    prompt = prompt.replace("<video>", "").replace("<image>", "").strip()
-    question, options = split_inline_options(prompt)
+    if row.get("ori_question") is not None and row.get("options") is not None:
+        question, options = str(row["ori_question"]), _options(json_cell(row["options"]))
+        if question.count("<image>") == len(refs):
+            for n in range(1, len(refs) + 1):
+                question = question.replace("<image>", f"[reference image {n}]", 1)
+    else:
+        prompt = f"{row.get('task_prompt') or ''}\n{row.get('user_prompt') or ''}"
+        question, options = split_inline_options(prompt.replace("<video>", "").replace("<image>", "").strip())
     if not options:
-        raise ValueError("no A., B., ... options found in the prompt")
+        raise ValueError("no options: neither an `options` list nor A., B., ... in the prompt")
     return _question("mmsi_video", row["id"], question, row["ground_truth"], media, options=options,
                      category=str(_field(row, "type", default="")))
 
@@ -276,14 +296,16 @@ def osi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
 
 def pai_bench(row: Row, store: MediaStore, source: Path) -> Sample:
     """data/test-*.parquet: options in `index2ans` ({"A": text, ...}), videos at
-    videos/<subset>/<id>.mp4; the subset is the category."""
+    videos/<subset>/<id>.mp4; the category is the row's `subcategory` (the release also has a
+    coarser `category`), else the subset folder."""
     index2ans = json_cell(row["index2ans"])
     options = [str(index2ans[k]) for k in sorted(index2ans) if index2ans[k] is not None]
     path = str(row["video_path"])
     parts = Path(path).parts
     sid = _field(row, "id", "question_id", "index", default=digest_id(path, row["question"]))
+    category = _field(row, "subcategory", "category", default=parts[1] if len(parts) > 2 else "")
     return _question("pai_bench", sid, row["question"], row["answer"], [_video(store, path)], options=options,
-                     category=parts[1] if len(parts) > 2 else "")
+                     category=str(category).strip())
 
 
 def _vsi_like(bench: str):
@@ -306,14 +328,24 @@ vsi_bench = _vsi_like("vsi_bench")
 vstibench = _vsi_like("vstibench")
 
 
+# DSI-Bench's motion categories, by the integer `cate` of its metadata files.
+DSI_CATEGORIES = ("Obj:static cam", "Obj:moving cam", "Cam:static scene", "Cam:dynamic scene", "Obj-Cam distance",
+                  "Obj-Cam orientation")
+
+
 def dsi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """Each question comes in 4 video variants (original, mirrored, reversed, both); every variant
-    is its own sample and the benchmark averages over all of them."""
-    group = str(_field(row, "question_id", "qid", default=row["id"]))
-    return _question("dsi_bench", row["id"], row["question"], row["answer"], [_video(store, row["video"])],
-                     options=_options(_field(row, "options", default=None)) or None, group_id=group,
-                     category=str(_field(row, "category", "type", default="")),
-                     extra={"variant": str(_field(row, "variant", default=""))})
+    """Each question comes in 4 video variants (std, hflip, reverse, reverse_hflip), each with its
+    own truth; every variant is its own sample and the benchmark averages over all of them. The
+    release's layout: metadatas/<variant>.csv (cate, relative_path, question, options
+    "A: x; B: y", GT) with videos at videos/<variant>/<relative_path>; the variants of a question
+    share its relative_path and text, which make the group."""
+    variant, path = source.stem, str(row["relative_path"]).strip()
+    group = digest_id(path, row["question"], row.get("options"))
+    cate = int(row["cate"])
+    return _question("dsi_bench", f"{variant}/{group}", row["question"], row["GT"], [_video(store, f"videos/{variant}/{path}")],
+                     options=_options(row.get("options")) or None, group_id=group,
+                     category=DSI_CATEGORIES[cate] if 0 <= cate < len(DSI_CATEGORIES) else f"cate_{cate}",
+                     extra={"variant": variant})
 
 
 # --- general video -----------------------------------------------------------------------------
@@ -323,8 +355,7 @@ def cvbench(row: Row, store: MediaStore, source: Path) -> Sample:
     """data/test-00000-of-00001.parquet: two to four clips in video_1..video_4 (paths under the
     folder CVBench.zip unpacks into), options "A. ..." or "Yes." / "No." (a yes/no question, its
     answer "Yes" or "No"), the type in task_type."""
-    videos = [row[k] for k in ("video_1", "video_2", "video_3", "video_4") if row.get(k)] or _field(row, "videos", "video")
-    videos = [videos] if isinstance(videos, str) else list(videos)
+    videos = [row[k] for k in ("video_1", "video_2", "video_3", "video_4") if row.get(k)]
     media = [_video(store, store.find(f"videos/{v}", f"CVBench/{v}", v), camera=f"video_{i + 1}") for i, v in enumerate(videos)]
     options = _options(json_cell(_field(row, "options", default=None)))
     category = str(_field(row, "task_type", "task", "category", default=""))
@@ -373,7 +404,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
         Benchmark("erqa", "single image", "FlagEval/ERQA", ("data/*.parquet",), erqa),
-        Benchmark("omni3d_bench", "single image", "dmarsili/Omni3D-Bench", ("data/*.parquet",), omni3d_bench),
+        Benchmark("omni3d_bench", "single image", "dmarsili/Omni3D-Bench", ("data/*.parquet", "annotations.json"),
+                  omni3d_bench),
         Benchmark("omnispatial", "single image", "qizekun/OmniSpatial", ("data.json", "*/data.json"), omnispatial),
         Benchmark("spbench", "single image", "hongxingli/SPBench", ("SPBench-*.json", "SPBench-*.parquet"), spbench,
                   "category_macro"),
@@ -393,9 +425,10 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("pai_bench", "video / 4D", "shi-labs/physical-ai-bench-understanding", ("data/test-*.parquet",), pai_bench),
         Benchmark("vsi_bench", "video / 4D", "nyu-visionx/VSI-Bench", ("test_debiased*.parquet",), vsi_bench,
                   "category_macro", VSI_CATEGORY_PARENTS),
-        Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet",), vstibench, "category_macro"),
-        Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench", ("*.json",), dsi_bench),
-        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("data/*.parquet", "*.json"), cvbench),
+        Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet", "test.json"), vstibench, "category_macro"),
+        Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench",
+                  tuple(f"metadatas/{v}.csv" for v in ("std", "hflip", "reverse", "reverse_hflip")), dsi_bench),
+        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("data/*.parquet",), cvbench),
         Benchmark("perceptioncomp", "general video", "hrinnnn/PerceptionComp",
                   ("benchmark/annotations/official/*.json", "*.json"), perceptioncomp,
                   download="git clone https://github.com/hrinnnn/PerceptionComp <DATA_DIR>/perceptioncomp"

@@ -62,7 +62,7 @@ def score_sample(sample: Sample, response: str | float | int | None, answers: An
 def annotation_files(bench: Benchmark, root: Path) -> list[Path]:
     files: list[Path] = []
     for pattern in bench.annotations:
-        files.extend(sorted(p for p in root.glob(pattern) if p.is_file()))
+        files.extend(p for p in sorted(root.glob(pattern)) if p.is_file() and p not in files)  # patterns may overlap
     return files
 
 
