@@ -428,7 +428,9 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet", "test.json"), vstibench, "category_macro"),
         Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench",
                   tuple(f"metadatas/{v}.csv" for v in ("std", "hflip", "reverse", "reverse_hflip")), dsi_bench),
-        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("data/*.parquet",), cvbench),
+        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("data/*.parquet",), cvbench,
+                  download="hf download Dongyh35/CVBench --repo-type dataset --local-dir <DATA_DIR>/cvbench"
+                  " && unzip -n <DATA_DIR>/cvbench/CVBench.zip -d <DATA_DIR>/cvbench/videos"),
         Benchmark("perceptioncomp", "general video", "hrinnnn/PerceptionComp",
                   ("benchmark/annotations/official/*.json", "*.json"), perceptioncomp,
                   download="git clone https://github.com/hrinnnn/PerceptionComp <DATA_DIR>/perceptioncomp"
