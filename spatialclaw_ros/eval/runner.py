@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer
 from spatialclaw_ros.eval.media import load_sample_media
-from spatialclaw_ros.eval.benchmarks import score_sample
+from spatialclaw_ros.eval.benchmarks import RowFailure, score_sample
 from spatialclaw_ros.eval.records import Prediction, Sample, read_predictions, write_jsonl
-from spatialclaw_ros.eval.scoring import AnswerMode
+from spatialclaw_ros.eval.scoring import ROW_UNREADABLE, AnswerMode
 
 PREDICTIONS = "predictions.jsonl"
 
@@ -47,7 +47,7 @@ def subsample(samples: Sequence[Sample], n: int | None, seed: int) -> list[Sampl
 MEDIA_UNREADABLE = "media_unreadable"  # a media file is missing, corrupt or of an unknown kind
 ANSWERER_FAILED = "answerer_failed"  # the answerer raised instead of returning an answer
 SCORING_FAILED = "scoring_failed"  # the reply or the truth could not be scored
-RUNNER_ERROR_CODES = (MEDIA_UNREADABLE, ANSWERER_FAILED, SCORING_FAILED)
+RUNNER_ERROR_CODES = (MEDIA_UNREADABLE, ANSWERER_FAILED, SCORING_FAILED, ROW_UNREADABLE)
 
 
 def _failure(exc: BaseException) -> str:
@@ -80,6 +80,12 @@ def prediction_for(sample: Sample, executor: str, answer: Answer, started: float
         category=sample.category, group_id=sample.group_id, elapsed=elapsed, steps=answer.steps,
         trace_path=answer.trace_path, group_info=sample.extra.get("group_info", {}), **fields,
     )
+
+
+def unreadable_row(failure: RowFailure, executor: str, answers: AnswerMode) -> Prediction:
+    """The record of a benchmark row that could not be read: counted in the report, not scored."""
+    return Prediction(sample_id=failure.key, benchmark=failure.benchmark, executor=executor, response="", prediction="",
+                      score=0.0, error=ROW_UNREADABLE, error_message=failure.message, answers=answers)
 
 
 def rescore(prediction: Prediction, sample: Sample, answers: AnswerMode) -> Prediction:

@@ -194,13 +194,18 @@ def video_mme_v2_group_credit(right: list[bool], group_type: str, structure: str
     return _LOGIC_CREDIT[key][chain]
 
 
+# The error code of a benchmark row that could not be read into a sample. Such a record is
+# counted with the failures but not scored: there is no question, hence no category to put a 0 in.
+ROW_UNREADABLE = "row_unreadable"
+
+
 @dataclass
 class BenchmarkScore:
     benchmark: str
     score: float  # 0..1 by the benchmark's own aggregation
     n: int  # samples scored
     per_category: dict[str, float] = field(default_factory=dict)
-    errors: int = 0  # samples whose episode, media or scoring failed (scored 0)
+    errors: int = 0  # samples whose episode, media or scoring failed (scored 0), and unreadable rows (not scored)
     errors_by_code: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)  # e.g. how many true answers of 0
     secondary: dict[str, float] = field(default_factory=dict)  # further named figures, never the headline
@@ -211,14 +216,15 @@ def aggregate(benchmark: str, predictions: Iterable[Prediction], how: Aggregatio
               secondary: Mapping[str, Aggregation] | None = None) -> BenchmarkScore:
     """A benchmark's score by its own rule. `category_parents` maps a category to the one it is
     averaged into first (for "category_macro"); `secondary` names further figures to compute."""
-    rows = list(predictions)
+    records = list(predictions)
+    errors = Counter(p.error for p in records if p.error)
+    rows = [p for p in records if p.error != ROW_UNREADABLE]
     if not rows:
-        return BenchmarkScore(benchmark, float("nan"), 0)
+        return BenchmarkScore(benchmark, float("nan"), 0, errors=sum(errors.values()), errors_by_code=dict(errors))
     by_category: dict[str, list[float]] = defaultdict(list)
     for p in rows:
         by_category[p.category or "all"].append(p.score)
     per_category = {c: float(np.mean(v)) for c, v in sorted(by_category.items())}
-    errors = Counter(p.error for p in rows if p.error)
     flags = Counter(flag for p in rows for flag in p.flags)
     return BenchmarkScore(
         benchmark, _aggregate_scores(rows, per_category, how, category_parents), len(rows), per_category,

@@ -186,6 +186,7 @@ def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_t
     for row in rows:  # the fixture stores image bytes as base64 text
         row["image"] = [{"bytes": base64.b64decode(cell["bytes"]["__bytes__"]), "path": None} for cell in row["image"]]
     rows.append(dict(rows[0], id="broken", image=[{"bytes": b"\xff\xd8 not really a jpeg", "path": None}]))
+    rows.append(dict(rows[2], id="no_such_letter", answer="E"))  # a select row whose answer is not an option
     folder = tmp_path / "data" / "spar_bench" / "data"
     folder.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), folder / "test-00000-of-00001.parquet")
@@ -195,15 +196,37 @@ def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_t
     report = json.loads((run / "report.json").read_text())
     spar = report["benchmarks"]["spar_bench"]
     assert report["answers"] == "official"
-    assert spar["n"] == 6 and spar["errors"] == 1 and spar["errors_by_code"] == {"media_unreadable": 1}
+    assert spar["n"] == 6 and spar["errors"] == 2  # the unreadable row is counted, not scored
+    assert spar["errors_by_code"] == {"media_unreadable": 1, "row_unreadable": 1}
     assert spar["flags"] == {"structured_answer": 1, "zero_answer": 1}
-    assert report["errors_by_code"] == {"media_unreadable": 1}
+    assert report["errors_by_code"] == {"media_unreadable": 1, "row_unreadable": 1}
+    unreadable = next(p for p in read_predictions(run / PREDICTIONS) if p.error == "row_unreadable")
+    assert unreadable.sample_id == "test-00000-of-00001.parquet#row6" and "matches none of the options" in unreadable.error_message
     markdown = (run / "report.md").read_text()
     assert "Answers read in `official` mode." in markdown
-    assert "| spar_bench | 1 |" in markdown and "| spar_bench | zero_answer | 1 |" in markdown
+    assert "| spar_bench | 1 | 1 |" in markdown and "| spar_bench | zero_answer | 1 |" in markdown
     assert "broken" in (run / "traces.html").read_text()
 
     # the same replies read the lenient way: scored again from the recorded responses
     assert main(["report", str(run), "--data-dir", str(tmp_path / "data"), "--answers", "lenient"]) == 0
-    assert json.loads((run / "report.json").read_text())["answers"] == "lenient"
+    again = json.loads((run / "report.json").read_text())
+    assert again["answers"] == "lenient" and again["errors_by_code"] == report["errors_by_code"]
+    # resuming reads no reply twice and records the unreadable row once
+    assert main(["eval", "--bench", "spar_bench", "--executor", "random", "--data-dir", str(tmp_path / "data"),
+                 "--out", str(run)]) == 0
+    assert len(read_predictions(run / PREDICTIONS)) == 7
     assert main(["report", str(run), "--answers", "lenient"]) == 2  # scoring again needs the questions
+
+
+def test_a_second_figure_is_reported_beside_the_headline_never_instead():
+    from spatialclaw_ros.eval.reports import build_report, markdown_table
+    from spatialclaw_ros.eval.records import Prediction
+
+    rows = [Prediction(f"t{i}", "spatialtree", "code", "", "", score, category=leaf, answers="official")
+            for i, (score, leaf) in enumerate([(1.0, "Size"), (1.0, "Size"), (1.0, "Size"), (0.0, "Distance")])]
+    report = build_report(rows)
+    tree = report.benchmarks["spatialtree"]
+    assert tree.score == pytest.approx(0.75)  # the reference: plain mean over scorable rows
+    assert tree.secondary == {"deepest_level_macro": pytest.approx(0.5)}  # mean of Size 1 and Distance 0
+    assert report.overall == pytest.approx(0.75)
+    assert "| spatialtree | deepest_level_macro | 50.0 |" in markdown_table(report)

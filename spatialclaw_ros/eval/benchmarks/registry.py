@@ -66,8 +66,25 @@ def annotation_files(bench: Benchmark, root: Path) -> list[Path]:
     return files
 
 
-def load_samples(bench: Benchmark, data_dir: str | Path) -> list[Sample]:
-    """Read `<data_dir>/<name>/` in the benchmark's published layout."""
+@dataclass(frozen=True)
+class RowFailure:
+    """A row of a benchmark's annotation file that could not be turned into a sample."""
+
+    benchmark: str
+    source: str  # the annotation file's name
+    row: int
+    message: str
+
+    @property
+    def key(self) -> str:
+        """The id its record carries in place of a sample id."""
+        return f"{self.source}#row{self.row}"
+
+
+def load_samples(bench: Benchmark, data_dir: str | Path, failures: list[RowFailure] | None = None) -> list[Sample]:
+    """Read `<data_dir>/<name>/` in the benchmark's published layout. A row that cannot be read
+    raises, naming its file and row; when a `failures` list is given it is appended there
+    instead, and the other rows still load."""
     root = Path(data_dir) / bench.name
     if not root.is_dir():
         raise FileNotFoundError(
@@ -85,7 +102,10 @@ def load_samples(bench: Benchmark, data_dir: str | Path) -> list[Sample]:
             try:
                 sample = bench.convert(row, store, path)
             except (KeyError, ValueError, TypeError) as exc:
-                raise ValueError(f"{bench.name}: {path.name} row {i}: {exc}") from exc
+                if failures is None:
+                    raise ValueError(f"{bench.name}: {path.name} row {i}: {exc}") from exc
+                failures.append(RowFailure(bench.name, path.name, i, f"{type(exc).__name__}: {exc}"))
+                continue
             if sample is None:
                 continue
             if sample.id in seen:
