@@ -232,8 +232,7 @@ def spatialtree(row: Row, store: MediaStore, source: Path) -> Sample | None:
     media = [_video(store, videos[0])] if len(videos) else _images(store, json_cell(row.get("image")))
     sid = _field(row, "session_id", "id", "question_id", default=digest_id(row["question"], row.get("image"), row.get("video")))
     kind = str(_field(row, "question_type", default="open"))
-    extra = {"question_type": kind, "metricfunc": metric, "answer_text": str(row["answer"]),
-             "levels": [str(info[k]) for k in levels], **NO_CREDIT_AT_ZERO}
+    extra = {"question_type": kind, "metricfunc": metric, "answer_text": str(row["answer"]), **NO_CREDIT_AT_ZERO}
     options = _options(json_cell(row.get("option"))) if kind == "multiple-choice" else []
     if kind == "multiple-choice" and len(options) < 2:
         return Sample(id=str(sid), benchmark="spatialtree", question=str(row["question"]).strip(),
