@@ -18,8 +18,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer
-from spatialclaw_ros.eval.media import load_sample_media
 from spatialclaw_ros.eval.benchmarks import RowFailure, score_sample
+from spatialclaw_ros.eval.media import load_sample_media
 from spatialclaw_ros.eval.records import Prediction, Sample, read_predictions, write_jsonl
 from spatialclaw_ros.eval.scoring import ROW_UNREADABLE, AnswerMode
 
@@ -89,11 +89,12 @@ def unreadable_row(failure: RowFailure, executor: str, answers: AnswerMode) -> P
 
 
 def rescore(prediction: Prediction, sample: Sample, answers: AnswerMode) -> Prediction:
-    """A recorded prediction scored again from its verbatim response, in the `answers` mode. An
-    episode's or the media's failure stays recorded; a former scoring failure is retried."""
+    """A recorded prediction scored again from its verbatim response, in the `answers` mode, as
+    `prediction_for` scores it. An episode's or the media's failure stays recorded; a former
+    scoring failure is retried."""
     fields = _scored(sample, prediction.response, answers)
     if prediction.error and prediction.error != SCORING_FAILED:
-        fields.update(error=prediction.error, error_message=prediction.error_message, score=0.0)
+        fields.update(error=prediction.error, error_message=prediction.error_message)
     elif "error" not in fields:
         fields.update(error=None, error_message="")
     return replace(prediction, **fields)

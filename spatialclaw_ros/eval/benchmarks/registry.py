@@ -9,7 +9,15 @@ from pathlib import Path
 from spatialclaw_ros.eval.benchmarks.official import OFFICIAL_RULES
 from spatialclaw_ros.eval.benchmarks.tables import MediaStore, Row, read_rows
 from spatialclaw_ros.eval.records import Prediction, Sample
-from spatialclaw_ros.eval.scoring import ANSWER_MODES, Aggregation, AnswerMode, BenchmarkScore, SampleScore, aggregate, score_response
+from spatialclaw_ros.eval.scoring import (
+    ANSWER_MODES,
+    Aggregation,
+    AnswerMode,
+    BenchmarkScore,
+    SampleScore,
+    aggregate,
+    score_response,
+)
 
 RowConverter = Callable[[Row, MediaStore, Path], Sample | None]
 
