@@ -34,8 +34,9 @@ def _strip_option_prefix(option: str) -> str:
     return _OPTION_PREFIX.sub("", option, count=1).strip()
 
 
-def _explicit_spans(text: str) -> list[str]:
-    """Pieces of text that state an answer explicitly, most explicit first."""
+def answer_spans(text: str) -> list[str]:
+    """Pieces of text that state an answer explicitly (boxed, tagged, after an answer marker),
+    most explicit first."""
     spans = [m.group(1) for m in _BOXED.finditer(text)][::-1]
     spans += [m.group(1) for m in _TAG.finditer(text)][::-1]
     markers = list(_MARKER.finditer(text))
@@ -49,26 +50,41 @@ def _first_sentence(text: str) -> str:
     return match.group(1) if match else text
 
 
-_JOINING_WORDS = {"and", "or", "is", "was", "seems", "looks", "vs", "versus", "nor"}
+# Words that may follow a choice letter but never the article "A" or the pronoun "I": "A and B",
+# "A is correct", "A because the cup is nearer".
+_AFTER_A_CHOICE = {"and", "or", "is", "was", "seems", "looks", "vs", "versus", "nor", "because", "since", "as",
+                   "given", "due", "so", "fits", "matches"}
+# A letter right after one of these is ruled out, not chosen: "D, not B", "C rather than A".
+_NEGATED = re.compile(r"(?:\bnot|\brather\s+than|\binstead\s+of|\bexcept|\bunlike)\s*(?:option\s+|choice\s+)?[(*]*$",
+                      re.IGNORECASE)
 
 
 def _standalone_letters(text: str, letters: list[str]) -> list[str]:
     """Option letters written as a token of their own: 'B', '(B)', 'B.', 'B)', '**B**'.
 
     An 'A' or 'I' followed by a lower-case word is English ("A chair is ...", "I think"), not a
-    choice, unless that word joins choices ("A and B", "A or C", "A is correct").
+    choice, unless that word can only follow a choice (`_AFTER_A_CHOICE`). A letter after "not",
+    "rather than", "instead of" is one the text rules out, and is skipped.
     """
     found = []
     for match in re.finditer(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])", text):
         letter = match.group(1)
         if letter not in letters:
             continue
-        rest = text[match.end() :]
-        word = re.match(r"\s+([a-z]+)", rest)
-        if letter in ("A", "I") and word and word.group(1) not in _JOINING_WORDS:
+        word = re.match(r"\s+([a-z]+)", text[match.end() :])
+        if letter in ("A", "I") and word and word.group(1) not in _AFTER_A_CHOICE:
+            continue
+        if _NEGATED.search(text[: match.start()]):
             continue
         found.append(letter)
     return found
+
+
+def _option_core(option: str) -> str:
+    """What of an option's text a reply must contain: no letter prefix, no leading article, no
+    closing punctuation ("A. The green box." -> "green box")."""
+    core = _strip_option_prefix(option).lower().rstrip(" .!?;,")
+    return re.sub(r"^(?:the|a|an)\s+", "", core)
 
 
 def _option_text_match(text: str, options: list[str], letters: list[str]) -> str | None:
@@ -76,12 +92,12 @@ def _option_text_match(text: str, options: list[str], letters: list[str]) -> str
     lowered = text.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
     for letter, option in zip(letters, options):
-        needle = _strip_option_prefix(option).lower()
+        needle = _option_core(option)
         if not needle:
             continue
         pattern = r"(?<![a-z0-9])" + re.escape(needle) + r"(?![a-z0-9])"
         spans[letter] = [m.span() for m in re.finditer(pattern, lowered)]
-    longer_first = sorted(spans, key=lambda k: -len(_strip_option_prefix(options[letters.index(k)])))
+    longer_first = sorted(spans, key=lambda k: -len(_option_core(options[letters.index(k)])))
     taken: list[tuple[int, int]] = []
     matched = []
     for letter in longer_first:
@@ -106,13 +122,13 @@ def extract_choice(text: str, options: list[str]) -> str | None:
     if not text or not options:
         return None
     letters = [chr(ord("A") + i) for i in range(len(options))]
-    for span in _explicit_spans(text):
+    for span in answer_spans(text):
         choice = _choice_in(span, options, letters)
         if choice:
             return choice
     stripped = text.strip().strip("*().:[] ")
-    if stripped in letters:
-        return stripped
+    if len(stripped) == 1 and stripped.upper() in letters:  # a lone letter, in either case
+        return stripped.upper()
     tail = _tail(text)
     found = _standalone_letters(tail, letters)
     if found and len(set(found)) == 1:
@@ -215,7 +231,7 @@ def _convert(value: float, spelled: str | None, unit: Unit | None) -> tuple[floa
 
 def read_number(text: str, unit: Unit | None = None) -> tuple[float, str | None] | None:
     """`parse_number`'s value together with the spelled unit it converted from (None if none)."""
-    for span in [*_explicit_spans(text), text]:
+    for span in [*answer_spans(text), text]:
         numbers = _numbers_in(span)
         if numbers:
             _, value, spelled = numbers[0]
@@ -246,7 +262,7 @@ def parse_yes_no(text: str) -> Literal["yes", "no"] | None:
     """'yes' or 'no' from the explicit answer, else from the first word, else a unique mention."""
     if not text:
         return None
-    for span in [*_explicit_spans(text), text.strip().split("\n")[0][:20], text]:
+    for span in [*answer_spans(text), text.strip().split("\n")[0][:20], text]:
         words = {m.group(1).lower() for m in _YES_NO.finditer(span)}
         values = {"yes" if w in ("yes", "true") else "no" for w in words}
         if len(values) == 1:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from spatialclaw_ros.eval.answerers import EXECUTORS
+from spatialclaw_ros.eval.scoring import ANSWER_MODES, ROW_UNREADABLE
 from spatialclaw_ros.eval.synthetic import cli as synthetic_cli
 
 
@@ -28,12 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reconstruct", default="da3", choices=["da3", "sensor", "fused"], help="depth/pose backend")
     p.add_argument("--segment", default="sam3", choices=["sam3", "labels"], help="mask backend")
     p.add_argument("--baseline", default=None, help="a no_tools run folder to report deltas against")
+    p.add_argument("--answers", default="official", choices=ANSWER_MODES,
+                   help="how replies are read: 'official' as each benchmark's own evaluation does (default), "
+                   "'lenient' with our reader for every benchmark (docs/eval.md)")
     p.set_defaults(run=run_eval)
 
     r = subparsers.add_parser("report", help="rebuild report.json/.md/.png and traces.html of a run folder")
     r.add_argument("run_dir", help="a folder holding predictions.jsonl")
     r.add_argument("--baseline", default=None, help="a no_tools run folder to report deltas against")
     r.add_argument("--data-dir", default=None, help="benchmark data, to show questions in traces.html")
+    r.add_argument("--answers", default=None, choices=ANSWER_MODES,
+                   help="score the recorded replies again in this answer-reading mode (needs --data-dir)")
     r.set_defaults(run=run_report)
 
     b = subparsers.add_parser("replay", help="score questions against a recorded ROS 2 bag",
@@ -67,31 +74,38 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _load(benches: str, data_dir: str):
+def _load(benches: str, data_dir: str, failures: list | None = None):
+    """The samples of the named benchmarks; rows that cannot be read go to `failures` when given."""
     from spatialclaw_ros.eval.benchmarks import get_benchmark, load_samples
 
     samples = []
     for name in [b for b in benches.split(",") if b.strip()]:
-        samples.extend(load_samples(get_benchmark(name), data_dir))
+        samples.extend(load_samples(get_benchmark(name), data_dir, failures))
     return samples
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from spatialclaw_ros.eval.answerers import build_answerer
-    from spatialclaw_ros.eval.records import read_predictions
+    from spatialclaw_ros.eval.records import read_predictions, write_jsonl
     from spatialclaw_ros.eval.reports import markdown_table, write_report
-    from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples, subsample
+    from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples, subsample, unreadable_row
 
     out = Path(args.out or f"runs/eval/{args.executor}")
+    failures: list = []
     try:
-        samples = subsample(_load(args.bench, args.data_dir), args.subsample, args.seed)
+        samples = subsample(_load(args.bench, args.data_dir, failures), args.subsample, args.seed)
         answerer = build_answerer(args.executor, args.seed, config_path=args.config, reconstruct_backend=args.reconstruct,
                                   segment_backend=args.segment, trace_dir=str(out / "traces"))
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         return _fail(str(exc))
-    result = run_samples(samples, answerer, out, args.executor, concurrency=args.concurrency, max_frames=args.max_frames)
+    result = run_samples(samples, answerer, out, args.executor, concurrency=args.concurrency, max_frames=args.max_frames,
+                         answers=args.answers)
+    # rows that could not be read are recorded once, so that `spatialclaw report` counts them too
+    recorded = {(p.benchmark, p.sample_id) for p in read_predictions(out / PREDICTIONS)}
+    unreadable = [unreadable_row(f, args.executor, args.answers) for f in failures]
+    write_jsonl(out / PREDICTIONS, [p for p in unreadable if (p.benchmark, p.sample_id) not in recorded], append=True)
     baseline = read_predictions(Path(args.baseline) / PREDICTIONS) if args.baseline else None
-    report = write_report(out, result.predictions, samples, baseline)
+    report = write_report(out, result.predictions + unreadable, samples, baseline)
     print(markdown_table(report))
     print(f"{result.new} answered now, {len(result.predictions)} in {out / PREDICTIONS}; reports in {out}")
     return 0
@@ -100,15 +114,25 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from spatialclaw_ros.eval.records import read_predictions
     from spatialclaw_ros.eval.reports import markdown_table, write_report
-    from spatialclaw_ros.eval.runner import PREDICTIONS
+    from spatialclaw_ros.eval.runner import PREDICTIONS, rescore
 
     predictions = read_predictions(Path(args.run_dir) / PREDICTIONS)
     if not predictions:
         return _fail(f"no predictions in {Path(args.run_dir) / PREDICTIONS}")
+    if args.answers and not args.data_dir:
+        return _fail("--answers needs --data-dir: scoring again needs each question's truth")
     samples = []
     if args.data_dir:
         benches = ",".join(sorted({p.benchmark for p in predictions}))
-        samples = _load(benches, args.data_dir)
+        samples = _load(benches, args.data_dir, [])  # unreadable rows are in the run's records already
+    if args.answers:
+        by_key = {(s.benchmark, s.id): s for s in samples}
+        scorable = [p for p in predictions if p.error != ROW_UNREADABLE]
+        missing = [p.sample_id for p in scorable if (p.benchmark, p.sample_id) not in by_key]
+        if missing:
+            return _fail(f"{len(missing)} predictions have no question under --data-dir (first: {missing[0]})")
+        predictions = [rescore(p, by_key[(p.benchmark, p.sample_id)], args.answers) if p.error != ROW_UNREADABLE
+                       else replace(p, answers=args.answers) for p in predictions]
     baseline = read_predictions(Path(args.baseline) / PREDICTIONS) if args.baseline else None
     print(markdown_table(write_report(args.run_dir, predictions, samples, baseline)))
     return 0

@@ -12,9 +12,14 @@ Conventions:
   For multiple choice `answer` is the letter.
 - `category` is the question's type inside its benchmark (e.g. "object_rel_distance"); the
   paper's benchmark families ("single image", "video / 4D", ...) come from the adapter registry.
-- `extra` holds what a benchmark's scoring needs beyond the answer: `zero_threshold` (how a true
-  answer of 0 is scored, see `scoring`), `group_info` (a question's place in a scored group:
-  `type`, `structure`, `position`; copied onto its Prediction).
+- `metric` says how a read answer is scored (see `scoring`): `accuracy` (exact), `mra` (VSI-Bench's
+  Mean Relative Accuracy), `mra_strict` (Omni3D-Bench's thresholds 0.50 ... 0.05 with a strict
+  `<`), `vci` (SPAR-Bench's view_change_infer: MRA over five signed motion axes, the answer a
+  structured text such as "move_right:0.5,turn_left:10").
+- `extra` holds what a benchmark's scoring needs beyond the answer: `zero_answer` (how a true
+  answer of 0 is scored, see `scoring.ZERO_RULES`), `group_info` (a question's place in a scored
+  group: `type`, `structure`, `position`; copied onto its Prediction), and per-benchmark fields its
+  official answer reading needs (named in `benchmarks/official.py`).
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 AnswerType = Literal["mc", "number", "yes_no", "text"]
-Metric = Literal["accuracy", "mra"]
+Metric = Literal["accuracy", "mra", "mra_strict", "vci"]
 MediaKind = Literal["images", "video", "frameset"]
 
 ANSWER_TYPES: tuple[str, ...] = ("mc", "number", "yes_no", "text")
-METRICS: tuple[str, ...] = ("accuracy", "mra")
+METRICS: tuple[str, ...] = ("accuracy", "mra", "mra_strict", "vci")
 MEDIA_KINDS: tuple[str, ...] = ("images", "video", "frameset")
 
 
@@ -90,10 +95,12 @@ class Sample:
             letters = [option_letter(i) for i in range(len(self.options))]
             if str(self.answer) not in letters:
                 raise ValueError(f"sample {self.id}: answer {self.answer!r} is not one of the letters {letters}")
-        if self.metric == "mra":
+        if self.metric in ("mra", "mra_strict"):
             if self.answer_type != "number":
-                raise ValueError(f"sample {self.id}: the mra metric needs a numeric answer")
+                raise ValueError(f"sample {self.id}: the {self.metric} metric needs a numeric answer")
             self.answer = float(self.answer)
+        if self.metric == "vci" and self.answer_type != "text":
+            raise ValueError(f"sample {self.id}: the vci metric needs a text answer (the structured motion)")
 
     @property
     def unit_kind(self) -> Literal["m", "deg", "s"] | None:
@@ -128,11 +135,14 @@ class Prediction:
     score: float  # 0..1 (accuracy 0/1, MRA fractional); group rules are applied in reports
     category: str = ""
     group_id: str | None = None
-    error: str | None = None  # an episode error code, when the executor failed
+    error: str | None = None  # an error code, when the episode, the media or the scoring failed
     elapsed: float = 0.0
     steps: int = 0
     trace_path: str | None = None
     group_info: dict[str, Any] = field(default_factory=dict)  # the sample's extra["group_info"]
+    error_message: str = ""  # the full message of `error`
+    answers: str = ""  # the answer-reading mode that scored it: "official" or "lenient"
+    flags: list[str] = field(default_factory=list)  # scoring notes worth counting: "zero_answer", "structured_answer"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

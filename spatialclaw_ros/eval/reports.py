@@ -1,13 +1,15 @@
 """Reports of a run: per benchmark, per family (mean of its benchmarks), overall (plain mean of
-benchmarks), and the change against a no-tools run. Written as JSON, a Markdown table, a PNG
-chart and a static HTML page that lists every sample with its answer and trace."""
+benchmarks), and the change against a no-tools run; which answer-reading mode scored it; the
+samples that failed, counted per error code and per benchmark, and the scoring flags (true answers
+of 0, structured answers). Written as JSON, a Markdown table, a PNG chart and a static HTML page
+that lists every sample with its answer and trace."""
 
 from __future__ import annotations
 
 import html
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,15 @@ class Report:
     families: dict[str, float]
     overall: float
     baseline: dict[str, float] = field(default_factory=dict)  # benchmark -> no-tools score
+    answers: str = ""  # the answer-reading mode of the predictions ("official", "lenient"; "mixed" if both)
+
+    @property
+    def errors_by_code(self) -> dict[str, int]:
+        """Failed samples per error code, over all benchmarks."""
+        total: Counter[str] = Counter()
+        for score in self.benchmarks.values():
+            total.update(score.errors_by_code)
+        return dict(sorted(total.items()))
 
     def delta(self, benchmark: str) -> float | None:
         if benchmark not in self.baseline:
@@ -32,7 +43,9 @@ class Report:
     def to_dict(self) -> dict:
         return {
             "executor": self.executor,
+            "answers": self.answers,
             "overall": self.overall,
+            "errors_by_code": self.errors_by_code,
             "families": self.families,
             "benchmarks": {k: asdict(v) | {"delta_vs_no_tools": self.delta(k)} for k, v in self.benchmarks.items()},
             "baseline": self.baseline,
@@ -54,7 +67,8 @@ def build_report(predictions: list[Prediction], baseline: list[Prediction] | Non
     if baseline:
         base_report = build_report(baseline)
         base = {b: s.score for b, s in base_report.benchmarks.items() if b in scores}
-    return Report(executor, scores, families, overall, base)
+    modes = sorted({p.answers or "unrecorded" for p in predictions})
+    return Report(executor, scores, families, overall, base, modes[0] if len(modes) == 1 else "mixed")
 
 
 def _score(benchmark: str, rows: list[Prediction]) -> BenchmarkScore:
@@ -74,7 +88,23 @@ def markdown_table(report: Report) -> str:
         lines.append(row)
     lines += ["", "| family | score |", "| --- | --- |"]
     lines += [f"| {f} | {100 * v:.1f} |" for f, v in report.families.items()]
-    lines += ["", f"**Overall (plain mean of benchmarks): {100 * report.overall:.1f}**", ""]
+    lines += ["", f"**Overall (plain mean of benchmarks): {100 * report.overall:.1f}**", "",
+              f"Answers read in `{report.answers}` mode.", ""]
+    secondary = [(name, figure, value) for name, s in report.benchmarks.items() for figure, value in s.secondary.items()]
+    if secondary:
+        lines += ["Further figures (not the headline):", "", "| benchmark | figure | score |", "| --- | --- | --- |"]
+        lines += [f"| {name} | {figure} | {100 * value:.1f} |" for name, figure, value in secondary] + [""]
+    codes = list(report.errors_by_code)
+    if codes:
+        lines += ["Failed samples (scored 0) by error code:", "", "| benchmark | " + " | ".join(codes) + " |",
+                  "|" + " --- |" * (len(codes) + 1)]
+        lines += [f"| {name} | " + " | ".join(str(s.errors_by_code.get(c, 0)) for c in codes) + " |"
+                  for name, s in report.benchmarks.items() if s.errors]
+        lines += ["| all | " + " | ".join(str(n) for n in report.errors_by_code.values()) + " |", ""]
+    flagged = [(name, flag, n) for name, s in report.benchmarks.items() for flag, n in s.flags.items()]
+    if flagged:
+        lines += ["Flagged samples:", "", "| benchmark | flag | n |", "| --- | --- | --- |"]
+        lines += [f"| {name} | {flag} | {n} |" for name, flag, n in flagged] + [""]
     return "\n".join(lines)
 
 
@@ -121,7 +151,7 @@ def trace_browser(predictions: list[Prediction], samples: dict[tuple[str, str], 
             f'<tr class="{verdict}"><td>{html.escape(p.benchmark)}<br><small>{html.escape(p.sample_id)}</small></td>'
             f"<td>{html.escape(p.category)}</td><td>{html.escape(question)}<ul>{options}</ul>{trace}</td>"
             f"<td>{truth}</td><td>{html.escape(p.prediction)}<br><small>{html.escape(p.response[:300])}</small></td>"
-            f"<td>{p.score:.2f}</td><td>{html.escape(p.error or '')}</td><td>{p.steps}</td></tr>"
+            f"<td>{p.score:.2f}</td><td>{html.escape(p.error or '')}{_error_details(p)}</td><td>{p.steps}</td></tr>"
         )
     page = (
         "<!doctype html><meta charset='utf-8'><title>spatialclaw traces</title><style>"
@@ -132,6 +162,12 @@ def trace_browser(predictions: list[Prediction], samples: dict[tuple[str, str], 
         f"<th>score</th><th>error</th><th>steps</th></tr>{''.join(rows)}</table>"
     )
     path.write_text(page, encoding="utf-8")
+
+
+def _error_details(p: Prediction) -> str:
+    if not p.error_message:
+        return ""
+    return f"<details><summary>message</summary><pre>{html.escape(p.error_message)}</pre></details>"
 
 
 def write_report(out_dir: str | Path, predictions: list[Prediction], samples: list[Sample] | None = None,

@@ -1,33 +1,48 @@
 """Scoring: one sample at a time, then each benchmark's official way of averaging.
 
-Per sample:
-- multiple choice, yes/no, text: 1 if the normalised prediction equals the answer, else 0;
-- numeric with the `mra` metric: Mean Relative Accuracy computed as VSI-Bench's official code does;
-- numeric with the `accuracy` metric (counts): exact after rounding to the nearest integer.
+Reading an answer out of a reply comes in two modes (`AnswerMode`): `official`, each benchmark's
+own extraction (`benchmarks/official.py`), and `lenient`, our reader (`agent/answers.py`) for every
+benchmark. This module holds what both share: the metrics a read answer is scored by, and the
+aggregation. `score_response` is the lenient scorer.
+
+Per sample, by `Sample.metric`:
+- `accuracy`: 1 if the read answer equals the truth (counts: after rounding), else 0;
+- `mra`: Mean Relative Accuracy as VSI-Bench's official code computes it;
+- `mra_strict`: Omni3D-Bench's variant: thresholds 0.50 ... 0.05 with a strict `<`;
+- `vci`: SPAR-Bench's view_change_infer: MRA per signed motion axis, averaged over five axes.
+A true answer of 0 has no relative error; each benchmark says how it scores one in
+`extra["zero_answer"]` (`ZERO_RULES`).
 
 Per benchmark (`Aggregation`):
 - "mean": plain mean over samples (DSI-Bench scores each of its 4 video variants as a sample);
-- "category_macro": mean of per-category means (BLINK averages its sub-tasks; VSI-Bench averages its
-  question types after first averaging the three relative-direction levels into one, which
-  `category_parents` expresses);
+- "category_macro": mean of per-category means (BLINK averages its sub-tasks, VSTI-Bench and
+  SPBench their question types, SPAR-Bench its tasks; VSI-Bench averages its question types after
+  first averaging the three relative-direction levels into one, which `category_parents` expresses);
 - "video_mme_v2_groups": Video-MME-v2's grouped non-linear credit, one value per group of four
   questions about a video, averaged over groups (see `video_mme_v2_group_credit`).
+A benchmark may report further named figures beside its headline (`secondary`), never instead.
 """
 
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from spatialclaw_ros.agent.answers import normalize_answer, parse_number
+from spatialclaw_ros.agent.answers import answer_spans, normalize_answer, parse_number
 from spatialclaw_ros.eval.records import Prediction, Sample
 
 Aggregation = Literal["mean", "category_macro", "video_mme_v2_groups"]
+AnswerMode = Literal["official", "lenient"]
+ANSWER_MODES: tuple[str, ...] = ("official", "lenient")
+
+# Flags a scored sample may carry; the report counts them per benchmark.
+ZERO_ANSWER = "zero_answer"  # the true answer is 0, scored by the benchmark's zero rule
+STRUCTURED_ANSWER = "structured_answer"  # the answer is a structured text (SPAR-Bench view_change_infer)
 
 
 def mean_relative_accuracy(pred: float, target: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05) -> float:
@@ -35,51 +50,120 @@ def mean_relative_accuracy(pred: float, target: float, start: float = 0.5, end: 
     |pred - target| / target <= 1 - t. The threshold count comes from the same float expression the
     official code uses ((0.95 - 0.5) / 0.05 + 2 truncates to 10), and the comparison runs on the
     same float values, so results on exact boundaries match the official numbers."""
+    return _passed_share(abs(pred - target) / abs(target), start, end, interval)
+
+
+def _passed_share(relative_error: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05) -> float:
     thresholds = np.linspace(start, end, int((end - start) / interval + 2))
-    relative_error = abs(pred - target) / abs(target)
     return float((relative_error <= 1 - thresholds).mean())
+
+
+# Omni3D-Bench's thresholds on the relative error, written out as its evaluation lists them (a
+# linspace would give 0.15000000000000002 and move boundary cases).
+STRICT_THRESHOLDS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05)
+
+
+def strict_threshold_accuracy(pred: float, target: float) -> float:
+    """Omni3D-Bench's float score: the share of thresholds the relative error is strictly below;
+    at a true 0 the error is |pred|."""
+    error = abs(pred) if target == 0 else abs(pred - target) / abs(target)
+    return sum(error < t for t in STRICT_THRESHOLDS) / len(STRICT_THRESHOLDS)
+
+
+# How a true answer of 0 is scored, by benchmark (`extra["zero_answer"]`):
+# - "no_credit": always 0 (VSI-Bench, VSTI-Bench, SPBench, SpatialTree skip the relative error);
+# - "exact": 1 only for a prediction of exactly 0 (OSI-Bench's non-motion categories);
+# - "absolute_error": |pred| takes the relative error's place (SPAR-Bench);
+# - "below:<t>": 1 for a prediction below t, else MRA against t (OSI-Bench's motion categories).
+ZERO_RULES = ("no_credit", "exact", "absolute_error", "below:<t>")
+DEFAULT_ZERO_RULE = "exact"
+
+
+def zero_answer_score(value: float, rule: str) -> float:
+    """The score of `value` against a true answer of 0 under `rule` (one of `ZERO_RULES`)."""
+    if rule == "no_credit":
+        return 0.0
+    if rule == "exact":
+        return float(value == 0)
+    if rule == "absolute_error":
+        return _passed_share(abs(value))
+    if rule.startswith("below:"):
+        threshold = float(rule.split(":", 1)[1])
+        return 1.0 if value < threshold else mean_relative_accuracy(value, threshold)
+    raise ValueError(f"unknown zero-answer rule {rule!r}; expected one of {ZERO_RULES}")
 
 
 @dataclass(frozen=True)
 class SampleScore:
-    prediction: str  # normalised prediction ("" when nothing could be read)
+    prediction: str  # the read answer ("" when nothing could be read)
     score: float
+    flags: tuple[str, ...] = ()
+
+
+def numeric_score(sample: Sample, value: float | None) -> SampleScore:
+    """A read number scored by the sample's metric (mra, mra_strict, or exact count)."""
+    flags = (ZERO_ANSWER,) if float(sample.answer) == 0 and sample.metric != "accuracy" else ()
+    if value is None or not np.isfinite(value):
+        return SampleScore("", 0.0, flags)
+    target = float(sample.answer)
+    if sample.metric == "mra_strict":
+        score = strict_threshold_accuracy(value, target)
+    elif sample.metric == "mra":
+        if target == 0:
+            score = zero_answer_score(value, str(sample.extra.get("zero_answer", DEFAULT_ZERO_RULE)))
+        else:
+            score = mean_relative_accuracy(value, target)
+    else:
+        score = float(round(value) == round(target))
+    return SampleScore(format(value, "g"), score, flags)
+
+
+# SPAR-Bench view_change_infer: an answer names signed amounts along five axes, each with its
+# opposite ("move_right:0.4,turn_left:12"); an axis not named is 0.
+VIEW_CHANGE_AXES = {"move_right": "move_left", "move_up": "move_down", "move_forward": "move_backward",
+                    "turn_right": "turn_left", "turn_up": "turn_down"}
+
+
+def parse_view_change(text: str) -> dict[str, float]:
+    """'move_right:0.5,turn_left:10' -> the signed amount on each of the five axes (unnamed: 0).
+    Pairs that do not read as `name:number` are skipped, as SPAR-Bench's evaluation skips them."""
+    named: dict[str, float] = {}
+    for pair in str(text).replace(" ", "").split(","):
+        key, sep, raw = pair.partition(":")
+        if not sep:
+            continue
+        try:
+            named[key] = float(raw)
+        except ValueError:
+            continue
+    return {axis: named.get(axis, 0.0) - named.get(opposite, 0.0) for axis, opposite in VIEW_CHANGE_AXES.items()}
+
+
+def view_change_score(response: str, answer: str) -> float:
+    """MRA per axis (an axis whose truth is 0 takes the absolute error), averaged over the axes."""
+    pred, truth = parse_view_change(response), parse_view_change(answer)
+    per_axis = [zero_answer_score(pred[a], "absolute_error") if truth[a] == 0 else mean_relative_accuracy(pred[a], truth[a])
+                for a in VIEW_CHANGE_AXES]
+    return float(np.mean(per_axis))
 
 
 def score_response(sample: Sample, response: str | float | int | None) -> SampleScore:
-    """Score one answer against a sample's ground truth."""
+    """Score one reply against a sample's ground truth, reading it with the lenient reader."""
     if sample.answer_type == "number":
-        value = parse_number(response if isinstance(response, (int, float)) else str(response or ""), sample.unit_kind)
-        if value is None or not np.isfinite(value):
-            return SampleScore("", 0.0)
-        target = float(sample.answer)
-        if sample.metric == "mra":
-            if target == 0:
-                return SampleScore(format(value, "g"), _zero_answer_score(sample, value))
-            return SampleScore(format(value, "g"), mean_relative_accuracy(value, target))
-        return SampleScore(format(value, "g"), float(round(value) == round(target)))
-    prediction = normalize_answer(response, sample.options, sample.answer_type)
+        if isinstance(response, (int, float)):
+            return numeric_score(sample, float(response))
+        return numeric_score(sample, parse_number(str(response or ""), sample.unit_kind))
+    text = "" if response is None else str(response)
+    if sample.metric == "vci":
+        spans = answer_spans(text)
+        read = spans[0] if spans else text.strip()
+        return SampleScore(read, view_change_score(read, str(sample.answer)), (STRUCTURED_ANSWER,))
+    prediction = normalize_answer(text, sample.options, sample.answer_type)
     if sample.answer_type == "mc":  # the answer already is the letter
         expected = str(sample.answer)
     else:
         expected = normalize_answer(str(sample.answer), sample.options, sample.answer_type)
     return SampleScore(prediction, float(bool(prediction) and prediction == expected))
-
-
-def _zero_answer_score(sample: Sample, value: float) -> float:
-    """Relative error is undefined at 0, so a benchmark with zero answers says how to score them in
-    `extra["zero_threshold"]` (OSI-Bench's rule): 0 means only an exact 0 is right; a positive t
-    means a prediction below t is right and any other is scored by MRA against t."""
-    threshold = sample.extra.get("zero_threshold")
-    if threshold is None:
-        raise ValueError(
-            f"sample {sample.id}: the true answer is 0, where relative accuracy is undefined; "
-            "its benchmark must set extra['zero_threshold']"
-        )
-    threshold = float(threshold)
-    if threshold == 0:
-        return float(value == 0)
-    return 1.0 if value < threshold else mean_relative_accuracy(value, threshold)
 
 
 # Video-MME-v2 credit by how many questions of a group count as right, out of four. A "relevance"
@@ -110,39 +194,57 @@ def video_mme_v2_group_credit(right: list[bool], group_type: str, structure: str
     return _LOGIC_CREDIT[key][chain]
 
 
+# The error code of a benchmark row that could not be read into a sample. Such a record is
+# counted with the failures but not scored: there is no question, hence no category to put a 0 in.
+ROW_UNREADABLE = "row_unreadable"
+
+
 @dataclass
 class BenchmarkScore:
     benchmark: str
     score: float  # 0..1 by the benchmark's own aggregation
     n: int  # samples scored
     per_category: dict[str, float] = field(default_factory=dict)
-    errors: int = 0  # episodes that ended in an error (scored 0)
+    errors: int = 0  # samples whose episode, media or scoring failed (scored 0), and unreadable rows (not scored)
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)  # e.g. how many true answers of 0
+    secondary: dict[str, float] = field(default_factory=dict)  # further named figures, never the headline
 
 
 def aggregate(benchmark: str, predictions: Iterable[Prediction], how: Aggregation = "mean",
-              category_parents: Mapping[str, str] | None = None) -> BenchmarkScore:
+              category_parents: Mapping[str, str] | None = None,
+              secondary: Mapping[str, Aggregation] | None = None) -> BenchmarkScore:
     """A benchmark's score by its own rule. `category_parents` maps a category to the one it is
-    averaged into first (for "category_macro")."""
-    rows = list(predictions)
+    averaged into first (for "category_macro"); `secondary` names further figures to compute."""
+    records = list(predictions)
+    errors = Counter(p.error for p in records if p.error)
+    rows = [p for p in records if p.error != ROW_UNREADABLE]
     if not rows:
-        return BenchmarkScore(benchmark, float("nan"), 0)
+        return BenchmarkScore(benchmark, float("nan"), 0, errors=sum(errors.values()), errors_by_code=dict(errors))
     by_category: dict[str, list[float]] = defaultdict(list)
     for p in rows:
         by_category[p.category or "all"].append(p.score)
     per_category = {c: float(np.mean(v)) for c, v in sorted(by_category.items())}
+    flags = Counter(flag for p in rows for flag in p.flags)
+    return BenchmarkScore(
+        benchmark, _aggregate_scores(rows, per_category, how, category_parents), len(rows), per_category,
+        sum(errors.values()), dict(sorted(errors.items())), dict(sorted(flags.items())),
+        {name: _aggregate_scores(rows, per_category, rule) for name, rule in (secondary or {}).items()},
+    )
+
+
+def _aggregate_scores(rows: list[Prediction], per_category: dict[str, float], how: Aggregation,
+                      category_parents: Mapping[str, str] | None = None) -> float:
     if how == "mean":
-        score = float(np.mean([p.score for p in rows]))
-    elif how == "category_macro":
+        return float(np.mean([p.score for p in rows]))
+    if how == "category_macro":
         parents: dict[str, list[float]] = defaultdict(list)
         for category, value in per_category.items():
             parents[(category_parents or {}).get(category, category)].append(value)
-        score = float(np.mean([np.mean(v) for v in parents.values()]))
-    elif how == "video_mme_v2_groups":
-        score = float(np.mean(_video_mme_v2_credits(rows)))
-    else:
-        raise ValueError(f"unknown aggregation {how!r}")
-    errors = sum(1 for p in rows if p.error)
-    return BenchmarkScore(benchmark, score, len(rows), per_category, errors)
+        return float(np.mean([np.mean(v) for v in parents.values()]))
+    if how == "video_mme_v2_groups":
+        return float(np.mean(_video_mme_v2_credits(rows)))
+    raise ValueError(f"unknown aggregation {how!r}")
 
 
 def _video_mme_v2_credits(rows: list[Prediction]) -> list[float]:

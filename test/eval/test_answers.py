@@ -29,6 +29,27 @@ def test_extract_choice(text, letter):
     assert extract_choice(text, OPTIONS) == letter
 
 
+@pytest.mark.parametrize(
+    "text, letter",
+    [
+        ("d", "D"),  # a lone lower-case letter
+        ("A because the chair is nearer", "A"),  # 'because' cannot follow the article 'A'
+        ("I think the answer is A because it is closer", "A"),
+        ("The answer is D, not B.", "D"),  # a letter after 'not' is ruled out, not chosen
+        ("C rather than A", "C"),
+    ],
+)
+def test_lenient_reader_bugs_are_fixed(text, letter):
+    assert extract_choice(text, OPTIONS) == letter
+
+
+def test_option_text_matches_without_its_closing_period_or_its_article():
+    assert extract_choice("left", ["A. left.", "B. right."]) == "A"
+    assert extract_choice("green box", ["the red ball", "the green box"]) == "B"
+    assert extract_choice("It is the green box.", ["the red ball", "the green box"]) == "B"
+    assert extract_choice("a box", ["a box", "a boxer"]) == "A"  # whole words only, longer options first
+
+
 def test_extract_choice_accepts_lettered_options():
     assert extract_choice("I pick the blue table", ["A. red chair", "B. blue table"]) == "B"
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -66,11 +68,48 @@ def test_interrupted_run_resumes(tmp_path):
     assert [p.response for p in second.predictions[:12]] == [p.response for p in first.predictions]
 
 
-def test_unreadable_media_scores_zero_and_the_run_goes_on(tmp_path):
-    broken = Sample(id="b", benchmark="x", question="?", options=["a", "b"], answer="A", answer_type="mc",
-                    media=[MediaGroup("images", [str(tmp_path / "missing.png")])])
-    result = run_samples([broken], RandomAnswerer(), tmp_path / "run", "random", progress=False)
-    assert result.predictions[0].error == "bad_request" and result.predictions[0].score == 0
+def test_no_sample_ends_the_run_each_failure_is_recorded_with_its_code_and_message(tmp_path):
+    def mc(sid, **kw):
+        return Sample(id=sid, benchmark="x", question="?", options=["a", "b"], answer="A", answer_type="mc", **kw)
+
+    image = tmp_path / "ok.png"
+    cv2.imwrite(str(image), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "corrupt.png").write_bytes(b"not an image")
+    samples = [
+        mc("missing", media=[MediaGroup("images", [str(tmp_path / "missing.png")])]),
+        mc("corrupt", media=[MediaGroup("images", [str(tmp_path / "corrupt.png")])]),
+        mc("raises", media=[MediaGroup("images", [str(image)])]),
+        Sample(id="bad_rule", benchmark="x", question="how far?", answer=0.0, answer_type="number", metric="mra",
+               extra={"zero_answer": "half"}, media=[MediaGroup("images", [str(image)])]),
+        mc("fine", media=[MediaGroup("images", [str(image)])]),
+    ]
+
+    def answerer(sample, videos):
+        if sample.id == "raises":
+            raise RuntimeError("the VLM client broke")
+        return Answer("1" if sample.answer_type == "number" else "A")
+
+    result = run_samples(samples, answerer, tmp_path / "run", "code", concurrency=2, progress=False)
+    by_id = {p.sample_id: p for p in result.predictions}
+    assert {k: (p.error, p.score) for k, p in by_id.items()} == {
+        "missing": ("media_unreadable", 0.0), "corrupt": ("media_unreadable", 0.0), "raises": ("answerer_failed", 0.0),
+        "bad_rule": ("scoring_failed", 0.0), "fine": (None, 1.0)}
+    assert "missing.png" in by_id["missing"].error_message
+    assert "RuntimeError: the VLM client broke" in by_id["raises"].error_message
+    assert "Traceback" in by_id["raises"].error_message and "zero-answer rule" in by_id["bad_rule"].error_message
+    assert read_predictions(tmp_path / "run" / PREDICTIONS)[0].error_message  # the message is on disk too
+
+
+def test_a_resumed_run_in_another_answer_mode_is_scored_again_from_its_replies(tmp_path):
+    sample = Sample(id="v", benchmark="vsi_bench", question="?", options=["left", "right"], answer="B",
+                    answer_type="mc", category="object_rel_direction_easy")
+    reply = "I think it is B"  # VSI-Bench reads the first token ("I"): wrong; our reader finds B
+    first = run_samples([sample], lambda s, v: Answer(reply), tmp_path / "run", "code", progress=False, load_media=False)
+    assert (first.predictions[0].score, first.predictions[0].answers) == (0.0, "official")
+    again = run_samples([sample], lambda s, v: Answer("unused"), tmp_path / "run", "code", progress=False,
+                        load_media=False, answers="lenient")
+    assert again.new == 0
+    assert (again.predictions[0].response, again.predictions[0].score, again.predictions[0].answers) == (reply, 1.0, "lenient")
 
 
 def test_prediction_for_scores_and_records_an_answer():
@@ -81,8 +120,10 @@ def test_prediction_for_scores_and_records_an_answer():
         ("p", "x", "code", "B", "B", 1.0)
     assert (timed.category, timed.group_id, timed.group_info, timed.steps, timed.elapsed, timed.trace_path) == \
         ("c", "g", {"position": 1}, 3, 2.5, "t.txt")
-    failed = prediction_for(sample, "node", Answer("", error="timed_out"), started=time.monotonic() - 1.0)
+    failed = prediction_for(sample, "node", Answer("", error="timed_out", error_message="no answer in 600 s"),
+                            started=time.monotonic() - 1.0)
     assert failed.score == 0 and failed.error == "timed_out" and failed.elapsed >= 1.0
+    assert failed.error_message == "no answer in 600 s" and failed.answers == "official"
     assert prediction_for(sample, "node", Answer("A")).elapsed == 0.0
 
 
@@ -133,3 +174,59 @@ def test_the_synthetic_commands_are_registered_under_spatialclaw():
     assert args.size == (32, 24) and args.single == 1 and callable(args.run)
     with pytest.raises(SystemExit):
         parser.parse_args(["synth", "--out", "x"])
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
+
+
+def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_them(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = json.loads((FIXTURES / "spar_bench" / "rows.json").read_text())
+    for row in rows:  # the fixture stores image bytes as base64 text
+        row["image"] = [{"bytes": base64.b64decode(cell["bytes"]["__bytes__"]), "path": None} for cell in row["image"]]
+    rows.append(dict(rows[0], id="broken", image=[{"bytes": b"\xff\xd8 not really a jpeg", "path": None}]))
+    rows.append(dict(rows[2], id="no_such_letter", answer="E"))  # a select row whose answer is not an option
+    folder = tmp_path / "data" / "spar_bench" / "data"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), folder / "test-00000-of-00001.parquet")
+    run = tmp_path / "run"
+    assert main(["eval", "--bench", "spar_bench", "--executor", "random", "--data-dir", str(tmp_path / "data"),
+                 "--out", str(run)]) == 0
+    report = json.loads((run / "report.json").read_text())
+    spar = report["benchmarks"]["spar_bench"]
+    assert report["answers"] == "official"
+    assert spar["n"] == 6 and spar["errors"] == 2  # the unreadable row is counted, not scored
+    assert spar["errors_by_code"] == {"media_unreadable": 1, "row_unreadable": 1}
+    assert spar["flags"] == {"structured_answer": 1, "zero_answer": 1}
+    assert report["errors_by_code"] == {"media_unreadable": 1, "row_unreadable": 1}
+    unreadable = next(p for p in read_predictions(run / PREDICTIONS) if p.error == "row_unreadable")
+    assert unreadable.sample_id == "test-00000-of-00001.parquet#row6" and "matches none of the options" in unreadable.error_message
+    markdown = (run / "report.md").read_text()
+    assert "Answers read in `official` mode." in markdown
+    assert "| spar_bench | 1 | 1 |" in markdown and "| spar_bench | zero_answer | 1 |" in markdown
+    assert "broken" in (run / "traces.html").read_text()
+
+    # the same replies read the lenient way: scored again from the recorded responses
+    assert main(["report", str(run), "--data-dir", str(tmp_path / "data"), "--answers", "lenient"]) == 0
+    again = json.loads((run / "report.json").read_text())
+    assert again["answers"] == "lenient" and again["errors_by_code"] == report["errors_by_code"]
+    # resuming reads no reply twice and records the unreadable row once
+    assert main(["eval", "--bench", "spar_bench", "--executor", "random", "--data-dir", str(tmp_path / "data"),
+                 "--out", str(run)]) == 0
+    assert len(read_predictions(run / PREDICTIONS)) == 7
+    assert main(["report", str(run), "--answers", "lenient"]) == 2  # scoring again needs the questions
+
+
+def test_a_second_figure_is_reported_beside_the_headline_never_instead():
+    from spatialclaw_ros.eval.reports import build_report, markdown_table
+    from spatialclaw_ros.eval.records import Prediction
+
+    rows = [Prediction(f"t{i}", "spatialtree", "code", "", "", score, category=leaf, answers="official")
+            for i, (score, leaf) in enumerate([(1.0, "Size"), (1.0, "Size"), (1.0, "Size"), (0.0, "Distance")])]
+    report = build_report(rows)
+    tree = report.benchmarks["spatialtree"]
+    assert tree.score == pytest.approx(0.75)  # the reference: plain mean over scorable rows
+    assert tree.secondary == {"deepest_level_macro": pytest.approx(0.5)}  # mean of Size 1 and Distance 0
+    assert report.overall == pytest.approx(0.75)
+    assert "| spatialtree | deepest_level_macro | 50.0 |" in markdown_table(report)

@@ -1,7 +1,14 @@
 import pytest
 
 from spatialclaw_ros.eval.records import Prediction, Sample
-from spatialclaw_ros.eval.scoring import aggregate, mean_relative_accuracy, score_response, video_mme_v2_group_credit
+from spatialclaw_ros.eval.scoring import (
+    aggregate,
+    mean_relative_accuracy,
+    score_response,
+    strict_threshold_accuracy,
+    video_mme_v2_group_credit,
+    view_change_score,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,16 +39,53 @@ def test_numeric_response_is_parsed_with_units():
     assert score_response(_number(2.0), "no idea").score == 0.0
 
 
-def test_zero_answer_follows_the_osi_rule():
-    thresholded = _number(0.0, zero_threshold=0.3)
-    assert score_response(thresholded, "0.05").score == 1.0
-    assert score_response(thresholded, "0.40").score == pytest.approx(0.4)  # MRA against 0.3
-    assert score_response(thresholded, "0.9").score == 0.0
-    exact = _number(0.0, zero_threshold=0.0)
-    assert score_response(exact, "0").score == 1.0
-    assert score_response(exact, "0.01").score == 0.0
-    with pytest.raises(ValueError, match="zero_threshold"):
-        score_response(_number(0.0), "0")
+@pytest.mark.parametrize(
+    "rule, reply, score",
+    [
+        ("below:0.3", "0.05", 1.0),  # OSI-Bench motion: below the threshold is right
+        ("below:0.3", "0.40", 0.4),  # ... else MRA against the threshold: error 1/3 passes 0.50 ... 0.65
+        ("below:0.3", "0.9", 0.0),
+        ("exact", "0", 1.0),  # OSI-Bench other categories
+        ("exact", "0.01", 0.0),
+        ("no_credit", "0", 0.0),  # VSI-Bench: a true 0 is never credited
+        ("absolute_error", "0.12", 0.8),  # SPAR-Bench: 0.12 <= 1 - t holds for t = 0.50 ... 0.85: 8 of 10
+        ("absolute_error", "0.32", 0.4),  # 0.32 <= 1 - t for t = 0.50 ... 0.65: 4 of 10
+    ],
+)
+def test_zero_answer_rules(rule, reply, score):
+    scored = score_response(_number(0.0, zero_answer=rule), reply)
+    assert scored.score == pytest.approx(score)
+    assert scored.flags == ("zero_answer",)
+
+
+def test_a_zero_answer_without_a_rule_is_scored_exactly_and_never_raises():
+    assert score_response(_number(0.0), "0").score == 1.0
+    assert score_response(_number(0.0), "0.2").score == 0.0
+    with pytest.raises(ValueError, match="zero-answer rule"):
+        score_response(_number(0.0, zero_answer="half"), "1")
+
+
+@pytest.mark.parametrize("truth, reply, score", [(2.0, 2.5, 0.5), (2.0, 2.2, 0.8), (2.0, 2.0, 1.0), (0.0, 0.07, 0.9)])
+def test_omni3d_thresholds_are_strict(truth, reply, score):
+    # spatial_agent/evals/omni3d.py Omni3DBench.evaluate: error < t for t in 0.5 ... 0.05.
+    # 2.5 vs 2.0: error 0.25 is below 0.5, 0.45, 0.4, 0.35, 0.3 and not below 0.25 -> 5/10 (<= would give 6/10).
+    # 2.2 vs 2.0: error 0.1 (0.10000000000000009 in floats) is below 0.5 ... 0.15 -> 8/10.
+    # truth 0: the error is |reply| (_float_relative_error); 0.07 is below 0.5 ... 0.1, not 0.05 -> 9/10.
+    assert strict_threshold_accuracy(reply, truth) == pytest.approx(score)
+
+
+def test_view_change_answers_are_scored_per_axis():
+    # spatial_agent/evals/sparbench.py _vci_metric: opposite axes fold into one signed value, an
+    # unnamed axis is 0, and an axis whose truth is 0 scores by the absolute error.
+    truth = "move_right:0.5,move_down:0.2,turn_left:10"
+    assert view_change_score(truth, truth) == pytest.approx(1.0)
+    # move_right exact (1), move_up -0.2 vs -0.2 (1), move_forward 0 vs 0 (1), turn_right 0 vs -10
+    # (error 1 -> 0), turn_up 0 vs 0 (1): 4/5
+    assert view_change_score("move_right:0.5,move_up:-0.2", truth) == pytest.approx(0.8)
+    assert view_change_score("garbage", "move_right:1") == pytest.approx(0.8)  # only move_right is wrong
+    vci = Sample(id="v", benchmark="spar_bench", question="?", answer=truth, answer_type="text", metric="vci")
+    scored = score_response(vci, f"<answer>{truth}</answer>")
+    assert scored.score == pytest.approx(1.0) and scored.flags == ("structured_answer",)
 
 
 def test_count_accuracy_and_choices():

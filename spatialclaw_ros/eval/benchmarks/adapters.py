@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spatialclaw_ros.eval.benchmarks.official import SPATIALTREE_UNSCORABLE
 from spatialclaw_ros.eval.benchmarks.registry import Benchmark
 from spatialclaw_ros.eval.benchmarks.tables import (
     MediaStore,
@@ -25,10 +26,13 @@ from spatialclaw_ros.eval.benchmarks.tables import (
 )
 from spatialclaw_ros.eval.records import MediaGroup, Sample, resolve_media
 
-# OSI-Bench's rule for numeric questions whose true answer is 0 (as the OSI-Bench code in
-# VLMEvalKit scores them): motion categories use a threshold (a prediction below it is right, any
+# OSI-Bench's rule for numeric questions whose true answer is 0 (spatial_agent/evals/osibench.py,
+# ZERO_AWARE_THRESHOLDS): motion categories use a threshold (a prediction below it is right, any
 # other is scored by MRA against it); every other category accepts only an exact 0.
 OSI_ZERO_THRESHOLDS = {"absolute_speed": 0.30, "absolute_displacement": 0.30, "trajectory_length": 2.0}
+
+# How the benchmarks with numeric answers score a true answer of 0 (see scoring.ZERO_RULES).
+NO_CREDIT_AT_ZERO = {"zero_answer": "no_credit"}  # VSI-Bench, VSTI-Bench, SPBench, SpatialTree
 
 # VSI-Bench's overall score averages its question types, after averaging the three levels of
 # relative direction into one type.
@@ -60,7 +64,8 @@ def _options(value: Any) -> list[str]:
 
 def _question(bench: str, sid: Any, question: str, answer: Any, media: list[MediaGroup], *, options: list[str] | None = None,
               category: str = "", group_id: str | None = None, extra: dict | None = None, unit: str | None = None) -> Sample:
-    """A multiple-choice sample when there are options (inline ones are split out), else numeric (MRA)."""
+    """A multiple-choice sample when there are options (inline ones are split out), yes/no for a
+    yes/no answer, numeric (MRA) for a number, else free text compared whole."""
     question = str(question).strip()
     if options is None:
         question, options = split_inline_options(question)
@@ -73,8 +78,18 @@ def _question(bench: str, sid: Any, question: str, answer: Any, media: list[Medi
     if text in ("yes", "no"):
         return Sample(id=str(sid), benchmark=bench, question=question, answer=text, answer_type="yes_no",
                       category=category, media=media, group_id=group_id, extra=extra)
+    if _number(answer) is None:
+        return Sample(id=str(sid), benchmark=bench, question=question, answer=str(answer).strip(), answer_type="text",
+                      category=category, media=media, group_id=group_id, extra=extra)
     return Sample(id=str(sid), benchmark=bench, question=question, answer=float(answer), answer_type="number",
                   metric="mra", category=category, media=media, group_id=group_id, extra=extra, unit=unit)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _images(store: MediaStore, cells: Any) -> list[MediaGroup]:
@@ -96,29 +111,50 @@ def erqa(row: Row, store: MediaStore, source: Path) -> Sample:
 
 
 def omni3d_bench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """Answer types: 'float' (MRA), 'int' (exact count), 'str' (yes/no)."""
-    kind = str(_field(row, "answer_type", default="float"))
+    """Answer types: 'float' (Omni3D-Bench's strict thresholds), 'int' (exact count), 'str' (a
+    word, yes/no or an object name, compared whole). The type is the category."""
+    kind = str(_field(row, "answer_type", default="str"))
+    if kind not in ("float", "int", "str"):
+        raise ValueError(f"answer_type must be float, int or str, got {kind!r}")
     sid = _field(row, "question_index", "id", default=digest_id(row["question"], row.get("image_index")))
-    media = _images(store, _field(row, "image", "images"))
-    if kind == "int":
-        return Sample(id=str(sid), benchmark="omni3d_bench", question=row["question"], answer=float(row["answer"]),
-                      answer_type="number", metric="accuracy", category="int", media=media)
-    return _question("omni3d_bench", sid, row["question"], row["answer"], media, options=[], category=kind)
+    filename = row.get("image_filename")  # annotations.json of omni3d-bench.zip; the parquet embeds the image
+    media = _images(store, f"images/{filename}" if filename else _field(row, "image", "images"))
+    extra = {"answer_kind": kind}
+    if kind == "str":
+        answer = str(row["answer"]).strip()
+        yes_no = answer.lower() in ("yes", "no")
+        return Sample(id=str(sid), benchmark="omni3d_bench", question=row["question"], answer=answer.lower() if yes_no else answer,
+                      answer_type="yes_no" if yes_no else "text", category=kind, media=media, extra=extra)
+    return Sample(id=str(sid), benchmark="omni3d_bench", question=row["question"], answer=float(row["answer"]),
+                  answer_type="number", metric="mra_strict" if kind == "float" else "accuracy", category=kind,
+                  media=media, extra=extra)
 
 
 def omnispatial(row: Row, store: MediaStore, source: Path) -> Sample:
-    sid = row["id"]
-    image = _field(row, "image", "image_path", default=f"image/{sid}.png")
+    """OmniSpatial-test/data.json: ids repeat across task types, so the id is
+    <task_type>_<sub_task_type>_<id>; the image is <task_type>/<id up to its first '_'>.png
+    beside data.json; the answer is the option's index."""
+    task, sub_task = str(_field(row, "task_type", default="")), str(_field(row, "sub_task_type", default=""))
+    raw = str(row["id"])
+    sid = f"{task}_{sub_task}_{raw}" if task else raw
+    image = _field(row, "image", "image_path", default=None)
+    if image is None:
+        image = str(source.parent.relative_to(store.data_dir) / task / f"{raw.split('_')[0]}.png")
     return _question("omnispatial", sid, row["question"], _field(row, "answer", "gt"), _images(store, image),
-                     options=_options(row["options"]), category=str(_field(row, "task_type", default="")))
+                     options=_options(row["options"]), category=task)
 
 
 def spbench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """SPBench-SI (single image) and SPBench-MV (multi-view) JSON files; numeric questions use MRA."""
-    options = _options(_field(row, "options", "candidates", default=None))
+    """SPBench-SI (single image) and SPBench-MV (multi-view) files; numeric questions use MRA. In
+    the parquet release image names are relative to the scene's folder (`scene_name`)."""
+    options = _options(json_cell(_field(row, "options", "candidates", default=None)))
+    images = json_cell(_field(row, "images", "image", "image_path"))
+    scene = row.get("scene_name")
+    if scene and images is not None:
+        images = [f"{scene}/{name}" for name in ([images] if isinstance(images, str) else images)]
     return _question("spbench", f"{source.stem}/{row['id']}", row["question"], _field(row, "answer", "ground_truth"),
-                     _images(store, _field(row, "images", "image", "image_path")), options=options,
-                     category=str(_field(row, "question_type", default="")))
+                     _images(store, images), options=options,
+                     category=str(_field(row, "question_type", default="")), extra=dict(NO_CREDIT_AT_ZERO))
 
 
 # --- multi-view --------------------------------------------------------------------------------
@@ -147,11 +183,27 @@ def mmsi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
                      category=str(_field(row, "question_type", default="")))
 
 
+# SPAR-Bench's multi-view numeric tasks, whose replies are read by their last number
+# (spatial_agent/evals/sparbench.py, MV_NA_TASKS and _extract_number).
+SPAR_LAST_NUMBER_TASKS = frozenset({"depth_prediction_oc_mv", "depth_prediction_oo_mv", "distance_prediction_oc_mv",
+                                    "distance_prediction_oo_mv"})
+
+
 def spar_bench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """'select' rows are multiple choice (options inline), 'fill' rows numeric (MRA)."""
-    fill = str(_field(row, "format_type", default="select")) == "fill"
-    return _question("spar_bench", row["id"], row["question"], row["answer"], _images(store, _field(row, "image", "images")),
-                     options=[] if fill else None, category=str(_field(row, "task", default="")))
+    """'select' rows are multiple choice (options inline), 'fill' rows numeric (MRA; a true 0 is
+    scored by the absolute error), except view_change_infer, whose answer is a structured motion
+    ("move_right:0.5,turn_left:10", scored per axis). A fill answer that is no number is a true
+    0, as SPAR-Bench's evaluation reads it."""
+    task = str(_field(row, "task", default=""))
+    media = _images(store, _field(row, "image", "images"))
+    if task == "view_change_infer":
+        return Sample(id=str(row["id"]), benchmark="spar_bench", question=str(row["question"]).strip(),
+                      answer=str(row["answer"]).strip(), answer_type="text", metric="vci", category=task, media=media)
+    if str(_field(row, "format_type", default="select")) == "fill":
+        return Sample(id=str(row["id"]), benchmark="spar_bench", question=str(row["question"]).strip(),
+                      answer=_number(row["answer"]) or 0.0, answer_type="number", metric="mra", category=task, media=media,
+                      extra={"zero_answer": "absolute_error", "last_number": task in SPAR_LAST_NUMBER_TASKS})
+    return _question("spar_bench", row["id"], row["question"], row["answer"], media, category=task)
 
 
 # --- general spatial ---------------------------------------------------------------------------
@@ -165,25 +217,28 @@ def blink(row: Row, store: MediaStore, source: Path) -> Sample:
                      options=_options(row["choices"]), category=task)
 
 
-# SpatialTree-Bench names a metric per row; only these two need no judge model or simulator.
-_SPATIALTREE_RULE_METRICS = ("multichoiceeval", "meanrelativeacc")
-
-
 def spatialtree(row: Row, store: MediaStore, source: Path) -> Sample | None:
-    """Rows scored by multiple choice or MRA; rows scored by a judge model, an affordance mask or
-    an agentic simulator are left out. The category is the row's deepest SpatialTree level."""
+    """Every row the reference scores without a judge model, a mask or a simulator (those are left
+    out, as SpatialTree's evaluation leaves them out). `question_type` (multiple-choice, open,
+    judge) and `metricfunc` decide the official reading, so both travel in `extra`. The category
+    is the row's deepest SpatialTree level, for the hierarchy figure reported beside the headline."""
     info = json_cell(row.get("extra_info") or "{}")
-    metric = info.get("metricfunc")
-    if metric not in _SPATIALTREE_RULE_METRICS:
+    metric = str(info.get("metricfunc", ""))
+    if metric in SPATIALTREE_UNSCORABLE:
         return None
     levels = sorted((k for k in info if k.startswith("spatree") and k[7:].isdigit()), key=lambda k: int(k[7:]))
     category = str(info[levels[-1]]) if levels else ""
     videos = json_cell(row.get("video")) or []
     media = [_video(store, videos[0])] if len(videos) else _images(store, json_cell(row.get("image")))
-    sid = _field(row, "id", "session_id", "question_id", default=digest_id(row["question"], row.get("image"), row.get("video")))
-    numeric = metric == "meanrelativeacc" or row.get("question_type") == "open"
-    options = [] if numeric else _options(json_cell(row.get("option")))
-    return _question("spatialtree", sid, row["question"], row["answer"], media, options=options, category=category)
+    sid = _field(row, "session_id", "id", "question_id", default=digest_id(row["question"], row.get("image"), row.get("video")))
+    kind = str(_field(row, "question_type", default="open"))
+    extra = {"question_type": kind, "metricfunc": metric, "answer_text": str(row["answer"]), **NO_CREDIT_AT_ZERO}
+    options = _options(json_cell(row.get("option"))) if kind == "multiple-choice" else []
+    if kind == "multiple-choice" and len(options) < 2:
+        return Sample(id=str(sid), benchmark="spatialtree", question=str(row["question"]).strip(),
+                      answer=str(row["answer"]).strip(), answer_type="text", category=category, media=media, extra=extra)
+    return _question("spatialtree", sid, row["question"], row["answer"], media, options=options, category=category,
+                     extra=extra)
 
 
 def viewspatial(row: Row, store: MediaStore, source: Path) -> Sample:
@@ -203,16 +258,23 @@ def _frame_groups(store: MediaStore, folder: str, frames_list: list) -> list[Med
 
 def mmsi_video(row: Row, store: MediaStore, source: Path) -> Sample:
     """Each question comes with the sampled frames of one or more videos (frames/) and optional
-    reference images (ref_images/); the options are written in the prompt text."""
+    reference images (ref_images/). Two layouts: the release's mmsivideo.json (`ori_question`,
+    an `options` list; its `<image>` tags name the reference images in order), or the harnesses'
+    prompt layout (`task_prompt` + `user_prompt` with the options written in the text)."""
     media = _frame_groups(store, "frames", json_cell(row.get("frames_list")) or [])
-    refs = json_cell(row.get("ref_images")) or []
-    if len(refs):
+    refs = [r for r in json_cell(row.get("ref_images")) or [] if isinstance(r, str)]
+    if refs:
         media.append(MediaGroup("images", [store.path(f"ref_images/{r}") for r in refs], camera="reference"))
-    prompt = f"{row.get('task_prompt') or ''}\n{row.get('user_prompt') or ''}"
-    prompt = prompt.replace("<video>", "").replace("<image>", "").strip()
-    question, options = split_inline_options(prompt)
+    if row.get("ori_question") is not None and row.get("options") is not None:
+        question, options = str(row["ori_question"]), _options(json_cell(row["options"]))
+        if question.count("<image>") == len(refs):
+            for n in range(1, len(refs) + 1):
+                question = question.replace("<image>", f"[reference image {n}]", 1)
+    else:
+        prompt = f"{row.get('task_prompt') or ''}\n{row.get('user_prompt') or ''}"
+        question, options = split_inline_options(prompt.replace("<video>", "").replace("<image>", "").strip())
     if not options:
-        raise ValueError("no A., B., ... options found in the prompt")
+        raise ValueError("no options: neither an `options` list nor A., B., ... in the prompt")
     return _question("mmsi_video", row["id"], question, row["ground_truth"], media, options=options,
                      category=str(_field(row, "type", default="")))
 
@@ -227,30 +289,35 @@ def osi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
     sid = _field(row, "id", "index", "question_id", default=digest_id(row["question"], name))
     return _question("osi_bench", sid, row["question"], row["answer"], [video],
                      options=[] if numeric else _options(json_cell(row.get("options"))), category=category,
-                     extra={"zero_threshold": OSI_ZERO_THRESHOLDS.get(category, 0.0)})
+                     extra={"zero_answer": f"below:{OSI_ZERO_THRESHOLDS[category]}" if category in OSI_ZERO_THRESHOLDS
+                            else "exact"})
 
 
 def pai_bench(row: Row, store: MediaStore, source: Path) -> Sample:
     """data/test-*.parquet: options in `index2ans` ({"A": text, ...}), videos at
-    videos/<subset>/<id>.mp4; the subset is the category."""
+    videos/<subset>/<id>.mp4; the category is the row's `subcategory` (the release also has a
+    coarser `category`), else the subset folder."""
     index2ans = json_cell(row["index2ans"])
     options = [str(index2ans[k]) for k in sorted(index2ans) if index2ans[k] is not None]
     path = str(row["video_path"])
     parts = Path(path).parts
     sid = _field(row, "id", "question_id", "index", default=digest_id(path, row["question"]))
+    category = _field(row, "subcategory", "category", default=parts[1] if len(parts) > 2 else "")
     return _question("pai_bench", sid, row["question"], row["answer"], [_video(store, path)], options=options,
-                     category=parts[1] if len(parts) > 2 else "")
+                     category=str(category).strip())
 
 
 def _vsi_like(bench: str):
     def convert(row: Row, store: MediaStore, source: Path) -> Sample:
-        """VSI-Bench layout: videos at <dataset>/<scene_name>.mp4; no options = numeric (MRA)."""
+        """VSI-Bench layout: videos at <dataset>/<scene_name>.mp4 (VSTI-Bench: `video_path`); no
+        options = numeric (MRA), a true 0 never credited."""
         video = _field(row, "video_path", "video", default=None) or f"{row['dataset']}/{row['scene_name']}.mp4"
         options = _options(_field(row, "options", default=None))
         unit = {"object_abs_distance": "m", "object_size_estimation": "cm", "room_size_estimation": "m2"}
         qtype = str(row["question_type"])
-        return _question(bench, row["id"], row["question"], row["ground_truth"], [_video(store, video)],
-                         options=options, category=qtype, unit=unit.get(qtype))
+        answer = row.get("mc_answer") or row["ground_truth"]  # VSTI-Bench keeps a choice's letter in mc_answer
+        return _question(bench, row["id"], row["question"], answer, [_video(store, video)],
+                         options=options, category=qtype, unit=unit.get(qtype), extra=dict(NO_CREDIT_AT_ZERO))
 
     convert.__name__ = bench
     return convert
@@ -260,26 +327,41 @@ vsi_bench = _vsi_like("vsi_bench")
 vstibench = _vsi_like("vstibench")
 
 
+# DSI-Bench's motion categories, by the integer `cate` of its metadata files.
+DSI_CATEGORIES = ("Obj:static cam", "Obj:moving cam", "Cam:static scene", "Cam:dynamic scene", "Obj-Cam distance",
+                  "Obj-Cam orientation")
+
+
 def dsi_bench(row: Row, store: MediaStore, source: Path) -> Sample:
-    """Each question comes in 4 video variants (original, mirrored, reversed, both); every variant
-    is its own sample and the benchmark averages over all of them."""
-    group = str(_field(row, "question_id", "qid", default=row["id"]))
-    return _question("dsi_bench", row["id"], row["question"], row["answer"], [_video(store, row["video"])],
-                     options=_options(_field(row, "options", default=None)) or None, group_id=group,
-                     category=str(_field(row, "category", "type", default="")),
-                     extra={"variant": str(_field(row, "variant", default=""))})
+    """Each question comes in 4 video variants (std, hflip, reverse, reverse_hflip), each with its
+    own truth; every variant is its own sample and the benchmark averages over all of them. The
+    release's layout: metadatas/<variant>.csv (cate, relative_path, question, options
+    "A: x; B: y", GT) with videos at videos/<variant>/<relative_path>; the variants of a question
+    share its relative_path and text, which make the group."""
+    variant, path = source.stem, str(row["relative_path"]).strip()
+    group = digest_id(path, row["question"], row.get("options"))
+    cate = int(row["cate"])
+    return _question("dsi_bench", f"{variant}/{group}", row["question"], row["GT"], [_video(store, f"videos/{variant}/{path}")],
+                     options=_options(row.get("options")) or None, group_id=group,
+                     category=DSI_CATEGORIES[cate] if 0 <= cate < len(DSI_CATEGORIES) else f"cate_{cate}",
+                     extra={"variant": variant})
 
 
 # --- general video -----------------------------------------------------------------------------
 
 
 def cvbench(row: Row, store: MediaStore, source: Path) -> Sample:
-    videos = _field(row, "videos", "video")
-    videos = [videos] if isinstance(videos, str) else list(videos)
-    media = [_video(store, v, camera=f"video_{i + 1}") for i, v in enumerate(videos)]
-    return _question("cvbench", row["id"], row["question"], row["answer"], media,
-                     options=_options(_field(row, "options", default=None)) or None,
-                     category=str(_field(row, "task", "category", default="")))
+    """data/test-00000-of-00001.parquet: two to four clips in video_1..video_4 (paths under the
+    folder CVBench.zip unpacks into), options "A. ..." or "Yes." / "No." (a yes/no question, its
+    answer "Yes" or "No"), the type in task_type."""
+    videos = [row[k] for k in ("video_1", "video_2", "video_3", "video_4") if row.get(k)]
+    media = [_video(store, store.find(f"videos/{v}", f"CVBench/{v}", v), camera=f"video_{i + 1}") for i, v in enumerate(videos)]
+    options = _options(json_cell(_field(row, "options", default=None)))
+    category = str(_field(row, "task_type", "task", "category", default=""))
+    if options and all(o.strip().rstrip(".").strip().lower() in ("yes", "no") for o in options):
+        options = []  # a yes/no question: scored on the word, not a letter
+    return _question("cvbench", row["id"], row["question"], row["answer"], media, options=options or None,
+                     category=category)
 
 
 def perceptioncomp(row: Row, store: MediaStore, source: Path) -> Sample:
@@ -321,17 +403,19 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
         Benchmark("erqa", "single image", "FlagEval/ERQA", ("data/*.parquet",), erqa),
-        Benchmark("omni3d_bench", "single image", "dmarsili/Omni3D-Bench", ("data/*.parquet",), omni3d_bench),
+        Benchmark("omni3d_bench", "single image", "dmarsili/Omni3D-Bench", ("data/*.parquet", "annotations.json"),
+                  omni3d_bench),
         Benchmark("omnispatial", "single image", "qizekun/OmniSpatial", ("data.json", "*/data.json"), omnispatial),
-        Benchmark("spbench", "single image", "hongxingli/SPBench", ("SPBench-*.json",), spbench),
+        Benchmark("spbench", "single image", "hongxingli/SPBench", ("SPBench-*.json", "SPBench-*.parquet"), spbench,
+                  "category_macro"),
         Benchmark("mindcube", "multi-view", "MLL-Lab/MindCube", ("raw/MindCube_tinybench.jsonl", "data/raw/MindCube_tinybench.jsonl"),
                   mindcube, download="hf download MLL-Lab/MindCube data.zip --repo-type dataset --local-dir <DATA_DIR>/mindcube"
                   " && unzip <DATA_DIR>/mindcube/data.zip -d <DATA_DIR>/mindcube"),
         Benchmark("mmsi_bench", "multi-view", "RunsenXu/MMSI-Bench", ("MMSI_Bench.parquet",), mmsi_bench),
-        Benchmark("spar_bench", "multi-view", "jasonzhango/SPAR-Bench", ("data/*.parquet",), spar_bench),
+        Benchmark("spar_bench", "multi-view", "jasonzhango/SPAR-Bench", ("data/*.parquet",), spar_bench, "category_macro"),
         Benchmark("blink", "general spatial", "BLINK-Benchmark/BLINK", ("*/val-*.parquet",), blink, "category_macro"),
         Benchmark("spatialtree", "general spatial", "LongfeiLi/SpatialTree-Bench", ("*.parquet", "data/*.parquet", "*.jsonl"),
-                  spatialtree, "category_macro"),
+                  spatialtree, secondary={"deepest_level_macro": "category_macro"}),
         Benchmark("viewspatial", "general spatial", "lidingm/ViewSpatial-Bench", ("ViewSpatial-Bench.json",), viewspatial),
         Benchmark("mmsi_video", "video / 4D", "rbler/MMSI-Video-Bench", ("*.json", "*.jsonl", "*.parquet"), mmsi_video),
         Benchmark("osi_bench", "video / 4D", "HarmlessSR07/OSI-Bench", ("data.parquet",), osi_bench,
@@ -340,9 +424,12 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("pai_bench", "video / 4D", "shi-labs/physical-ai-bench-understanding", ("data/test-*.parquet",), pai_bench),
         Benchmark("vsi_bench", "video / 4D", "nyu-visionx/VSI-Bench", ("test_debiased*.parquet",), vsi_bench,
                   "category_macro", VSI_CATEGORY_PARENTS),
-        Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet",), vstibench),
-        Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench", ("*.json",), dsi_bench),
-        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("*.json",), cvbench),
+        Benchmark("vstibench", "video / 4D", "Journey9ni/vstibench", ("*.parquet", "test.json"), vstibench, "category_macro"),
+        Benchmark("dsi_bench", "video / 4D", "Viglong/DSI-Bench",
+                  tuple(f"metadatas/{v}.csv" for v in ("std", "hflip", "reverse", "reverse_hflip")), dsi_bench),
+        Benchmark("cvbench", "general video", "Dongyh35/CVBench", ("data/*.parquet",), cvbench,
+                  download="hf download Dongyh35/CVBench --repo-type dataset --local-dir <DATA_DIR>/cvbench"
+                  " && unzip -n <DATA_DIR>/cvbench/CVBench.zip -d <DATA_DIR>/cvbench/videos"),
         Benchmark("perceptioncomp", "general video", "hrinnnn/PerceptionComp",
                   ("benchmark/annotations/official/*.json", "*.json"), perceptioncomp,
                   download="git clone https://github.com/hrinnnn/PerceptionComp <DATA_DIR>/perceptioncomp"

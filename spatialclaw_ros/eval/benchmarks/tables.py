@@ -33,9 +33,12 @@ def read_rows(path: Path) -> list[Row]:
         return [row for _, row in iter_json_lines(path)]
     if suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):  # {"data": [...]} or {id: row}
+        if isinstance(data, dict):  # {"questions": [...]}, {"data": [...]} or {id: row}
             lists = [v for v in data.values() if isinstance(v, list)]
-            data = lists[0] if len(lists) == 1 else [dict(v, id=k) if isinstance(v, dict) else v for k, v in data.items()]
+            if isinstance(data.get("questions"), list):
+                data = data["questions"]
+            else:
+                data = lists[0] if len(lists) == 1 else [dict(v, id=k) if isinstance(v, dict) else v for k, v in data.items()]
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a list of questions")
         return data
