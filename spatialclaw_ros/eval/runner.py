@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,6 +82,28 @@ def prediction_for(sample: Sample, executor: str, answer: Answer, started: float
     )
 
 
+def answer_sample(sample: Sample, answerer: Answerer, executor: str, *, max_frames: int = 32, load_media: bool = True,
+                  answers: AnswerMode = "official") -> Prediction:
+    """One episode, recorded: media that cannot be read and an answerer that raises are recorded
+    with their error code, so this never raises for one bad sample."""
+    t0 = time.monotonic()
+    try:
+        media = load_sample_media(sample, max_frames) if load_media else []
+    except Exception as exc:  # the sample scores 0, the run goes on
+        answer = Answer("", error=MEDIA_UNREADABLE, error_message=_failure(exc))
+    else:
+        try:
+            answer = answerer(sample, media)
+        except Exception as exc:
+            answer = Answer("", error=ANSWERER_FAILED, error_message=_failure(exc))
+    return prediction_for(sample, executor, answer, started=t0, answers=answers)
+
+
+# Runs the episodes of the samples it is given and yields their predictions as they finish, in any
+# order: a thread pool here, or a Ray cluster (`spatialclaw_ros.eval.distributed`).
+EpisodeRunner = Callable[[list[Sample]], Iterable[Prediction]]
+
+
 def unreadable_row(failure: RowFailure, executor: str, answers: AnswerMode) -> Prediction:
     """The record of a benchmark row that could not be read: counted in the report, not scored."""
     return Prediction(sample_id=failure.key, benchmark=failure.benchmark, executor=executor, response="", prediction="",
@@ -107,14 +129,17 @@ class RunResult:
     elapsed: float
 
 
-def run_samples(samples: Sequence[Sample], answerer: Answerer, out_dir: str | Path, executor: str, *,
+def run_samples(samples: Sequence[Sample], answerer: Answerer | None, out_dir: str | Path, executor: str, *,
                 concurrency: int = 4, max_frames: int = 32, progress: bool = True, load_media: bool = True,
-                answers: AnswerMode = "official") -> RunResult:
+                answers: AnswerMode = "official", episodes: EpisodeRunner | None = None) -> RunResult:
     """Answer every sample not yet in `<out_dir>/predictions.jsonl`; `load_media=False` hands the
     answerer no frames (it brings its own, as bag replay does). No one sample ends the run: media
     that cannot be read, an answerer that raises and a reply that cannot be scored are recorded
     with an error code (`RUNNER_ERROR_CODES`) and the full message. Predictions already there that
-    were read in another `answers` mode are scored again from their recorded responses."""
+    were read in another `answers` mode are scored again from their recorded responses. `episodes`
+    runs the episodes elsewhere (a Ray cluster) instead of `concurrency` threads calling `answerer`."""
+    if answerer is None and episodes is None:
+        raise ValueError("run_samples needs an answerer or an episode runner")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / PREDICTIONS
@@ -130,30 +155,21 @@ def run_samples(samples: Sequence[Sample], answerer: Answerer, out_dir: str | Pa
     started = time.monotonic()
     bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"eval {executor}", unit="q", disable=not progress)
 
-    def answer_one(sample: Sample) -> Prediction:
-        t0 = time.monotonic()
-        try:
-            media = load_sample_media(sample, max_frames) if load_media else []
-        except Exception as exc:  # the sample scores 0, the run goes on
-            answer = Answer("", error=MEDIA_UNREADABLE, error_message=_failure(exc))
-        else:
-            try:
-                answer = answerer(sample, media)
-            except Exception as exc:
-                answer = Answer("", error=ANSWERER_FAILED, error_message=_failure(exc))
-        return prediction_for(sample, executor, answer, started=t0, answers=answers)
+    def in_threads(todo: list[Sample]) -> Iterable[Prediction]:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = [pool.submit(answer_sample, s, answerer, executor, max_frames=max_frames, load_media=load_media,
+                                   answers=answers) for s in todo]
+            for future in as_completed(futures):
+                yield future.result()
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(answer_one, s) for s in todo]
-        for future in as_completed(futures):
-            prediction = future.result()
-            write_jsonl(path, [prediction], append=True)  # only this thread writes
-            key = (prediction.benchmark, prediction.sample_id)
-            replaced = results.get(key)
-            total += prediction.score - (replaced.score if replaced else 0.0)
-            results[key] = prediction
-            bar.update(1)
-            bar.set_postfix(acc=f"{100 * total / len(results):.1f}%")
+    for prediction in (episodes or in_threads)(todo):
+        write_jsonl(path, [prediction], append=True)  # only this thread writes
+        key = (prediction.benchmark, prediction.sample_id)
+        replaced = results.get(key)
+        total += prediction.score - (replaced.score if replaced else 0.0)
+        results[key] = prediction
+        bar.update(1)
+        bar.set_postfix(acc=f"{100 * total / len(results):.1f}%")
     bar.close()
     ordered = [results[(s.benchmark, s.id)] for s in samples if (s.benchmark, s.id) in results]
     return RunResult(ordered, len(todo), time.monotonic() - started)

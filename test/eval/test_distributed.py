@@ -1,0 +1,122 @@
+"""Evaluation on a Ray cluster of a head and two worker nodes on this machine: the same
+predictions as the local thread-pool runner, and none lost or written twice when a worker node
+dies mid-run. The cluster is small (one CPU per worker node, 80 MiB object stores, Ray's minimum) because CI
+machines have two cores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import asdict
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from spatialclaw_ros.agent import Question  # noqa: E402
+from spatialclaw_ros.agent.rules import plan_for  # noqa: E402
+from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM  # noqa: E402
+from spatialclaw_ros.eval.answerers import build_answerer  # noqa: E402
+from spatialclaw_ros.eval.distributed import EPISODE_LOST, AnswererSpec, RayEpisodes, RayOptions  # noqa: E402
+from spatialclaw_ros.eval.records import read_samples  # noqa: E402
+from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples  # noqa: E402
+
+STORE = 80 << 20  # Ray's minimum object store
+# Node death is noticed after a few missed health checks; Ray's defaults take tens of seconds.
+FAST_DEATH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_failure_threshold": 3}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
+
+    bench = generate(SyntheticConfig(seed=7, clips={"single_image": 4, "multi_view": 2}, width=160, height=120))
+    return read_samples(write_benchmark(bench, tmp_path_factory.mktemp("synthetic")))
+
+
+@pytest.fixture
+def cluster():
+    """A head (no CPUs: it runs no episodes) and two worker nodes of one CPU each; shut down
+    whatever happens in the test."""
+    made = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": STORE,
+                                                          "include_dashboard": False, "_system_config": FAST_DEATH})
+    try:
+        workers = [made.add_node(num_cpus=1, object_store_memory=STORE) for _ in range(2)]
+        ray.init(address=made.address, logging_level="WARNING", log_to_driver=False)
+        made.wait_for_nodes()
+        yield made, workers
+    finally:
+        ray.shutdown()
+        made.shutdown()
+
+
+def _comparable(predictions) -> dict:
+    """Predictions by sample, without what differs between any two runs (timing, trace files)."""
+    return {(p.benchmark, p.sample_id): {k: v for k, v in asdict(p).items() if k not in ("elapsed", "trace_path")}
+            for p in predictions}
+
+
+def _lines(path) -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [(r["benchmark"], r["sample_id"]) for r in rows]
+
+
+def test_rules_on_two_worker_nodes_write_the_local_runners_predictions(synthetic, cluster, tmp_path):
+    covered = [s for s in synthetic if plan_for(Question(s.question, list(s.options))) is not None][:6]
+    assert len(covered) == 6
+    backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
+    local = run_samples(covered, build_answerer("rules", **backends), tmp_path / "local", "rules", concurrency=2,
+                        progress=False)
+    episodes = RayEpisodes(AnswererSpec.resolve("rules", **backends), RayOptions(workers=2))
+    on_ray = run_samples(covered, None, tmp_path / "ray", "rules", progress=False, episodes=episodes)
+
+    assert _comparable(on_ray.predictions) == _comparable(local.predictions)
+    assert sum(p.score for p in on_ray.predictions) >= 5  # exact perception: the rules answer these
+    assert sorted(_lines(tmp_path / "ray" / PREDICTIONS)) == sorted((s.benchmark, s.id) for s in covered)
+    assert episodes.events.workers_started == 2 and episodes.events.workers_lost == 0
+
+
+def _letter_for(body: dict) -> str:
+    """A reply that depends only on the question: the same in every process and every run."""
+    question = json.dumps(body["messages"][-1]["content"])
+    return "Answer: " + "AB"[hashlib.sha256(question.encode()).digest()[0] % 2]
+
+
+def test_a_worker_node_killed_mid_run_loses_and_duplicates_no_prediction(synthetic, cluster, tmp_path):
+    made, workers = cluster
+    picked = [s for s in synthetic if s.answer_type == "mc"][:10]
+    assert len(picked) == 10
+    with ScriptedVLM(_letter_for, latency_s=1.0) as vlm:
+        settings = {"vlm": {"base_url": vlm.base_url}}
+        backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
+        local = run_samples(picked, build_answerer("no_tools", overrides=settings, **backends), tmp_path / "local",
+                            "no_tools", concurrency=2, progress=False)
+        episodes = RayEpisodes(AnswererSpec.resolve("no_tools", overrides=settings, **backends), RayOptions(workers=2))
+        out = tmp_path / "ray"
+        killed = threading.Event()
+
+        def kill_after_first_prediction() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if (out / PREDICTIONS).exists() and _lines(out / PREDICTIONS):
+                    made.remove_node(workers[1], allow_graceful=False)
+                    killed.set()
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_after_first_prediction, daemon=True)
+        killer.start()
+        on_ray = run_samples(picked, None, out, "no_tools", progress=False, episodes=episodes)
+        killer.join()
+
+    assert killed.is_set()
+    lines = _lines(out / PREDICTIONS)
+    assert len(lines) == len(set(lines)) == len(picked), "a prediction was lost or written twice"
+    assert not [p for p in on_ray.predictions if p.error == EPISODE_LOST]
+    assert _comparable(on_ray.predictions) == _comparable(local.predictions)
+    # the episode in flight on the killed node was handed over, not dropped
+    assert episodes.events.workers_lost >= 1 and episodes.events.retried >= 1
