@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--answers", default="official", choices=ANSWER_MODES,
                    help="how replies are read: 'official' as each benchmark's own evaluation does (default), "
                    "'lenient' with our reader for every benchmark (docs/eval.md)")
+    _ray_arguments(p)
     p.set_defaults(run=run_eval)
 
     r = subparsers.add_parser("report", help="rebuild report.json/.md/.png and traces.html of a run folder")
@@ -55,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--config", default=None)
     b.add_argument("--reconstruct", default="sensor", choices=["da3", "sensor", "fused"])
     b.add_argument("--segment", default="labels", choices=["sam3", "labels"])
+    _ray_arguments(b)
     online = b.add_argument_group("online mode (--online)")
     online.add_argument("--action", default="/spatialclaw/ask", help="the node's action server")
     online.add_argument("--rate", type=float, default=1.0, help="playback speed, bag seconds per second (default 1)")
@@ -67,6 +69,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.set_defaults(run=run_replay)
 
     synthetic_cli.register(subparsers)
+
+
+def _ray_arguments(parser: argparse.ArgumentParser) -> None:
+    ray = parser.add_argument_group("on a Ray cluster (pip install '.[ray]'; docs/scale.md)")
+    ray.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="spread episodes over a Ray cluster: ADDRESS of a running one ('auto', host:6379), or none "
+                     "for $RAY_ADDRESS or a new one on this machine; --concurrency is then episodes per worker")
+    ray.add_argument("--ray-workers", type=int, default=4, help="episode worker processes over the cluster (default 4)")
+
+
+def _ray_options(args: argparse.Namespace):
+    from spatialclaw_ros.eval.distributed import RayOptions
+
+    return RayOptions(args.ray or None, workers=args.ray_workers, episodes_per_worker=args.concurrency)
 
 
 def _fail(message: str) -> int:
@@ -94,12 +110,25 @@ def run_eval(args: argparse.Namespace) -> int:
     failures: list = []
     try:
         samples = subsample(_load(args.bench, args.data_dir, failures), args.subsample, args.seed)
-        answerer = build_answerer(args.executor, args.seed, config_path=args.config, reconstruct_backend=args.reconstruct,
-                                  segment_backend=args.segment, trace_dir=str(out / "traces"))
+        answerer_args = {"config_path": args.config, "reconstruct_backend": args.reconstruct,
+                         "segment_backend": args.segment, "trace_dir": str(out / "traces")}
+        if args.ray is None:
+            answerer = build_answerer(args.executor, args.seed, **answerer_args)
+        else:
+            from spatialclaw_ros.eval.distributed import AnswererSpec, run_samples_on_ray
+
+            spec, options = AnswererSpec.resolve(args.executor, args.seed, **answerer_args), _ray_options(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         return _fail(str(exc))
-    result = run_samples(samples, answerer, out, args.executor, concurrency=args.concurrency, max_frames=args.max_frames,
-                         answers=args.answers)
+    if args.ray is None:
+        result = run_samples(samples, answerer, out, args.executor, concurrency=args.concurrency,
+                             max_frames=args.max_frames, answers=args.answers)
+    else:
+        try:
+            result = run_samples_on_ray(samples, spec, out, options=options, max_frames=args.max_frames,
+                                        answers=args.answers)
+        except ConnectionError as exc:
+            return _fail(str(exc))
     # rows that could not be read are recorded once, so that `spatialclaw report` counts them too
     recorded = {(p.benchmark, p.sample_id) for p in read_predictions(out / PREDICTIONS)}
     unreadable = [unreadable_row(f, args.executor, args.answers) for f in failures]
@@ -147,6 +176,8 @@ def run_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
     if args.online:
+        if args.ray is not None:
+            return _fail("--ray spreads offline replay; --online goes through the one running ROS node")
         from spatialclaw_ros.eval.replay import replay_online
 
         predictions = replay_online(args.bag, samples, args.out, action=args.action, rate=args.rate,
@@ -156,8 +187,19 @@ def run_replay(args: argparse.Namespace) -> int:
         from spatialclaw_ros.eval.answerers import build_answerer
         from spatialclaw_ros.eval.replay import replay_offline
 
-        answerer = build_answerer(args.executor, config_path=args.config, reconstruct_backend=args.reconstruct,
-                                  segment_backend=args.segment, trace_dir=str(Path(args.out) / "traces"))
-        predictions = replay_offline(args.bag, samples, answerer, args.out, args.executor, args.concurrency).predictions
+        answerer_args = {"config_path": args.config, "reconstruct_backend": args.reconstruct,
+                         "segment_backend": args.segment, "trace_dir": str(Path(args.out) / "traces")}
+        if args.ray is None:
+            answerer = build_answerer(args.executor, **answerer_args)
+            predictions = replay_offline(args.bag, samples, answerer, args.out, args.executor, args.concurrency).predictions
+        else:
+            from spatialclaw_ros.eval.distributed import AnswererSpec, run_samples_on_ray
+
+            spec = AnswererSpec.resolve(args.executor, bag=str(args.bag), **answerer_args)
+            try:
+                predictions = run_samples_on_ray(samples, spec, args.out, options=_ray_options(args),
+                                                 load_media=False).predictions
+            except ConnectionError as exc:
+                return _fail(str(exc))
     print(markdown_table(write_report(args.out, predictions, samples)))
     return 0

@@ -17,10 +17,11 @@ retried. Ray is an optional dependency (`pip install ".[ray]"`); this module imp
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import ray
 from ray.exceptions import RayActorError, RayError
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer, build_answerer
-from spatialclaw_ros.eval.records import Prediction, Sample
+from spatialclaw_ros.eval.records import MediaGroup, Prediction, Sample
 from spatialclaw_ros.eval.runner import RunResult, _failure, answer_sample, prediction_for, run_samples
 from spatialclaw_ros.eval.scoring import AnswerMode
 
@@ -55,7 +56,8 @@ class AnswererSpec:
     @classmethod
     def resolve(cls, executor: str, seed: int = 0, *, config_path: str | None = None, overrides: dict | None = None,
                 **rest: Any) -> AnswererSpec:
-        """The spec with the agent's settings read here, on the driver (random needs none)."""
+        """The spec with the agent's settings read here, on the driver (random needs none), and
+        its paths absolute: a worker's current directory is not the driver's."""
         from spatialclaw_ros.eval.answerers import EXECUTORS
 
         if executor not in EXECUTORS:
@@ -65,6 +67,9 @@ class AnswererSpec:
             from spatialclaw_ros.agent import AgentConfig
 
             settings = AgentConfig.load(config_path, overrides).model_dump()
+        for name in ("trace_dir", "bag"):
+            if rest.get(name):
+                rest[name] = os.path.abspath(rest[name])
         return cls(executor, seed, settings, **rest)
 
     def build(self) -> Answerer:
@@ -179,7 +184,7 @@ class RayEpisodes:
                 for worker in [w for w, slots in free.items() if slots > 0]:
                     while queue and free[worker] > 0:
                         sample = queue.popleft()
-                        running[worker.answer.remote(sample)] = (worker, sample)
+                        running[worker.answer.remote(_portable(sample))] = (worker, sample)
                         free[worker] -= 1
                 if running or free:
                     idle_since = time.monotonic()
@@ -234,6 +239,13 @@ class RayEpisodes:
                               answers=self._worker_args[3])
 
 
+def _portable(sample: Sample) -> Sample:
+    """The sample with absolute media paths, for a worker whose current directory is its own
+    (the files must be on storage every node sees, or copied to the same path on each)."""
+    media = [MediaGroup(g.kind, [os.path.abspath(p) for p in g.paths], g.camera) for g in sample.media]
+    return replace(sample, media=media)
+
+
 def _short(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -243,8 +255,10 @@ def connect(address: str | None) -> bool:
     so the caller knows to disconnect."""
     if ray.is_initialized():
         return False
-    ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
+    try:
+        ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    except ConnectionError as exc:
+        raise ConnectionError(f"cannot reach the Ray cluster at {address or '$RAY_ADDRESS'}: {exc}") from exc
     return True
 
 

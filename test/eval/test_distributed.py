@@ -14,16 +14,17 @@ from dataclasses import asdict
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # each test starts a three-node cluster (~10 s)
 
-from ray.cluster_utils import Cluster  # noqa: E402
+from ray.cluster_utils import Cluster
 
-from spatialclaw_ros.agent import Question  # noqa: E402
-from spatialclaw_ros.agent.rules import plan_for  # noqa: E402
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM  # noqa: E402
-from spatialclaw_ros.eval.answerers import build_answerer  # noqa: E402
-from spatialclaw_ros.eval.distributed import EPISODE_LOST, AnswererSpec, RayEpisodes, RayOptions  # noqa: E402
-from spatialclaw_ros.eval.records import read_samples  # noqa: E402
-from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples  # noqa: E402
+from spatialclaw_ros.agent import Question
+from spatialclaw_ros.agent.rules import plan_for
+from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
+from spatialclaw_ros.eval.answerers import build_answerer
+from spatialclaw_ros.eval.distributed import EPISODE_LOST, AnswererSpec, RayEpisodes, RayOptions
+from spatialclaw_ros.eval.records import read_predictions, read_samples, write_jsonl
+from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples
 
 STORE = 80 << 20  # Ray's minimum object store
 # Node death is noticed after a few missed health checks; Ray's defaults take tens of seconds.
@@ -31,17 +32,25 @@ FAST_DEATH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
+def data_dir(tmp_path_factory):
+    """A small synthetic benchmark, as `spatialclaw eval --data-dir` reads it."""
     from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
 
-    bench = generate(SyntheticConfig(seed=7, clips={"single_image": 4, "multi_view": 2}, width=160, height=120))
-    return read_samples(write_benchmark(bench, tmp_path_factory.mktemp("synthetic")))
+    data = tmp_path_factory.mktemp("data")
+    write_benchmark(generate(SyntheticConfig(seed=7, clips={"single_image": 4, "multi_view": 2}, width=160,
+                                             height=120)), data / "synthetic")
+    return data
+
+
+@pytest.fixture(scope="module")
+def synthetic(data_dir):
+    return read_samples(data_dir / "synthetic" / "samples.jsonl")
 
 
 @pytest.fixture
 def cluster():
-    """A head (no CPUs: it runs no episodes) and two worker nodes of one CPU each; shut down
-    whatever happens in the test."""
+    """A head (no CPUs: it runs no episodes) and two worker nodes of one CPU each, per test (a
+    process joins one cluster at a time, and one test kills a node); shut down whatever happens."""
     made = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": STORE,
                                                           "include_dashboard": False, "_system_config": FAST_DEATH})
     try:
@@ -78,6 +87,30 @@ def test_rules_on_two_worker_nodes_write_the_local_runners_predictions(synthetic
     assert sum(p.score for p in on_ray.predictions) >= 5  # exact perception: the rules answer these
     assert sorted(_lines(tmp_path / "ray" / PREDICTIONS)) == sorted((s.benchmark, s.id) for s in covered)
     assert episodes.events.workers_started == 2 and episodes.events.workers_lost == 0
+
+
+def test_eval_and_offline_replay_take_ray_on_the_command_line(data_dir, synthetic, cluster, tmp_path):
+    from spatialclaw_ros.cli import main
+    from spatialclaw_ros.eval.synthetic.bag import export_benchmark_bag
+
+    made, _ = cluster
+    common = ["--bench", "synthetic", "--executor", "random", "--seed", "3", "--data-dir", str(data_dir)]
+    assert main(["eval", *common, "--out", str(tmp_path / "local")]) == 0
+    assert main(["eval", *common, "--out", str(tmp_path / "ray"), "--ray", made.address, "--ray-workers", "2"]) == 0
+    local = read_predictions(tmp_path / "local" / PREDICTIONS)
+    assert len(local) == len(synthetic)
+    assert _comparable(read_predictions(tmp_path / "ray" / PREDICTIONS)) == _comparable(local)
+
+    questions = read_samples(export_benchmark_bag(data_dir / "synthetic" / "samples.jsonl", tmp_path / "bag"))
+    covered = [q for q in questions if plan_for(Question(q.question, list(q.options))) is not None][:3]
+    path = tmp_path / "questions.jsonl"
+    write_jsonl(path, covered)
+    assert main(["replay", str(tmp_path / "bag"), "--questions", str(path), "--executor", "rules",
+                 "--out", str(tmp_path / "replay"), "--ray", made.address, "--ray-workers", "2",
+                 "--concurrency", "1"]) == 0
+    replayed = read_predictions(tmp_path / "replay" / PREDICTIONS)
+    assert sorted(p.sample_id for p in replayed) == sorted(q.id for q in covered)
+    assert not [p.error for p in replayed if p.error] and sum(p.score for p in replayed) >= 2
 
 
 def _letter_for(body: dict) -> str:
