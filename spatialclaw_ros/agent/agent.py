@@ -102,7 +102,7 @@ class Agent:
     def __init__(self, config: AgentConfig | None = None, perception: Perception | None = None) -> None:
         self.config = config or AgentConfig()
         self.perception = perception
-        self._endpoint: tuple[tuple[str, str, float], openai.OpenAI] | None = None
+        self._endpoint: tuple[tuple[str, tuple[str, ...], str, float], openai.OpenAI] | None = None
         self._endpoint_lock = threading.Lock()
 
     def run(
@@ -159,7 +159,7 @@ class Agent:
 
     def _endpoint_for(self, vlm: VLMConfig) -> openai.OpenAI:
         """The Agent's one HTTP client for its endpoint, rebuilt only if the endpoint changes."""
-        key = (vlm.base_url, vlm.api_key, vlm.timeout_s)
+        key = (vlm.base_url, tuple(vlm.base_urls), vlm.api_key, vlm.timeout_s)
         with self._endpoint_lock:
             if self._endpoint is None or self._endpoint[0] != key:
                 self._endpoint = (key, open_endpoint(vlm))

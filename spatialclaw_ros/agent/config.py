@@ -29,6 +29,10 @@ class VLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     base_url: str = "http://127.0.0.1:8000/v1"
+    # Several servers of the same model (e.g. one vLLM per node): when given, requests go to the one
+    # with the fewest outstanding and fail over between them (agent/endpoints.py); base_url is unused.
+    # In the environment: comma-separated.
+    base_urls: list[str] = Field(default_factory=list)
     model: str = "Qwen/Qwen3.6-27B"
     api_key: str = "EMPTY"  # vLLM accepts anything unless started with --api-key
     timeout_s: float = Field(120.0, gt=0)
@@ -37,6 +41,11 @@ class VLMConfig(BaseModel):
     max_image_px: int = Field(768, ge=32)  # long edge of every image sent
     max_tokens: int = Field(4096, ge=16)
     temperature: float = Field(0.0, ge=0)
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
 
 
 class AgentConfig(BaseModel):

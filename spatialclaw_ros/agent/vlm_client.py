@@ -82,7 +82,12 @@ class ByIdentity(Generic[K, V]):
 
 def open_endpoint(config: VLMConfig) -> openai.OpenAI:
     """The HTTP client for an endpoint. Building one costs tens of milliseconds and a fresh
-    connection pool, so an Agent keeps one for all its episodes (it is thread-safe)."""
+    connection pool, so an Agent keeps one for all its episodes (it is thread-safe). Several
+    base URLs give a pool with the same `chat.completions.create`, balancing between them."""
+    if config.base_urls:
+        from spatialclaw_ros.agent.endpoints import EndpointPool
+
+        return EndpointPool(config.base_urls, config.api_key, config.timeout_s)  # type: ignore[return-value]
     # Retries are ours (logged, bounded by the episode deadline), not the library's.
     return openai.OpenAI(
         base_url=config.base_url, api_key=config.api_key or "EMPTY", timeout=config.timeout_s, max_retries=0
