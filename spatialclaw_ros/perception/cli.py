@@ -6,6 +6,7 @@ import argparse
 import secrets
 import sys
 
+from spatialclaw_ros.perception import ray_cli
 from spatialclaw_ros.perception.config import ENV_PREFIX, RECONSTRUCT_BACKENDS, SEGMENT_BACKENDS
 
 TOKEN_ENV = ENV_PREFIX + "TOKEN"  # read by PerceptionConfig.load like every other setting
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sam3-model", help="SAM 3 hub id or local directory")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--max-request-mb", type=int, help="largest accepted request body (default 512)")
+    ray_cli.register_arguments(parser)
     parser.set_defaults(run=run_serve)
 
 
@@ -50,6 +52,8 @@ def run_serve(args: argparse.Namespace) -> int:
         if not token:
             token = secrets.token_urlsafe(24)
             print(f"perception token (send as 'Authorization: Bearer ...'): {token}", file=sys.stderr)
+        if args.ray is not None:  # the replicas build the models themselves
+            return ray_cli.serve_on_ray(args, config, token)
         app = create_app(build_perception(config), token, config.max_request_megabytes << 20)
     except (PerceptionError, OSError) as error:
         print(f"spatialclaw serve-perception: {error}", file=sys.stderr)
