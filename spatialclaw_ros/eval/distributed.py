@@ -133,7 +133,9 @@ class ClusterEvents:
 
 
 class RayEpisodes:
-    """An `EpisodeRunner` over a pool of `EpisodeWorker` actors; call it with the samples to answer."""
+    """An `EpisodeRunner` over a pool of `EpisodeWorker` actors: call it with the samples to
+    answer. The workers stay up between calls (their answerers too) until `close()`; use it as a
+    context manager."""
 
     def __init__(self, spec: AnswererSpec, options: RayOptions = RayOptions(), *, max_frames: int = 32,
                  load_media: bool = True, answers: AnswerMode = "official") -> None:
@@ -141,6 +143,7 @@ class RayEpisodes:
             raise RuntimeError("connect to Ray first (ray.init or `connect`)")
         self.spec = spec
         self.options = options
+        self.answers = answers
         self.events = ClusterEvents()
         # Ray's own restarts and task retries stay off: a dead worker's samples are retried here,
         # where the tries are counted, and only samples whose worker died count as tries.
@@ -148,81 +151,111 @@ class RayEpisodes:
             num_cpus=options.cpus_per_worker, max_concurrency=options.episodes_per_worker, max_restarts=0,
             max_task_retries=0, scheduling_strategy="SPREAD")
         self._worker_args = (spec, max_frames, load_media, answers)
-
-    def __call__(self, todo: list[Sample]) -> Iterator[Prediction]:
-        if not todo:
-            return
-        queue = deque(todo)
-        tries: Counter[tuple[str, str]] = Counter()
-        starting: dict[ray.ObjectRef, Any] = {}  # a new worker's `node()` call -> the worker
-        free: dict[Any, int] = {}  # live worker -> episodes it can take now
-        running: dict[ray.ObjectRef, tuple[Any, Sample]] = {}
+        self._starting: dict[ray.ObjectRef, Any] = {}  # a new worker's `node()` call -> the worker
+        self._free: dict[Any, int] = {}  # live worker -> episodes it can take now
         # Replacements are bounded too: a sample that kills every worker it touches runs out of tries first.
-        spare_starts = self.options.workers * self.options.max_attempts
-        idle_since = time.monotonic()
+        self._spare_starts = options.workers * options.max_attempts
 
-        def start_worker() -> None:
+    def __enter__(self) -> RayEpisodes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in {*self._free, *self._starting.values()}:
+            ray.kill(worker, no_restart=True)
+        self._free.clear()
+        self._starting.clear()
+
+    def start(self, timeout_s: float | None = None) -> int:
+        """Start the workers and wait until they are up (or `timeout_s`); how many are."""
+        self._top_up()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self._starting and (deadline is None or time.monotonic() < deadline):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = ray.wait(list(self._starting), num_returns=1, timeout=remaining)
+            for ref in done:
+                self._started(ref)
+        return len(self._free)
+
+    def _top_up(self) -> None:
+        while len(self._free) + len(self._starting) < self.options.workers:
             worker = self._actor.remote(*self._worker_args)
-            starting[worker.node.remote()] = worker
+            self._starting[worker.node.remote()] = worker
             self.events.workers_started += 1
 
-        def drop_worker(worker: Any, reason: BaseException) -> None:
-            nonlocal spare_starts
-            free.pop(worker, None)
-            self.events.workers_lost += 1
-            log.warning("an episode worker died (%s); %d of %d workers left", _short(reason), len(free),
-                        self.options.workers)
-            ray.kill(worker, no_restart=True)
-            if spare_starts > 0:
-                spare_starts -= 1
-                start_worker()
+    def _started(self, ref: ray.ObjectRef) -> None:
+        worker = self._starting.pop(ref)
+        try:
+            ray.get(ref)
+        except RayError as exc:
+            self._drop(worker, exc)
+        else:
+            self._free[worker] = self.options.episodes_per_worker
 
-        for _ in range(min(self.options.workers, len(todo))):
-            start_worker()
+    def _drop(self, worker: Any, reason: BaseException) -> None:
+        """Forget a dead worker and start another in its place while spare starts remain."""
+        self._free.pop(worker, None)
+        self.events.workers_lost += 1
+        log.warning("an episode worker died (%s); %d of %d workers left", _short(reason), len(self._free),
+                    self.options.workers)
+        ray.kill(worker, no_restart=True)
+        if self._spare_starts > 0:
+            self._spare_starts -= 1
+            worker = self._actor.remote(*self._worker_args)
+            self._starting[worker.node.remote()] = worker
+            self.events.workers_started += 1
+
+    def __call__(self, todo: list[Sample]) -> Iterator[Prediction]:
+        queue = deque(todo)
+        tries: Counter[tuple[str, str]] = Counter()
+        running: dict[ray.ObjectRef, tuple[Any, Sample]] = {}
+        idle_since = time.monotonic()
+        if queue:
+            self._top_up()
+        finished = False
         try:
             while queue or running:
-                for worker in [w for w, slots in free.items() if slots > 0]:
-                    while queue and free[worker] > 0:
+                for worker in [w for w, slots in self._free.items() if slots > 0]:
+                    while queue and self._free[worker] > 0:
                         sample = queue.popleft()
                         running[worker.answer.remote(_portable(sample))] = (worker, sample)
-                        free[worker] -= 1
-                if running or free:
+                        self._free[worker] -= 1
+                if running or self._free:
                     idle_since = time.monotonic()
-                elif not starting:
+                elif not self._starting:
                     raise RuntimeError("every Ray episode worker died and no more may be started")
                 elif time.monotonic() - idle_since > self.options.worker_start_timeout_s:
                     raise RuntimeError(f"no Ray episode worker came up within {self.options.worker_start_timeout_s:.0f} s; "
                                        "does the cluster have room for one (see RayOptions.cpus_per_worker)?")
-                done, _ = ray.wait([*running, *starting], num_returns=1, timeout=5.0)
+                done, _ = ray.wait([*running, *self._starting], num_returns=1, timeout=5.0)
                 for ref in done:
-                    if ref in starting:
-                        worker = starting.pop(ref)
-                        try:
-                            ray.get(ref)
-                        except RayError as exc:
-                            drop_worker(worker, exc)
-                        else:
-                            free[worker] = self.options.episodes_per_worker
+                    if ref in self._starting:
+                        self._started(ref)
                         continue
                     worker, sample = running.pop(ref)
                     try:
                         prediction = ray.get(ref)
                     except RayError as exc:  # the worker died, or Ray could not run the call: try again
                         if isinstance(exc, RayActorError):
-                            if worker in free:
-                                drop_worker(worker, exc)
-                        elif worker in free:
-                            free[worker] += 1
+                            if worker in self._free:
+                                self._drop(worker, exc)
+                        elif worker in self._free:
+                            self._free[worker] += 1
                         lost = self._retry_or_record(sample, exc, tries, queue)
                         if lost is not None:
                             yield lost
                         continue
-                    if worker in free:
-                        free[worker] += 1
+                    if worker in self._free:
+                        self._free[worker] += 1
                     yield prediction
+            finished = True
         finally:
-            for worker in {*free, *starting.values(), *(w for w, _ in running.values())}:
-                ray.kill(worker, no_restart=True)
+            if not finished:  # interrupted: workers may still be busy with episodes nobody waits for
+                for worker, _ in running.values():
+                    ray.kill(worker, no_restart=True)
+                self.close()
 
     def _retry_or_record(self, sample: Sample, exc: BaseException, tries: Counter, queue: deque) -> Prediction | None:
         key = (sample.benchmark, sample.id)
@@ -236,7 +269,7 @@ class RayEpisodes:
         self.events.lost += 1
         message = f"its Ray worker died on each of {tries[key]} tries; last: {_failure(exc)}"
         return prediction_for(sample, self.spec.executor, Answer("", error=EPISODE_LOST, error_message=message),
-                              answers=self._worker_args[3])
+                              answers=self.answers)
 
 
 def _portable(sample: Sample) -> Sample:
@@ -268,9 +301,9 @@ def run_samples_on_ray(samples: Sequence[Sample], spec: AnswererSpec, out_dir: s
     """`run_samples` with the episodes on the cluster at `options.address`."""
     connected = connect(options.address)
     try:
-        episodes = RayEpisodes(spec, options, max_frames=max_frames, load_media=load_media, answers=answers)
-        return run_samples(samples, None, out_dir, spec.executor, max_frames=max_frames, progress=progress,
-                           load_media=load_media, answers=answers, episodes=episodes)
+        with RayEpisodes(spec, options, max_frames=max_frames, load_media=load_media, answers=answers) as episodes:
+            return run_samples(samples, None, out_dir, spec.executor, max_frames=max_frames, progress=progress,
+                               load_media=load_media, answers=answers, episodes=episodes)
     finally:
         if connected:
             ray.shutdown()

@@ -80,8 +80,8 @@ def test_rules_on_two_worker_nodes_write_the_local_runners_predictions(synthetic
     backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
     local = run_samples(covered, build_answerer("rules", **backends), tmp_path / "local", "rules", concurrency=2,
                         progress=False)
-    episodes = RayEpisodes(AnswererSpec.resolve("rules", **backends), RayOptions(workers=2))
-    on_ray = run_samples(covered, None, tmp_path / "ray", "rules", progress=False, episodes=episodes)
+    with RayEpisodes(AnswererSpec.resolve("rules", **backends), RayOptions(workers=2)) as episodes:
+        on_ray = run_samples(covered, None, tmp_path / "ray", "rules", progress=False, episodes=episodes)
 
     assert _comparable(on_ray.predictions) == _comparable(local.predictions)
     assert sum(p.score for p in on_ray.predictions) >= 5  # exact perception: the rules answer these
@@ -143,7 +143,8 @@ def test_a_worker_node_killed_mid_run_loses_and_duplicates_no_prediction(synthet
 
         killer = threading.Thread(target=kill_after_first_prediction, daemon=True)
         killer.start()
-        on_ray = run_samples(picked, None, out, "no_tools", progress=False, episodes=episodes)
+        with episodes:
+            on_ray = run_samples(picked, None, out, "no_tools", progress=False, episodes=episodes)
         killer.join()
 
     assert killed.is_set()
