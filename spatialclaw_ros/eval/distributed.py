@@ -113,6 +113,10 @@ class EpisodeWorker:
         self.load_media = load_media
         self.answers = answers
         self.answerer = spec.build()
+        if spec.executor != "random":
+            # The agent answerer imports the agent (LangGraph and all) on its first episode; doing it
+            # here makes a worker that reports ready (`node()`) run its first episode at full speed.
+            import spatialclaw_ros.agent.agent  # noqa: F401
 
     def node(self) -> str:
         return ray.get_runtime_context().get_node_id()
