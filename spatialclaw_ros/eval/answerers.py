@@ -89,5 +89,7 @@ def build_answerer(executor: str, seed: int = 0, *, config_path: str | None = No
     from spatialclaw_ros.perception import PerceptionConfig, build_perception
 
     config = AgentConfig.load(config_path, {**(overrides or {}), "executor": executor, "trace_dir": trace_dir})
-    perception = build_perception(PerceptionConfig(reconstruct_backend=reconstruct_backend, segment_backend=segment_backend))
+    # .load: SPATIALCLAW_PERCEPTION_* apply too, e.g. SERVICE_URL + TOKEN for a perception service
+    perception = build_perception(PerceptionConfig.load(overrides={"reconstruct_backend": reconstruct_backend,
+                                                                   "segment_backend": segment_backend}))
     return AgentAnswerer(config, perception)

@@ -151,12 +151,16 @@ class RayEpisodes:
         self.events = ClusterEvents()
         # Ray's own restarts and task retries stay off: a dead worker's samples are retried here,
         # where the tries are counted, and only samples whose worker died count as tries.
+        # The driver's SPATIALCLAW_* settings (a perception service's URL and token, say) go with
+        # the workers: on other nodes they would not be set.
+        env = {k: v for k, v in os.environ.items() if k.startswith("SPATIALCLAW_")}
         self._actor = ray.remote(EpisodeWorker).options(
             num_cpus=options.cpus_per_worker, max_concurrency=options.episodes_per_worker, max_restarts=0,
-            max_task_retries=0, scheduling_strategy="SPREAD")
+            max_task_retries=0, scheduling_strategy="SPREAD", runtime_env={"env_vars": env} if env else None)
         self._worker_args = (spec, max_frames, load_media, answers)
         self._starting: dict[ray.ObjectRef, Any] = {}  # a new worker's `node()` call -> the worker
         self._free: dict[Any, int] = {}  # live worker -> episodes it can take now
+        self._nodes: dict[Any, str] = {}  # live worker -> the id of the node it runs on
         # Replacements are bounded too: a sample that kills every worker it touches runs out of tries first.
         self._spare_starts = options.workers * options.max_attempts
 
@@ -170,7 +174,12 @@ class RayEpisodes:
         for worker in {*self._free, *self._starting.values()}:
             ray.kill(worker, no_restart=True)
         self._free.clear()
+        self._nodes.clear()
         self._starting.clear()
+
+    def worker_nodes(self) -> list[str]:
+        """The node of each live worker (Ray node ids), for logs and for picking a node to drain."""
+        return list(self._nodes.values())
 
     def start(self, timeout_s: float | None = None) -> int:
         """Start the workers and wait until they are up (or `timeout_s`); how many are."""
@@ -192,15 +201,17 @@ class RayEpisodes:
     def _started(self, ref: ray.ObjectRef) -> None:
         worker = self._starting.pop(ref)
         try:
-            ray.get(ref)
+            node = ray.get(ref)
         except RayError as exc:
             self._drop(worker, exc)
         else:
             self._free[worker] = self.options.episodes_per_worker
+            self._nodes[worker] = node
 
     def _drop(self, worker: Any, reason: BaseException) -> None:
         """Forget a dead worker and start another in its place while spare starts remain."""
         self._free.pop(worker, None)
+        self._nodes.pop(worker, None)
         self.events.workers_lost += 1
         log.warning("an episode worker died (%s); %d of %d workers left", _short(reason), len(self._free),
                     self.options.workers)

@@ -154,3 +154,43 @@ def test_a_worker_node_killed_mid_run_loses_and_duplicates_no_prediction(synthet
     assert _comparable(on_ray.predictions) == _comparable(local.predictions)
     # the episode in flight on the killed node was handed over, not dropped
     assert episodes.events.workers_lost >= 1 and episodes.events.retried >= 1
+
+
+def test_a_sample_whose_worker_dies_on_every_try_is_recorded_as_lost_and_the_run_goes_on(synthetic, cluster,
+                                                                                          tmp_path):
+    made, workers = cluster
+    picked = [s for s in synthetic if s.answer_type == "mc"][:4]
+    with ScriptedVLM(_letter_for, latency_s=1.0) as vlm:
+        settings = {"vlm": {"base_url": vlm.base_url}}
+        backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
+        local = run_samples(picked, build_answerer("no_tools", overrides=settings, **backends), tmp_path / "local",
+                            "no_tools", concurrency=2, progress=False)
+        # one worker, one try: the sample it is running when its node goes is not tried again;
+        # the replacement worker starts on the other node
+        episodes = RayEpisodes(AnswererSpec.resolve("no_tools", overrides=settings, **backends),
+                               RayOptions(workers=1, max_attempts=1))
+        out = tmp_path / "ray"
+
+        def kill_the_workers_node_mid_episode() -> None:
+            deadline = time.monotonic() + 120
+            while not ((out / PREDICTIONS).exists() and _lines(out / PREDICTIONS)):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.3)  # the next episode is under way (each waits 1 s on the VLM)
+            [node_id] = episodes.worker_nodes()
+            made.remove_node(next(n for n in workers if n.node_id == node_id), allow_graceful=False)
+
+        killer = threading.Thread(target=kill_the_workers_node_mid_episode, daemon=True)
+        killer.start()
+        with episodes:
+            on_ray = run_samples(picked, None, out, "no_tools", progress=False, episodes=episodes)
+        killer.join()
+
+    lines = _lines(out / PREDICTIONS)
+    assert len(lines) == len(set(lines)) == len(picked)
+    lost = [p for p in on_ray.predictions if p.error == EPISODE_LOST]
+    assert len(lost) == 1 and "died on each of 1 tries" in lost[0].error_message and lost[0].score == 0
+    answered = _comparable(p for p in on_ray.predictions if p.error != EPISODE_LOST)
+    expected = _comparable(local.predictions)
+    assert len(answered) == 3 and answered == {key: expected[key] for key in answered}
+    assert episodes.events.lost == 1 and episodes.events.workers_started == 2

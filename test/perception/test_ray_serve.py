@@ -16,6 +16,7 @@ from ray import serve
 from spatialclaw_ros.agent import AgentConfig, Question
 from spatialclaw_ros.agent.rules import plan_for
 from spatialclaw_ros.eval.answerers import AgentAnswerer, build_answerer
+from spatialclaw_ros.eval.distributed import AnswererSpec, RayEpisodes, RayOptions
 from spatialclaw_ros.eval.records import read_samples
 from spatialclaw_ros.eval.runner import run_samples
 from spatialclaw_ros.perception import PerceptionConfig, PerceptionError
@@ -58,7 +59,8 @@ def _comparable(predictions) -> dict:
     return {p.sample_id: {k: v for k, v in asdict(p).items() if k not in ("elapsed", "trace_path")} for p in predictions}
 
 
-def test_two_replicas_answer_concurrent_episodes_like_in_process_perception(ray_local, questions, tmp_path):
+def test_two_replicas_answer_concurrent_episodes_like_in_process_perception(ray_local, questions, tmp_path,
+                                                                             monkeypatch):
     clips = {s.media[0].paths[0] for s in questions}
     assert len(questions) == 9 and len(clips) < len(questions)
     url = serve_perception(PerceptionConfig(**BACKENDS), TOKEN,
@@ -78,6 +80,18 @@ def test_two_replicas_answer_concurrent_episodes_like_in_process_perception(ray_
     # each clip is reconstructed once whichever replica gets it; later questions about it are hits
     assert stats["hits"] >= len(questions) - len(clips)
     assert stats["misses"] >= len(clips)
+
+    # Episodes on Ray workers reach the deployment through the driver's settings, and every
+    # result they ask for is already in the shared cache.
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_SERVICE_URL", url)
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_TOKEN", TOKEN)
+    with RayEpisodes(AnswererSpec.resolve("rules", **BACKENDS), RayOptions(workers=2, cpus_per_worker=0.5)) as episodes:
+        on_ray = run_samples(questions, None, tmp_path / "ray", "rules", progress=False, episodes=episodes)
+    after = cache_stats()
+    asked = sum(after["requests_per_replica"].values()) - sum(stats["requests_per_replica"].values())
+    print(f"episodes on Ray workers: {asked} perception requests, {after['hits'] - stats['hits']} hits")
+    assert _comparable(on_ray.predictions) == _comparable(local.predictions)
+    assert asked > 0 and after["hits"] - stats["hits"] == asked and after["misses"] == stats["misses"]
     stop_perception()
 
 
