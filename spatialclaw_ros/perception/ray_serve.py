@@ -17,8 +17,10 @@ hits, misses and requests per replica for `cache_stats`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import ray
 from ray import serve
@@ -173,7 +175,5 @@ def cache_stats() -> dict[str, Any]:
 def stop_perception() -> None:
     """Remove the deployment and its cache index."""
     serve.delete(APP_NAME)
-    try:
+    with suppress(ValueError):  # already gone
         ray.kill(ray.get_actor(INDEX_NAME, namespace=APP_NAME))
-    except ValueError:  # already gone
-        pass
