@@ -200,7 +200,7 @@ class Agent:
         if config.executor == "tool_calls":
             source = ToolCallCells(len(ctx.videos))
         else:
-            source = CodeCells(describe(), single_pass=single_pass)
+            source = CodeCells(describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens)
         limits = LoopLimits(
             max_steps=1 if single_pass else config.max_steps,
             max_failures=config.max_failures,

@@ -86,13 +86,41 @@ Reply with the point(s) on the first image as JSON, a list of [x, y] pairs in 0-
 image coordinates (x from the left edge, y from the top edge), e.g. [[512, 300]]. Any further
 images are context only. If it is not visible in the first image, reply exactly: not visible"""
 
-NO_CODE_FEEDBACK = """\
-Your reply had {found} python code blocks; it needs exactly one. Reply again with Purpose,
-Reasoning, Next goal and one ```python block."""
+CELL_SHAPE = """\
+Purpose: <one line>
+Reasoning: <briefly>
+Next goal: <one line>
+```python
+<the cell>
+```"""
 
-NO_TOOL_CALL_FEEDBACK = """\
-Your reply did not contain one valid tool call ({problem}). Reply again with exactly one
-```json block holding {{"tool": ..., "args": {{...}}, "save_as": ...}}."""
+_CODE_PROBLEMS = {
+    "no_code": "Your reply had no python code block, so nothing ran.",
+    "several_blocks": "Your reply had {found} python code blocks; one reply runs one cell. Merge them into one block.",
+    "empty_block": "Your reply's python block was empty, so nothing ran.",
+    "cut_off": "Your reply was cut off at the token limit{limit} before its cell was complete, so nothing ran. "
+    "Think more briefly and write the cell sooner.",
+}
+
+
+def code_correction(problem: str, found: int, max_tokens: int | None) -> str:
+    """What went wrong with a reply that ran no cell, the shape expected, and how to answer."""
+    limit = f" ({max_tokens} tokens)" if max_tokens else ""
+    cause = _CODE_PROBLEMS[problem].format(found=found, limit=limit)
+    return (
+        f"{cause} Reply in this shape, with exactly one python block:\n{CELL_SHAPE}\n"
+        'If you already know the answer, submit it from a cell: ReturnAnswer("B") (or the number, '
+        "yes/no, or short phrase)."
+    )
+
+
+def tool_call_correction(problem: str, cut_off: bool) -> str:
+    cause = "Your reply was cut off at the token limit. " if cut_off else ""
+    return (
+        f"{cause}Your reply did not hold a valid tool call ({problem}), so nothing ran. Reply with one "
+        '```json block such as {"tool": "segment", "args": {"video": 1, "frame": 0, "text": "chair"}, '
+        '"save_as": "chair"}. To submit the final answer: {"tool": "answer", "args": {"value": "B"}}.'
+    )
 
 
 def code_system(tools_doc: str, max_steps: int, single_pass: bool) -> str:

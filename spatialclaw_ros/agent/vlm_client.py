@@ -40,6 +40,38 @@ class ChatMessage:
     images: list[np.ndarray] = field(default_factory=list)  # RGB uint8, sent after the text
 
 
+@dataclass(frozen=True)
+class NativeToolCall:
+    """A tool call the server returned in the OpenAI `tool_calls` field (its tool parser read it
+    out of the model's text). `arguments` is the JSON text the server passed on, unparsed."""
+
+    name: str
+    arguments: str
+
+
+@dataclass
+class VLMReply:
+    """One reply as the server sent it. Reasoning models answer in two parts: with vLLM's
+    reasoning parser on, the thinking comes in `reasoning` (`reasoning_content`) and the answer
+    in `content`; with it off, both arrive in `content` as `<think>...</think>answer`."""
+
+    content: str
+    reasoning: str = ""
+    finish_reason: str = "stop"
+    tool_calls: list[NativeToolCall] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The content, or the reasoning when the content is empty (a model that wrote its whole
+        reply inside its thinking, or was cut off before leaving it)."""
+        return self.content if self.content.strip() else self.reasoning
+
+    @property
+    def cut_off(self) -> bool:
+        """The server stopped the reply at the token limit (`finish_reason` "length")."""
+        return self.finish_reason == "length"
+
+
 @dataclass
 class VLMExchange:
     """One call as it happened, for the trace."""
@@ -107,7 +139,12 @@ class VLMClient:
         return sum(self.seconds.values())
 
     def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
-        """The reply text. Raises VLMUnavailable when every try failed or the request was refused."""
+        """The reply text (`VLMReply.text`). Raises VLMUnavailable when every try failed or the
+        request was refused."""
+        return self.complete(messages, purpose, deadline).text
+
+    def complete(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> VLMReply:
+        """The whole reply: content, reasoning, why it stopped, native tool calls."""
         payload = [_to_openai(m, self._data_url) for m in messages]
         started = time.monotonic()
         attempts, last_error = 0, ""
@@ -139,12 +176,12 @@ class VLMClient:
             except openai.APIError as exc:
                 last_error = _describe(exc)
                 break
-            text = (response.choices[0].message.content or "") if response.choices else ""
+            reply = _reply_of(response)
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            self._record(purpose, messages, text, prompt_tokens, completion_tokens, started, attempts, None)
-            return text
+            self._record(purpose, messages, reply.text, prompt_tokens, completion_tokens, started, attempts, None)
+            return reply
         self._record(purpose, messages, "", 0, 0, started, attempts, last_error)
         raise VLMUnavailable(
             f"the VLM at {self.config.base_url} (model {self.config.model}) did not answer the {purpose} "
@@ -171,6 +208,22 @@ class VLMClient:
             self.listener(
                 VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error)
             )
+
+
+def _reply_of(response) -> VLMReply:
+    if not response.choices:
+        return VLMReply("")
+    choice = response.choices[0]
+    message = choice.message
+    # vLLM names the reasoning field `reasoning_content` (older) or `reasoning` (newer); the SDK
+    # keeps such non-standard fields as extra attributes
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+    calls = [
+        NativeToolCall(call.function.name, call.function.arguments or "{}")
+        for call in (message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    ]
+    return VLMReply(message.content or "", str(reasoning), choice.finish_reason or "stop", calls)
 
 
 def _describe(exc: openai.APIError) -> str:

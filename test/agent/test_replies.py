@@ -9,6 +9,7 @@ from spatialclaw_ros.agent.dispatch import NOT_VISIBLE, parse_points
 from spatialclaw_ros.agent.final_answer import answer_kind, final_answer
 from spatialclaw_ros.agent.replies import parse_cell_reply, parse_tool_call
 from spatialclaw_ros.agent.types import Question
+from spatialclaw_ros.agent.vlm_client import VLMReply
 
 
 def test_cell_reply_fields_and_code():
@@ -42,7 +43,7 @@ def test_tool_call_parsing_and_errors():
     call = parse_tool_call('Need depth.\n```json\n{"tool": "reconstruct", "args": {"video": 1}, "save_as": "rec"}\n```')
     assert (call.tool, call.args, call.save_as) == ("reconstruct", {"video": 1}, "rec")
     assert parse_tool_call('{"tool": "answer", "args": {"value": 2}}').tool == "answer"
-    with pytest.raises(ValueError, match="0 JSON blocks"):
+    with pytest.raises(ValueError, match="found no JSON tool call"):
         parse_tool_call("no json here")
     with pytest.raises(ValueError, match="does not parse"):
         parse_tool_call("```json\n{tool: x}\n```")
@@ -52,13 +53,13 @@ def test_tool_call_parsing_and_errors():
 
 def test_tool_calls_name_videos_as_the_kernel_does():
     exists = '```json\n{"tool": "exists", "args": {"video": %d, "name": "cup"}, "save_as": "seen"}\n```'
-    assert ToolCallCells(1).draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
+    assert ToolCallCells(1).draft(VLMReply(exists % 1)).code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
     # with several videos the kernel's InputImages holds every video's frames; video 1 is InputImages_1
     two = ToolCallCells(2)
-    assert two.draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages_1, 'cup')")
-    assert two.draft(exists % 2).code.startswith("seen = tools.SAM3.exists(InputImages_2, 'cup')")
+    assert two.draft(VLMReply(exists % 1)).code.startswith("seen = tools.SAM3.exists(InputImages_1, 'cup')")
+    assert two.draft(VLMReply(exists % 2)).code.startswith("seen = tools.SAM3.exists(InputImages_2, 'cup')")
     for number in (0, 3):
-        draft = two.draft(exists % number)
+        draft = two.draft(VLMReply(exists % number))
         assert draft.code is None and '"video" must be a video number from 1 to 2' in draft.correction
 
 
