@@ -148,7 +148,7 @@ class AgentLoop:
         self._progress("planning", 0)
         plan = self.client.chat(
             [
-                ChatMessage("system", prompts.PLANNER_SYSTEM),
+                ChatMessage("system", prompts.planner_system()),
                 ChatMessage("user", prompts.planner_request(self.question, self.videos)),
             ],
             purpose="plan",

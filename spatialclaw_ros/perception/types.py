@@ -207,7 +207,8 @@ MaskLike = Union[ObjectMask, np.ndarray, Segmentation, Sequence[ObjectMask]]
 
 @dataclass
 class Reconstruction:
-    """Per-frame depth, intrinsics and camera-to-world poses for a set of frames of one scene."""
+    """Per-frame depth, intrinsics and camera-to-world poses for a set of frames of one scene.
+    In the kernel its per-frame arrays are indexed by frame number: extrinsics[f] is frame f's."""
 
     depth: np.ndarray  # (N, H, W) float32; metres if is_metric; NaN invalid
     confidence: np.ndarray  # (N, H, W) float32, higher is better

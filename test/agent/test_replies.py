@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from spatialclaw_ros.agent.cells import ToolCallCells
@@ -116,3 +118,62 @@ def test_bad_questions_are_refused():
         Question("  ")
     with pytest.raises(ValueError, match="two choices"):
         Question("Which?", ["only one"])
+
+
+def test_every_tool_call_template_is_valid_json_that_renders():
+    from spatialclaw_ros.agent.cells import TOOL_SPECS
+    from spatialclaw_ros.agent.replies import ToolCall
+
+    cells = ToolCallCells(1)
+    for spec in TOOL_SPECS:
+        args = json.loads(spec.args)  # the prompt's example, exactly as the model reads it
+        code = cells.render(ToolCall(spec.name, args, save_as="x"))
+        compile(code, spec.name, "exec")
+
+
+def test_segment_and_track_read_frames_as_positions():
+    cells = ToolCallCells(1)
+    track = cells.render(parse_tool_call('{"tool": "track", "args": {"text": "cup", "prompt_frame": 3}}'))
+    segment = cells.render(parse_tool_call('{"tool": "segment", "args": {"text": "cup", "frame": 3}}'))
+    assert "prompt_frame=InputImages[3]" in track and "segment(InputImages[3]" in segment
+
+
+def test_planner_knows_the_tools():
+    from spatialclaw_ros.agent.prompts import planner_system
+
+    planner = planner_system()
+    for name in ("tools.SAM3.propagate", "tools.Geometry.relative_direction", "vlm.locate", "recon.height"):
+        assert name in planner
+
+
+@pytest.mark.parametrize(
+    "reply, code, answer, problem",
+    [
+        ("thinking ```python\nx = 1\n```</think>\n```python\ny = 2\n```", "y = 2", None, ""),
+        ("<think>plan</think><code>\nz = 3\n</code>", "z = 3", None, ""),
+        ("<execute>print(4)</execute>", "print(4)", None, ""),
+        ("```python\na = 1\nprint(a)", "a = 1\nprint(a)", None, ""),
+        ("```json\n{\"a\": 1}\n```\n```text\nout\n```", None, None, "no_code"),
+        ("We measured it.\n**Final answer:** B", None, "B", "no_code"),
+        ("So \\boxed{2.5}", None, "2.5", "no_code"),
+        ("```python\na = 1\n```\n```python\nb = 2\n```", None, None, "several_blocks"),
+    ],
+)
+def test_reply_shapes_read(reply, code, answer, problem):
+    parsed = parse_cell_reply(reply)
+    assert (parsed.code, parsed.answer, parsed.problem) == (code, answer, problem)
+
+
+def test_cut_replies_run_nothing_unfinished():
+    cut = parse_cell_reply(VLMReply("```python\nrecon = tools.Reconstr", finish_reason="length"))
+    assert cut.code is None and cut.problem == "cut_off"
+    closed = parse_cell_reply(VLMReply("```python\nprint(1)\n```\nNext I will", finish_reason="length"))
+    assert closed.code == "print(1)"
+
+
+def test_lenient_json():
+    from spatialclaw_ros.agent.replies import lenient_json
+
+    assert lenient_json("{'a': [1, 2,], 'b': true, 'c': null,}") == {"a": [1, 2], "b": True, "c": None}
+    with pytest.raises(ValueError, match="does not parse"):
+        lenient_json("{tool: x}")
