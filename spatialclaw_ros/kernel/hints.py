@@ -8,6 +8,8 @@ or stall the worker while its error is described.
 from __future__ import annotations
 
 import difflib
+import sys
+import types
 
 MAX_LISTED = 40  # attribute names listed in one hint
 EMPTY_SEGMENTATION = (
@@ -33,7 +35,7 @@ def public_attributes(obj: object) -> list[str]:
 def attribute_hint(error: AttributeError) -> str:
     """"Did you mean ...?" and the available attributes, for an attribute that does not exist."""
     name, obj = getattr(error, "name", None), getattr(error, "obj", None)
-    if not isinstance(name, str) or obj is None:
+    if not isinstance(name, str) or obj is None or _is_facade(obj):
         return ""
     available = public_attributes(obj)
     if not available:
@@ -43,6 +45,13 @@ def attribute_hint(error: AttributeError) -> str:
     guess = f"Did you mean {close[0]!r}? " if close[0] else ""
     listed = ", ".join(available[:MAX_LISTED]) + (", ..." if len(available) > MAX_LISTED else "")
     return f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
+
+
+def _is_facade(obj: object) -> bool:
+    """A module the kernel built to stand for a real one with some names left out on purpose
+    (the sandbox's `time` and `cv2`): it is not the module imported under its name, and its
+    refusal already says what is missing."""
+    return isinstance(obj, types.ModuleType) and sys.modules.get(obj.__name__) is not obj
 
 
 def error_hint(error: BaseException, warnings: list[str]) -> str:
