@@ -25,6 +25,9 @@ class CodeCells:
     def system_prompt(self, max_steps: int) -> str:
         return prompts.code_system(self.tools_doc, max_steps, self.single_pass)
 
+    def function_tools(self) -> None:
+        return None
+
     def draft(self, reply: VLMReply) -> CellDraft:
         parsed = parse_cell_reply(reply)
         echo = visible_text(reply)
@@ -146,18 +149,44 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )  # fmt: skip
 
 
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def function_definition(spec: ToolSpec) -> dict:
+    example = json.loads(spec.args)
+    properties: dict[str, Any] = {key: {"type": _JSON_TYPES[type(value)]} for key, value in example.items()}
+    if spec.name != "answer":
+        properties["save_as"] = {"type": "string", "description": "variable name to keep the result under"}
+    else:
+        properties["value"] = {"type": ["string", "number"]}
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": f"{spec.doc}. Example arguments: {spec.args}",
+            "parameters": {"type": "object", "properties": properties},
+        },
+    }
+
+
 class ToolCallCells:
     """The VLM emits JSON tool calls; each becomes a small cell that saves and prints its result.
     `videos`: how many videos the kernel holds (tool calls name them by number, from 1)."""
 
-    def __init__(self, videos: int = 1) -> None:
+    def __init__(self, videos: int = 1, native: bool = False) -> None:
         self.videos = videos
+        self.native = native
         self.specs = {spec.name: spec for spec in TOOL_SPECS}
         self._results = 0
 
     def system_prompt(self, max_steps: int) -> str:
         listing = "\n".join(f"- {s.name} {s.args}: {s.doc}" for s in TOOL_SPECS)
         return prompts.tool_calls_system(listing, max_steps)
+
+    def function_tools(self) -> list[dict] | None:
+        """The tools as OpenAI function definitions (when `native`), their parameters read off
+        the same examples the prompt shows, plus the optional `save_as`."""
+        return [function_definition(spec) for spec in TOOL_SPECS] if self.native else None
 
     def draft(self, reply: VLMReply) -> CellDraft:
         echo = "\n".join(part for part in (visible_text(reply), echo_tool_calls(reply.tool_calls)) if part)

@@ -39,6 +39,11 @@ class VLMConfig(BaseModel):
     # short. The server must fit the prompt plus this in its context (vLLM --max-model-len).
     max_tokens: int = Field(16384, ge=16)
     temperature: float = Field(0.0, ge=0)
+    # tool_calls executor: also offer its tools as OpenAI function definitions (`tools=`), for a
+    # server started with a tool parser (vLLM --enable-auto-tool-choice --tool-call-parser ...).
+    # Off by default: such a request fails on a server without one. Calls written in the reply
+    # text (```json, <tool_call>) are read either way.
+    native_tools: bool = False
 
 
 class AgentConfig(BaseModel):

@@ -51,6 +51,10 @@ class CellSource(Protocol):
 
     def draft(self, reply: VLMReply) -> CellDraft: ...
 
+    def function_tools(self) -> list[dict] | None:
+        """OpenAI function definitions to offer with every cell request, or None."""
+        ...
+
 
 class LoopState(TypedDict, total=False):
     plan: str
@@ -161,7 +165,10 @@ class AgentLoop:
     def _write(self, state: LoopState) -> LoopState:
         turn = state["turns"] + 1
         self._progress("coding", turn)
-        reply = self.client.complete([self.system, *state["messages"]], purpose="cell", deadline=self.limits.deadline)
+        reply = self.client.complete(
+            [self.system, *state["messages"]], purpose="cell", deadline=self.limits.deadline,
+            tools=self.source.function_tools(),
+        )
         draft = self.source.draft(reply)
         # the reasoning stays out of the history: it would be resent, and paid for, every turn
         messages = [*state["messages"], ChatMessage("assistant", draft.echo or "(empty reply)")]

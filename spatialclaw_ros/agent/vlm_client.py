@@ -143,8 +143,11 @@ class VLMClient:
         request was refused."""
         return self.complete(messages, purpose, deadline).text
 
-    def complete(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> VLMReply:
-        """The whole reply: content, reasoning, why it stopped, native tool calls."""
+    def complete(
+        self, messages: list[ChatMessage], purpose: str, deadline: float | None = None, tools: list[dict] | None = None
+    ) -> VLMReply:
+        """The whole reply: content, reasoning, why it stopped, native tool calls. `tools`:
+        OpenAI function definitions offered to the model (sent only when given)."""
         payload = [_to_openai(m, self._data_url) for m in messages]
         started = time.monotonic()
         attempts, last_error = 0, ""
@@ -163,6 +166,7 @@ class VLMClient:
                     max_tokens=self.config.max_tokens,
                     temperature=self.config.temperature,
                     timeout=timeout,
+                    **({"tools": tools} if tools else {}),
                 )
             except _RETRYABLE as exc:
                 last_error = _describe(exc)

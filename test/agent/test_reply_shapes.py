@@ -174,3 +174,19 @@ def test_tool_calls_executor_reply_shapes(shape, make_config, perception, view):
         assert SECRET not in _sent_after_first_cell(requests)
     if shape == "cut_at_max_tokens":
         assert "cut off at the token limit" in measured[1]
+
+
+def test_native_tools_are_offered_when_configured(make_config, perception, view):
+    replies = TOOL_SHAPES["openai_tool_calls"]
+    question = Question("How tall is the green cylinder, in metres?")
+    episode, requests, _ = _run_episode(make_config, perception, view, replies, question, executor="tool_calls",
+                                        **{"vlm.native_tools": True})  # fmt: skip
+    assert episode.error is None and episode.answer == "1"
+    cell_requests = [r for r in requests if role_of(r) == "cell"]
+    offered = {t["function"]["name"] for t in cell_requests[0]["tools"]}
+    assert {"reconstruct", "segment", "height", "answer"} <= offered
+    height = next(t["function"] for t in cell_requests[0]["tools"] if t["function"]["name"] == "height")
+    assert height["parameters"]["properties"]["reconstruction"] == {"type": "string"}
+    assert all("tools" not in r for r in requests if role_of(r) != "cell")  # the planner gets none
+    _, plain, _ = _run_episode(make_config, perception, view, replies, question, executor="tool_calls")
+    assert all("tools" not in r for r in plain)  # off by default: servers without a tool parser refuse them
