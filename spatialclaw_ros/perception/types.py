@@ -40,7 +40,9 @@ class FrameArray(np.ndarray):
         return framed
 
     def __array_finalize__(self, obj) -> None:
-        self.frame_indices = getattr(obj, "frame_indices", ())
+        # only the array built in __new__ has frames along its first axis: views and copies that
+        # numpy makes internally (ravel, partition, ...) index plainly
+        self.frame_indices = ()
 
     def __array_wrap__(self, out_arr, context=None, return_scalar=False):
         plain = np.asarray(out_arr).view(np.ndarray)  # arithmetic and reductions: plain arrays
@@ -57,6 +59,8 @@ class FrameArray(np.ndarray):
         return self.frame_indices.index(frame)
 
     def __getitem__(self, key):
+        if not self.frame_indices:
+            return self.view(np.ndarray)[key]
         head, rest = (key[0], key[1:]) if isinstance(key, tuple) and key else (key, ())
         if isinstance(head, (int, np.integer)) and not isinstance(head, (bool, np.bool_)):
             head = self._row(head)
@@ -68,7 +72,11 @@ class FrameArray(np.ndarray):
         return iter(self.view(np.ndarray))
 
     def __repr__(self) -> str:
-        return f"frame-indexed {repr(self.view(np.ndarray))} (frames {list(self.frame_indices)})"
+        plain = repr(self.view(np.ndarray))
+        return f"{plain} (indexed by frame number: {list(self.frame_indices)})" if self.frame_indices else plain
+
+    def __str__(self) -> str:
+        return str(self.view(np.ndarray))
 
     def __reduce__(self):
         return np.asarray(self).__reduce__()

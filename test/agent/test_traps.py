@@ -85,8 +85,12 @@ def test_per_frame_arrays_are_indexed_by_frame_number(kernel):
     result = kernel.run("clip.extrinsics[2]")
     assert result.status == "error" and "frame 2 is not in this reconstruction" in result.error
     assert "[0, 10, 20, 30]" in result.error
-    # the helpers that walk rows still work on frame-indexed arrays
+    # the helpers that walk rows, numpy's own functions and printing still work on them
     assert _run(kernel, "print(clip.point_map(30).shape, clip.camera_centers().shape)") == "(120, 160, 3) (4, 3)"
+    stats = "d = clip.depth\nprint(np.median(d) == np.median(np.asarray(d)), float(np.nanmax(d)) > 0, d.ravel()[5] == d[0][0, 5])"
+    assert _run(kernel, stats) == "True True True"
+    assert _run(kernel, "print(clip.extrinsics)").startswith("[[[")
+    assert _run(kernel, "print(len([e for e in clip.extrinsics]), len(list(clip.depth)))") == "4 4"
 
 
 def test_attribute_error_lists_attributes_and_the_closest_name(kernel):
