@@ -31,6 +31,8 @@ class CodeCells:
     def draft(self, reply: VLMReply) -> CellDraft:
         parsed = parse_cell_reply(reply)
         echo = visible_text(reply)
+        if not reply.content.strip():  # the reply was read from the reasoning: keep only its cell
+            echo = f"```python\n{parsed.code}\n```" if parsed.code is not None else ""
         if parsed.code is not None:
             return CellDraft(parsed.code, summary=parsed.purpose, echo=echo)
         if parsed.answer is not None:
@@ -149,6 +151,10 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )  # fmt: skip
 
 
+def _call_json(call: ToolCall) -> dict[str, Any]:
+    return {"tool": call.tool, "args": call.args} | ({"save_as": call.save_as} if call.save_as else {})
+
+
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -196,7 +202,10 @@ class ToolCallCells:
                 raise ValueError("the answer call must come last, after the calls it depends on")
             code = "\n".join(self.render(call) for call in calls)
         except ValueError as exc:
+            echo = echo if reply.content.strip() or reply.tool_calls else ""
             return CellDraft(None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo)
+        if not reply.content.strip() and not reply.tool_calls:  # read from the reasoning: keep only the calls
+            echo = "\n".join(f"```json\n{json.dumps(_call_json(call))}\n```" for call in calls)
         summary = "; ".join(f"{call.tool} {json.dumps(call.args)}" for call in calls)
         return CellDraft(code, summary=summary, echo=echo)
 

@@ -12,6 +12,11 @@ import sys
 import types
 
 MAX_LISTED = 40  # attribute names listed in one hint
+TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw")
+NO_HELP = (
+    "help() is not available in the kernel: print(x) summarises a value, dir(x) lists its attributes, "
+    "and the tool reference in the instructions documents every tool and result type"
+)
 EMPTY_SEGMENTATION = (
     "0 masks: rephrase the prompt, or locate the object with vlm.locate and prompt with points "
     "(tools.Geometry.normalized_to_pixel converts its 0-1000 points)"
@@ -47,6 +52,15 @@ def attribute_hint(error: AttributeError) -> str:
     return f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
 
 
+def name_hint(error: NameError) -> str:
+    """Where a name a model reaches for lives: a tool (tools.X), or what stands in for help().
+    Other undefined names get no guess: they are mostly variables a failed cell rolled back."""
+    name = getattr(error, "name", None)
+    if name in TOOL_NAMES:
+        return f"the tools live on the tools object: tools.{name}"
+    return NO_HELP if name == "help" else ""
+
+
 def _is_facade(obj: object) -> bool:
     """A module the kernel built to stand for a real one with some names left out on purpose
     (the sandbox's `time` and `cv2`): it is not the module imported under its name, and its
@@ -59,6 +73,8 @@ def error_hint(error: BaseException, warnings: list[str]) -> str:
     try:
         if isinstance(error, AttributeError):
             hint = attribute_hint(error)
+        elif isinstance(error, NameError):
+            hint = name_hint(error)
         elif isinstance(error, IndexError) and any("0 masks" in w for w in warnings):
             hint = f"a segmentation in this cell found {EMPTY_SEGMENTATION}"
         else:

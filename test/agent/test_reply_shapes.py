@@ -170,8 +170,7 @@ def test_tool_calls_executor_reply_shapes(shape, make_config, perception, view):
     assert any("rec.height(cyl)" in code for code in history)
     measured = [text_of(r["messages"][-1]) for r in requests if role_of(r) == "cell"]
     assert any(re.match(r"h = (0\.9[5-9]|1\.0)", h.observation) for h in episode.history), episode.history
-    if shape != "content_null_reasoning_only":  # there the reasoning is the reply itself
-        assert SECRET not in _sent_after_first_cell(requests)
+    assert SECRET not in _sent_after_first_cell(requests)
     if shape == "cut_at_max_tokens":
         assert "cut off at the token limit" in measured[1]
 

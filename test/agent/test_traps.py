@@ -118,3 +118,9 @@ def test_a_copied_frame_gets_the_right_advice(kernel):
 def test_results_print_short(kernel):
     printed = _run(kernel, "print(recon)\nprint(tools.SAM3.segment(InputImages_1[0], text='red box'))")
     assert len(printed) < 400 and "Reconstruction(1 frames [0]" in printed and "up (0.0, 0.0, 1.0)" in printed
+
+
+def test_undefined_names_point_to_what_exists(kernel):
+    assert "tools.Reconstruct" in kernel.run("Reconstruct(InputImages_1)").error
+    assert kernel.run("print(recn)").error.endswith("NameError: name 'recn' is not defined")  # no guess
+    assert "dir(x) lists its attributes" in kernel.run("help(recon)").error
