@@ -105,3 +105,21 @@ def test_dispatch_sends_each_sub_question_as_a_fresh_session():
         with pytest.raises(ValueError, match="at most 8 images"):
             dispatch.locate([frame] * 9, "x")
         assert len(vlm.requests) == 3
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])  # vLLM renamed the field
+def test_reply_parts_are_read_from_the_server_response(field):
+    from openai.types.chat import ChatCompletion
+
+    from spatialclaw_ros.agent.vlm_client import NativeToolCall, _reply_of
+
+    response = ChatCompletion.model_validate({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "length", "message": {
+            "role": "assistant", "content": None, field: "thinking about it",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "exists", "arguments": '{"name": "cup"}'}}],
+        }}],
+    })  # fmt: skip
+    reply = _reply_of(response)
+    assert reply.reasoning == "thinking about it" and reply.text == "thinking about it" and reply.cut_off
+    assert reply.tool_calls == [NativeToolCall("exists", '{"name": "cup"}')]
