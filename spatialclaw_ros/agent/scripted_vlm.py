@@ -61,6 +61,7 @@ class _Fault:
     kind: str  # "fail" | "stall"
     status: int = 500
     seconds: float = 0.0
+    message: str = ""
 
 
 class ScriptedVLM:
@@ -122,10 +123,11 @@ class ScriptedVLM:
 
     # -- scripting ---------------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """The next `n` chat requests get HTTP `status` with an OpenAI-style error body."""
+    def fail_next(self, n: int = 1, status: int = 500, message: str = "") -> None:
+        """The next `n` chat requests get HTTP `status` with an OpenAI-style error body
+        (`message`, or a generic one)."""
         with self._lock:
-            self._faults.extend(_Fault("fail", status=status) for _ in range(n))
+            self._faults.extend(_Fault("fail", status=status, message=message) for _ in range(n))
 
     def stall_next(self, n: int = 1, seconds: float = 30.0) -> None:
         """The next `n` chat requests wait `seconds` before being answered normally."""
@@ -246,7 +248,7 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
 
             fault = vlm._take_fault()
             if fault is not None and fault.kind == "fail":
-                self._error(fault.status, f"scripted failure (HTTP {fault.status})", kind="server_error")
+                self._error(fault.status, fault.message or f"scripted failure (HTTP {fault.status})", kind="server_error")
                 return
             if fault is not None and fault.kind == "stall":
                 vlm._wait(fault.seconds)

@@ -8,6 +8,7 @@ conversation, so "a fresh session" is simply a call whose messages share nothing
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,23 @@ Role = Literal["system", "user", "assistant"]
 # Errors worth another try: the server is busy, restarting or slow. Anything else (bad request,
 # wrong key, unknown model) fails the same way every time.
 _RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+
+
+# vLLM's refusal of a request whose prompt plus max_tokens exceeds the context, in its two
+# wordings ("... 23616 in the messages ..." and "... your request has 23616 input tokens ...")
+_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
+_PROMPT_TOKENS = re.compile(r"(\d+) in the messages|request has (\d+) input tokens")
+MIN_REPLY_TOKENS = 1024  # below this a reply cannot hold reasoning and a cell: fail instead
+
+
+def fitting_max_tokens(message: str, asked: int) -> int | None:
+    """The max_tokens that fits a server's context, read from its context-length refusal; None
+    when the message is no such refusal or too little room is left for a useful reply."""
+    limit, prompt = _CONTEXT_LIMIT.search(message), _PROMPT_TOKENS.search(message)
+    if not limit or not prompt:
+        return None
+    room = int(limit.group(1)) - int(prompt.group(1) or prompt.group(2)) - 16  # margin: template tokens
+    return room if MIN_REPLY_TOKENS <= room < asked else None
 
 
 class VLMUnavailable(RuntimeError):
@@ -151,6 +169,7 @@ class VLMClient:
         payload = [_to_openai(m, self._data_url) for m in messages]
         started = time.monotonic()
         attempts, last_error = 0, ""
+        max_tokens = self.config.max_tokens
         while True:
             attempts += 1
             timeout = self.config.timeout_s
@@ -163,7 +182,7 @@ class VLMClient:
                 response = self._client.chat.completions.create(
                     model=self.config.model,
                     messages=payload,
-                    max_tokens=self.config.max_tokens,
+                    max_tokens=max_tokens,
                     temperature=self.config.temperature,
                     timeout=timeout,
                     **({"tools": tools} if tools else {}),
@@ -179,7 +198,13 @@ class VLMClient:
                 continue
             except openai.APIError as exc:
                 last_error = _describe(exc)
-                break
+                # a long episode outgrew the server's context with the configured reply limit:
+                # ask once more for a reply that fits, rather than failing the episode
+                fitting = fitting_max_tokens(str(exc), max_tokens) if isinstance(exc, openai.BadRequestError) else None
+                if fitting is None:
+                    break
+                max_tokens = fitting
+                continue
             reply = _reply_of(response)
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
