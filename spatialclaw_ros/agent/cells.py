@@ -10,7 +10,14 @@ from typing import Any
 
 from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.graph import CellDraft
-from spatialclaw_ros.agent.replies import ToolCall, echo_tool_calls, parse_cell_reply, parse_tool_calls, visible_text
+from spatialclaw_ros.agent.replies import (
+    ToolCall,
+    echo_tool_calls,
+    parse_cell_reply,
+    parse_tool_calls,
+    stated_answer,
+    visible_text,
+)
 from spatialclaw_ros.agent.vlm_client import VLMReply
 
 
@@ -203,6 +210,9 @@ class ToolCallCells:
             code = "\n".join(self.render(call) for call in calls)
         except ValueError as exc:
             echo = echo if reply.content.strip() or reply.tool_calls else ""
+            stated = None if reply.cut_off or reply.tool_calls else stated_answer(visible_text(reply))
+            if stated is not None:  # concluded in prose: submit it, the answer check still applies
+                return CellDraft(f"ReturnAnswer({stated!r})", summary="the answer stated in the reply", echo=echo)
             return CellDraft(None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo)
         if not reply.content.strip() and not reply.tool_calls:  # read from the reasoning: keep only the calls
             echo = "\n".join(f"```json\n{json.dumps(_call_json(call))}\n```" for call in calls)

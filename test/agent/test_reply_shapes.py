@@ -154,6 +154,7 @@ TOOL_SHAPES = {
     ] + [answer_call()],
     "content_null_reasoning_only": [ScriptedReply(None, reasoning=f"{SECRET} {json_call(*c)}") for c in CALLS]
     + [answer_call()],
+    "prose_final_answer": [f"```json\n{json_call(*c)}\n```" for c in CALLS] + ["The height is 1.0 m.\nFinal answer: 1.0"],
     "cut_at_max_tokens": [ScriptedReply(f"<think>{SECRET} I will first", finish_reason="length")]
     + [f"```json\n{json_call(*c)}\n```" for c in CALLS] + [answer_call()],
 }
