@@ -102,6 +102,9 @@ class VLMExchange:
     elapsed: float
     attempts: int
     error: str | None = None
+    reasoning: str = ""  # the server's separate reasoning field, when the reply also had content
+    finish_reason: str = ""
+    tool_calls: list[NativeToolCall] = field(default_factory=list)
 
 
 Listener = Callable[[VLMExchange], None]
@@ -209,7 +212,7 @@ class VLMClient:
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            self._record(purpose, messages, reply.text, prompt_tokens, completion_tokens, started, attempts, None)
+            self._record(purpose, messages, reply.text, prompt_tokens, completion_tokens, started, attempts, None, reply)
             return reply
         self._record(purpose, messages, "", 0, 0, started, attempts, last_error)
         raise VLMUnavailable(
@@ -227,6 +230,7 @@ class VLMClient:
         started: float,
         attempts: int,
         error: str | None,
+        full: VLMReply | None = None,
     ) -> None:
         elapsed = time.monotonic() - started
         with self._lock:
@@ -234,8 +238,12 @@ class VLMClient:
             if error is None:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:
+            extra = {}
+            if full is not None:
+                extra = dict(reasoning=full.reasoning if full.content.strip() else "",
+                             finish_reason=full.finish_reason, tool_calls=list(full.tool_calls))  # fmt: skip
             self.listener(
-                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error)
+                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error, **extra)
             )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from spatialclaw_ros.agent import Agent, Question
 from spatialclaw_ros.agent.scripted_vlm import ScriptedReply, ScriptedVLM
+from spatialclaw_ros.agent.trace import read_events
 
 from .conftest import RoleScript, role_of, text_of
 
@@ -103,6 +104,9 @@ def test_code_executor_reply_shapes(shape, make_config, perception, view):
         assert "2 python code blocks" in corrections[0]
     if shape == "non_numeric_answer_refused":
         assert "Answer not accepted" in corrections[0] and "holds no number" in corrections[0]
+    if shape == "reasoning_field":  # the trace keeps what the model is never sent again
+        cells = [e for e in read_events(episode.trace_path) if e["event"] == "vlm" and e["purpose"] == "cell"]
+        assert SECRET in cells[0]["reasoning"] and cells[0]["finish_reason"] == "stop"
 
 
 def test_multiple_choice_answer_must_name_an_option(make_config, perception, view):

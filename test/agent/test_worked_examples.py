@@ -98,3 +98,13 @@ def test_correspondence(clip, perception):
     truth = min(distances, key=distances.get)
     assert distances[truth] < 3 and sorted(distances.values())[1] > 20  # the options are far apart
     assert answer == truth
+
+
+def test_system_prompt_sizes_stay_bounded():
+    """The prompts grow with the tool reference and the examples; bench/prompt_size.py reports
+    them. A guard against doubling them unnoticed (each is resent on every step)."""
+    from spatialclaw_ros.agent.cells import ToolCallCells
+    from spatialclaw_ros.agent.prompts import planner_system
+
+    assert 15_000 < len(code_system(describe(), 30, single_pass=False)) < 30_000
+    assert len(ToolCallCells(1).system_prompt(30)) < 4_000 and len(planner_system()) < 6_000
