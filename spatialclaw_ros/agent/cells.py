@@ -12,7 +12,8 @@ from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.graph import CellDraft
 from spatialclaw_ros.agent.replies import (
     ToolCall,
-    echo_tool_calls,
+    calls_as_text,
+    native_calls_as_text,
     parse_cell_reply,
     parse_tool_calls,
     stated_answer,
@@ -43,8 +44,7 @@ class CodeCells:
         if parsed.code is not None:
             return CellDraft(parsed.code, summary=parsed.purpose, echo=echo)
         if parsed.answer is not None:
-            # the model concluded in prose: submit that, the answer check still applies
-            return CellDraft(f"ReturnAnswer({parsed.answer!r})", summary="the answer stated in the reply", echo=echo)
+            return _stated_answer(parsed.answer, echo)
         correction = prompts.code_correction(parsed.problem, parsed.code_blocks, self.max_tokens)
         return CellDraft(None, correction, echo=echo)
 
@@ -158,8 +158,10 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )  # fmt: skip
 
 
-def _call_json(call: ToolCall) -> dict[str, Any]:
-    return {"tool": call.tool, "args": call.args} | ({"save_as": call.save_as} if call.save_as else {})
+def _stated_answer(answer: str, echo: str) -> CellDraft:
+    """A reply that concluded in prose ("Final answer: B"): submitted as it is, for the answer
+    check to accept or refuse like any other."""
+    return CellDraft(f"ReturnAnswer({answer!r})", summary="the answer stated in the reply", echo=echo)
 
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
@@ -202,22 +204,23 @@ class ToolCallCells:
         return [function_definition(spec) for spec in TOOL_SPECS] if self.native else None
 
     def draft(self, reply: VLMReply) -> CellDraft:
-        echo = "\n".join(part for part in (visible_text(reply), echo_tool_calls(reply.tool_calls)) if part)
+        # the history keeps the visible reply; calls that came natively or inside the reasoning
+        # are added written out as JSON, and reasoning is never kept
+        visible = visible_text(reply) if reply.content.strip() else ""
         try:
             calls = parse_tool_calls(reply)
             if any(call.tool == "answer" for call in calls[:-1]):
                 raise ValueError("the answer call must come last, after the calls it depends on")
             code = "\n".join(self.render(call) for call in calls)
         except ValueError as exc:
-            echo = echo if reply.content.strip() or reply.tool_calls else ""
-            stated = None if reply.cut_off or reply.tool_calls else stated_answer(visible_text(reply))
-            if stated is not None:  # concluded in prose: submit it, the answer check still applies
-                return CellDraft(f"ReturnAnswer({stated!r})", summary="the answer stated in the reply", echo=echo)
+            echo = "\n".join(part for part in (visible, native_calls_as_text(reply.tool_calls)) if part)
+            stated = None if reply.cut_off or reply.tool_calls else stated_answer(visible)
+            if stated is not None:
+                return _stated_answer(stated, echo)
             return CellDraft(None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo)
-        if not reply.content.strip() and not reply.tool_calls:  # read from the reasoning: keep only the calls
-            echo = "\n".join(f"```json\n{json.dumps(_call_json(call))}\n```" for call in calls)
+        written = calls_as_text(calls) if reply.tool_calls or not visible else ""
         summary = "; ".join(f"{call.tool} {json.dumps(call.args)}" for call in calls)
-        return CellDraft(code, summary=summary, echo=echo)
+        return CellDraft(code, summary=summary, echo="\n".join(part for part in (visible, written) if part))
 
     def render(self, call: ToolCall) -> str:
         spec = self.specs.get(call.tool)

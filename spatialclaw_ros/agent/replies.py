@@ -253,15 +253,16 @@ def parse_tool_call(text: VLMReply | str) -> ToolCall:
     return calls[0]
 
 
-def echo_tool_calls(calls: list[NativeToolCall]) -> str:
-    """Native tool calls written out as the JSON the prompt asks for, for the history."""
+def calls_as_text(calls: list[ToolCall]) -> str:
+    """Tool calls written out in the JSON the prompt asks for: how they go back into the history
+    when they came in another form (native `tool_calls`, or inside the reasoning)."""
     return "\n".join(
-        "```json\n" + json.dumps({"tool": c.name, "args": _loose(c.arguments)}) + "\n```" for c in calls
+        "```json\n" + json.dumps({"tool": c.tool, "args": c.args} | ({"save_as": c.save_as} if c.save_as else {}))
+        + "\n```"
+        for c in calls
     )
 
 
-def _loose(arguments: str) -> Any:
-    try:
-        return lenient_json(arguments)
-    except ValueError:
-        return arguments
+def native_calls_as_text(calls: list[NativeToolCall]) -> str:
+    """Native calls as the server passed them on, for the history of a reply that failed to read."""
+    return "\n".join(f'```json\n{{"tool": {json.dumps(c.name)}, "args": {c.arguments}}}\n```' for c in calls)
