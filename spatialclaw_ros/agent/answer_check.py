@@ -12,6 +12,7 @@ Options are never guessed, so an answer that names none is always refused.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from spatialclaw_ros.agent.answers import extract_choice, parse_yes_no, read_number
@@ -19,6 +20,18 @@ from spatialclaw_ros.agent.final_answer import answer_kind
 from spatialclaw_ros.agent.types import Question
 
 Answer = str | int | float
+_HEDGES = {"about", "around", "approximately", "roughly", "nearly", "almost", "maybe", "probably", "some"}
+
+
+def _states_a_number(text: str) -> bool:
+    """Whether an answer gives a number: digits, or a number in words leading the answer
+    ("three chairs", "about two metres"); "the closer one" holds the word "one" but no number."""
+    if read_number(text) is None:
+        return False
+    if re.search(r"\d", text):
+        return True
+    words = [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _HEDGES]
+    return bool(words) and read_number(words[0]) is not None
 
 
 def answer_problem(answer: Answer, question: Question, refused_before: Sequence[Answer] = ()) -> str | None:
@@ -39,7 +52,7 @@ def answer_problem(answer: Answer, question: Question, refused_before: Sequence[
     if kind.kind == "number":
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             return None if math.isfinite(answer) else f"ReturnAnswer({shown}) is not a finite number."
-        if read_number(str(answer)) is not None:
+        if _states_a_number(str(answer)):
             return None
         unit = {"count": "a count", "m": "metres", "deg": "degrees", "s": "seconds"}.get(kind.family or "", "")
         unit = kind.unit if kind.unit and kind.unit not in ("m", "deg", "s", "count") else unit

@@ -177,3 +177,28 @@ def test_lenient_json():
     assert lenient_json("{'a': [1, 2,], 'b': true, 'c': null,}") == {"a": [1, 2], "b": True, "c": None}
     with pytest.raises(ValueError, match="does not parse"):
         lenient_json("{tool: x}")
+
+
+@pytest.mark.parametrize(
+    "answer, text, choices, refused_before, refused",
+    [
+        ("B", "Which is taller?", ["box", "lamp"], [], False),
+        ("the lamp", "Which is taller?", ["box", "lamp"], [], False),  # an option's text names it
+        ("front right", "Where is it?", ["left", "back"], [], True),
+        ("front right", "Where is it?", ["left", "back"], ["front right"], True),  # never for options
+        (2.5, "How far is the door, in metres?", [], [], False),
+        ("about 2.5 m", "How far is the door, in metres?", [], [], False),
+        ("the closer one", "How far is the door, in metres?", [], [], True),
+        ("the closer one", "How far is the door, in metres?", [], ["the closer one"], False),  # insisted
+        (float("nan"), "How many chairs are there?", [], [], True),
+        ("about three chairs", "How many chairs are there?", [], [], False),
+        ("maybe", "Is the cup on the table?", [], [], True),
+        ("No, it is not.", "Is the cup on the table?", [], [], False),
+        ("a blue sofa", "What is next to the lamp?", [], [], False),
+    ],
+)
+def test_answer_check(answer, text, choices, refused_before, refused):
+    from spatialclaw_ros.agent.answer_check import answer_problem
+
+    problem = answer_problem(answer, Question(text, choices), refused_before)
+    assert (problem is not None) == refused, problem
