@@ -198,9 +198,9 @@ class Agent:
         config = self.config
         single_pass = config.executor == "single_pass"
         if config.executor == "tool_calls":
-            source = ToolCallCells(len(ctx.videos))
+            source = ToolCallCells(len(ctx.videos), native=config.vlm.native_tools)
         else:
-            source = CodeCells(describe(), single_pass=single_pass)
+            source = CodeCells(describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens)
         limits = LoopLimits(
             max_steps=1 if single_pass else config.max_steps,
             max_failures=config.max_failures,

@@ -35,8 +35,15 @@ class VLMConfig(BaseModel):
     max_retries: int = Field(3, ge=0)
     retry_backoff_s: float = Field(1.0, ge=0)  # doubles after each failed try
     max_image_px: int = Field(768, ge=32)  # long edge of every image sent
-    max_tokens: int = Field(4096, ge=16)
+    # per reply; thinking models spend thousands of tokens before the cell, so 4096 cut replies
+    # short. The server must fit the prompt plus this in its context (vLLM --max-model-len).
+    max_tokens: int = Field(16384, ge=16)
     temperature: float = Field(0.0, ge=0)
+    # tool_calls executor: also offer its tools as OpenAI function definitions (`tools=`), for a
+    # server started with a tool parser (vLLM --enable-auto-tool-choice --tool-call-parser ...).
+    # Off by default: such a request fails on a server without one. Calls written in the reply
+    # text (```json, <tool_call>) are read either way.
+    native_tools: bool = False
 
 
 class AgentConfig(BaseModel):

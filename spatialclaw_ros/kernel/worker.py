@@ -360,7 +360,10 @@ class Worker:
         kind = error.kind if isinstance(error, HostServiceError) else "code"
         text = _exception_text(error)
         name = type(error).__name__
-        return kind, f"{where}{name}: {text}" if text else f"{where}{name}"
+        from spatialclaw_ros.kernel.hints import error_hint  # loaded with the summaries, before lockdown
+
+        hint = error_hint(error, self.cell.warnings if self.cell else [])
+        return kind, (f"{where}{name}: {text}" if text else f"{where}{name}") + hint
 
     def serve(self) -> None:
         """Announce readiness, take one episode's frames, then run cells until told to exit."""
