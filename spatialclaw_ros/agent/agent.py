@@ -178,7 +178,11 @@ class Agent:
             if plan is None:
                 return Outcome(rules.NEEDS_VLM)  # no template fits: no kernel is needed to say so
         dispatch = HostVLMDispatch(ctx.client, deadline=ctx.deadline)
-        kernel_config = KernelConfig(cell_timeout_s=self.config.cell_timeout_s)
+        kernel_config = KernelConfig(
+            cell_timeout_s=self.config.cell_timeout_s,
+            allow_weaker_sandbox=self.config.allow_weaker_sandbox,
+            warm_workers=self.config.warm_kernels,
+        )
 
         def start_kernel() -> Kernel:
             return Kernel(

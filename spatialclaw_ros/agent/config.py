@@ -57,6 +57,11 @@ class AgentConfig(BaseModel):
     max_failures: int = Field(30, ge=1)  # failed cells before the loop gives up
     episode_timeout_s: float = Field(1800.0, gt=0)
     cell_timeout_s: float = Field(600.0, gt=0)
+    # The kernel's containment (docs/kernel.md): refuse to run cells when a layer (identity,
+    # network, filesystem, seccomp) is missing here, unless explicitly allowed; and how many
+    # contained kernels to keep started ahead of the next episode.
+    allow_weaker_sandbox: bool = False
+    warm_kernels: int = Field(2, ge=0)
     max_prompt_frames: int = Field(32, ge=1)  # key frames shown to the cell writer per video
     max_feedback_images: int = Field(6, ge=0)  # images attached to one feedback message
     max_feedback_chars: int = Field(6000, ge=200)
