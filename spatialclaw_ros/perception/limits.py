@@ -75,7 +75,7 @@ def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
         raise WireError(f"the npz archive is malformed: {error}") from error
     with archive:
         entries = archive.infolist()
-        _check_directory(entries, limits)
+        _check_directory(entries, len(body), limits)
         arrays: dict[str, np.ndarray] = {}
         for entry in entries:
             name = entry.filename.removesuffix(".npy")
@@ -92,7 +92,7 @@ def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_directory(entries: list[zipfile.ZipInfo], limits: DecodeLimits) -> None:
+def _check_directory(entries: list[zipfile.ZipInfo], body_bytes: int, limits: DecodeLimits) -> None:
     """Sizes as the zip directory declares them; reads never go past them (zipfile stops there)."""
     if len(entries) > limits.max_entries:
         raise LimitExceeded(f"the archive has {len(entries)} entries; the limit is {limits.max_entries}")
@@ -100,6 +100,10 @@ def _check_directory(entries: list[zipfile.ZipInfo], limits: DecodeLimits) -> No
     for entry in entries:
         if not entry.filename.endswith(".npy"):
             raise WireError(f"archive entry {entry.filename!r} is not an .npy array")
+        # The directory's sizes must fit the body, or a few bytes could make us set aside gigabytes.
+        if entry.compress_size > body_bytes or (entry.compress_type == zipfile.ZIP_STORED
+                                                 and entry.compress_size != entry.file_size):
+            raise WireError(f"archive entry {entry.filename!r} declares sizes that do not fit the body")
         total += entry.file_size
         if total > limits.max_decoded_bytes:
             raise LimitExceeded(

@@ -24,6 +24,7 @@ __all__ = ["ZIP_MAGIC", "NPZ_MEDIA_TYPE", "WireError", "LimitExceeded", "pack", 
 
 NPZ_MEDIA_TYPE = "application/x-npz"
 FRAME_ARRAYS = ("image", "depth", "pose", "labels")
+FRAME_ARRAY_DIMS = {"image": 3, "depth": 2, "pose": 2, "labels": 2}
 RECONSTRUCTION_ARRAYS = ("depth", "confidence", "intrinsics", "extrinsics")
 DEFAULT_LIMITS = DecodeLimits()
 
@@ -72,6 +73,10 @@ def decode_frames(meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: D
         image = arrays.get(f"image_{k}")
         if image is None:
             raise WireError(f"frame {k} has no image array")
+        for name, ndim in FRAME_ARRAY_DIMS.items():
+            array = arrays.get(f"{name}_{k}")
+            if array is not None and array.ndim != ndim:
+                raise WireError(f"frame {k}: {name} must have {ndim} dimensions, got shape {array.shape}")
         if image.ndim >= 2 and image.shape[0] * image.shape[1] > limits.max_image_pixels:
             raise LimitExceeded(f"frame {k} has {image.shape[0] * image.shape[1]} pixels; the limit is "
                                 f"{limits.max_image_pixels}")
