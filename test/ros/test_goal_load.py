@@ -62,6 +62,30 @@ def load_node(spinner, stream, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def queue_node(spinner, stream, vlm, tmp_path_factory):
+    """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can stall)."""
+    from spatialclaw_ros.ros.agent_node import SpatialClawNode
+
+    values = {
+        "cameras": ["front"],
+        "camera.front.image_topic": STREAM_TOPICS["image"],
+        "agent.executor": "no_tools",
+        "agent.trace_dir": str(tmp_path_factory.mktemp("queue") / "traces"),
+        "vlm.base_url": vlm.base_url,
+        "vlm.model": "scripted-vlm",
+        "vlm.max_retries": 0,
+        "default_num_frames": 2,
+        "max_queued_goals": 3,
+    }
+    node = SpatialClawNode(node_name="spatialclaw_queue", context=spinner.context,
+                           parameter_overrides=node_parameters(**values))
+    spinner.add(node)
+    wait_until(lambda: node.buffer.count("front") >= 2, 15.0, "frames to arrive")
+    yield node
+    spinner.remove(node)
+
+
+@pytest.fixture(scope="module")
 def client(load_node, client_node):
     """An action client whose request and feedback readers keep a whole burst (depth 1000)."""
     action = ActionClient(client_node, AskSpatial, "/spatialclaw_load/ask", goal_service_qos_profile=REQUEST_QOS,
@@ -134,8 +158,8 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
         assert all(h.accepted for h in burst_handles)  # every goal is answered, none dropped
         handles += burst_handles
         results += [h.get_result_async() for h in burst_handles]
-        # a storm of cancels, for the newest goals (queued) and the oldest (running or done)
-        cancels += [h.cancel_goal_async() for h in burst_handles[-20:] + burst_handles[:5]]
+        # a storm of cancels: for goals that are likely queued, and for the oldest (running or done)
+        cancels += [h.cancel_goal_async() for h in burst_handles[5:25] + burst_handles[:5]]
     wait_until(lambda: all(f.done() for f in cancels), 30.0, "every cancel to be answered")
     wait_until(lambda: all(f.done() for f in results), 120.0, "every goal to end")
     took = time.monotonic() - started
@@ -145,13 +169,15 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     assert set(statuses) <= FINAL, set(statuses)
     codes = [f.result().result.error_code for f in results]
     canceled = statuses.count(GoalStatus.STATUS_CANCELED)
-    assert canceled >= 50, f"{canceled} canceled"  # the queued goals among the 100 leave the queue
+    # how many of the 100 find their goal still queued or running depends on the machine's speed
+    assert canceled >= 10, f"{canceled} canceled"
     assert all(c == R.CANCELED for s, c in zip(statuses, codes) if s == GoalStatus.STATUS_CANCELED)
     busy = [f.result().result for f in results if f.result().result.error_code == R.BUSY]
     assert all("goal queue is full (30 waiting)" in r.error_msg for r in busy)
     cancel_codes = [f.result().return_code for f in cancels]
     assert set(cancel_codes) <= {CancelGoal.Response.ERROR_NONE, CancelGoal.Response.ERROR_GOAL_TERMINATED}
-    assert cancel_codes.count(CancelGoal.Response.ERROR_NONE) == canceled
+    # an accepted cancel ends a goal CANCELED, unless the goal finished first (or was refused BUSY)
+    assert cancel_codes.count(CancelGoal.Response.ERROR_NONE) >= canceled
     queued = [i for i, items in feedback.items() if any(f.stage == STAGE_QUEUED for f in items)]
     assert len(queued) >= 50, len(queued)
     succeeded = statuses.count(GoalStatus.STATUS_SUCCEEDED)
@@ -167,3 +193,45 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     gc.collect()
     rss_end = process.memory_info().rss
     assert rss_end <= rss_start * 1.10, f"{rss_start >> 20} MB -> {rss_end >> 20} MB"
+
+
+def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_full(queue_node, client_node,
+                                                                                 script, vlm):
+    client = ActionClient(client_node, AskSpatial, "/spatialclaw_queue/ask")
+    assert client.wait_for_server(timeout_sec=10.0)
+    script.set(*[f"ANSWER:{i}" for i in range(5)])
+    vlm.stall_next(1, 3.0)
+    feedback: dict[str, list] = {name: [] for name in "ABCDE"}
+
+    def send(name: str):
+        handle = wait_for(client.send_goal_async(
+            AskSpatial.Goal(question=f"Question {name}?"), feedback_callback=lambda m: feedback[name].append(m.feedback)),
+            10.0)
+        assert handle.accepted
+        return handle, handle.get_result_async()
+
+    running, running_result = send("A")
+    wait_until(lambda: any(f.stage == "sampling" for f in feedback["A"]), 10.0, "A to start")
+    queued = {name: send(name) for name in "BCD"}
+    wait_until(lambda: all(feedback[n] for n in "BCD"), 5.0, "queued feedback")
+    for place, name in enumerate("BCD", start=1):
+        first = feedback[name][0]
+        assert (first.stage, first.observation) == (STAGE_QUEUED, f"queued: {place} goal(s) ahead of this one")
+
+    started = time.monotonic()
+    _, full = send("E")
+    refused = wait_for(full, 5.0)
+    assert (refused.status, refused.result.error_code) == (GoalStatus.STATUS_ABORTED, R.BUSY)
+    assert refused.result.error_msg == "the goal queue is full (3 waiting); try again later"
+
+    handle_c, result_c = queued["C"]
+    wait_for(handle_c.cancel_goal_async(), 5.0)
+    canceled = wait_for(result_c, 5.0)
+    assert (canceled.status, canceled.result.error_code) == (GoalStatus.STATUS_CANCELED, R.CANCELED)
+    assert canceled.result.error_msg == "canceled while waiting in the goal queue"
+    assert not running_result.done() and time.monotonic() - started < 2.0  # while A still runs
+
+    assert wait_for(running_result, 20.0).status == GoalStatus.STATUS_SUCCEEDED
+    for name in "BD":
+        assert wait_for(queued[name][1], 20.0).status == GoalStatus.STATUS_SUCCEEDED
+    assert [f.stage for f in feedback["C"]] == [STAGE_QUEUED]  # never sampled, never ran
