@@ -179,7 +179,7 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     # an accepted cancel ends a goal CANCELED, unless the goal finished first (or was refused BUSY)
     assert cancel_codes.count(CancelGoal.Response.ERROR_NONE) >= canceled
     queued = [i for i, items in feedback.items() if any(f.stage == STAGE_QUEUED for f in items)]
-    assert len(queued) >= 50, len(queued)
+    assert len(queued) >= 10, len(queued)  # the exact places: the queue test below
     succeeded = statuses.count(GoalStatus.STATUS_SUCCEEDED)
     print(f"\n200 goals in {took:.1f} s: {succeeded} succeeded, {canceled} canceled, {len(busy)} busy; "
           f"{len(queued)} reported queued")
