@@ -11,8 +11,8 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from spatialclaw_ros.perception.types import Perception
 

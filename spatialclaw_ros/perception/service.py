@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import threading
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request

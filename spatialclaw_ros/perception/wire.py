@@ -17,10 +17,22 @@ from typing import Any
 import numpy as np
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
-from spatialclaw_ros.perception.limits import ZIP_MAGIC, DecodeLimits, LimitExceeded, WireError, parse_meta, read_npz
-from spatialclaw_ros.perception.types import ObjectMask, Reconstruction, Segmentation, SegmentRequest
+from spatialclaw_ros.perception.limits import (
+    ZIP_MAGIC,
+    DecodeLimits,
+    LimitExceeded,
+    WireError,
+    parse_meta,
+    read_npz,
+)
+from spatialclaw_ros.perception.types import (
+    ObjectMask,
+    Reconstruction,
+    Segmentation,
+    SegmentRequest,
+)
 
-__all__ = ["ZIP_MAGIC", "NPZ_MEDIA_TYPE", "WireError", "LimitExceeded", "pack", "unpack"]
+__all__ = ["NPZ_MEDIA_TYPE", "ZIP_MAGIC", "LimitExceeded", "WireError", "pack", "unpack"]
 
 NPZ_MEDIA_TYPE = "application/x-npz"
 FRAME_ARRAYS = ("image", "depth", "pose", "labels")

@@ -26,7 +26,14 @@ from hypothesis.extra import numpy as npst
 
 from spatialclaw_ros.perception import wire
 
-from .service_support import AUTH, TOKEN, free_port, frames_request, segment_request, tiny_frames
+from .service_support import (
+    AUTH,
+    TOKEN,
+    frames_request,
+    free_port,
+    segment_request,
+    tiny_frames,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PATHS = ("/reconstruct", "/segment", "/exists")

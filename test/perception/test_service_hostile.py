@@ -16,12 +16,26 @@ import numpy as np
 import psutil
 import pytest
 
-from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, build_perception, wire
+from spatialclaw_ros.perception import (
+    PerceptionConfig,
+    PerceptionError,
+    build_perception,
+    wire,
+)
 from spatialclaw_ros.perception.limits import DecodeLimits
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
 from spatialclaw_ros.perception.service import create_app
 
-from .service_support import AUTH, TOKEN, frames_request, npy_declaring, running, segment_request, tiny_frames, zip_bomb
+from .service_support import (
+    AUTH,
+    TOKEN,
+    frames_request,
+    npy_declaring,
+    running,
+    segment_request,
+    tiny_frames,
+    zip_bomb,
+)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,10 @@ from action_msgs.msg import GoalStatus
 from action_msgs.srv import CancelGoal
 from rclpy.action import ActionClient
 from rclpy.qos import QoSProfile
-
-from spatialclaw_ros.action import AskSpatial
-from spatialclaw_ros.ros.goals import MAX_MESSAGE_CHARS, REQUEST_QOS, STAGE_QUEUED
-
 from ros_support import SCENE, STREAM_TOPICS, node_parameters, wait_for, wait_until
+from spatialclaw_ros.action import AskSpatial
+
+from spatialclaw_ros.ros.goals import MAX_MESSAGE_CHARS, REQUEST_QOS, STAGE_QUEUED
 
 pytestmark = pytest.mark.ros
 R = AskSpatial.Result
@@ -153,7 +152,7 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     handles, results, cancels = [], [], []
     for burst in range(BURSTS):
         accepted = [send(burst * BURST_SIZE + k) for k in range(BURST_SIZE)]
-        wait_until(lambda: all(f.done() for f in accepted), 30.0, f"burst {burst} to be acknowledged")
+        wait_until(lambda accepted=accepted: all(f.done() for f in accepted), 30.0, f"burst {burst} to be acknowledged")
         burst_handles = [f.result() for f in accepted]
         assert all(h.accepted for h in burst_handles)  # every goal is answered, none dropped
         handles += burst_handles
@@ -189,7 +188,8 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     again = wait_for(handles[0].get_result_async(), 10.0)
     assert again.status == statuses[0] and again.status != GoalStatus.STATUS_UNKNOWN
 
-    del feedback, results, handles, cancels
+    for kept in (feedback, results, handles, cancels):
+        kept.clear()
     gc.collect()
     rss_end = process.memory_info().rss
     assert rss_end <= rss_start * 1.10, f"{rss_start >> 20} MB -> {rss_end >> 20} MB"
@@ -210,7 +210,7 @@ def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_ful
         assert handle.accepted
         return handle, handle.get_result_async()
 
-    running, running_result = send("A")
+    _, running_result = send("A")
     wait_until(lambda: any(f.stage == "sampling" for f in feedback["A"]), 10.0, "A to start")
     queued = {name: send(name) for name in "BCD"}
     wait_until(lambda: all(feedback[n] for n in "BCD"), 5.0, "queued feedback")

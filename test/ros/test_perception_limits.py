@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 from geometry_msgs.msg import Point
+from ros_support import node_parameters, scene_frames, wait_for
 from sensor_msgs.msg import Image
-
-from spatialclaw_ros.ros.conversions import matrix_to_pose
-from spatialclaw_ros.ros.images import camera_info_from_intrinsics, image_from_array, image_from_rgb
 from spatialclaw_ros.srv import Reconstruct, Segment
 
-from ros_support import node_parameters, scene_frames, wait_for
+from spatialclaw_ros.ros.conversions import matrix_to_pose
+from spatialclaw_ros.ros.images import (
+    camera_info_from_intrinsics,
+    image_from_array,
+    image_from_rgb,
+)
 
 pytestmark = pytest.mark.ros
 
