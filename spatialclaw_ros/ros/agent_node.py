@@ -103,6 +103,7 @@ class SpatialClawNode(Node):
             goal_values["max_queued_goals"] if settings.queue_goals else 0,
             dispatch=lambda handle: handle.execute(),
             on_queued=self._send_queued,
+            on_lost=lambda handle, error: self.get_logger().error(f"could not start a goal: {error!r}"),
         )
         self._action = ActionServer(
             self,

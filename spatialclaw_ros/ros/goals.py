@@ -150,10 +150,12 @@ class GoalQueue:
     Call `release()` when the running goal ends."""
 
     def __init__(self, capacity: int, dispatch: Callable[[ServerGoalHandle], None],
-                 on_queued: Callable[[ServerGoalHandle, int], None]):
+                 on_queued: Callable[[ServerGoalHandle, int], None],
+                 on_lost: Callable[[ServerGoalHandle, Exception], None]):
         self.capacity = capacity
         self._dispatch = dispatch
         self._on_queued = on_queued
+        self._on_lost = on_lost
         self._waiting: deque[tuple[ServerGoalHandle, CheckedGoal]] = deque()
         self._admissions: dict[bytes, Admission] = {}
         self._running = False
@@ -186,13 +188,13 @@ class GoalQueue:
             with self._changed:
                 self._changed.notify()
         else:
-            self._dispatch(handle)
+            self._hand_over(handle)
 
     def refuse(self, handle: ServerGoalHandle, code: int, message: str) -> None:
         """End a goal at once without queueing it (a bad request)."""
         with self._changed:
             self._admissions[_key(handle)] = Admission(run=False, code=code, message=message)
-        self._dispatch(handle)
+        self._hand_over(handle)
 
     def admission(self, handle: ServerGoalHandle) -> Admission:
         with self._changed:
@@ -229,7 +231,20 @@ class GoalQueue:
                     self._admissions[_key(handle)] = Admission(run=True, goal=goal)
                     leaving.append(handle)
             for handle in leaving:
-                self._dispatch(handle)
+                self._hand_over(handle)
+
+    def _hand_over(self, handle: ServerGoalHandle) -> None:
+        """Dispatch a goal; if that fails (the goal handle is gone), forget its admission and free
+        the slot it was given, so that one lost goal cannot stop the queue."""
+        try:
+            self._dispatch(handle)
+        except Exception as error:  # rclpy raises several types for a destroyed handle
+            with self._changed:
+                admission = self._admissions.pop(_key(handle), None)
+                if admission is not None and admission.run:
+                    self._running = False
+                    self._changed.notify()
+            self._on_lost(handle, error)
 
 
 def _key(handle: ServerGoalHandle) -> bytes:

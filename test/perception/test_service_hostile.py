@@ -168,6 +168,7 @@ def test_a_failed_model_load_is_503_with_its_cause_and_retried_with_backoff(tmp_
         per_request = (time.perf_counter() - started) / 20
         for answer in answers:
             refused(answer, 503, "not ready", "could not load Depth Anything 3")
+            assert int(answer.headers["retry-after"]) >= 1
         assert per_request < 0.1  # answered from the loader's state, not by loading
         attempts_during_requests = http.get("/ready").json()["attempts"]
         assert attempts_during_requests <= 2 + (time.perf_counter() - started) / 0.4 + 1
