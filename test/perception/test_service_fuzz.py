@@ -278,3 +278,14 @@ def test_malformed_headers_and_requests(server, watch, endpoint, method, authori
     path = endpoint.encode() if isinstance(endpoint, str) else endpoint
     meta, arrays = valid_request(endpoint if endpoint in PATHS else "/reconstruct")
     assert raw_request(server[0], method, path, headers, wire.pack(meta, arrays)) < 500
+
+
+def test_health_stays_live_while_large_requests_decode_and_run(server, http, watch):
+    """Not only small bodies: 40 MB requests (16 frames of 640x480 RGB-D), decoded and reconstructed
+    on worker threads while /health is polled."""
+    frames = tiny_frames(n=16, width=640, height=480)
+    body = wire.pack(*frames_request(frames))
+    assert len(body) > 40 << 20
+    for _ in range(3):
+        response = http.post("/reconstruct", content=body)
+        assert response.status_code == 200, response.text[:300]
