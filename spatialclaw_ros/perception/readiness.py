@@ -7,6 +7,7 @@ requests that arrive meanwhile are answered 503 with that cause at once: they ne
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -73,6 +74,7 @@ class ModelLoader:
                 log.error("perception: %s", self._reason)
                 self._stop.wait(wait)
                 continue
+            gc.freeze()  # the loaded models live as long as the process: keep them out of full collections
             with self._lock:
                 self._state, self._reason, self._retry_at = "ready", "", None
             log.info("perception: models loaded (attempt %d)", attempt)
