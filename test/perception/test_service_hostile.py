@@ -72,6 +72,7 @@ def test_the_zip_bomb_is_refused_with_413_at_once(service):
     response = service.post("/reconstruct", content=bomb)
     took = time.perf_counter() - started
     refused(response, 413, "decompresses to more than")
+    print(f"\nzip bomb ({len(bomb)} bytes -> 3 GiB): 413 in {took * 1000:.1f} ms")
     assert took < 0.1, f"{took * 1000:.0f} ms"
     assert psutil.Process().memory_info().rss - rss_before < 64 << 20
 
