@@ -50,7 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if not token:
             token = secrets.token_urlsafe(24)
             print(f"perception token (send as 'Authorization: Bearer ...'): {token}", file=sys.stderr)
-        app = create_app(build_perception(config), token, config.max_request_megabytes << 20)
+        app = create_app(build_perception(config), token, config.decode_limits())
     except (PerceptionError, OSError) as error:
         print(f"spatialclaw serve-perception: {error}", file=sys.stderr)
         return 2
