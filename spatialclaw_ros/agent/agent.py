@@ -178,7 +178,11 @@ class Agent:
             if plan is None:
                 return Outcome(rules.NEEDS_VLM)  # no template fits: no kernel is needed to say so
         dispatch = HostVLMDispatch(ctx.client, deadline=ctx.deadline)
-        kernel_config = KernelConfig(cell_timeout_s=self.config.cell_timeout_s)
+        kernel_config = KernelConfig(
+            cell_timeout_s=self.config.cell_timeout_s,
+            allow_weaker_sandbox=self.config.allow_weaker_sandbox,
+            warm_workers=self.config.warm_kernels,
+        )
 
         def start_kernel() -> Kernel:
             return Kernel(
@@ -198,9 +202,9 @@ class Agent:
         config = self.config
         single_pass = config.executor == "single_pass"
         if config.executor == "tool_calls":
-            source = ToolCallCells(len(ctx.videos))
+            source = ToolCallCells(len(ctx.videos), native=config.vlm.native_tools)
         else:
-            source = CodeCells(describe(), single_pass=single_pass)
+            source = CodeCells(describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens)
         limits = LoopLimits(
             max_steps=1 if single_pass else config.max_steps,
             max_failures=config.max_failures,

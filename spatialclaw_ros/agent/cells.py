@@ -10,24 +10,43 @@ from typing import Any
 
 from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.graph import CellDraft
-from spatialclaw_ros.agent.replies import ToolCall, parse_cell_reply, parse_tool_call
+from spatialclaw_ros.agent.replies import (
+    ToolCall,
+    calls_as_text,
+    native_calls_as_text,
+    parse_cell_reply,
+    parse_tool_calls,
+    stated_answer,
+    visible_text,
+)
+from spatialclaw_ros.agent.vlm_client import VLMReply
 
 
 class CodeCells:
-    """The VLM writes the cell itself."""
+    """The VLM writes the cell itself. `max_tokens`: the reply limit, named in corrections."""
 
-    def __init__(self, tools_doc: str, single_pass: bool = False) -> None:
+    def __init__(self, tools_doc: str, single_pass: bool = False, max_tokens: int | None = None) -> None:
         self.tools_doc = tools_doc
         self.single_pass = single_pass
+        self.max_tokens = max_tokens
 
     def system_prompt(self, max_steps: int) -> str:
         return prompts.code_system(self.tools_doc, max_steps, self.single_pass)
 
-    def draft(self, reply: str) -> CellDraft:
+    def function_tools(self) -> None:
+        return None
+
+    def draft(self, reply: VLMReply) -> CellDraft:
         parsed = parse_cell_reply(reply)
-        if parsed.code is None:
-            return CellDraft(None, prompts.NO_CODE_FEEDBACK.format(found=parsed.code_blocks))
-        return CellDraft(parsed.code, summary=parsed.purpose)
+        echo = visible_text(reply)
+        if not reply.content.strip():  # the reply was read from the reasoning: keep only its cell
+            echo = f"```python\n{parsed.code}\n```" if parsed.code is not None else ""
+        if parsed.code is not None:
+            return CellDraft(parsed.code, summary=parsed.purpose, echo=echo)
+        if parsed.answer is not None:
+            return _stated_answer(parsed.answer, echo)
+        correction = prompts.code_correction(parsed.problem, parsed.code_blocks, self.max_tokens)
+        return CellDraft(None, correction, echo=echo)
 
 
 # -- structured tool calls --------------------------------------------------------------------
@@ -102,34 +121,76 @@ def _answer(args: dict[str, Any], videos: int) -> str:
     return f"ReturnAnswer({value!r})"
 
 
+# Every `args` example is valid JSON that renders (a test checks it); the doc says what varies.
+# "frame"/"frames"/"prompt_frame" are positions in the video's frame list (0 = its first frame).
 TOOL_SPECS: tuple[ToolSpec, ...] = (
-    ToolSpec("reconstruct", '{"video": 1, "frames": [0, 4]?}', "depth, camera poses and point maps of the frames",
+    ToolSpec("reconstruct", '{"video": 1, "frames": [0, 2, 4]}',
+             "depth, camera poses and point maps; frames optional (default: all; 8-32 spread-out frames are best)",
              lambda a, n: f"tools.Reconstruct({_frames(a, n)})"),
-    ToolSpec("segment", '{"video": 1, "frame": 0, "text": "red chair" | "points": [[x, y]] | "box": [x0, y0, x1, y1]}',
-             "masks of an object in one frame", lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})"),
-    ToolSpec("track", '{"video": 1, "text": "red chair", "prompt_frame": 0}', "masks of an object through the video",
-             lambda a, n: f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, prompt_frame={_frame(a, 'prompt_frame')})"),
-    ToolSpec("exists", '{"video": 1, "frames": [0]?, "name": "red chair"}', "whether an object is visible",
+    ToolSpec("segment", '{"video": 1, "frame": 0, "text": "red chair"}',
+             'masks of an object in one frame; instead of text: "points": [[x, y]] or "box": [x0, y0, x1, y1] pixels',
+             lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})"),
+    ToolSpec("track", '{"video": 1, "text": "red chair", "prompt_frame": 0}',
+             "masks of an object through the whole video, prompted on prompt_frame (text, points or box)",
+             lambda a, n: f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, "
+                          f"prompt_frame={_video(a, n)}[{_frame(a, 'prompt_frame')}])"),
+    ToolSpec("exists", '{"video": 1, "frames": [0], "name": "red chair"}',
+             "whether an object is visible in any of the frames (default: all)",
              lambda a, n: f"tools.SAM3.exists({_frames(a, n)}, {_text(a, 'name')})"),
-    ToolSpec("box_3d", '{"reconstruction": "<saved>", "mask": "<saved segmentation>"}', "an object's 3D box",
-             lambda a, n: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')})"),
-    ToolSpec("distance", '{"reconstruction": "<saved>", "a": "<saved>", "b": "<saved>"}',
-             "distance between two segmented objects (closest points and centroids)",
+    ToolSpec("box_3d", '{"reconstruction": "rec", "mask": "chair"}',
+             "an object's upright 3D box from a saved reconstruction and a saved segmentation",
+             lambda a, n: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')}, upright=True)"),
+    ToolSpec("height", '{"reconstruction": "rec", "mask": "chair"}',
+             "an object's height (its extent along the world's up axis), metres",
+             lambda a, n: f"{_var(a, 'reconstruction')}.height({_var(a, 'mask')})"),
+    ToolSpec("distance", '{"reconstruction": "rec", "a": "chair", "b": "door"}',
+             "distance between two saved segmentations (closest points and centroids)",
              lambda a, n: f"{_var(a, 'reconstruction')}.distance_between({_var(a, 'a')}, {_var(a, 'b')})"),
     ToolSpec("locate", '{"video": 1, "frames": [0], "query": "the door handle"}',
-             "points (0-1000) of something described in words", lambda a, n: f"vlm.locate({_frames(a, n)}, {_text(a, 'query')})"),
-    ToolSpec("ask", '{"video": 1, "frames": [0, 1], "query": "..."}', "a sub-question to a vision model",
+             "points (0-1000) of something described in words, on the first frame given",
+             lambda a, n: f"vlm.locate({_frames(a, n)}, {_text(a, 'query')})"),
+    ToolSpec("ask", '{"video": 1, "frames": [0, 1], "query": "What colour is the mug?"}',
+             "a self-contained sub-question to a fresh vision model session",
              lambda a, n: f"vlm.ask({_frames(a, n)}, {_text(a, 'query')})"),
-    ToolSpec("answer", '{"value": "B" | 2.5 | "yes"}', "submit the final answer (ends the episode)", _answer),
+    ToolSpec("answer", '{"value": "B"}',
+             "submit the final answer: an option letter, a number in the asked unit, yes/no or a short phrase",
+             _answer),
 )  # fmt: skip
+
+
+def _stated_answer(answer: str, echo: str) -> CellDraft:
+    """A reply that concluded in prose ("Final answer: B"): submitted as it is, for the answer
+    check to accept or refuse like any other."""
+    return CellDraft(f"ReturnAnswer({answer!r})", summary="the answer stated in the reply", echo=echo)
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def function_definition(spec: ToolSpec) -> dict:
+    example = json.loads(spec.args)
+    properties: dict[str, Any] = {key: {"type": _JSON_TYPES[type(value)]} for key, value in example.items()}
+    if spec.name != "answer":
+        properties["save_as"] = {"type": "string", "description": "variable name to keep the result under"}
+    else:
+        properties["value"] = {"type": ["string", "number"]}
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": f"{spec.doc}. Example arguments: {spec.args}",
+            "parameters": {"type": "object", "properties": properties},
+        },
+    }
 
 
 class ToolCallCells:
     """The VLM emits JSON tool calls; each becomes a small cell that saves and prints its result.
     `videos`: how many videos the kernel holds (tool calls name them by number, from 1)."""
 
-    def __init__(self, videos: int = 1) -> None:
+    def __init__(self, videos: int = 1, native: bool = False) -> None:
         self.videos = videos
+        self.native = native
         self.specs = {spec.name: spec for spec in TOOL_SPECS}
         self._results = 0
 
@@ -137,13 +198,29 @@ class ToolCallCells:
         listing = "\n".join(f"- {s.name} {s.args}: {s.doc}" for s in TOOL_SPECS)
         return prompts.tool_calls_system(listing, max_steps)
 
-    def draft(self, reply: str) -> CellDraft:
+    def function_tools(self) -> list[dict] | None:
+        """The tools as OpenAI function definitions (when `native`), their parameters read off
+        the same examples the prompt shows, plus the optional `save_as`."""
+        return [function_definition(spec) for spec in TOOL_SPECS] if self.native else None
+
+    def draft(self, reply: VLMReply) -> CellDraft:
+        # the history keeps the visible reply; calls that came natively or inside the reasoning
+        # are added written out as JSON, and reasoning is never kept
+        visible = visible_text(reply) if reply.content.strip() else ""
         try:
-            call = parse_tool_call(reply)
-            code = self.render(call)
+            calls = parse_tool_calls(reply)
+            if any(call.tool == "answer" for call in calls[:-1]):
+                raise ValueError("the answer call must come last, after the calls it depends on")
+            code = "\n".join(self.render(call) for call in calls)
         except ValueError as exc:
-            return CellDraft(None, prompts.NO_TOOL_CALL_FEEDBACK.format(problem=exc))
-        return CellDraft(code, summary=f"{call.tool} {json.dumps(call.args)}")
+            echo = "\n".join(part for part in (visible, native_calls_as_text(reply.tool_calls)) if part)
+            stated = None if reply.cut_off or reply.tool_calls else stated_answer(visible)
+            if stated is not None:
+                return _stated_answer(stated, echo)
+            return CellDraft(None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo)
+        written = calls_as_text(calls) if reply.tool_calls or not visible else ""
+        summary = "; ".join(f"{call.tool} {json.dumps(call.args)}" for call in calls)
+        return CellDraft(code, summary=summary, echo="\n".join(part for part in (visible, written) if part))
 
     def render(self, call: ToolCall) -> str:
         spec = self.specs.get(call.tool)
@@ -154,4 +231,4 @@ class ToolCallCells:
             return expression
         self._results += 1
         name = call.save_as or f"result_{self._results}"
-        return f"{name} = {expression}\nprint({name!r}, '=', {name})"
+        return f"{name} = {expression}\nprint({name!r}, '=', repr({name}))"

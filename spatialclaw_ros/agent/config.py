@@ -39,8 +39,15 @@ class VLMConfig(BaseModel):
     max_retries: int = Field(3, ge=0)
     retry_backoff_s: float = Field(1.0, ge=0)  # doubles after each failed try
     max_image_px: int = Field(768, ge=32)  # long edge of every image sent
-    max_tokens: int = Field(4096, ge=16)
+    # per reply; thinking models spend thousands of tokens before the cell, so 4096 cut replies
+    # short. The server must fit the prompt plus this in its context (vLLM --max-model-len).
+    max_tokens: int = Field(16384, ge=16)
     temperature: float = Field(0.0, ge=0)
+    # tool_calls executor: also offer its tools as OpenAI function definitions (`tools=`), for a
+    # server started with a tool parser (vLLM --enable-auto-tool-choice --tool-call-parser ...).
+    # Off by default: such a request fails on a server without one. Calls written in the reply
+    # text (```json, <tool_call>) are read either way.
+    native_tools: bool = False
 
     @field_validator("base_urls", mode="before")
     @classmethod
@@ -59,6 +66,11 @@ class AgentConfig(BaseModel):
     max_failures: int = Field(30, ge=1)  # failed cells before the loop gives up
     episode_timeout_s: float = Field(1800.0, gt=0)
     cell_timeout_s: float = Field(600.0, gt=0)
+    # The kernel's containment (docs/kernel.md): refuse to run cells when a layer (identity,
+    # network, filesystem, seccomp) is missing here, unless explicitly allowed; and how many
+    # contained kernels to keep started ahead of the next episode.
+    allow_weaker_sandbox: bool = False
+    warm_kernels: int = Field(2, ge=0)
     max_prompt_frames: int = Field(32, ge=1)  # key frames shown to the cell writer per video
     max_feedback_images: int = Field(6, ge=0)  # images attached to one feedback message
     max_feedback_chars: int = Field(6000, ge=200)

@@ -26,8 +26,9 @@ import numpy as np
 from langgraph.graph import END, START, StateGraph
 
 from spatialclaw_ros.agent import prompts
+from spatialclaw_ros.agent.answer_check import answer_problem
 from spatialclaw_ros.agent.types import ProgressEvent, Question, StepRecord, Stage
-from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient
+from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMReply
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.sampling import evenly_spaced
 from spatialclaw_ros.kernel.feedback import cap_middle
@@ -42,12 +43,17 @@ class CellDraft:
     code: str | None
     correction: str = ""
     summary: str = ""  # one line for progress output (the reply's stated purpose)
+    echo: str = ""  # the reply as it goes back into the conversation: never its reasoning
 
 
 class CellSource(Protocol):
     def system_prompt(self, max_steps: int) -> str: ...
 
-    def draft(self, reply: str) -> CellDraft: ...
+    def draft(self, reply: VLMReply) -> CellDraft: ...
+
+    def function_tools(self) -> list[dict] | None:
+        """OpenAI function definitions to offer with every cell request, or None."""
+        ...
 
 
 class LoopState(TypedDict, total=False):
@@ -60,6 +66,8 @@ class LoopState(TypedDict, total=False):
     stop: StopReason | None
     used_fallback: bool
     last_result: Any  # the kernel's StepResult of the latest cell
+    refusal: str  # why the latest cell's answer was refused ("" when it was not)
+    refused: list[Any]  # answers refused so far
 
 
 @dataclass
@@ -132,6 +140,8 @@ class AgentLoop:
             "stop": None,
             "used_fallback": False,
             "last_result": None,
+            "refusal": "",
+            "refused": [],
         }
         # every turn passes through at most three nodes; the limit only guards against a bug
         return self.graph.invoke(initial, config={"recursion_limit": 4 * self.limits.max_steps + 10})
@@ -142,7 +152,7 @@ class AgentLoop:
         self._progress("planning", 0)
         plan = self.client.chat(
             [
-                ChatMessage("system", prompts.PLANNER_SYSTEM),
+                ChatMessage("system", prompts.planner_system()),
                 ChatMessage("user", prompts.planner_request(self.question, self.videos)),
             ],
             purpose="plan",
@@ -155,9 +165,13 @@ class AgentLoop:
     def _write(self, state: LoopState) -> LoopState:
         turn = state["turns"] + 1
         self._progress("coding", turn)
-        reply = self.client.chat([self.system, *state["messages"]], purpose="cell", deadline=self.limits.deadline)
+        reply = self.client.complete(
+            [self.system, *state["messages"]], purpose="cell", deadline=self.limits.deadline,
+            tools=self.source.function_tools(),
+        )
         draft = self.source.draft(reply)
-        messages = [*state["messages"], ChatMessage("assistant", reply)]
+        # the reasoning stays out of the history: it would be resent, and paid for, every turn
+        messages = [*state["messages"], ChatMessage("assistant", draft.echo or "(empty reply)")]
         if draft.code is not None:
             return {"messages": messages, "turns": turn, "pending": draft}
         self.trace.event("no_cell", turn=turn, correction=draft.correction)
@@ -176,15 +190,23 @@ class AgentLoop:
             "last_result": result,
             "failures": state["failures"] + (result.status == "error"),
             "pending": None,
+            "refusal": "",
         }
         if result.answer is not None:
-            update.update(answer=result.answer, stop="answered")
+            refusal = answer_problem(result.answer, self.question, state["refused"])
+            if refusal is None:
+                update.update(answer=result.answer, stop="answered")
+            else:
+                self.trace.event("answer_refused", turn=state["turns"], answer=result.answer, reason=refusal)
+                update.update(refusal=refusal, refused=[*state["refused"], result.answer])
         return update
 
     def _feedback(self, state: LoopState) -> LoopState:
         result = state["last_result"]
         images = list(result.images)[: self.limits.max_feedback_images]
         text = cap_middle(result.feedback, self.limits.max_feedback_chars)
+        if state["refusal"]:
+            text += f"\nAnswer not accepted, the episode goes on: {state['refusal']}"
         self.trace.step(state["turns"], self.history[-1].code, result)
         self._progress("executing", state["turns"], observation=self.history[-1].observation or result.status)
         turn = ChatMessage("user", prompts.feedback_turn(text, state["turns"], self.limits.max_steps), images)

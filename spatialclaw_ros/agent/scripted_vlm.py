@@ -9,8 +9,10 @@ scripts use it to drive whole episodes without a model:
         ...
         assert len(vlm.requests) == 2
 
-`replies` is either a list of strings served in order or a callable that receives the request's
-JSON body and returns the reply text (to answer by content, e.g. planner vs. cell writer).
+`replies` is either a list served in order or a callable that receives the request's JSON body
+and returns the reply (to answer by content, e.g. planner vs. cell writer). A reply is the text
+of the message, or a `ScriptedReply` to shape it as real servers do: reasoning in a separate
+field, a reply cut at the token limit, OpenAI `tool_calls`.
 `fail_next(n, status)` makes the next n requests fail with that HTTP status; `stall_next(n,
 seconds)` holds the next n requests that long before answering (to provoke client timeouts); a
 stalled request whose client has given up by then consumes no reply, so the client's retry gets
@@ -32,7 +34,20 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-ReplySource = Sequence[str] | Callable[[dict[str, Any]], str]
+@dataclass(frozen=True)
+class ScriptedReply:
+    """A reply in the shape a real server may send it. `reasoning` goes in `reasoning_content`
+    (vLLM with a reasoning parser); `tool_calls` are (name, JSON arguments text) pairs sent in
+    the OpenAI `tool_calls` field; `finish_reason` "length" marks a reply cut at max_tokens."""
+
+    content: str | None = ""
+    reasoning: str | None = None
+    tool_calls: tuple[tuple[str, str], ...] = ()
+    finish_reason: str = "stop"
+
+
+Reply = str | ScriptedReply
+ReplySource = Sequence[Reply] | Callable[[dict[str, Any]], Reply]
 
 MODEL_NAME = "scripted-vlm"
 # Rough token accounting so clients see plausible usage figures: ~4 characters a token, and a
@@ -46,6 +61,7 @@ class _Fault:
     kind: str  # "fail" | "stall"
     status: int = 500
     seconds: float = 0.0
+    message: str = ""
 
 
 class ScriptedVLM:
@@ -54,8 +70,8 @@ class ScriptedVLM:
     def __init__(self, replies: ReplySource, latency_s: float = 0.0, api_key: str | None = None) -> None:
         if not callable(replies):
             replies = list(replies)
-            if not all(isinstance(r, str) for r in replies):
-                raise TypeError("scripted replies must be strings (or a callable returning a string)")
+            if not all(isinstance(r, (str, ScriptedReply)) for r in replies):
+                raise TypeError("scripted replies must be strings or ScriptedReply (or a callable returning one)")
         self._replies = replies
         self._next_reply = 0
         self.latency_s = float(latency_s)
@@ -107,10 +123,11 @@ class ScriptedVLM:
 
     # -- scripting ---------------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """The next `n` chat requests get HTTP `status` with an OpenAI-style error body."""
+    def fail_next(self, n: int = 1, status: int = 500, message: str = "") -> None:
+        """The next `n` chat requests get HTTP `status` with an OpenAI-style error body
+        (`message`, or a generic one)."""
         with self._lock:
-            self._faults.extend(_Fault("fail", status=status) for _ in range(n))
+            self._faults.extend(_Fault("fail", status=status, message=message) for _ in range(n))
 
     def stall_next(self, n: int = 1, seconds: float = 30.0) -> None:
         """The next `n` chat requests wait `seconds` before being answered normally."""
@@ -130,11 +147,11 @@ class ScriptedVLM:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
-    def _reply_for(self, body: dict[str, Any]) -> str:
+    def _reply_for(self, body: dict[str, Any]) -> Reply:
         if callable(self._replies):
             reply = self._replies(body)
-            if not isinstance(reply, str):
-                raise TypeError(f"the reply callable returned {type(reply).__name__}, not str")
+            if not isinstance(reply, (str, ScriptedReply)):
+                raise TypeError(f"the reply callable returned {type(reply).__name__}, not str or ScriptedReply")
             return reply
         with self._lock:
             if self._next_reply >= len(self._replies):
@@ -143,9 +160,20 @@ class ScriptedVLM:
             self._next_reply += 1
             return reply
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        if isinstance(reply, str):
+            reply = ScriptedReply(reply)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning is not None:
+            message["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+                for i, (name, arguments) in enumerate(reply.tool_calls)
+            ]
+        written = (reply.content or "") + (reply.reasoning or "") + "".join(a for _, a in reply.tool_calls)
         prompt_tokens = _count_prompt_tokens(body.get("messages", []))
-        completion_tokens = max(1, len(content) // _CHARS_PER_TOKEN)
+        completion_tokens = max(1, len(written) // _CHARS_PER_TOKEN)
         return {
             "id": f"chatcmpl-scripted-{next(self._ids)}-{uuid.uuid4().hex[:8]}",
             "object": "chat.completion",
@@ -154,8 +182,8 @@ class ScriptedVLM:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls and reply.finish_reason == "stop" else reply.finish_reason,
                     "logprobs": None,
                 }
             ],
@@ -220,7 +248,7 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
 
             fault = vlm._take_fault()
             if fault is not None and fault.kind == "fail":
-                self._error(fault.status, f"scripted failure (HTTP {fault.status})", kind="server_error")
+                self._error(fault.status, fault.message or f"scripted failure (HTTP {fault.status})", kind="server_error")
                 return
             if fault is not None and fault.kind == "stall":
                 vlm._wait(fault.seconds)

@@ -84,6 +84,9 @@ class Trace:
             purpose=exchange.purpose,
             messages=messages,
             reply=exchange.reply,
+            reasoning=exchange.reasoning,  # kept for reading the trace; never sent back to the model
+            finish_reason=exchange.finish_reason,
+            tool_calls=[{"name": c.name, "arguments": c.arguments} for c in exchange.tool_calls],
             prompt_tokens=exchange.prompt_tokens,
             completion_tokens=exchange.completion_tokens,
             elapsed=round(exchange.elapsed, 4),

@@ -8,6 +8,7 @@ conversation, so "a fresh session" is simply a call whose messages share nothing
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,23 @@ Role = Literal["system", "user", "assistant"]
 _RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
 
 
+# vLLM's refusal of a request whose prompt plus max_tokens exceeds the context, in its two
+# wordings ("... 23616 in the messages ..." and "... your request has 23616 input tokens ...")
+_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
+_PROMPT_TOKENS = re.compile(r"(\d+) in the messages|request has (\d+) input tokens")
+MIN_REPLY_TOKENS = 1024  # below this a reply cannot hold reasoning and a cell: fail instead
+
+
+def fitting_max_tokens(message: str, asked: int) -> int | None:
+    """The max_tokens that fits a server's context, read from its context-length refusal; None
+    when the message is no such refusal or too little room is left for a useful reply."""
+    limit, prompt = _CONTEXT_LIMIT.search(message), _PROMPT_TOKENS.search(message)
+    if not limit or not prompt:
+        return None
+    room = int(limit.group(1)) - int(prompt.group(1) or prompt.group(2)) - 16  # margin: template tokens
+    return room if MIN_REPLY_TOKENS <= room < asked else None
+
+
 class VLMUnavailable(RuntimeError):
     """The endpoint could not answer: unreachable, failing after retries, or refusing the request."""
 
@@ -38,6 +56,38 @@ class ChatMessage:
     role: Role
     text: str
     images: list[np.ndarray] = field(default_factory=list)  # RGB uint8, sent after the text
+
+
+@dataclass(frozen=True)
+class NativeToolCall:
+    """A tool call the server returned in the OpenAI `tool_calls` field (its tool parser read it
+    out of the model's text). `arguments` is the JSON text the server passed on, unparsed."""
+
+    name: str
+    arguments: str
+
+
+@dataclass
+class VLMReply:
+    """One reply as the server sent it. Reasoning models answer in two parts: with vLLM's
+    reasoning parser on, the thinking comes in `reasoning` (`reasoning_content`) and the answer
+    in `content`; with it off, both arrive in `content` as `<think>...</think>answer`."""
+
+    content: str
+    reasoning: str = ""
+    finish_reason: str = "stop"
+    tool_calls: list[NativeToolCall] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The content, or the reasoning when the content is empty (a model that wrote its whole
+        reply inside its thinking, or was cut off before leaving it)."""
+        return self.content if self.content.strip() else self.reasoning
+
+    @property
+    def cut_off(self) -> bool:
+        """The server stopped the reply at the token limit (`finish_reason` "length")."""
+        return self.finish_reason == "length"
 
 
 @dataclass
@@ -52,6 +102,9 @@ class VLMExchange:
     elapsed: float
     attempts: int
     error: str | None = None
+    reasoning: str = ""  # the server's separate reasoning field, when the reply also had content
+    finish_reason: str = ""
+    tool_calls: list[NativeToolCall] = field(default_factory=list)
 
 
 Listener = Callable[[VLMExchange], None]
@@ -112,10 +165,19 @@ class VLMClient:
         return sum(self.seconds.values())
 
     def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
-        """The reply text. Raises VLMUnavailable when every try failed or the request was refused."""
+        """The reply text (`VLMReply.text`). Raises VLMUnavailable when every try failed or the
+        request was refused."""
+        return self.complete(messages, purpose, deadline).text
+
+    def complete(
+        self, messages: list[ChatMessage], purpose: str, deadline: float | None = None, tools: list[dict] | None = None
+    ) -> VLMReply:
+        """The whole reply: content, reasoning, why it stopped, native tool calls. `tools`:
+        OpenAI function definitions offered to the model (sent only when given)."""
         payload = [_to_openai(m, self._data_url) for m in messages]
         started = time.monotonic()
         attempts, last_error = 0, ""
+        max_tokens = self.config.max_tokens
         while True:
             attempts += 1
             timeout = self.config.timeout_s
@@ -128,9 +190,10 @@ class VLMClient:
                 response = self._client.chat.completions.create(
                     model=self.config.model,
                     messages=payload,
-                    max_tokens=self.config.max_tokens,
+                    max_tokens=max_tokens,
                     temperature=self.config.temperature,
                     timeout=timeout,
+                    **({"tools": tools} if tools else {}),
                 )
             except _RETRYABLE as exc:
                 last_error = _describe(exc)
@@ -143,13 +206,19 @@ class VLMClient:
                 continue
             except openai.APIError as exc:
                 last_error = _describe(exc)
-                break
-            text = (response.choices[0].message.content or "") if response.choices else ""
+                # a long episode outgrew the server's context with the configured reply limit:
+                # ask once more for a reply that fits, rather than failing the episode
+                fitting = fitting_max_tokens(str(exc), max_tokens) if isinstance(exc, openai.BadRequestError) else None
+                if fitting is None:
+                    break
+                max_tokens = fitting
+                continue
+            reply = _reply_of(response)
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            self._record(purpose, messages, text, prompt_tokens, completion_tokens, started, attempts, None)
-            return text
+            self._record(purpose, messages, reply.text, prompt_tokens, completion_tokens, started, attempts, None, reply)
+            return reply
         self._record(purpose, messages, "", 0, 0, started, attempts, last_error)
         raise VLMUnavailable(
             f"the VLM at {self.config.base_url} (model {self.config.model}) did not answer the {purpose} "
@@ -166,6 +235,7 @@ class VLMClient:
         started: float,
         attempts: int,
         error: str | None,
+        full: VLMReply | None = None,
     ) -> None:
         elapsed = time.monotonic() - started
         with self._lock:
@@ -173,9 +243,29 @@ class VLMClient:
             if error is None:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:
+            extra = {}
+            if full is not None:
+                extra = dict(reasoning=full.reasoning if full.content.strip() else "",
+                             finish_reason=full.finish_reason, tool_calls=list(full.tool_calls))  # fmt: skip
             self.listener(
-                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error)
+                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error, **extra)
             )
+
+
+def _reply_of(response) -> VLMReply:
+    if not response.choices:
+        return VLMReply("")
+    choice = response.choices[0]
+    message = choice.message
+    # vLLM names the reasoning field `reasoning_content` (older) or `reasoning` (newer); the SDK
+    # keeps such non-standard fields as extra attributes
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+    calls = [
+        NativeToolCall(call.function.name, call.function.arguments or "{}")
+        for call in (message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    ]
+    return VLMReply(message.content or "", str(reasoning), choice.finish_reason or "stop", calls)
 
 
 def _describe(exc: openai.APIError) -> str:

@@ -133,15 +133,28 @@ def _namespace_flags(as_root: bool) -> list[str]:
     return flags
 
 
-def _read_only_paths(package_root: str) -> list[str]:
-    """What the worker may read: the interpreter, its libraries, the venv and this package's source."""
+def base_interpreter() -> str:
+    """The interpreter the venv was made from (the worker runs it directly, see process.py)."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def package_directories() -> list[str]:
+    """The host's package directories: site-packages, and what its .pth files add inside the venv
+    (the generated ROS interfaces), but no source checkout."""
     paths = sysconfig.get_paths()
+    found = [paths["purelib"], paths["platlib"]]
+    prefix = os.path.join(os.path.realpath(sys.prefix), "")
+    found += [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p).startswith(prefix)]
+    return list(dict.fromkeys(os.path.realpath(p) for p in found))
+
+
+def _read_only_paths(package_root: str) -> list[str]:
+    """What the worker may read: the interpreter and its standard library, the packages it
+    imports and this package's source; not the venv's own files or the repository."""
     wanted = {
         sys.base_prefix,
-        sys.prefix,
-        os.path.realpath(sys.executable),
-        paths["purelib"],
-        paths["platlib"],
+        base_interpreter(),
+        *package_directories(),
         os.path.join(package_root, "spatialclaw_ros"),
         "/usr",
         "/etc/ld.so.cache",

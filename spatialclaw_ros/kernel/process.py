@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -17,9 +16,11 @@ from spatialclaw_ros.kernel import containment
 from spatialclaw_ros.kernel.wire import WORKER_TO_HOST, Channel, ChannelClosed, ChannelTimeout, WireError
 from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
 
-# The worker runs the same copy of the package as the host (`-I` ignores PYTHONPATH and the
-# working directory). Its first statements drop root to the configured uid/gid, before any
-# library code runs; the namespaces around it are already in place (containment.py).
+# The worker is the base interpreter (so the venv's own files, pyvenv.cfg included, need not be
+# in its view) given the venv's package directories, and the same copy of this package as the
+# host (`-I` ignores PYTHONPATH and the working directory). Its first statements drop root to the
+# configured uid/gid, before any library code runs; the namespaces around it are already in
+# place (containment.py).
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOTSTRAP = f"""\
 import os, sys
@@ -30,6 +31,9 @@ if uid is not None and os.geteuid() == 0:
     os.setresuid(int(uid), int(uid), int(uid))
     if 0 in (os.getuid(), os.geteuid(), os.getgid(), os.getegid()):
         sys.exit("the kernel worker could not drop root")
+import site
+for directory in {containment.package_directories()!r}:
+    site.addsitedir(directory)
 sys.path.insert(0, {_PACKAGE_ROOT!r})
 from spatialclaw_ros.kernel.worker import main
 main()
@@ -78,7 +82,7 @@ class WorkerProcess:
         data = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), f"{containment.MATPLOTLIB_DIR}/{os.path.basename(path)}")
                 for path in containment.matplotlib_files()]  # fmt: skip
         command = containment.worker_command(
-            self.layers, [sys.executable, "-I", "-B", "-c", _BOOTSTRAP], worker_end.fileno(), _PACKAGE_ROOT, spec.uid, spec.gid, data
+            self.layers, [containment.base_interpreter(), "-I", "-B", "-c", _BOOTSTRAP], worker_end.fileno(), _PACKAGE_ROOT, spec.uid, spec.gid, data
         )
         try:
             self.process = subprocess.Popen(
@@ -110,6 +114,7 @@ class WorkerProcess:
             "file_limit_mb": spec.file_limit_mb,
             "python_layer": spec.python_layer,
             "seccomp": self.layers.available["seccomp"],
+            "package_dirs": containment.package_directories(),
         }
         try:
             self.channel.send({"op": "configure", "settings": settings})

@@ -13,6 +13,8 @@ import mmap
 import os
 import threading
 
+import numpy as np
+
 _GRANULE = 8 << 20  # sizes are rounded up to this, so similar arrays share prepared files
 _KEEP_PER_SIZE = 2
 _MAX_SIZES = 4  # distinct sizes kept prepared (the most recently asked for)
@@ -25,7 +27,13 @@ class _Prepared:
         self.fd = os.memfd_create("spatialclaw-array", os.MFD_CLOEXEC)
         try:
             os.ftruncate(self.fd, size)
-            self.region = mmap.mmap(self.fd, size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0))
+            os.posix_fallocate(self.fd, 0, size)  # the pages themselves, not a sparse file
+            self.region = mmap.mmap(self.fd, size, flags=mmap.MAP_SHARED)
+            # Map every page now (numpy releases the interpreter lock for this; MAP_POPULATE
+            # would hold it for the whole call and stall the host's other threads).
+            pages = np.frombuffer(self.region, np.uint8)
+            pages[:: mmap.PAGESIZE] = 0
+            del pages
         except BaseException:
             os.close(self.fd)
             raise
@@ -58,11 +66,15 @@ class PreparedMemory:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._prepare_forever, name="spatialclaw-shm", daemon=True)
                 self._thread.start()
-        self._wake.set()
         if prepared is None:
             prepared = _Prepared(size)
-        prepared.region[: buffer.nbytes] = buffer
+        target = np.frombuffer(prepared.region, np.uint8, count=buffer.nbytes)
+        np.copyto(target, np.frombuffer(buffer, np.uint8))
+        del target  # the region cannot close while a view exports it
         prepared.region.close()
+        # Only now: preparing the next file holds the interpreter lock in mmap, which would
+        # stall this copy.
+        self._wake.set()
         return prepared.fd
 
     def _prepare_forever(self) -> None:

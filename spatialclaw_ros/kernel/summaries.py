@@ -8,6 +8,7 @@ import types
 
 import numpy as np
 
+from spatialclaw_ros.kernel import hints  # noqa: F401 - the worker's error reports use it once locked down
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Reconstruction, Segmentation
 from spatialclaw_ros.tools.inputs import InputImage
 

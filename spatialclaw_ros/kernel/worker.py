@@ -164,6 +164,7 @@ class WorkerSettings:
     file_limit_mb: int
     python_layer: bool  # off only in tests of the operating-system layers
     seccomp: bool
+    package_dirs: list[str]  # the host's site-packages (the worker runs the base interpreter)
 
 
 class Worker:
@@ -173,7 +174,7 @@ class Worker:
         self.memory_limit_mb = settings.memory_limit_mb
         self.step = 0
         self.cell: CellState | None = None
-        self.audit = AuditPolicy(_library_roots(), _compile_callers(), [wire.__file__]) if settings.python_layer else None
+        self.audit = AuditPolicy(_library_roots(settings.package_dirs), _compile_callers(), [wire.__file__]) if settings.python_layer else None
         self.violations: list[str] = self.audit.violations if self.audit else []
         if settings.python_layer:
             facades = {"cv2": opencv_facade(cv2), "time": time_facade(time)}
@@ -359,7 +360,10 @@ class Worker:
         kind = error.kind if isinstance(error, HostServiceError) else "code"
         text = _exception_text(error)
         name = type(error).__name__
-        return kind, f"{where}{name}: {text}" if text else f"{where}{name}"
+        from spatialclaw_ros.kernel.hints import error_hint  # loaded with the summaries, before lockdown
+
+        hint = error_hint(error, self.cell.warnings if self.cell else [])
+        return kind, (f"{where}{name}: {text}" if text else f"{where}{name}") + hint
 
     def serve(self) -> None:
         """Announce readiness, take one episode's frames, then run cells until told to exit."""
@@ -417,10 +421,10 @@ def _clean_distance(d: ObjectDistance) -> ObjectDistance | None:
         return None
 
 
-def _library_roots() -> list[str]:
+def _library_roots(package_dirs: list[str]) -> list[str]:
     """Directories lazy imports read from: the standard library, site-packages, this package."""
     paths = sysconfig.get_paths()
-    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]}
+    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"], *package_dirs}
     roots.update(spatialclaw_ros.__path__)  # the package itself, not the repository around it
     return sorted(roots)
 

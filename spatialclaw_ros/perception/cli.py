@@ -54,7 +54,7 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"perception token (send as 'Authorization: Bearer ...'): {token}", file=sys.stderr)
         if args.ray is not None:  # the replicas build the models themselves
             return ray_cli.serve_on_ray(args, config, token)
-        app = create_app(build_perception(config), token, config.max_request_megabytes << 20)
+        app = create_app(build_perception(config), token, config.decode_limits())
     except (PerceptionError, OSError) as error:
         print(f"spatialclaw serve-perception: {error}", file=sys.stderr)
         return 2

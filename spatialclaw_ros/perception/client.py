@@ -11,7 +11,14 @@ from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.perception import wire
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.inputs import select_frames
+from spatialclaw_ros.perception.limits import DecodeLimits
 from spatialclaw_ros.perception.types import Reconstruction, Segmentation, SegmentRequest
+
+
+# Answers come from the service this client was configured with, and carry whole depth stacks:
+# limits far above a request's, still refusing an archive that declares more than memory holds.
+RESPONSE_LIMITS = DecodeLimits(max_body_bytes=64 << 30, max_decoded_bytes=64 << 30, max_array_elements=1 << 34,
+                               max_entries=16)
 
 
 class PerceptionClient:
@@ -35,19 +42,20 @@ class PerceptionClient:
         # Only the frames the call needs travel; the service caches by their content.
         subset = _subset(frames, frame_indices)
         meta, arrays = wire.encode_frames(subset, {"frame_indices": frame_indices})
-        return wire.decode_reconstruction(self._post("/reconstruct", meta, arrays))
+        return wire.decode_reconstruction(self._post("/reconstruct", meta, arrays), RESPONSE_LIMITS)
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
         request.validate(frames)
         subset = _subset(frames, request.frame_indices)
         meta, arrays = wire.encode_frames(subset)
         request_meta, request_arrays = wire.encode_request(request)
-        return wire.decode_segmentation(self._post("/segment", {**meta, **request_meta}, {**arrays, **request_arrays}))
+        body = self._post("/segment", {**meta, **request_meta}, {**arrays, **request_arrays})
+        return wire.decode_segmentation(body, RESPONSE_LIMITS)
 
     def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool:
         subset = _subset(frames, frame_indices)
         meta, arrays = wire.encode_frames(subset, {"name": name, "frame_indices": frame_indices})
-        answer, _ = wire.unpack(self._post("/exists", meta, arrays))
+        answer, _ = wire.unpack(self._post("/exists", meta, arrays), RESPONSE_LIMITS)
         return bool(answer["exists"])
 
     def _post(self, path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:

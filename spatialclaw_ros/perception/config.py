@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from spatialclaw_ros.perception.devices import check_device_name
 from spatialclaw_ros.perception.errors import PerceptionError
+from spatialclaw_ros.perception.limits import DecodeLimits
 
 RECONSTRUCT_BACKENDS = ("da3", "sensor", "fused")
 SEGMENT_BACKENDS = ("sam3", "labels")
@@ -41,6 +43,8 @@ class PerceptionConfig:
     cache_megabytes: int = 2048
     timeout_s: float = 300.0  # client request timeout
     max_request_megabytes: int = 512  # service: larger request bodies get 413
+    max_decoded_megabytes: int = 2048  # service: bodies that decompress to more get 413
+    max_frames_per_request: int = 256  # service and ROS services: more frames in one call get 413 / an error
 
     def __post_init__(self) -> None:
         if self.reconstruct_backend not in RECONSTRUCT_BACKENDS:
@@ -55,6 +59,13 @@ class PerceptionConfig:
             raise PerceptionError("chunk_size must be at least 2 (chunks share one frame)")
         if self.process_res < 14:
             raise PerceptionError("process_res must be at least 14 pixels")
+        check_device_name(self.device)
+        self.decode_limits()  # positive sizes, or a named error now rather than at the first request
+
+    def decode_limits(self) -> DecodeLimits:
+        """What one request to the perception service (or the perception node's ROS services) may hold."""
+        return DecodeLimits.from_megabytes(self.max_request_megabytes, self.max_decoded_megabytes,
+                                           max_frames=self.max_frames_per_request)
 
     @classmethod
     def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PerceptionConfig:

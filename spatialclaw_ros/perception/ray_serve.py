@@ -144,7 +144,7 @@ class PerceptionReplica:
         cache = SharedResultCache(index, serve.get_replica_context().replica_tag)
         self.perception = LocalPerception(build_reconstructor(config), build_segmenter(config), cache)  # type: ignore[arg-type]
         # not `self.app`: Serve's wrapper has a property of that name
-        self.service_app = create_app(self.perception, token, config.max_request_megabytes << 20)
+        self.service_app = create_app(self.perception, token, config.decode_limits())
 
     def __serve_build_asgi_app__(self) -> Any:
         return self.service_app

@@ -1,30 +1,64 @@
 """The perception service: the same operations as in-process perception, over HTTP.
 
 FastAPI; bearer-token authentication (401 without a token, 403 with a wrong one); bodies are npz
-archives (see wire.py; pickle refused) no larger than the configured limit (413); bad input gets a
-4xx with the reason in `detail`. Model calls run one at a time in a worker thread.
+archives (see wire.py; pickle refused). Every bad input gets a 4xx with the reason in `detail`:
+415 for a body that is not an npz archive, 413 for one over a limit (body size, decompressed size,
+compression ratio, array size, JSON depth, frame count: `DecodeLimits`), 400 for anything else
+malformed. Decoding and model calls run on worker threads, never on the event loop, so `/health`
+answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once, which
+bounds memory. Model calls run one at a time.
+
+`/health` says the process is alive; `/ready` says whether the models are loaded (503 with the
+reason until they are). Models load in the background at start; until they are loaded, or while a
+failed load waits for its retry, the operations answer 503 with the cause.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hmac
 import threading
-from typing import Callable
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from spatialclaw_ros.perception import wire
 from spatialclaw_ros.perception.errors import PerceptionError
+from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
+from spatialclaw_ros.perception.readiness import ModelLoader, load_models
 from spatialclaw_ros.perception.types import Perception
 
+# What an operation makes of a decoded request: the model call, still to run.
+Prepared = Callable[[], bytes]
 
-def create_app(perception: Perception, token: str, max_request_bytes: int = 512 << 20) -> FastAPI:
+
+def create_app(perception: Perception, token: str, limits: DecodeLimits | None = None, *,
+               loader: ModelLoader | None = None, max_concurrent_decodes: int = 2) -> FastAPI:
     if not token:
         raise PerceptionError("the perception service needs a token (set SPATIALCLAW_PERCEPTION_TOKEN or --token)")
-    app = FastAPI(title="spatialclaw perception", version="1")
+    limits = limits or DecodeLimits()
+    loader = loader or ModelLoader(lambda: load_models(perception))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # Everything imported and built so far lives as long as the process. Frozen, the cyclic
+        # collector's full passes skip it: unfrozen they took ~50 ms (more on a busy machine), all
+        # of it holding the GIL, so /health stalled behind them.
+        gc.collect()
+        gc.freeze()
+        loader.start()
+        yield
+        loader.stop()
+
+    app = FastAPI(title="spatialclaw perception", version="1", lifespan=lifespan)
     model_lock = threading.Lock()
+    decode_slots = asyncio.Semaphore(max_concurrent_decodes)
 
     def authorise(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -34,57 +68,81 @@ def create_app(perception: Perception, token: str, max_request_bytes: int = 512 
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(403, "wrong token")
 
+    def require_ready() -> None:
+        status = loader.status()
+        if not status.ready:
+            retry = {} if status.retry_in_s is None else {"Retry-After": str(max(1, round(status.retry_in_s)))}
+            raise HTTPException(503, f"perception models not ready: {status.reason}", headers=retry)
+
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
-            raise HTTPException(413, f"request body of {declared} bytes exceeds the limit of {max_request_bytes}")
-        body = bytearray()
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise HTTPException(413, f"request body of {declared} bytes exceeds the limit of {limits.max_body_bytes}")
+        chunks, size = [], 0
         async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_request_bytes:
-                raise HTTPException(413, f"request body exceeds the limit of {max_request_bytes} bytes")
-        return bytes(body)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limits.max_body_bytes:
+                raise HTTPException(413, f"request body exceeds the limit of {limits.max_body_bytes} bytes")
+        return b"".join(chunks)  # one copy, no growing buffer; bytes let the decoder read it without another
 
-    async def handle(request: Request, operation: Callable[[dict, dict], bytes]) -> Response:
-        authorise(request)
-        body = await read_body(request)
+    def decode(body: bytes, prepare: Callable[[dict, dict], Prepared]) -> Prepared:
         try:
-            meta, arrays = wire.unpack(body)
+            meta, arrays = wire.unpack(body, limits)
+            return prepare(meta, arrays)
+        except LimitExceeded as error:
+            raise HTTPException(413, str(error)) from error
         except wire.WireError as error:
-            status = 415 if not body.startswith(wire.ZIP_MAGIC) else 400
-            raise HTTPException(status, str(error)) from error
+            raise HTTPException(415 if not body.startswith(wire.ZIP_MAGIC) else 400, str(error)) from error
+        except PerceptionError as error:  # a well-formed request the operation cannot serve
+            raise HTTPException(400, str(error)) from error
+
+    async def handle(request: Request, prepare: Callable[[dict, dict], Prepared]) -> Response:
+        authorise(request)
+        require_ready()
+        async with decode_slots:
+            body = await read_body(request)
+            call = await run_in_threadpool(decode, body, prepare)
+            del body
 
         def run() -> bytes:
             with model_lock:
-                return operation(meta, arrays)
+                return call()
 
         try:
             return Response(await run_in_threadpool(run), media_type=wire.NPZ_MEDIA_TYPE)
         except PerceptionError as error:
             raise HTTPException(400, str(error)) from error
 
-    def reconstruct(meta: dict, arrays: dict) -> bytes:
-        frames = wire.decode_frames(meta, arrays)
-        indices = meta.get("frame_indices")
-        return wire.encode_reconstruction(perception.reconstruct(frames, None if indices is None else list(indices)))
+    def reconstruct(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
+        frames = wire.decode_frames(meta, arrays, limits)
+        indices = wire.decode_frame_indices(meta, limits)
+        return lambda: wire.encode_reconstruction(perception.reconstruct(frames, indices))
 
-    def segment(meta: dict, arrays: dict) -> bytes:
-        frames = wire.decode_frames(meta, arrays)
-        result = perception.segment(frames, wire.decode_request(meta, arrays))
-        return wire.encode_segmentation(result, (frames[0].height, frames[0].width))
+    def segment(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
+        frames = wire.decode_frames(meta, arrays, limits)
+        segment_request = wire.decode_request(meta, arrays, limits)
+        segment_request.validate(frames)
+        size = (frames[0].height, frames[0].width)
+        return lambda: wire.encode_segmentation(perception.segment(frames, segment_request), size)
 
-    def exists(meta: dict, arrays: dict) -> bytes:
-        frames = wire.decode_frames(meta, arrays)
-        name = meta.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise PerceptionError("exists needs a non-empty 'name'")
-        indices = meta.get("frame_indices")
-        found = perception.exists(frames, name, None if indices is None else list(indices))
-        return wire.pack({"exists": bool(found)}, {})
+    def exists(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
+        frames = wire.decode_frames(meta, arrays, limits)
+        name = wire.decode_name(meta, limits)
+        indices = wire.decode_frame_indices(meta, limits)
+        return lambda: wire.pack({"exists": bool(perception.exists(frames, name, indices))}, {})
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:
+        """Liveness: answered on the event loop, whatever the models and decoders are doing."""
         return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        status = loader.status()
+        body = {"status": status.state, "reason": status.reason, "attempts": status.attempts,
+                "retry_in_s": status.retry_in_s}
+        return JSONResponse(body, status_code=200 if status.ready else 503)
 
     @app.post("/reconstruct")
     async def reconstruct_endpoint(request: Request) -> Response:

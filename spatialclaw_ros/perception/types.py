@@ -5,13 +5,14 @@ it is the robot's frame (e.g. "map"); otherwise it is the first reconstructed fr
 ("first_camera"), OpenCV axes (x right, y down, z forward).
 
 Frame indices everywhere are `Frame.index` values (the frame's number in its video), not
-positions in a list.
+positions in a list. Up: `Reconstruction.up` is the world's up direction (+z in a robot frame,
+REP-103; the cameras' mean -y in a camera-first world).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, Union
 
 import numpy as np
@@ -22,6 +23,63 @@ from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.inputs import select_frames
 
 FIRST_CAMERA = "first_camera"
+ROBOT_UP = np.array([0.0, 0.0, 1.0])  # REP-103: z up in map, odom, base_link and the like
+
+
+class FrameArray(np.ndarray):
+    """A per-frame array of a Reconstruction whose first axis is indexed by frame number
+    (`.frame_index`), like every other frame reference: `recon.extrinsics[12]` is frame 12's
+    pose whichever row holds it, and a number that is not one of the frames is refused rather
+    than read as a row. Slices and boolean masks index rows; results are plain arrays."""
+
+    frame_indices: tuple[int, ...]
+
+    def __new__(cls, array: np.ndarray, frame_indices: Sequence[int]) -> FrameArray:
+        framed = np.asarray(array).view(cls)
+        framed.frame_indices = tuple(int(i) for i in frame_indices)
+        return framed
+
+    def __array_finalize__(self, obj) -> None:
+        # only the array built in __new__ has frames along its first axis: views and copies that
+        # numpy makes internally (ravel, partition, ...) index plainly
+        self.frame_indices = ()
+
+    def __array_wrap__(self, out_arr, context=None, return_scalar=False):
+        plain = np.asarray(out_arr).view(np.ndarray)  # arithmetic and reductions: plain arrays
+        return plain[()] if return_scalar else plain
+
+    def _row(self, frame) -> int:
+        frame = int(frame)
+        if frame not in self.frame_indices:
+            raise IndexError(
+                f"frame {frame} is not in this reconstruction: its arrays are indexed by frame number "
+                f"(.frame_index), and its frames are {list(self.frame_indices)}; the n-th one is "
+                "recon.frame_indices[n]"
+            )
+        return self.frame_indices.index(frame)
+
+    def __getitem__(self, key):
+        if not self.frame_indices:
+            return self.view(np.ndarray)[key]
+        head, rest = (key[0], key[1:]) if isinstance(key, tuple) and key else (key, ())
+        if isinstance(head, (int, np.integer)) and not isinstance(head, (bool, np.bool_)):
+            head = self._row(head)
+        elif isinstance(head, (list, np.ndarray)) and np.asarray(head).dtype.kind in "iu":
+            head = [self._row(i) for i in np.asarray(head).reshape(-1)]
+        return self.view(np.ndarray)[(head, *rest) if isinstance(key, tuple) else head]
+
+    def __iter__(self):
+        return iter(self.view(np.ndarray))
+
+    def __repr__(self) -> str:
+        plain = repr(self.view(np.ndarray))
+        return f"{plain} (indexed by frame number: {list(self.frame_indices)})" if self.frame_indices else plain
+
+    def __str__(self) -> str:
+        return str(self.view(np.ndarray))
+
+    def __reduce__(self):
+        return np.asarray(self).__reduce__()
 
 
 @dataclass
@@ -39,6 +97,18 @@ class Box3D:
     def corners(self) -> np.ndarray:
         """(8, 3) corner points in the world frame."""
         return geometry.box_corners(self.center, self.size, self.rotation)
+
+    def extent_along(self, direction) -> float:
+        """The box's extent along a world direction, e.g. `box.extent_along(recon.up)` for its
+        height. `size` is along the box's own axes (`rotation` columns), not the world's."""
+        unit = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+        along = self.corners() @ unit
+        return float(along.max() - along.min())
+
+    def __repr__(self) -> str:
+        vector = lambda v: "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"  # noqa: E731
+        return (f"Box3D({self.label!r}, center={vector(self.center)}, size={vector(self.size)} along its axes, "
+                f"frames={self.frame_indices}, world={self.world_frame!r})")
 
 
 @dataclass
@@ -79,6 +149,11 @@ class ObjectMask:
     def area(self) -> int:
         return int(np.count_nonzero(self.mask))
 
+    def __repr__(self) -> str:
+        h, w = np.shape(self.mask)
+        return (f"ObjectMask({self.label!r}, frame_index={self.frame_index}, object_id={self.object_id}, "
+                f"score={self.score:.2f}, area={self.area} px of {w}x{h})")
+
 
 @dataclass
 class Segmentation:
@@ -89,6 +164,13 @@ class Segmentation:
 
     def __len__(self) -> int:
         return len(self.masks)
+
+    def __repr__(self) -> str:
+        if not self.masks:
+            return (f"Segmentation({self.prompt!r}: 0 masks; rephrase the prompt, or find the object with "
+                    "vlm.locate and prompt with points)")
+        return (f"Segmentation({self.prompt!r}: {len(self.masks)} masks, labels {self.labels}, "
+                f"frames {self.frame_indices}, objects {self.object_ids})")
 
     @property
     def labels(self) -> list[str]:
@@ -133,7 +215,8 @@ MaskLike = Union[ObjectMask, np.ndarray, Segmentation, Sequence[ObjectMask]]
 
 @dataclass
 class Reconstruction:
-    """Per-frame depth, intrinsics and camera-to-world poses for a set of frames of one scene."""
+    """Per-frame depth, intrinsics and camera-to-world poses for a set of frames of one scene.
+    In the kernel its per-frame arrays are indexed by frame number: extrinsics[f] is frame f's."""
 
     depth: np.ndarray  # (N, H, W) float32; metres if is_metric; NaN invalid
     confidence: np.ndarray  # (N, H, W) float32, higher is better
@@ -146,6 +229,38 @@ class Reconstruction:
 
     def __len__(self) -> int:
         return len(self.frame_indices)
+
+    def __repr__(self) -> str:
+        n, h, w = np.shape(self.depth)
+        scale = "metric" if self.is_metric else "relative scale"
+        return (f"Reconstruction({n} frames {self.frame_indices}, {w}x{h}, {scale}, backend {self.backend!r}, "
+                f"world {self.world_frame!r}, up {tuple(round(float(v), 3) for v in self.up)})")
+
+    @property
+    def up(self) -> np.ndarray:
+        """Unit vector of the world's up direction: +z in a robot frame (map, odom, ...); in a
+        camera-first world the mean of the cameras' up (-y) axes, as cameras are held roughly
+        level (fit the floor with tools.Geometry.fit_plane where that is not so)."""
+        if self.world_frame != FIRST_CAMERA:
+            return ROBOT_UP.copy()
+        mean = -np.asarray(self.extrinsics)[:, :3, 1].mean(axis=0)
+        norm = np.linalg.norm(mean)
+        return mean / norm if norm > 1e-9 else -np.asarray(self.extrinsics)[0, :3, 1]
+
+    def height(self, mask: MaskLike, frame_index: int | None = None, trim: float = 0.0) -> float:
+        """An object's height: the extent of its masked points along `up` (metres if metric).
+        `trim` drops that fraction of points at the bottom and the top (stray depth pixels)."""
+        along = self._object_points(mask, frame_index)[1] @ self.up
+        low, high = np.quantile(along, [trim, 1 - trim]) if trim > 0 else (along.min(), along.max())
+        return float(high - low)
+
+    def indexed_by_frame(self) -> Reconstruction:
+        """The same reconstruction with its per-frame arrays indexed by frame number (FrameArray)."""
+        return replace(self, **{name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME})
+
+    def _positional(self) -> Reconstruction:
+        """The same reconstruction with plain row-indexed arrays, for code that walks the rows."""
+        return replace(self, **{name: np.asarray(getattr(self, name)) for name in _PER_FRAME})
 
     def row(self, frame_index: int) -> int:
         """Position of a frame index in the arrays."""
@@ -162,18 +277,18 @@ class Reconstruction:
 
     def point_map(self, frame_index: int) -> np.ndarray:
         """(H, W, 3) world point per pixel of one frame, NaN where depth is invalid."""
-        i = self.row(frame_index)
-        return geometry.point_map(self.depth[i], self.intrinsics[i], self.extrinsics[i])
+        i, rows = self.row(frame_index), self._positional()
+        return geometry.point_map(rows.depth[i], rows.intrinsics[i], rows.extrinsics[i])
 
     def points_of(self, mask: ObjectMask | np.ndarray, frame_index: int | None = None,
                   min_confidence: float | None = None, allow_empty: bool = False) -> np.ndarray:
         """World points (K, 3) under a mask. A bare bool array needs `frame_index` unless the
         reconstruction has one frame."""
         array, frame_index = self._mask_and_frame(mask, frame_index)
-        i = self.row(frame_index)
+        i, rows = self.row(frame_index), self._positional()
         if min_confidence is not None:
-            array = array & (self.confidence[i] >= min_confidence)
-        points = geometry.backproject(self.depth[i], self.intrinsics[i], self.extrinsics[i], array)
+            array = array & (rows.confidence[i] >= min_confidence)
+        points = geometry.backproject(rows.depth[i], rows.intrinsics[i], rows.extrinsics[i], array)
         if len(points) == 0 and not allow_empty:
             raise PerceptionError(f"the mask on frame {frame_index} covers no pixel with valid depth")
         return points
@@ -183,11 +298,31 @@ class Reconstruction:
         return self._object_points(mask, frame_index)[1].mean(axis=0)
 
     def box_3d(self, mask: MaskLike, frame_index: int | None = None, oriented: bool = True,
-               trim: float = 0.0, label: str | None = None) -> Box3D:
-        """A 3D box around the masked points: oriented by PCA, or aligned with the world axes."""
+               trim: float = 0.0, label: str | None = None, upright: bool = False) -> Box3D:
+        """A 3D box around the masked points: oriented by PCA, or aligned with the world axes.
+        `size` is along the box's own axes (`rotation` columns), so size[2] is a height only for
+        an upright box: upright=True stands the box on `up` (size[2] is then the height along up)
+        and turns it about up to fit the object's footprint."""
         name, points, frames, confidence = self._object_points(mask, frame_index)
-        center, size, rotation = geometry.fit_box(points, oriented=oriented, trim=trim)
+        if upright:
+            axes = self._upright_axes(points)
+            local_center, size, _ = geometry.fit_box(points @ axes, oriented=False, trim=trim)
+            center, rotation = axes @ local_center, axes
+        else:
+            center, size, rotation = geometry.fit_box(points, oriented=oriented, trim=trim)
         return Box3D(label or name, center, size, rotation, confidence, frames, self.world_frame)
+
+    def _upright_axes(self, points: np.ndarray) -> np.ndarray:
+        """Columns: the footprint's main horizontal direction, the other horizontal one, up."""
+        up = self.up
+        flat = points - np.outer(points @ up, up)
+        flat = flat - flat.mean(axis=0)
+        _, vectors = np.linalg.eigh(flat.T @ flat)
+        first = vectors[:, -1] - (vectors[:, -1] @ up) * up
+        if np.linalg.norm(first) < 1e-9:  # a single point or a vertical line: any horizontal axis
+            first = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        first /= np.linalg.norm(first)
+        return np.column_stack([first, np.cross(up, first), up])
 
     def distance_between(self, a: MaskLike, b: MaskLike, frame_index: int | None = None) -> ObjectDistance:
         """Closest points and centroids of two masked objects."""
@@ -201,7 +336,7 @@ class Reconstruction:
         from spatialclaw_ros.perception.bev import render_bev  # matplotlib only when asked
 
         highlighted = self._object_points(masks, None)[1] if masks is not None else None
-        return render_bev(self, list(objects), highlighted, size_px=size_px, show_points=show_points)
+        return render_bev(self._positional(), list(objects), highlighted, size_px=size_px, show_points=show_points)
 
     def _mask_and_frame(self, mask: ObjectMask | np.ndarray, frame_index: int | None) -> tuple[np.ndarray, int]:
         if isinstance(mask, ObjectMask):
@@ -241,6 +376,9 @@ class Reconstruction:
         if len(stacked) == 0:
             raise PerceptionError(f"the mask(s) on frame(s) {sorted(set(frames))} cover no pixel with valid depth")
         return label, stacked, sorted(set(frames)), float(np.mean(scores)) if scores else 1.0
+
+
+_PER_FRAME = ("depth", "confidence", "intrinsics", "extrinsics")
 
 
 @dataclass

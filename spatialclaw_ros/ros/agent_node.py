@@ -29,6 +29,18 @@ from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.perception.types import FIRST_CAMERA
 from spatialclaw_ros.ros.camera_inputs import CameraInput
 from spatialclaw_ros.ros.conversions import seconds_to_stamp, stamp_to_seconds
+from spatialclaw_ros.ros.goals import (
+    FEEDBACK_QOS,
+    GOAL_PARAMETERS,
+    REQUEST_QOS,
+    STAGE_QUEUED,
+    CheckedGoal,
+    GoalBounds,
+    GoalQueue,
+    GoalRefused,
+    check_goal,
+    shorten,
+)
 from spatialclaw_ros.ros.images import image_from_rgb
 from spatialclaw_ros.ros.outputs import UP_OPTICAL, UP_REP103, AnswerOutputs, OutputFrame, build_outputs
 from spatialclaw_ros.ros.poses import CameraPoses, NoPoses, OdometryPoses, TfPoses
@@ -49,7 +61,6 @@ _EPISODE_ERRORS = {
     "canceled": Result.CANCELED,
     "internal": Result.INTERNAL_ERROR,
 }
-_QUEUE_POLL_S = 0.05
 
 
 class GoalFailed(Exception):
@@ -84,17 +95,30 @@ class SpatialClawNode(Node):
         self.annotated_pub = self.create_publisher(Image, "~/annotated", 10)
         self.answer_pub = self.create_publisher(SpatialAnswer, "~/answer", 10)
         self.recorder = self._recorder()
-        self._slot = threading.Lock()  # one episode at a time
         self._answers = 0
         self._answers_lock = threading.Lock()
+        goal_values = {name: self.get_parameter(name).value for name in GOAL_PARAMETERS}
+        self._bounds = GoalBounds.from_parameters(goal_values, settings.max_question_chars, settings.max_num_frames)
+        self._goals = GoalQueue(
+            goal_values["max_queued_goals"] if settings.queue_goals else 0,
+            dispatch=lambda handle: handle.execute(),
+            on_queued=self._send_queued,
+            on_lost=lambda handle, error: self.get_logger().error(f"could not start a goal: {error!r}"),
+        )
         self._action = ActionServer(
             self,
             AskSpatial,
             "~/ask",
             execute_callback=self._execute,
             goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            handle_accepted_callback=self._accepted,
             cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),
+            goal_service_qos_profile=REQUEST_QOS,
+            result_service_qos_profile=REQUEST_QOS,
+            cancel_service_qos_profile=REQUEST_QOS,
+            feedback_pub_qos_profile=FEEDBACK_QOS,
+            result_timeout=int(goal_values["result_timeout_s"]),
         )
         names = ", ".join(f"{c.name} ({c.image_topic})" for c in settings.cameras)
         self.get_logger().info(f"ready: cameras {names}; poses from {settings.pose_source}; action {self._action_name()}")
@@ -142,24 +166,41 @@ class SpatialClawNode(Node):
             self.recorder.close()
         if getattr(self, "_action", None) is not None:
             self._action.destroy()
+        if getattr(self, "_goals", None) is not None:
+            self._goals.close()
         super().destroy_node()
 
     # ---- goals ----------------------------------------------------------------------------------
 
+    def _accepted(self, goal_handle: ServerGoalHandle) -> None:
+        """Bounds first (no work for a goal outside them), then the queue (goals.py)."""
+        try:
+            checked = check_goal(goal_handle.request, self._bounds, self.buffer.cameras)
+        except GoalRefused as refused:
+            self._goals.refuse(goal_handle, refused.code, str(refused))
+            return
+        self._goals.submit(goal_handle, checked)
+
+    def _send_queued(self, goal_handle: ServerGoalHandle, position: int) -> None:
+        observation = f"queued: {position} goal(s) ahead of this one"
+        goal_handle.publish_feedback(Feedback(stage=STAGE_QUEUED, step=0, observation=observation, elapsed=0.0))
+
     def _execute(self, goal_handle: ServerGoalHandle) -> AskSpatial.Result:
         started = time.monotonic()
+        admission = self._goals.admission(goal_handle)
         try:
-            if not self._take_slot(goal_handle):
-                raise GoalFailed(Result.BUSY, "another question is being answered and queue_goals is false")
+            if not admission.run:
+                raise GoalFailed(admission.code, admission.message)
             try:
-                result = self._answer(goal_handle, started)
+                result = self._answer(goal_handle, admission.goal, started)
             finally:
-                self._slot.release()
+                self._goals.release()
         except GoalFailed as failure:
-            result = Result(success=False, error_code=failure.code, error_msg=str(failure))
+            result = Result(success=False, error_code=failure.code, error_msg=shorten(str(failure)))
         except Exception as error:  # the node outlives any bug in one episode
             self.get_logger().error(f"goal failed unexpectedly: {error!r}")
-            result = Result(success=False, error_code=Result.INTERNAL_ERROR, error_msg=f"{type(error).__name__}: {error}")
+            result = Result(success=False, error_code=Result.INTERNAL_ERROR,
+                            error_msg=shorten(f"{type(error).__name__}: {error}"))
         if result.success:
             goal_handle.succeed()
         elif result.error_code == Result.CANCELED and goal_handle.is_cancel_requested:
@@ -173,22 +214,19 @@ class SpatialClawNode(Node):
             self.get_logger().warning(f"goal failed after {took:.1f} s (error {result.error_code}): {result.error_msg}")
         return result
 
-    def _take_slot(self, goal_handle: ServerGoalHandle) -> bool:
-        if not self.settings.queue_goals:
-            return self._slot.acquire(blocking=False)
-        while not self._slot.acquire(timeout=_QUEUE_POLL_S):
-            if goal_handle.is_cancel_requested:
-                raise GoalFailed(Result.CANCELED, "canceled while waiting for another question to finish")
-        return True
-
-    def _answer(self, goal_handle: ServerGoalHandle, started: float) -> AskSpatial.Result:
+    def _answer(self, goal_handle: ServerGoalHandle, checked: CheckedGoal, started: float) -> AskSpatial.Result:
         from spatialclaw_ros.agent import Question
 
         goal: AskSpatial.Goal = goal_handle.request
-        question = self._question(goal, Question)
+        try:
+            question = Question(checked.question, checked.choices)
+        except ValueError as error:
+            raise GoalFailed(Result.BAD_REQUEST, str(error)) from None
+        if goal_handle.is_cancel_requested:  # canceled just as it left the queue
+            raise GoalFailed(Result.CANCELED, "canceled before it started")
         send = _FeedbackSender(goal_handle, started)
         send.stage(Feedback.STAGE_SAMPLING, 0, observation="sampling frames")
-        sampled = self._sample(goal)
+        sampled = self._sample(goal, checked.cameras)
         self._check_perception_inputs(sampled.videos)
         episode = self._agent.run(
             question,
@@ -205,32 +243,13 @@ class SpatialClawNode(Node):
             raise GoalFailed(code, message)
         return self._publish_answer(goal, question.text, episode, sampled)
 
-    def _question(self, goal: AskSpatial.Goal, question_type):
-        limit = self.settings.max_question_chars
-        if len(goal.question) > limit:
-            raise GoalFailed(Result.BAD_REQUEST, f"the question has {len(goal.question)} characters; the limit is {limit}")
-        if not math.isfinite(goal.window_sec) or goal.window_sec < 0:
-            raise GoalFailed(Result.BAD_REQUEST, f"window_sec must be >= 0, got {goal.window_sec}")
-        if goal.num_frames > self.settings.max_num_frames:
-            raise GoalFailed(
-                Result.BAD_REQUEST, f"num_frames {goal.num_frames} is above the limit of {self.settings.max_num_frames}"
-            )
-        try:
-            return question_type(goal.question, list(goal.choices))
-        except ValueError as error:
-            raise GoalFailed(Result.BAD_REQUEST, str(error)) from None
-
-    def _sample(self, goal: AskSpatial.Goal) -> _Sampled:
+    def _sample(self, goal: AskSpatial.Goal, cameras: list[str]) -> _Sampled:
+        """Frames of `cameras` (checked: configured, no repeats)."""
         s = self.settings
         # No cameras named: every configured camera that has sent frames.
-        cameras = list(goal.cameras) or [c for c in self.buffer.cameras if self.buffer.count(c)]
+        cameras = cameras or [c for c in self.buffer.cameras if self.buffer.count(c)]
         if not cameras:
             raise GoalFailed(Result.NO_FRAMES, f"no frames received yet from any camera ({', '.join(self.buffer.cameras)})")
-        unknown = [c for c in cameras if c not in self.inputs]
-        if unknown:
-            raise GoalFailed(
-                Result.UNKNOWN_CAMERA, f"unknown camera(s) {', '.join(unknown)}; configured: {', '.join(self.buffer.cameras)}"
-            )
         at_time = stamp_to_seconds(goal.stamp) or None
         request = SampleRequest(
             window_s=goal.window_sec or s.default_window_s, count=goal.num_frames or s.default_num_frames, at_time=at_time

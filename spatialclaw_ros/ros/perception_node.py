@@ -1,10 +1,17 @@
 """The perception node: loads the models once (GPU when present) and serves them two ways:
 ROS services `~/segment` and `~/reconstruct` for other nodes, and the token-protected FastAPI
 perception service that the agent node's kernels call (`perception.service_url`).
+
+Both ways apply the same limits (PerceptionConfig.decode_limits: frames per call, pixels per image,
+bytes per call, points, text) and the same field checks (finite poses, calibrated intrinsics,
+thresholds in [0, 1]), and both answer "not ready" with the cause while the models load in the
+background or wait for a retry after a failed load (perception/readiness.py), instead of loading
+on a request's time.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -16,6 +23,9 @@ from sensor_msgs.msg import RegionOfInterest
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 from spatialclaw_ros.frames.types import names_present
 from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
+from spatialclaw_ros.perception.errors import PerceptionError
+from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
+from spatialclaw_ros.perception.readiness import ModelLoader, load_models
 from spatialclaw_ros.perception.types import SegmentRequest
 from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
 from spatialclaw_ros.ros.images import (
@@ -44,17 +54,22 @@ class PerceptionNode(Node):
         super().__init__(node_name, **node_kwargs)
         p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
+        config = load_perception_config(self._settings)
         # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
-        self._token = load_perception_config(self._settings).token or secrets.token_urlsafe(24)
+        self._token = config.token or secrets.token_urlsafe(24)
+        self.limits = config.decode_limits()
         self._factory = perception_factory or build_perception
         self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
         self.default = self._perception(self._settings["reconstruct_backend"])
+        self.models = ModelLoader(lambda: load_models(self.default))
+        self.models.start()
         self.create_service(Segment, "~/segment", self._on_segment)
         self.create_service(Reconstruct, "~/reconstruct", self._on_reconstruct)
         self._server = None
         if p["service.enabled"]:
-            self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]))
+            self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]),
+                                          self.limits, self.models)
             self.get_logger().info(
                 f"perception service on http://{p['service.host']}:{p['service.port']} "
                 "(token from perception.token / $SPATIALCLAW_PERCEPTION_TOKEN)"
@@ -71,12 +86,21 @@ class PerceptionNode(Node):
     def destroy_node(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+        if getattr(self, "models", None) is not None:
+            self.models.stop()
         super().destroy_node()
+
+    def _require_ready(self) -> None:
+        status = self.models.status()
+        if not status.ready:
+            raise PerceptionError(f"perception models not ready: {status.reason}")
 
     def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:
+            self._require_ready()
+            _check_sizes(self.limits, request.images, request.label_images)
             frames = _frames_for_segmentation(request)
-            segmentation = self.default.segment(frames, _segment_request(request, len(frames)))
+            segmentation = self.default.segment(frames, _segment_request(request, len(frames), self.limits))
         except Exception as error:  # a bad request or a failed model must not take the node down
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
             return response
@@ -86,6 +110,8 @@ class PerceptionNode(Node):
 
     def _on_reconstruct(self, request: Reconstruct.Request, response: Reconstruct.Response) -> Reconstruct.Response:
         try:
+            self._require_ready()
+            _check_sizes(self.limits, request.images, request.depths)
             frames = _frames_for_reconstruction(request)
             perception = self._perception(request.backend or self._settings["reconstruct_backend"])
             reconstruction = perception.reconstruct(frames)
@@ -105,17 +131,38 @@ class PerceptionNode(Node):
         return response
 
 
-def _segment_request(request: Segment.Request, count: int) -> SegmentRequest:
+def _check_sizes(limits: DecodeLimits, images: list, *per_image: list) -> None:
+    """Frame count, pixels per image and bytes per call, from the message sizes before any
+    conversion: the same limits as the HTTP service's."""
+    if len(images) > limits.max_frames:
+        raise LimitExceeded(f"{len(images)} images; the limit is {limits.max_frames}")
+    for i, msg in enumerate(images):
+        if msg.height * msg.width > limits.max_image_pixels:
+            raise LimitExceeded(f"image {i} has {msg.height * msg.width} pixels; the limit is {limits.max_image_pixels}")
+    total = sum(len(msg.data) for group in (images, *per_image) for msg in group)
+    if total > limits.max_decoded_bytes:
+        raise LimitExceeded(f"the images hold {total} bytes; the limit is {limits.max_decoded_bytes}")
+
+
+def _segment_request(request: Segment.Request, count: int, limits: DecodeLimits) -> SegmentRequest:
     prompts = [bool(request.text), len(request.points) > 0, request.box.width > 0]
     if sum(prompts) != 1:
         raise ValueError("give exactly one prompt: text, points or box")
     if request.prompt_frame >= count:
         raise ValueError(f"prompt_frame {request.prompt_frame} is outside the {count} images")
+    if len(request.text) > limits.max_text_chars:
+        raise LimitExceeded(f"the text prompt has {len(request.text)} characters; the limit is {limits.max_text_chars}")
+    if len(request.points) > limits.max_points:
+        raise LimitExceeded(f"{len(request.points)} points; the limit is {limits.max_points}")
+    if not (math.isfinite(request.threshold) and 0.0 <= request.threshold <= 1.0):
+        raise ValueError(f"threshold must be between 0 and 1, got {request.threshold}")
     points = labels = box = None
     if request.points:
         if len(request.point_labels) not in (0, len(request.points)):
             raise ValueError(f"{len(request.point_labels)} point_labels for {len(request.points)} points")
         points = np.array([[p.x, p.y] for p in request.points], dtype=np.float64)
+        if not np.isfinite(points).all():
+            raise ValueError("points have NaN or infinite coordinates")
         labels = np.array(list(request.point_labels) or [1] * len(points), dtype=np.int64)
     if request.box.width > 0:
         b = request.box
@@ -181,20 +228,40 @@ def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
                 index=i,
                 timestamp=stamp_to_seconds(msg.header.stamp),
                 depth=depth_from_image(request.depths[i]) if request.depths else None,
-                intrinsics=intrinsics_from_camera_info(request.camera_infos[i]) if request.camera_infos else None,
-                pose=pose_to_matrix(request.camera_poses[i]) if request.camera_poses else None,
+                intrinsics=_calibrated(request.camera_infos[i], i) if request.camera_infos else None,
+                pose=_finite_pose(request.camera_poses[i], i) if request.camera_poses else None,
             )
         )
     return FrameSet(frames, world_frame="world" if request.camera_poses else "")
 
 
-def _start_service(perception, token: str, host: str, port: int):
+def _calibrated(info, i: int) -> CameraIntrinsics:
+    """Intrinsics a caller gave explicitly: finite, positive focal lengths, a size."""
+    k = np.asarray(info.k, dtype=np.float64)
+    if not np.isfinite(k).all():
+        raise ValueError(f"camera_infos[{i}]: K has NaN or infinite entries")
+    intrinsics = intrinsics_from_camera_info(info)
+    if intrinsics is None:
+        raise ValueError(f"camera_infos[{i}]: K needs positive focal lengths and the image size, "
+                         f"got fx={k[0]:g} fy={k[4]:g} for {info.width}x{info.height}")
+    return intrinsics
+
+
+def _finite_pose(pose, i: int) -> np.ndarray:
+    matrix = pose_to_matrix(pose)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"camera_poses[{i}] has NaN or infinite entries")
+    return matrix
+
+
+def _start_service(perception, token: str, host: str, port: int, limits: DecodeLimits, models: ModelLoader):
     """The FastAPI perception service on a background thread; returns the uvicorn server."""
     import uvicorn
 
     from spatialclaw_ros.perception.service import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(perception, token=token), host=host, port=port, log_level="warning"))
+    app = create_app(perception, token, limits, loader=models)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="perception-service", daemon=True)
     thread.start()
     deadline = time.monotonic() + _SERVICE_START_TIMEOUT_S

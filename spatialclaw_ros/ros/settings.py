@@ -17,6 +17,7 @@ from rclpy.node import Node
 from spatialclaw_ros.frames.buffer import BufferLimits
 from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, rigid_transform
 from spatialclaw_ros.ros.camera_inputs import CameraTopics
+from spatialclaw_ros.ros.goals import GOAL_PARAMETERS
 from spatialclaw_ros.ros.poses import POSE_SOURCES
 
 # name -> (default, description). The perception models' parameters, for both nodes: the agent
@@ -63,6 +64,7 @@ NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     **PERCEPTION_PARAMETERS,
     "perception.service_url": ("", "perception service URL (the perception node); empty = in-process"),
     "perception.token": ("", "perception service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN)"),
+    **GOAL_PARAMETERS,  # goal bounds, queue and result retention (goals.py)
 }
 
 PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {

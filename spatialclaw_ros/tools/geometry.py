@@ -29,6 +29,14 @@ def _camera_matrix(intrinsics) -> np.ndarray:
     return np.asarray(intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64)
 
 
+def _up_vector(up) -> np.ndarray:
+    """A unit up vector from a vector or anything with `.up` (a Reconstruction)."""
+    vector = np.asarray(getattr(up, "up", up), dtype=np.float64).reshape(-1)
+    if vector.shape != (3,) or not np.isfinite(vector).all() or np.linalg.norm(vector) == 0:
+        raise ValueError(f"up must be a reconstruction or a non-zero 3-vector, got {up!r}")
+    return vector / np.linalg.norm(vector)
+
+
 def _points(points) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64)
     return array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array.reshape(1, -1)
@@ -156,13 +164,12 @@ class Geometry:
         return Plane(normal, offset, np.flatnonzero(np.abs(p @ normal + offset) < threshold))
 
     @staticmethod
-    def relative_direction(standpoint, facing, target, up=(0.0, -1.0, 0.0)) -> tuple[str, float]:
-        """Where `target` is for someone at `standpoint` looking toward `facing`: returns
-        ("front" | "left" | "back" | "right", signed angle in degrees, positive to the left).
-        `up` is the world's up direction: (0, -1, 0) in a camera-first (OpenCV) world, (0, 0, 1)
-        in a robot map frame."""
-        up = np.asarray(up, dtype=np.float64)
-        up = up / np.linalg.norm(up)
+    def relative_direction(standpoint, facing, target, up) -> tuple[str, float]:
+        """Where `target` is for someone at `standpoint` looking toward `facing` (3D points):
+        returns ("front" | "left" | "back" | "right", signed angle in degrees, positive to the
+        left), judged from above. `up`: the reconstruction (its `.up` is used) or an up vector;
+        there is no default because the up axis depends on the world frame."""
+        up = _up_vector(up)
 
         def flat(v):
             v = np.asarray(v, dtype=np.float64)

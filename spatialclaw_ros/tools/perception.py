@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from spatialclaw_ros.perception.types import Reconstruction, Segmentation
@@ -33,15 +35,18 @@ class Reconstruct:
     Depth, camera poses and intrinsics for frames of one video (a list of InputImages or one
     frame; `frame_indices` picks some of them by `.frame_index`). The result has `depth`
     (N x H x W metres if `is_metric`), `confidence`, `intrinsics` (N x 3 x 3), `extrinsics`
-    (N x 4 x 4 camera-to-world, OpenCV axes), `frame_indices`, `world_frame`, and helpers such
-    as points_of(mask, frame_index), centroid(mask, frame_index), box_3d(mask), bev()."""
+    (N x 4 x 4 camera-to-world, OpenCV axes), `frame_indices`, `world_frame`, `up`, and helpers
+    such as points_of(mask, frame_index), centroid(mask), height(mask), box_3d(mask), bev().
+    The per-frame arrays are indexed by frame number: recon.extrinsics[f] is frame f's pose.
+    Give it 8-32 frames spread over the video (more cost time; fewer leave gaps)."""
 
     def __init__(self, link: HostLink) -> None:
         self._link = link
 
     def __call__(self, frames, frame_indices=None) -> Reconstruction:
         video, indices = frame_refs(frames, frame_indices)
-        return self._link.call("reconstruct", video=video, frame_indices=indices)
+        reconstruction = self._link.call("reconstruct", video=video, frame_indices=indices)
+        return reconstruction.indexed_by_frame()
 
 
 class SAM3:
@@ -68,13 +73,26 @@ class SAM3:
             request["box"] = np.asarray(box, dtype=np.float64).reshape(4)
         if prompt_frame is not None:
             request["prompt_frame"] = int(getattr(prompt_frame, "frame_index", prompt_frame))
-        return self._link.call("segment", **request)
+        segmentation = self._link.call("segment", **request)
+        if not segmentation.masks:
+            prompt = f"text {text!r}" if text is not None else "points" if points is not None else "box"
+            warnings.warn(
+                f"0 masks for {prompt}: rephrase the prompt (a simpler noun), or locate the object with "
+                "vlm.locate and prompt with points",
+                stacklevel=3,
+            )
+        return segmentation
 
     def segment(self, frame, text=None, points=None, box=None, point_labels=None, threshold=None) -> Segmentation:
         """Masks on one frame from text ("red chair"), points (N x 2 pixels x, y) or a box
         (x0, y0, x1, y1 pixels). `point_labels`: 1 = on the object, 0 = not (default all 1)."""
-        if not isinstance(frame, InputImage):
-            raise TypeError("segment() takes one frame from InputImages; use propagate() for several")
+        if isinstance(frame, (list, tuple)):
+            raise TypeError("segment() takes one frame; use propagate() for several frames")
+        if not isinstance(frame, InputImage) or frame.frame_index < 0:
+            raise TypeError(
+                "segment() takes a frame of InputImages itself (e.g. InputImages[3]); a copy or an array "
+                "computed from it has no frame number to segment"
+            )
         return self._request(frame, text, points, point_labels, box, None, threshold)
 
     def propagate(

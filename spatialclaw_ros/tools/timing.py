@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spatialclaw_ros.frames.sampling import evenly_spaced
 from spatialclaw_ros.tools.inputs import InputImage
 
 
@@ -41,6 +42,15 @@ class Time:
     def seconds_to_frame(self, seconds: float, video: int = 0) -> int:
         """`.frame_index` of the frame nearest to a time."""
         return self.frame_at(seconds, video).frame_index
+
+    def key_frames(self, count: int = 16, video: int = 0) -> list[InputImage]:
+        """`count` frames spread evenly over a video, its first and last included (every frame
+        when it has fewer): what to give tools.Reconstruct (8-32 frames cover a scene; more
+        cost time, fewer leave gaps)."""
+        if count < 1:
+            raise ValueError("key_frames needs a count of at least 1")
+        frames = self._frames(video)
+        return [frames[i] for i in evenly_spaced(len(frames), count)]
 
     def duration(self, video: int = 0) -> float:
         """Seconds from the first to the last frame."""

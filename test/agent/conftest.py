@@ -71,7 +71,7 @@ def role_of(body: dict) -> str:
     if first["role"] != "system":
         return "sub"
     system = first["content"]
-    if system == prompts.PLANNER_SYSTEM:
+    if system == prompts.planner_system():
         return "plan"
     if system.startswith(prompts.FALLBACK_SYSTEM[:40]):
         return "fallback"

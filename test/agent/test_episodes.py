@@ -247,7 +247,7 @@ def test_executor_tool_calls(make_config, perception, view, scene):
     truth = np.linalg.norm(scene["red_box"].center - scene["blue_sphere"].center)
     assert "gap" in distance_feedback and episode.distances
     assert episode.distances[0].closest < truth  # closest points are nearer than the centres
-    assert "did not contain one valid tool call" in text_of(requests[6]["messages"][-1])
+    assert "did not hold a valid tool call (found no JSON tool call)" in text_of(requests[6]["messages"][-1])
 
 
 def test_executor_rules_needs_no_vlm_and_refuses_unknown_questions(make_config, perception, view):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from spatialclaw_ros.agent.cells import ToolCallCells
@@ -9,6 +11,7 @@ from spatialclaw_ros.agent.dispatch import NOT_VISIBLE, parse_points
 from spatialclaw_ros.agent.final_answer import answer_kind, final_answer
 from spatialclaw_ros.agent.replies import parse_cell_reply, parse_tool_call
 from spatialclaw_ros.agent.types import Question
+from spatialclaw_ros.agent.vlm_client import VLMReply
 
 
 def test_cell_reply_fields_and_code():
@@ -42,7 +45,7 @@ def test_tool_call_parsing_and_errors():
     call = parse_tool_call('Need depth.\n```json\n{"tool": "reconstruct", "args": {"video": 1}, "save_as": "rec"}\n```')
     assert (call.tool, call.args, call.save_as) == ("reconstruct", {"video": 1}, "rec")
     assert parse_tool_call('{"tool": "answer", "args": {"value": 2}}').tool == "answer"
-    with pytest.raises(ValueError, match="0 JSON blocks"):
+    with pytest.raises(ValueError, match="found no JSON tool call"):
         parse_tool_call("no json here")
     with pytest.raises(ValueError, match="does not parse"):
         parse_tool_call("```json\n{tool: x}\n```")
@@ -52,13 +55,13 @@ def test_tool_call_parsing_and_errors():
 
 def test_tool_calls_name_videos_as_the_kernel_does():
     exists = '```json\n{"tool": "exists", "args": {"video": %d, "name": "cup"}, "save_as": "seen"}\n```'
-    assert ToolCallCells(1).draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
+    assert ToolCallCells(1).draft(VLMReply(exists % 1)).code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
     # with several videos the kernel's InputImages holds every video's frames; video 1 is InputImages_1
     two = ToolCallCells(2)
-    assert two.draft(exists % 1).code.startswith("seen = tools.SAM3.exists(InputImages_1, 'cup')")
-    assert two.draft(exists % 2).code.startswith("seen = tools.SAM3.exists(InputImages_2, 'cup')")
+    assert two.draft(VLMReply(exists % 1)).code.startswith("seen = tools.SAM3.exists(InputImages_1, 'cup')")
+    assert two.draft(VLMReply(exists % 2)).code.startswith("seen = tools.SAM3.exists(InputImages_2, 'cup')")
     for number in (0, 3):
-        draft = two.draft(exists % number)
+        draft = two.draft(VLMReply(exists % number))
         assert draft.code is None and '"video" must be a video number from 1 to 2' in draft.correction
 
 
@@ -115,3 +118,87 @@ def test_bad_questions_are_refused():
         Question("  ")
     with pytest.raises(ValueError, match="two choices"):
         Question("Which?", ["only one"])
+
+
+def test_every_tool_call_template_is_valid_json_that_renders():
+    from spatialclaw_ros.agent.cells import TOOL_SPECS
+    from spatialclaw_ros.agent.replies import ToolCall
+
+    cells = ToolCallCells(1)
+    for spec in TOOL_SPECS:
+        args = json.loads(spec.args)  # the prompt's example, exactly as the model reads it
+        code = cells.render(ToolCall(spec.name, args, save_as="x"))
+        compile(code, spec.name, "exec")
+
+
+def test_segment_and_track_read_frames_as_positions():
+    cells = ToolCallCells(1)
+    track = cells.render(parse_tool_call('{"tool": "track", "args": {"text": "cup", "prompt_frame": 3}}'))
+    segment = cells.render(parse_tool_call('{"tool": "segment", "args": {"text": "cup", "frame": 3}}'))
+    assert "prompt_frame=InputImages[3]" in track and "segment(InputImages[3]" in segment
+
+
+def test_planner_knows_the_tools():
+    from spatialclaw_ros.agent.prompts import planner_system
+
+    planner = planner_system()
+    for name in ("tools.SAM3.propagate", "tools.Geometry.relative_direction", "vlm.locate", "recon.height"):
+        assert name in planner
+
+
+@pytest.mark.parametrize(
+    "reply, code, answer, problem",
+    [
+        ("thinking ```python\nx = 1\n```</think>\n```python\ny = 2\n```", "y = 2", None, ""),
+        ("<think>plan</think><code>\nz = 3\n</code>", "z = 3", None, ""),
+        ("<execute>print(4)</execute>", "print(4)", None, ""),
+        ("```python\na = 1\nprint(a)", "a = 1\nprint(a)", None, ""),
+        ("```json\n{\"a\": 1}\n```\n```text\nout\n```", None, None, "no_code"),
+        ("We measured it.\n**Final answer:** B", None, "B", "no_code"),
+        ("So \\boxed{2.5}", None, "2.5", "no_code"),
+        ("```python\na = 1\n```\n```python\nb = 2\n```", None, None, "several_blocks"),
+    ],
+)
+def test_reply_shapes_read(reply, code, answer, problem):
+    parsed = parse_cell_reply(reply)
+    assert (parsed.code, parsed.answer, parsed.problem) == (code, answer, problem)
+
+
+def test_cut_replies_run_nothing_unfinished():
+    cut = parse_cell_reply(VLMReply("```python\nrecon = tools.Reconstr", finish_reason="length"))
+    assert cut.code is None and cut.problem == "cut_off"
+    closed = parse_cell_reply(VLMReply("```python\nprint(1)\n```\nNext I will", finish_reason="length"))
+    assert closed.code == "print(1)"
+
+
+def test_lenient_json():
+    from spatialclaw_ros.agent.replies import lenient_json
+
+    assert lenient_json("{'a': [1, 2,], 'b': true, 'c': null,}") == {"a": [1, 2], "b": True, "c": None}
+    with pytest.raises(ValueError, match="does not parse"):
+        lenient_json("{tool: x}")
+
+
+@pytest.mark.parametrize(
+    "answer, text, choices, refused_before, refused",
+    [
+        ("B", "Which is taller?", ["box", "lamp"], [], False),
+        ("the lamp", "Which is taller?", ["box", "lamp"], [], False),  # an option's text names it
+        ("front right", "Where is it?", ["left", "back"], [], True),
+        ("front right", "Where is it?", ["left", "back"], ["front right"], True),  # never for options
+        (2.5, "How far is the door, in metres?", [], [], False),
+        ("about 2.5 m", "How far is the door, in metres?", [], [], False),
+        ("the closer one", "How far is the door, in metres?", [], [], True),
+        ("the closer one", "How far is the door, in metres?", [], ["the closer one"], False),  # insisted
+        (float("nan"), "How many chairs are there?", [], [], True),
+        ("about three chairs", "How many chairs are there?", [], [], False),
+        ("maybe", "Is the cup on the table?", [], [], True),
+        ("No, it is not.", "Is the cup on the table?", [], [], False),
+        ("a blue sofa", "What is next to the lamp?", [], [], False),
+    ],
+)
+def test_answer_check(answer, text, choices, refused_before, refused):
+    from spatialclaw_ros.agent.answer_check import answer_problem
+
+    problem = answer_problem(answer, Question(text, choices), refused_before)
+    assert (problem is not None) == refused, problem

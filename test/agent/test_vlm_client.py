@@ -105,3 +105,48 @@ def test_dispatch_sends_each_sub_question_as_a_fresh_session():
         with pytest.raises(ValueError, match="at most 8 images"):
             dispatch.locate([frame] * 9, "x")
         assert len(vlm.requests) == 3
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])  # vLLM renamed the field
+def test_reply_parts_are_read_from_the_server_response(field):
+    from openai.types.chat import ChatCompletion
+
+    from spatialclaw_ros.agent.vlm_client import NativeToolCall, _reply_of
+
+    response = ChatCompletion.model_validate({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "length", "message": {
+            "role": "assistant", "content": None, field: "thinking about it",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "exists", "arguments": '{"name": "cup"}'}}],
+        }}],
+    })  # fmt: skip
+    reply = _reply_of(response)
+    assert reply.reasoning == "thinking about it" and reply.text == "thinking about it" and reply.cut_off
+    assert reply.tool_calls == [NativeToolCall("exists", '{"name": "cup"}')]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens "
+        "(23616 in the messages, 16384 in the completion). Please reduce the length of the messages or completion.",
+        "'max_tokens' or 'max_completion_tokens' is too large: 16384. This model's maximum context length is "
+        "32768 tokens and your request has 23616 input tokens (16384 > 32768 - 23616).",
+    ],
+)
+def test_a_reply_limit_too_large_for_the_context_is_lowered_once(message):
+    with ScriptedVLM(["fits"]) as vlm:
+        vlm.fail_next(1, status=400, message=message)
+        client = VLMClient(_config(vlm, max_tokens=16384))
+        assert client.chat([ChatMessage("user", "hi")], purpose="cell") == "fits"
+        asked = [body["max_tokens"] for body in vlm.requests]
+    assert asked == [16384, 32768 - 23616 - 16]
+
+
+def test_a_context_too_full_for_any_useful_reply_fails():
+    full = "This model's maximum context length is 32768 tokens. However, you requested 48000 tokens (32000 in the messages, 16000 in the completion)."
+    with ScriptedVLM(["never"]) as vlm:
+        vlm.fail_next(1, status=400, message=full)
+        with pytest.raises(VLMUnavailable, match="HTTP 400: .*maximum context length"):
+            VLMClient(_config(vlm)).chat([ChatMessage("user", "hi")], purpose="cell")
+        assert len(vlm.requests) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import sys
 import uuid
 
 import pytest
@@ -89,12 +90,13 @@ def test_scratch_is_private_writable_and_size_limited(bare, tmp_path):
     assert not os.path.exists("/tmp/note")  # the host's /tmp is another directory
 
 
-@pytest.mark.parametrize("path_kind", ["repository", "git-config", "venv-config-dir", "home", "shadow", "host-secret"])
+@pytest.mark.parametrize("path_kind", ["repository", "git-config", "tests", "venv-config", "home", "shadow", "host-secret"])
 def test_reading_host_files_is_impossible(bare, secret_file, path_kind):
     path = {
         "repository": os.path.join(REPO, "README.md"),
         "git-config": os.path.join(REPO, ".git", "config"),
-        "venv-config-dir": os.path.join(REPO, "test"),
+        "tests": os.path.join(REPO, "test", "conftest.py"),
+        "venv-config": os.path.join(sys.prefix, "pyvenv.cfg"),
         "home": os.path.expanduser("~/.bashrc"),
         "shadow": "/etc/shadow",
         "host-secret": str(secret_file),

@@ -102,6 +102,24 @@ def test_native_modules_doing_io(kernel, canary):
     check(kernel, fork_exec, canary)
 
 
+def test_pillow_screen_grab_opens_no_connection(kernel):
+    listener, display = None, None
+    for display in range(50, 100):  # an X display number whose TCP port (6000 + n) is free here
+        try:
+            listener = socket.create_server(("127.0.0.1", 6000 + display))
+            break
+        except OSError:
+            continue
+    assert listener is not None
+    listener.settimeout(0.5)
+    result = kernel.run(f"from PIL import ImageGrab\nImageGrab.grab(xdisplay='127.0.0.1:{display}')")
+    assert result.status == "error"
+    with pytest.raises((socket.timeout, TimeoutError)):
+        listener.accept()
+    listener.close()
+    check(kernel, result)
+
+
 def test_stride_tricks_cannot_harm_the_host(kernel):
     # a computed stride walks far outside the array: in the worker only, which dies and is replaced
     result = kernel.run("a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), strides=(1 << 16,))\na[:] = 7")

@@ -118,7 +118,7 @@ def test_several_videos_get_numbered_names():
 
 
 def test_reconstruct_proxy_returns_host_depth(kernel, services):
-    code = "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\nprint(r.frame_indices, float(r.depth[1, 0, 0]), r.depth.dtype)"
+    code = "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\nprint(r.frame_indices, float(r.depth[30, 0, 0]), r.depth.dtype)"
     result = kernel.run(code)
     assert result.stdout == "[10, 30] 3.5 float32\n"
     assert result.tool_calls == ["tools.Reconstruct"]

@@ -13,6 +13,7 @@ import uvicorn
 
 from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, SegmentRequest, build_perception
 from spatialclaw_ros.perception import wire
+from spatialclaw_ros.perception.limits import DecodeLimits
 from spatialclaw_ros.perception.service import create_app
 
 TOKEN = "test-token-123"
@@ -29,7 +30,7 @@ def free_port() -> int:
 def service():
     local = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(local, TOKEN, LIMIT), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(local, TOKEN, DecodeLimits(max_body_bytes=LIMIT)), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

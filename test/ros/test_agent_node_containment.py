@@ -60,16 +60,16 @@ def test_hostile_replies_are_contained_and_the_node_keeps_serving(hostile_node, 
     asker = Asker(client_node, "/spatialclaw_hostile")
     pid = os.getpid()
     for cell in hostile_cells(folder, secret, listener.getsockname()[1]):
-        script.set(cell, 'ReturnAnswer("contained")')
+        script.set(cell, "ReturnAnswer(7)")
         out = asker.ask(timeout=90.0, question="How many objects are there?", cameras=["front"])
         assert out.status in (GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED), cell
         text = " ".join([out.result.answer, out.result.error_msg, *(f.observation for f in out.feedback)])
         assert SECRET not in text, cell
-        assert out.result.answer == "contained", (cell, out.result.error_msg)
+        assert out.result.answer == "7", (cell, out.result.error_msg)
         assert not list(folder.glob("canary*")), cell
         with pytest.raises((socket.timeout, TimeoutError)):
             listener.accept()
         assert os.getpid() == pid
-    script.set('ReturnAnswer("still here")')
+    script.set("ReturnAnswer(8)")
     out = asker.ask(timeout=60.0, question="How many objects are there?", cameras=["front"])
-    assert out.status == GoalStatus.STATUS_SUCCEEDED and out.result.answer == "still here"
+    assert out.status == GoalStatus.STATUS_SUCCEEDED and out.result.answer == "8"

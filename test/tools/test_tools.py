@@ -48,7 +48,7 @@ def test_fit_plane_finds_the_floor_among_outliers():
     ("target", "expected"), [((0, 0, 5), "front"), ((-3, 0, 0), "left"), ((3, 0, 0), "right"), ((0, 0, -4), "back")]
 )
 def test_relative_direction_in_camera_world(target, expected):
-    sector, _ = Geometry.relative_direction((0, 0, 0), (0, 0, 1), target)
+    sector, _ = Geometry.relative_direction((0, 0, 0), (0, 0, 1), target, up=(0, -1, 0))
     assert sector == expected
 
 
