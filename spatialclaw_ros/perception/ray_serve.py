@@ -2,10 +2,11 @@
 
 Each replica runs the same FastAPI app as `serve-perception` (token, npz bodies, the same
 routes), so agents reach it with the same `PerceptionClient` at Serve's HTTP address and nothing
-in the agent or kernel changes. A replica builds its backends once, when it starts; models load
-on its first request, and stay for its lifetime. Serve routes each request to a replica with a
-short queue, and with autoscaling adds replicas when requests queued or running per replica stay
-above `target_ongoing_requests` (removing them when the queue drains).
+in the agent or kernel changes. A replica builds its backends and loads their models once, when
+it starts, and Serve routes requests to it only after that; they stay for its lifetime. Serve
+sends each request to a replica with a short queue, and with autoscaling adds replicas when
+requests queued or running per replica stay above `target_ongoing_requests` (removing them when
+the queue drains).
 
 Replicas share one result cache: a small Ray actor indexes results by the same keys as the
 in-process cache (frame content, backend, parameters), and the results themselves stay in Ray's
@@ -30,6 +31,7 @@ from spatialclaw_ros.perception.build import build_reconstructor, build_segmente
 from spatialclaw_ros.perception.config import PerceptionConfig
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.local import LocalPerception
+from spatialclaw_ros.perception.readiness import load_models
 from spatialclaw_ros.perception.service import create_app
 
 T = TypeVar("T")
@@ -143,6 +145,9 @@ class PerceptionReplica:
         index = ray.get_actor(INDEX_NAME, namespace=APP_NAME)
         cache = SharedResultCache(index, serve.get_replica_context().replica_tag)
         self.perception = LocalPerception(build_reconstructor(config), build_segmenter(config), cache)  # type: ignore[arg-type]
+        # Loaded here, before Serve routes anything to this replica: a new replica (autoscaling)
+        # never answers "not ready", and weights that cannot load fail the deployment with the cause.
+        load_models(self.perception)
         # not `self.app`: Serve's wrapper has a property of that name
         self.service_app = create_app(self.perception, token, config.decode_limits())
 
