@@ -16,15 +16,15 @@ from spatialclaw_ros.eval.answerers import Answer, Answerer
 from spatialclaw_ros.eval.records import Prediction, Sample
 from spatialclaw_ros.eval.runner import RunResult, run_samples
 from spatialclaw_ros.frames import FrameSet
+from spatialclaw_ros.frames.bags import read_frames
 
 
-def frames_for(bag: str | Path, sample: Sample) -> list[FrameSet]:
-    """The bag's frames inside the sample's replay window, per camera."""
-    from spatialclaw_ros.eval.synthetic.bag import read_bag
-
+def frames_for(bag: str | Path, sample: Sample, config: str | Path | None = None, world_frame: str = "") -> list[FrameSet]:
+    """The bag's frames inside the sample's replay window, per camera (all cameras when none are named)."""
     replay = sample.extra.get("replay") or {}
     start, end = replay.get("window") or (None, None)
-    return [read_bag(bag, start, end, camera) for camera in replay.get("cameras") or ["camera"]]
+    return read_frames(bag, cameras=replay.get("cameras") or None, start=start, end=end,
+                       max_frames=replay.get("frames") or None, world_frame=world_frame, config=config)
 
 
 class BagAnswerer:
