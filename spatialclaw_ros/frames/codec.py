@@ -290,8 +290,13 @@ class CameraCalibration:
 
     @classmethod
     def from_message(cls, msg, rectified: bool = False) -> CameraCalibration:
-        return cls(int(msg.width), int(msg.height), tuple(float(v) for v in msg.k), tuple(float(v) for v in msg.d),
-                   str(msg.distortion_model), tuple(float(v) for v in msg.p), rectified)
+        """From a CameraInfo of ROS 2 (k, d, p) or ROS 1 (K, D, P)."""
+        def values(name: str) -> tuple[float, ...]:
+            field_value = getattr(msg, name, None)
+            return tuple(float(v) for v in (field_value if field_value is not None else getattr(msg, name.upper())))
+
+        return cls(int(msg.width), int(msg.height), values("k"), values("d"), str(msg.distortion_model), values("p"),
+                   rectified)
 
     @property
     def calibrated(self) -> bool:
