@@ -115,11 +115,11 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from spatialclaw_ros.eval.records import read_samples
+    from spatialclaw_ros.eval.replay import load_questions
     from spatialclaw_ros.eval.reports import markdown_table, write_report
 
     try:
-        samples = read_samples(args.questions)
+        samples = load_questions(args.questions, args.bag)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
     if args.online:
@@ -136,4 +136,6 @@ def run_replay(args: argparse.Namespace) -> int:
                                   segment_backend=args.segment, trace_dir=str(Path(args.out) / "traces"))
         predictions = replay_offline(args.bag, samples, answerer, args.out, args.executor, args.concurrency).predictions
     print(markdown_table(write_report(args.out, predictions, samples)))
+    if predictions and all(p.error for p in predictions):
+        return _fail(f"every question failed ({', '.join(sorted({p.error for p in predictions}))}); the causes are above")
     return 0

@@ -303,7 +303,7 @@ def inspect_bag(path: str | Path, config: str | Path | None = None, world_frame:
             else:
                 worlds[camera.topics.name] = tree.world_frame(camera.frame_id, world_frame)
         topics = sorted((c.topic, c.msgtype, c.msgcount) for c in reader.connections)
-        return BagSummary(Path(path), reader.start_time / 1e9, reader.end_time / 1e9, cameras, tree.links(),
+        return BagSummary(Path(path), reader.start_time / 1e9, (reader.end_time - 1) / 1e9, cameras, tree.links(),
                           tree.roots(), worlds, topics, notes)
 
 

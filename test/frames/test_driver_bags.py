@@ -107,8 +107,21 @@ def test_offline_replay_answers_within_one_percent_of_ground_truth(driver_bag, t
                               trace_dir=str(tmp_path / "traces"))
     predictions = replay_offline(path, samples, answerer, tmp_path / "replay", "rules", concurrency=1).predictions
     by_id = {p.sample_id: p for p in predictions}
-    assert not any(p.error for p in predictions), [(p.sample_id, p.error, p.error_message) for p in predictions]
+    assert not any(p.error for p in predictions), [(p.sample_id, p.error, p.response) for p in predictions]
     assert float(by_id["moved"].prediction) == pytest.approx(moved, rel=0.01) and moved > 0.2
     assert float(by_id["turned"].prediction) == pytest.approx(turned, rel=0.01) and turned > 2.0
     if truth.layout.labels:
         assert by_id["count"].prediction == "2"
+
+
+def test_bag_info_prints_what_it_found_and_the_configuration_it_would_use(driver_bag, capsys):
+    from spatialclaw_ros.cli import main
+
+    path, truth = driver_bag
+    assert main(["bag", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert truth.layout.colour in out and truth.layout.depth in out and "roots: map" in out
+    assert "pose_source: tf" in out and "world_frame: map" in out
+    for topic, encoding, _ in truth.layout.extra_images:
+        if encoding == "16UC1":  # RealSense's unaligned depth: named as left out
+            assert f"depth {topic} (frame camera_depth_optical_frame) is not registered" in out
