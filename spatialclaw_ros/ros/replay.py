@@ -57,7 +57,8 @@ _MIN_WINDOW_S = 1e-3
 _ERROR_NAMES = {
     getattr(AskSpatial.Result, name): name.lower()
     for name in ("NO_FRAMES", "STALE_FRAMES", "UNKNOWN_CAMERA", "BAD_REQUEST", "VLM_UNAVAILABLE",
-                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR")
+                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR", "UNSUPPORTED_QUESTION",
+                 "UNKNOWN_FRAME")
 }
 
 
