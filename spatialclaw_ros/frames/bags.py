@@ -33,7 +33,7 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from spatialclaw_ros.frames.cameras import CameraTopics, cameras_from_file
+from spatialclaw_ros.frames.cameras import CameraTopics, cameras_from_file, parse_label_names_json
 from spatialclaw_ros.frames.codec import (
     DEPTH_ENCODINGS,
     LABEL_ENCODINGS,
@@ -422,8 +422,7 @@ def _label_names(reader, topic: str, end: float | None) -> list[tuple[float, dic
     connections = [c for c in reader.connections if c.topic == topic]
     stop = None if end is None else int((end + _TF_MARGIN_S) * 1e9)
     for conn, log_ns, raw in reader.messages(connections=connections, stop=stop):
-        data = json.loads(reader.deserialize(raw, conn.msgtype).data)
-        announced.append((log_ns / 1e9, {int(k): v["class"] if isinstance(v, dict) else str(v) for k, v in data.items()}))
+        announced.append((log_ns / 1e9, parse_label_names_json(reader.deserialize(raw, conn.msgtype).data)))
     return announced
 
 

@@ -7,6 +7,7 @@ names mean "not published".
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,25 @@ def parse_label_names(pairs: list[str]) -> dict[int, str]:
         if not sep or not key.strip().isdigit() or not label.strip():
             raise ValueError(f"label_names entries look like '3:red chair', got {pair!r}")
         names[int(key)] = label.strip()
+    return names
+
+
+def parse_label_names_json(text: str) -> dict[int, str]:
+    """Label names as simulators announce them: '{"1": "red chair"}' or, as Isaac Sim writes them,
+    '{"1": {"class": "red chair"}}' -> {1: "red chair"}."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"label names are not JSON ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"}')
+    names = {}
+    for key, value in data.items():
+        name = value.get("class") if isinstance(value, dict) else value
+        if not str(key).strip().isdigit() or not isinstance(name, str):
+            raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"} '
+                             f'or {{"1": {{"class": "red chair"}}}}; got {key!r}: {value!r}')
+        names[int(key)] = name
     return names
 
 

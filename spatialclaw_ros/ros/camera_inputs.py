@@ -6,7 +6,6 @@ warning and counted; nothing a publisher sends can stop the node from answering.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +17,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
 from spatialclaw_ros.frames.buffer import FrameBuffer
-from spatialclaw_ros.frames.cameras import CameraTopics
+from spatialclaw_ros.frames.cameras import CameraTopics, parse_label_names_json
 from spatialclaw_ros.frames.codec import (
     CameraCalibration,
     Undistorter,
@@ -131,14 +130,3 @@ def _then(decode: Callable[[], np.ndarray], undistort: Callable[[np.ndarray], np
 
 def _then_pixels(decode: Callable[[np.ndarray], np.ndarray], undistort: Callable[[np.ndarray], np.ndarray] | None):
     return decode if undistort is None else lambda pixels: undistort(decode(pixels))
-
-
-def parse_label_names_json(text: str) -> dict[int, str]:
-    """'{"1": "red chair", "2": "door"}' -> {1: "red chair", 2: "door"}."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"label names are not JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not all(str(k).strip().isdigit() and isinstance(v, str) for k, v in data.items()):
-        raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"}')
-    return {int(k): v for k, v in data.items()}

@@ -185,6 +185,10 @@ class _Player:
     """Publishes a bag's messages in time order on their topics, with /clock, paced by `rate`."""
 
     def __init__(self, node: Node, reader: AnyReader, settings: ReplayOptions):
+        if not reader.is2:
+            # The recorded bytes are published as they are: ROS 1 serialisation is not CDR.
+            raise ValueError(f"{reader.paths[0]} is a ROS 1 bag; online replay plays ROS 2 bags (offline replay reads "
+                             "both): convert it first with `rosbags-convert --src BAG.bag --dst BAG`")
         self._node = node
         self._reader = reader
         self._settings = settings
