@@ -23,7 +23,7 @@ from spatialclaw_ros.eval.answerers import Answer, Answerer
 from spatialclaw_ros.eval.records import Prediction, Sample, iter_json_lines, option_letter
 from spatialclaw_ros.eval.runner import RunResult, run_samples
 from spatialclaw_ros.frames import FrameSet
-from spatialclaw_ros.frames.bags import BagError, open_bag, read_frames
+from spatialclaw_ros.frames.bags import BagError, bag_range, bag_time, read_frames
 from spatialclaw_ros.frames.codec import ImageError
 
 SCHEMA_PATH = Path(__file__).with_name("bag_questions.schema.json")
@@ -103,9 +103,7 @@ def check_questions(path: str | Path) -> list[str]:
 
 def load_questions(path: str | Path, bag: str | Path) -> list[Sample]:
     """The questions of `path` as samples, their times resolved against `bag`'s time range."""
-    with open_bag(bag) as reader:
-        # rosbags end_time is exclusive: one nanosecond after the last message
-        start, end = reader.start_time / 1e9, (reader.end_time - 1) / 1e9
+    start, end = bag_range(bag)
     samples = []
     for lineno, data in iter_json_lines(Path(path)):
         try:
@@ -129,16 +127,12 @@ def _sample_from_line(data: Any, bag_start: float, bag_end: float) -> Sample:
     _validate(data)
     options, answer_type, answer, metric, unit = _answer(data)
     base = data.get("time_base", "auto")
-
-    def bag_time(value: float) -> float:
-        relative = base == "start" or (base == "auto" and value < bag_start)
-        return bag_start + value if relative else value
-
-    window = [bag_time(v) for v in data["window"]] if "window" in data else [bag_start, bag_end]
+    window = [bag_time(v, bag_start, base) for v in data["window"]] if "window" in data else [bag_start, bag_end]
     if window[1] < window[0]:
         raise ValueError(f"question {data['id']}: window ends before it starts: {data['window']}")
     replay: dict[str, Any] = {"window": window,
-                              "stamp": bag_time(data["ask_at"]) if "ask_at" in data else window[1] + _ASK_AFTER_S}
+                              "stamp": bag_time(data["ask_at"], bag_start, base) if "ask_at" in data
+                              else window[1] + _ASK_AFTER_S}
     for key in ("cameras", "frames"):
         if key in data:
             replay[key] = data[key]

@@ -56,7 +56,10 @@ CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 STRING = "std_msgs/msg/String"
 TF_TYPES = ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage")
 SYNC_TOLERANCE_S = 0.02  # the node's buffer.sync_tolerance_s default: colour and depth stamps pair within it
-_TF_MARGIN_S = 1.0  # /tf read this far around a window, so that its ends can be interpolated
+_TF_MARGIN_S = 1.0
+# Window ends compare with this slack: a float64 holds today's epoch seconds to ~0.2 us, so a stamp
+# and the same time typed by a user can differ in the last bits.
+_STAMP_SLACK_S = 1e-6  # /tf read this far around a window, so that its ends can be interpolated
 _DEFAULT_STORE = get_typestore(Stores.ROS2_KILTED)
 
 _DEPTH_WORDS = {"depth", "aligned_depth_to_color", "depth_registered", "depth_to_rgb", "depth_to_color"}
@@ -105,6 +108,22 @@ class BagSummary:
     world_frames: dict[str, str]  # camera name -> the world its poses would be in ("" = no poses)
     topics: list[tuple[str, str, int]]  # every topic: name, type, count
     notes: list[str] = field(default_factory=list)
+
+
+def bag_time(value: float, bag_start: float, base: str = "auto") -> float:
+    """A time given by a user as bag time: `base` "bag" takes it as the bag's own time (header
+    stamps), "start" as seconds from the bag's first message, "auto" as bag time when it is at or
+    after the bag's start and as seconds from the start otherwise."""
+    if base not in ("auto", "bag", "start"):
+        raise ValueError(f"time base must be auto, bag or start, got {base!r}")
+    relative = base == "start" or (base == "auto" and value < bag_start)
+    return bag_start + value if relative else value
+
+
+def bag_range(path: str | Path) -> tuple[float, float]:
+    """First and last message times of a bag, in seconds."""
+    with open_bag(path) as reader:
+        return reader.start_time / 1e9, (reader.end_time - 1) / 1e9  # rosbags' end is exclusive by 1 ns
 
 
 def open_bag(path: str | Path) -> AnyReader:
@@ -360,7 +379,7 @@ def _collect(reader: AnyReader, topics: list[str], start, end) -> dict[str, list
     found: dict[str, list[_Stamped]] = defaultdict(list)
     for conn, _, raw in reader.messages(connections=wanted, start=first, stop=stop):
         stamp = _stamp(reader.deserialize(raw, conn.msgtype))
-        if (start is None or stamp >= start - 1e-9) and (end is None or stamp <= end + 1e-9):
+        if (start is None or stamp >= start - _STAMP_SLACK_S) and (end is None or stamp <= end + _STAMP_SLACK_S):
             found[conn.topic].append(_Stamped(stamp, conn, bytes(raw)))
     for items in found.values():
         items.sort(key=lambda m: m.stamp)
