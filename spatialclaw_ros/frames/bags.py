@@ -171,10 +171,13 @@ def _directory(topic: str) -> str:
     return _base(topic).rsplit("/", 1)[0]
 
 
+def _grey(stream: Stream) -> bool:
+    return stream.encoding in ("mono8", "8UC1", "mono16")
+
+
 def _colour_rank(stream: Stream) -> tuple:
     words = _words(stream.topic)
-    grey = stream.encoding in ("mono8", "8UC1", "mono16")
-    return (grey, stream.compressed, not any(w.startswith("image_rect") or w == "rect" for w in words),
+    return (_grey(stream), stream.compressed, not any(w.startswith("image_rect") or w == "rect" for w in words),
             not words & {"color", "colour", "rgb"}, stream.topic)
 
 
@@ -223,13 +226,13 @@ def detect_cameras(reader: AnyReader) -> tuple[list[BagCamera], list[str]]:
         by_frame[stream.frame_id or _directory(stream.topic)].append(stream)
     cameras: list[BagCamera] = []
     taken: set[str] = set()
-    groups = [(frame, group) for frame, group in sorted(by_frame.items()) if any(s.kind == "colour" for s in group)]
+    best = {frame: min((s for s in group if s.kind == "colour"), key=_colour_rank)
+            for frame, group in sorted(by_frame.items()) if any(s.kind == "colour" for s in group)}
     # Grey-only groups (infrared, fisheye trackers) are cameras only when the bag has no colour one.
-    has_colour = any(_colour_rank(min((s for s in g if s.kind == "colour"), key=_colour_rank))[0] is False
-                     for _, g in groups)
-    for frame, group in groups:
-        colour = min((s for s in group if s.kind == "colour"), key=_colour_rank)
-        if has_colour and _colour_rank(colour)[0]:
+    has_colour = any(not _grey(s) for s in best.values())
+    for frame, colour in best.items():
+        group = by_frame[frame]
+        if has_colour and _grey(colour):
             notes.append(f"left out {colour.topic}: {colour.encoding} (grey) while the bag has colour cameras")
             continue
         depths = sorted((s for s in group if s.kind == "depth"), key=_depth_rank)
@@ -245,7 +248,7 @@ def detect_cameras(reader: AnyReader) -> tuple[list[BagCamera], list[str]]:
         names_topic = ""
         if label_stream is not None:
             label_dir = _directory(label_stream.topic)
-            near = [t for t in strings if t.startswith(label_dir + "/") or t.startswith(label_dir.rsplit("/", 1)[0] + "/")]
+            near = [t for t in strings if t.startswith((label_dir + "/", label_dir.rsplit("/", 1)[0] + "/"))]
             names_topic = next((t for t in near if _words(t) & {"names", "name", "semantic_labels", "classes"}), "")
         topics = CameraTopics(
             name=name, image_topic=colour.topic, compressed=colour.compressed,
@@ -506,5 +509,5 @@ def format_summary(summary: BagSummary) -> str:
             lines.append(f"        {key}: {json.dumps(value)}")
     worlds = {w for w in summary.world_frames.values() if w}
     if worlds:
-        lines += ["    pose_source: tf", f"    world_frame: {sorted(worlds)[0]}"]
+        lines += ["    pose_source: tf", f"    world_frame: {min(worlds)}"]
     return "\n".join(lines)

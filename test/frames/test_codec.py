@@ -120,7 +120,7 @@ def test_compressed_depth_16uc1_and_32fc1():
     # 32FC1 compressedDepth stores quantised inverse depth: q = A / d + B, with 0 meaning invalid
     quant_a, quant_b = 100.0, 10.0
     inverse = np.array([[0, quant_a / 2.0 + quant_b], [quant_a / 0.8 + quant_b, quant_a / 5.0 + quant_b]])
-    ok, png = cv2.imencode(".png", np.rint(inverse).astype(np.uint16))
+    _, png = cv2.imencode(".png", np.rint(inverse).astype(np.uint16))
     header = np.array([0], "<i4").tobytes() + np.array([quant_a, quant_b], "<f4").tobytes()
     metres = depth_from_compressed(SimpleNamespace(format="32FC1; compressedDepth png", data=header + png.tobytes()))
     assert np.isnan(metres[0, 0])
