@@ -6,6 +6,7 @@ warning and counted; nothing a publisher sends can stop the node from answering.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,10 @@ from spatialclaw_ros.frames.codec import (
 from spatialclaw_ros.ros.conversions import stamp_to_seconds
 
 
+# Above this a message is split into many UDP fragments, and one lost fragment loses the image.
+_LARGE_MESSAGE_BYTES = 64 * 1024
+
+
 @dataclass
 class InputCounts:
     dropped: int = 0
@@ -46,6 +51,7 @@ class CameraInput:
         self.counts = InputCounts()
         # Set from CameraInfo when the camera is distorted and its images are not image_rect.
         self._undistorter: Undistorter | None = None
+        self._transport_checked = False
         self._node = node
         self._buffer = buffer
         if topics.label_names:
@@ -65,7 +71,22 @@ class CameraInput:
             # Names are state, not a stream: reliable, so that a name announced once is not lost.
             node.create_subscription(String, topics.label_names_topic, self._guarded_names, 10)
 
+    def _warn_if_transport_too_small(self, msg) -> None:
+        """Once: large images over Fast DDS's default transports arrive only in part under load."""
+        self._transport_checked = True
+        size = len(msg.data)
+        rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+        if size > _LARGE_MESSAGE_BYTES and "fastrtps" in rmw and \
+                os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT") not in ("LARGE_DATA", "LARGE_DATAv6"):
+            self._node.get_logger().warning(
+                f"camera {self.topics.name!r} sends {size / 1e6:.1f} MB images over Fast DDS's default transports, "
+                "which lose fragments of large messages under load: start the node and the publisher with "
+                "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA (`spatialclaw node` and `spatialclaw bag play` set it)"
+            )
+
     def _colour(self, msg, stamp: float) -> None:
+        if not self._transport_checked:
+            self._warn_if_transport_too_small(msg)
         # Decoded only if the buffer keeps the frame (thinning skips most); a raw image's header is
         # checked now, which is cheap, so that a bad one is still counted.
         undistort = self._undistorter.colour if self._undistorter else None

@@ -58,6 +58,11 @@ def register(subparsers) -> None:
 
 
 def _run_node(args: argparse.Namespace) -> int:
+    import os
+
+    # Camera images are large messages: Fast DDS's LARGE_DATA transports (TCP + shared memory)
+    # carry them whole; read when rclpy creates the participant, so set before main().
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     from spatialclaw_ros.ros.agent_node import main
 
     ros_args = []

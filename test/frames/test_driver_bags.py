@@ -125,3 +125,27 @@ def test_bag_info_prints_what_it_found_and_the_configuration_it_would_use(driver
     for topic, encoding, _ in truth.layout.extra_images:
         if encoding == "16UC1":  # RealSense's unaligned depth: named as left out
             assert f"depth {topic} (frame camera_depth_optical_frame) is not registered" in out
+
+
+def test_a_parameter_file_configures_the_bag_reader_as_it_does_the_node(tmp_path):
+    import yaml
+
+    from spatialclaw_ros.frames.cameras import cameras_from_file
+
+    truth = write_driver_bag(tmp_path / "bag", REALSENSE)
+    params = {"spatialclaw": {"ros__parameters": {"cameras": ["front"], "camera": {"front": {
+        "image_topic": REALSENSE.colour, "compressed": True, "depth_topic": REALSENSE.depth,
+        "info_topic": REALSENSE.info}}}}}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    (frames,) = read_frames(tmp_path / "bag", config=tmp_path / "p.yaml")
+    assert frames.name == "front" and len(frames) == len(truth.frames) and frames.has_depth and frames.has_poses
+    # the shipped defaults parse too (one camera, the node's default topics)
+    assert [c.name for c in cameras_from_file(Path(__file__).parents[2] / "config" / "spatialclaw.yaml")] == ["camera"]
+    params["spatialclaw"]["ros__parameters"]["camera"]["front"]["depth_topic"] = "/camera/depth/image_raw"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(BagError, match="topic\\(s\\) /camera/depth/image_raw are not image topics of the bag"):
+        read_frames(tmp_path / "bag", config=tmp_path / "p.yaml")
+    params["spatialclaw"]["ros__parameters"]["camera"]["front"]["depth"] = "x"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ValueError, match="unknown camera.front setting\\(s\\) depth; allowed: image_topic"):
+        read_frames(tmp_path / "bag", config=tmp_path / "p.yaml")
