@@ -124,7 +124,9 @@ def run_replay(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.online:
         from spatialclaw_ros.eval.replay import replay_online
+        from spatialclaw_ros.ros.replay import use_large_data_transport
 
+        use_large_data_transport()
         predictions = replay_online(args.bag, samples, args.out, action=args.action, rate=args.rate,
                                     odometry_topic=args.odometry_topic, odometry_frame=args.odometry_frame,
                                     settle_s=args.settle_s)

@@ -505,7 +505,8 @@ def format_summary(summary: BagSummary) -> str:
               f"    cameras: {json.dumps([c.topics.name for c in summary.cameras])}", "    camera:"]
     for camera in summary.cameras:
         lines.append(f"      {camera.topics.name}:")
-        for key, value in camera.topics.parameters().items():
+        # For replaying this bag into the node: `spatialclaw bag play` publishes reliably.
+        for key, value in {**camera.topics.parameters(), "reliable": True}.items():
             lines.append(f"        {key}: {json.dumps(value)}")
     worlds = {w for w in summary.world_frames.values() if w}
     if worlds:

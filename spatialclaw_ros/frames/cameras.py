@@ -28,6 +28,7 @@ CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
     "label_names": ([""], "id:name pairs for labels_topic, e.g. ['1:red chair']"),
     "label_names_topic": ("", "std_msgs/String with JSON {\"id\": \"name\"} naming label ids as they appear; empty = none"),
     "base_to_optical": ([0.0], "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)"),
+    "reliable": (False, "subscribe with reliable QoS (a replayed bag: no frame lost; a best-effort driver is then not heard)"),
 }
 
 
@@ -45,13 +46,16 @@ class CameraTopics:
     label_names: dict[int, str] = field(default_factory=dict)
     label_names_topic: str = ""
     base_to_optical: np.ndarray = field(default_factory=lambda: BODY_FROM_OPTICAL.copy(), compare=False)
+    # Sensor-data QoS (best effort) hears every publisher but loses frames under load; reliable
+    # loses none from a reliable publisher (`spatialclaw bag play`) but hears no best-effort one.
+    reliable: bool = False
 
     def parameters(self) -> dict[str, Any]:
         """The camera.<name>.* values that configure this camera (what `bag info` prints)."""
         values = {
             "image_topic": self.image_topic, "compressed": self.compressed, "depth_topic": self.depth_topic,
             "depth_compressed": self.depth_compressed, "info_topic": self.info_topic, "labels_topic": self.labels_topic,
-            "label_names_topic": self.label_names_topic,
+            "label_names_topic": self.label_names_topic, "reliable": self.reliable,
         }
         if self.label_names:
             values["label_names"] = [f"{k}:{v}" for k, v in sorted(self.label_names.items())]
@@ -75,6 +79,7 @@ def camera_from_parameters(name: str, values: dict[str, Any]) -> CameraTopics:
         label_names=parse_label_names(c["label_names"]),
         label_names_topic=c["label_names_topic"],
         base_to_optical=_extrinsic(name, c["base_to_optical"]),
+        reliable=bool(c["reliable"]),
     )
 
 

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
@@ -34,6 +34,7 @@ from spatialclaw_ros.frames.codec import (
 from spatialclaw_ros.ros.conversions import stamp_to_seconds
 
 
+_RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Above this a message is split into many UDP fragments, and one lost fragment loses the image.
 _LARGE_MESSAGE_BYTES = 64 * 1024
 
@@ -56,7 +57,7 @@ class CameraInput:
         self._buffer = buffer
         if topics.label_names:
             buffer.update_label_names(topics.name, topics.label_names)
-        qos = qos_profile_sensor_data
+        qos = _RELIABLE if topics.reliable else qos_profile_sensor_data
         node.create_subscription(
             CompressedImage if topics.compressed else Image, topics.image_topic, self._guarded("colour", self._colour), qos
         )

@@ -58,11 +58,9 @@ def register(subparsers) -> None:
 
 
 def _run_node(args: argparse.Namespace) -> int:
-    import os
+    from spatialclaw_ros.ros.replay import use_large_data_transport
 
-    # Camera images are large messages: Fast DDS's LARGE_DATA transports (TCP + shared memory)
-    # carry them whole; read when rclpy creates the participant, so set before main().
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    use_large_data_transport()  # camera images are large messages: see spatialclaw_ros.ros.replay
     from spatialclaw_ros.ros.agent_node import main
 
     ros_args = []
@@ -101,8 +99,9 @@ def _run_bag_info(args: argparse.Namespace) -> int:
 
 
 def _run_bag_play(args: argparse.Namespace) -> int:
-    from spatialclaw_ros.ros.replay import play_bag
+    from spatialclaw_ros.ros.replay import play_bag, use_large_data_transport
 
+    use_large_data_transport()
     try:
         played = play_bag(args.bag, rate=args.rate, connect_timeout_s=args.wait_s)
     except (OSError, ValueError, TimeoutError) as error:

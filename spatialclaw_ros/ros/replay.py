@@ -15,9 +15,11 @@ scripts/setup.sh builds for a pip-installed one); without it, `odometry_topic` r
 camera's transforms as nav_msgs/Odometry, for a node with `pose_source: odom` and an identity
 `base_to_optical` (the transform already is the optical frame's).
 
-Large images need Fast DDS's LARGE_DATA builtin transports (TCP + shared memory) to arrive whole:
-this module sets FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA for its own process unless the user set it,
-and so does `spatialclaw node`.
+Large images need Fast DDS's LARGE_DATA builtin transports (TCP + shared memory) to arrive whole
+(bench/online_replay.py: with the default transports 2 of 160 640x480 frames were lost in 20 fresh
+runs, one answer 14% off; with LARGE_DATA none). The command-line tools (`spatialclaw node`,
+`spatialclaw bag play`, `spatialclaw replay --online`) call `use_large_data_transport()` before
+they create any DDS participant; a library caller decides for its own process.
 """
 
 from __future__ import annotations
@@ -30,9 +32,6 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-# Read by Fast DDS when the participant is created (rclpy.init), so it is set on import.
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
@@ -60,6 +59,12 @@ _ERROR_NAMES = {
                  "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR", "UNSUPPORTED_QUESTION",
                  "UNKNOWN_FRAME")
 }
+
+
+def use_large_data_transport() -> None:
+    """Fast DDS's LARGE_DATA builtin transports for the participants this process creates from now
+    on, unless the user chose transports. Fast DDS reads the variable when a participant is made."""
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,11 @@ class Played:
     frames: int  # colour images of the bag's cameras
 
 
-def play_bag(bag: str | Path, rate: float = 1.0, connect_timeout_s: float = 30.0) -> Played:
+def play_bag(bag: str | Path, rate: float = 1.0, connect_timeout_s: float = 30.0, odometry_topic: str = "",
+             odometry_frame: str = ReplayOptions.odometry_frame) -> Played:
     """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every camera stream."""
-    settings = ReplayOptions(rate=rate, connect_timeout_s=connect_timeout_s, progress=False)
+    settings = ReplayOptions(rate=rate, connect_timeout_s=connect_timeout_s, odometry_topic=odometry_topic,
+                             odometry_frame=odometry_frame, progress=False)
     with Spinner(threads=1) as spinner, open_bag(bag) as reader:
         player = _Player(spinner.node("spatialclaw_bag_play"), reader, settings)
         player.wait_for_subscribers(settings.connect_timeout_s)

@@ -32,6 +32,7 @@ def _node(spinner, name: str, bag: Path, trace_dir: Path):
     values = {
         "use_sim_time": True, "cameras": [camera.name],
         **{f"camera.{camera.name}.{key}": value for key, value in camera.parameters().items()},
+        f"camera.{camera.name}.reliable": True,  # as `spatialclaw bag info` prints it for a replay
         "pose_source": "tf", "world_frame": "map",
         "perception.reconstruct_backend": "sensor", "perception.segment_backend": "labels",
         "agent.executor": "rules", "agent.trace_dir": str(trace_dir), "goal_timeout_s": 120.0,
