@@ -79,11 +79,17 @@ class ReplayOptions:
     # Wall-clock seconds between the last message before a question and the goal: the node takes
     # messages from DDS on its own threads, and a goal must not overtake the frames it is about.
     settle_s: float = 0.5
+    # Wall-clock seconds between our publishers matching the node's subscriptions and the first
+    # message: a match is seen from the publisher's side first, and a message sent before the
+    # subscriber has matched the publisher back, or before Fast DDS connected its TCP/SHM channel,
+    # is lost even on a reliable subscription (bench/online_replay.py: 6 of 160 frames without it).
+    connect_grace_s: float = 1.0
     progress: bool = True  # one line per question on stderr
 
     def __post_init__(self) -> None:
-        if not self.rate > 0 or self.settle_s < 0:
-            raise ValueError(f"need rate > 0 and settle_s >= 0, got {self.rate} and {self.settle_s}")
+        if not self.rate > 0 or self.settle_s < 0 or self.connect_grace_s < 0:
+            raise ValueError(f"need rate > 0, settle_s >= 0 and connect_grace_s >= 0, got {self.rate}, {self.settle_s} "
+                             f"and {self.connect_grace_s}")
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,7 @@ class _Player:
             matched = {p.topic_name: p.get_subscription_count() for p in publishers}
             unheard = [t for t in self._needed if matched.get(t, 0) < 1]
             if not unheard and any(wanted.values()) and all(matched[t] >= n for t, n in wanted.items()):
+                time.sleep(self._settings.connect_grace_s)
                 return
             if time.monotonic() > deadline:
                 waiting = unheard or sorted(t for t, n in wanted.items() if matched[t] < n) or sorted(wanted)
