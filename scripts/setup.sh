@@ -74,4 +74,25 @@ if ! stage_done package "$pkg"; then
   "$PY" -c "from spatialclaw_ros.action import AskSpatial; from spatialclaw_ros.msg import ObjectEstimate"
   mark_done package "$pkg"
 fi
+# tf2_msgs: the ROS wheels have none, so /tf and /tf_static could be neither published nor read.
+# Its one message is built from the standard definition (interfaces/tf2_msgs); skipped where the
+# distribution's package is importable (a full ROS install).
+tf2=$(digest interfaces/tf2_msgs/CMakeLists.txt interfaces/tf2_msgs/package.xml interfaces/tf2_msgs/msg/*.msg "$VENV/.stamp-deps")
+if ! stage_done tf2_msgs "$tf2"; then
+  if [ ! -f "$VENV/share/tf2_msgs/package.xml" ] && "$PY" -c "import tf2_msgs.msg" 2>/dev/null; then
+    say "tf2_msgs comes from the ROS installation; not building our own"
+  else
+    say "building the tf2_msgs interface into $VENV"
+    site=$("$PY" -c 'import os, sys, sysconfig; print(os.path.relpath(sysconfig.get_paths()["purelib"], sys.prefix))')
+    rm -rf build/tf2_msgs && mkdir -p build
+    cmake -S interfaces/tf2_msgs -B build/tf2_msgs -Wno-dev -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$PY" -DPYTHON_INSTALL_DIR="$site" \
+      > build/tf2_msgs.log 2>&1 \
+      && cmake --build build/tf2_msgs -j "$(nproc)" >> build/tf2_msgs.log 2>&1 \
+      && cmake --install build/tf2_msgs >> build/tf2_msgs.log 2>&1 \
+      || { tail -40 build/tf2_msgs.log; say "tf2_msgs build failed (full log: build/tf2_msgs.log)"; exit 1; }
+    "$PY" -c "from tf2_msgs.msg import TFMessage"
+  fi
+  mark_done tf2_msgs "$tf2"
+fi
 say "ready: $VENV"

@@ -20,7 +20,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for area in (agent_cli, perception_cli, eval_cli, ros_cli):
         area.register(sub)
+    questions = sub.add_parser("questions", help="check a questions file for `spatialclaw replay`")
+    questions_commands = questions.add_subparsers(dest="questions_command", required=True, metavar="check")
+    check = questions_commands.add_parser(
+        "check", help="validate a questions JSONL file against its schema",
+        description="Check every line of a questions file (the layout of spatialclaw_ros/eval/"
+        "bag_questions.schema.json, or exported sample records): fields, types, option letters, answers.",
+    )
+    check.add_argument("file", help="questions .jsonl")
+    check.set_defaults(run=_check_questions)
     return parser
+
+
+def _check_questions(args: argparse.Namespace) -> int:
+    from spatialclaw_ros.eval.replay import check_questions
+
+    problems = check_questions(args.file)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.file}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,7 +176,8 @@ class Agent:
             plan = rules.plan_for(ctx.question)
             ctx.trace.event("rules", template=plan.template if plan else None)
             if plan is None:
-                return Outcome(rules.NEEDS_VLM)  # no template fits: no kernel is needed to say so
+                # no template fits: no kernel is needed to say so, and it is no answer
+                return Outcome(None, failure=EpisodeError("unsupported_question", rules.NEEDS_VLM))
         dispatch = HostVLMDispatch(ctx.client, deadline=ctx.deadline)
         kernel_config = KernelConfig(
             cell_timeout_s=self.config.cell_timeout_s,

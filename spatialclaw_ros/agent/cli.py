@@ -3,6 +3,11 @@
     spatialclaw ask --images a.png b.png "How far is the red chair from the door?"
     spatialclaw ask --video walk.mp4 --choices left right "Is the sink left or right of the fridge?"
     spatialclaw ask --frames run1/ --executor rules "How many boxes are there?"
+    spatialclaw ask --frames rgbd_dataset_freiburg1_desk/ --reconstruct sensor "How far did the camera move?"
+    spatialclaw ask --bag robot.mcap_dir --start 12 --end 20 "How far is the door from the table?"
+
+A --frames folder in the TUM RGB-D layout (rgb.txt, depth.txt, groundtruth.txt, calibration.txt)
+or with nerfstudio's transforms.json brings its depth, intrinsics and poses (spatialclaw_ros.frames.folders).
 
 `spatialclaw trace DIR` re-renders a trace folder's report.md.
 """
@@ -33,7 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--images", nargs="+", action=_ListAction, metavar="IMAGE",
                         help="image files, in time order (one view each)")  # fmt: skip
     source.add_argument("--video", metavar="FILE", help="a video file; frames are sampled evenly")
-    source.add_argument("--frames", metavar="DIR", help="a folder of frame images, sorted by name")
+    source.add_argument("--frames", metavar="DIR",
+                        help="a folder of colour frames sorted by name, or an RGB-D folder (TUM RGB-D, nerfstudio)")
+    source.add_argument("--bag", metavar="BAG", help="a ROS 2 (mcap, sqlite3) or ROS 1 bag; cameras as `spatialclaw bag "
+                        "info` finds them")
+    bag = ask.add_argument_group("--bag options")
+    bag.add_argument("--start", type=float, default=None, help="window start: bag time, or seconds from the bag's start")
+    bag.add_argument("--end", type=float, default=None, help="window end (same time base as --start)")
+    bag.add_argument("--camera", action="append", default=None, help="camera name (repeatable; default: every camera)")
+    bag.add_argument("--bag-config", default=None, help="parameter file with camera.<name>.* settings (default: detect)")
+    bag.add_argument("--world-frame", default="", help="world frame for poses (default: map, else odom, else the root)")
     ask.add_argument("--choices", nargs="+", action=_ListAction, metavar="TEXT", default=[],
                      help="option texts (answer is a letter)")  # fmt: skip
     ask.add_argument("--max-frames", type=int, default=32, help="frames taken from a video or folder (default 32)")
@@ -94,7 +108,13 @@ def run_ask(args: argparse.Namespace) -> int:
         if "trace_dir" not in config.model_fields_set:  # no file, variable or flag named one, not even "off"
             config = config.model_copy(update={"trace_dir": ASK_TRACE_DIR})
         question = Question(text, list(args.choices))
-        videos = [load_frames(args)]
+        videos = load_frames(args)
+        if args.reconstruct in ("sensor", "fused"):
+            lacking = [v.name for v in videos if not (v.has_depth and v.has_intrinsics)]
+            if lacking:
+                raise ValueError(f"--reconstruct {args.reconstruct} needs depth and intrinsics with every frame, and "
+                                 f"{', '.join(lacking)} has none: give an RGB-D folder (--frames, TUM RGB-D or "
+                                 "nerfstudio layout) or a bag with depth and CameraInfo (--bag), or use da3")
         perception = None
         if config.executor != "no_tools":  # answering from the images alone needs no models
             chosen = {"reconstruct_backend": args.reconstruct, "segment_backend": args.segment}
@@ -103,7 +123,7 @@ def run_ask(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"spatialclaw ask: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(videos[0])} frame(s); executor {config.executor}; VLM {config.vlm.model} at {config.vlm.base_url}",
+    print(f"{' + '.join(str(len(v)) for v in videos)} frame(s); executor {config.executor}; VLM {config.vlm.model} at {config.vlm.base_url}",
           file=sys.stderr)  # fmt: skip
     episode = Agent(config, perception).run(question, videos, on_progress=_print_progress)
     if args.json:
@@ -156,9 +176,18 @@ def _episode_json(episode) -> dict:
     }
 
 
-def load_frames(args: argparse.Namespace) -> FrameSet:
+def load_frames(args: argparse.Namespace) -> list[FrameSet]:
+    """One frame set per camera: the images, video or folder, or each camera of a bag."""
     if args.images:
-        return FrameSet([Frame(read_image(Path(p)), index=i) for i, p in enumerate(args.images)], name="images")
+        return [FrameSet([Frame(read_image(Path(p)), index=i) for i, p in enumerate(args.images)], name="images")]
     if args.video:
-        return read_video(Path(args.video), args.max_frames)
-    return read_folder(Path(args.frames), args.max_frames, args.fps)
+        return [read_video(Path(args.video), args.max_frames)]
+    if args.frames:
+        return [read_folder(Path(args.frames), args.max_frames, args.fps)]
+    from spatialclaw_ros.frames.bags import bag_range, bag_time, read_frames
+
+    first, _ = bag_range(args.bag)
+    start = None if args.start is None else bag_time(args.start, first)
+    end = None if args.end is None else bag_time(args.end, first)
+    return read_frames(args.bag, cameras=args.camera, start=start, end=end, max_frames=args.max_frames,
+                       world_frame=args.world_frame, config=args.bag_config)

@@ -1,8 +1,9 @@
 """The offline executor: templated questions answered by cells written from rules, no VLM.
 
-It recognises common question templates (distance between two named objects or from the
-camera, count, size, nearest to the camera, left/right or front/behind as the camera sees it,
-left/right/quadrant from a standpoint, which object comes into view first) and writes the same
+It recognises common question templates and their usual phrasings (distance between two named
+objects or from the camera, count, size, nearest to the camera, left/right or front/behind as the
+camera sees it, left/right/quadrant from a standpoint, which object comes into view first, how far,
+how much and which way the camera moved) and writes the same
 kind of cells a VLM would into the same kernel: reconstruct, segment by name, measure,
 ReturnAnswer. A question that matches no template is answered "needs a VLM", never guessed.
 """
@@ -104,10 +105,12 @@ print(f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, 
 
 @dataclass
 class Plan:
-    """A recognised question: its template and the cell that answers it."""
+    """A recognised question: its template and the cell that answers it; with choices, the
+    answer is turned into the letter of the option it names."""
 
     template: str
     cell: str
+    choices: tuple[str, ...] = ()
 
 
 def _name(raw: str) -> str:
@@ -127,9 +130,19 @@ def _singular(word: str) -> str:
     return f"{head} {last}".strip()
 
 
+_CENTRE_OF = r"(?:the )?cent(?:re|er)s? of "
+_UNIT = r"(?:in (?:metres|meters|m|centimetres|centimeters|cm) )?"
+_DISTANCE_PATTERNS = (
+    rf"distance {_UNIT}between (?P<centres>{_CENTRE_OF})?(?P<a>.+?) and (?:{_CENTRE_OF})?(?P<b>.+?){_END}",
+    rf"distance {_UNIT}from (?P<centres>{_CENTRE_OF})?(?P<a>.+?) to (?:{_CENTRE_OF})?(?P<b>.+?){_END}",
+    rf"how far (?:away )?is (?P<a>.+?) from (?P<b>.+?){_END}",
+    rf"how far apart are (?P<a>.+?) and (?P<b>.+?){_END}",
+    rf"how (?:many (?:metres|meters|centimetres|centimeters) )?(?:far|apart) (?:is|are) (?P<a>.+?) (?:from|and) (?P<b>.+?){_END}",
+)
+
+
 def _distance_pair(q: str, question: Question) -> Plan | None:
-    match = re.search(rf"distance between (?P<centres>the cent(?:re|er)s? of )?(?P<a>.+?) and (?P<b>.+?){_END}", q)
-    match = match or re.search(rf"how far (?:away )?is (?P<a>.+?) from (?P<b>.+?){_END}", q)
+    match = next((m for m in (re.search(p, q) for p in _DISTANCE_PATTERNS) if m), None)
     if not match:
         return None
     a, b = _name(match.group("a")), _name(match.group("b"))
@@ -158,7 +171,10 @@ def _distance_pair(q: str, question: Question) -> Plan | None:
 
 def _count(q: str, question: Question) -> Plan | None:
     match = re.search(r"how many (?:different |distinct |separate )?(?P<a>[a-z][a-z \-]*?)"
-                      r" (?:are there|are visible|can (?:you|be) see|do you see|appear|in total)", q)
+                      r" (?:are there|is there|are visible|can (?:you|be|i) see|can be seen|do you see|do i see|appear"
+                      r"|in total|are (?:in|on|inside) |(?:does|do) (?:the|this) (?:scene|room|image|video) (?:have|contain)"
+                      r"|are present|exist)", q)
+    match = match or re.search(r"(?:count|number of) (?:the |all )?(?P<a>[a-z][a-z \-]*?)(?: in | on |\?|\.|$)", q)
     if not match:
         return None
     thing = _singular(_name(match.group("a")))
@@ -295,8 +311,61 @@ def _appearance(q: str, question: Question) -> Plan | None:
     )
 
 
+_CAMERA = r"(?:the )?(?:camera|robot|viewer|observer)"
+_MOVED = r"(?:move|moved|travel|travelled|traveled|go|went|drive|drove|translate|translated)"
+_TURNED = r"(?:rotate|rotated|turn|turned|yaw|yawed|pan|panned)"
+# What every camera-motion cell starts from: the first and the last sampled camera poses.
+_MOTION_SETUP = (
+    "first, last = recon.extrinsics[0], recon.extrinsics[-1]\n"
+    "if not recon.is_metric:\n"
+    "    print('warning: the reconstruction is not metric; distances are in its own scale')\n"
+)
+
+
+def _camera_motion(q: str, question: Question) -> Plan | None:
+    """How far / how much / which way the camera moved between the first and the last frame."""
+    if re.search(rf"how (?:far|much distance|many (?:metres|meters)) (?:did|has) {_CAMERA} {_MOVED}", q) or \
+            re.search(rf"(?:what|how much) (?:distance|displacement) (?:did|has) {_CAMERA} (?:cover|{_MOVED})", q) or \
+            re.search(rf"(?:distance|displacement) (?:travelled |traveled |covered |moved )?(?:by|of) {_CAMERA}", q):
+        return Plan(
+            "camera_translation",
+            _MOTION_SETUP + "moved = float(np.linalg.norm(last[:3, 3] - first[:3, 3]))\n"
+            "print(f'camera from {fmt(first[:3, 3])} to {fmt(last[:3, 3])}: {moved:.3f} m')\n"
+            "ReturnAnswer(round(moved, 3))",
+        )
+    if re.search(rf"how (?:much|many degrees|far) (?:did|has) {_CAMERA} {_TURNED}", q) or \
+            re.search(rf"(?:what|which) (?:angle|rotation) (?:did|has) {_CAMERA} {_TURNED}", q):
+        return Plan(
+            "camera_rotation",
+            _MOTION_SETUP + "turn = tools.Geometry.invert(first)[:3, :3] @ last[:3, :3]\n"
+            "angle = float(np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1))))\n"
+            "print(f'camera rotated by {angle:.2f} degrees')\n"
+            "ReturnAnswer(round(angle, 2))",
+        )
+    if re.search(rf"(?:did|does|has) {_CAMERA} {_TURNED} (?:to (?:the|its) )?left or (?:to (?:the|its) )?right", q):
+        return Plan(
+            "camera_turn_direction",
+            _MOTION_SETUP + "ahead_first, ahead_last = first[:3, 2], last[:3, 2]  # optical z: where it looks\n"
+            "turn = float(np.cross(ahead_first, ahead_last) @ world_up)\n"
+            "print(f'viewing direction turned {turn:+.4f} about up (positive = left)')\n"
+            "ReturnAnswer('left' if turn > 0 else 'right')",
+        )
+    match = re.search(rf"(?:did|does|has) {_CAMERA} {_MOVED} (?P<axis>forwards?|left|closer|towards?)", q)
+    if match:
+        forward = match.group("axis") in ("forward", "forwards", "closer", "toward", "towards")
+        axis, positive, negative = (2, "forward", "backward") if forward else (0, "right", "left")
+        return Plan(
+            "camera_translation_direction",
+            _MOTION_SETUP + "step = tools.Geometry.invert(first)[:3, :3] @ (last[:3, 3] - first[:3, 3])\n"
+            f"print(f'moved {{fmt(step)}} m in the first camera (x right, y down, z forward)')\n"
+            f"ReturnAnswer({positive!r} if step[{axis}] > 0 else {negative!r})",
+        )
+    return None
+
+
 # Most specific first: a standpoint question also mentions left/right, a camera-distance one "how far".
 TEMPLATES: tuple[Callable[[str, Question], Plan | None], ...] = (
+    _camera_motion,
     _standpoint,
     _appearance,
     _nearest,
@@ -313,8 +382,27 @@ def plan_for(question: Question) -> Plan | None:
     for template in TEMPLATES:
         plan = template(text, question)
         if plan is not None:
+            plan.choices = tuple(question.choices)
             return plan
     return None
+
+
+def choice_letter(answer: str | int | float | None, choices: tuple[str, ...] | list[str]):
+    """The letter of the option `answer` names ("green box" for "the green box", "A. left" or
+    "(B) right"); the answer unchanged when it names none or several, or there are no options."""
+    if not choices or answer is None:
+        return answer
+    letters = [chr(ord("A") + i) for i in range(len(choices))]
+    text = _option_text(str(answer))
+    if text.upper() in letters:
+        return text.upper()
+    hits = [letter for letter, choice in zip(letters, choices) if _option_text(choice) == text]
+    return hits[0] if len(hits) == 1 else answer
+
+
+def _option_text(text: str) -> str:
+    text = re.sub(r"^\(?[a-z](?:\)|\.|:)\s+", "", text.strip().lower())  # "A. left", "(b) right", "c) up"
+    return _name(text).strip(" .")
 
 
 class RulesExecutor:
@@ -340,5 +428,5 @@ class RulesExecutor:
             if result.status == "error":
                 break
         answer = results[-1].answer if results and results[-1].status == "success" else None
-        return Outcome(answer, history=history, results=results)
+        return Outcome(choice_letter(answer, plan.choices), history=history, results=results)
 

@@ -10,7 +10,8 @@ import numpy as np
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance
 
 Stage = Literal["planning", "coding", "executing", "answering"]
-ErrorCode = Literal["bad_request", "vlm_unavailable", "perception_failed", "timed_out", "canceled", "internal"]
+ErrorCode = Literal["bad_request", "vlm_unavailable", "perception_failed", "timed_out", "canceled", "internal",
+                    "unsupported_question"]
 ERROR_CODES: tuple[str, ...] = get_args(ErrorCode)
 
 

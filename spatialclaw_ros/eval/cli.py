@@ -168,18 +168,20 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from spatialclaw_ros.eval.records import read_samples
+    from spatialclaw_ros.eval.replay import load_questions
     from spatialclaw_ros.eval.reports import markdown_table, write_report
 
     try:
-        samples = read_samples(args.questions)
+        samples = load_questions(args.questions, args.bag)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
     if args.online:
         if args.ray is not None:
             return _fail("--ray spreads offline replay; --online goes through the one running ROS node")
         from spatialclaw_ros.eval.replay import replay_online
+        from spatialclaw_ros.ros.replay import use_large_data_transport
 
+        use_large_data_transport()
         predictions = replay_online(args.bag, samples, args.out, action=args.action, rate=args.rate,
                                     odometry_topic=args.odometry_topic, odometry_frame=args.odometry_frame,
                                     settle_s=args.settle_s)
@@ -202,4 +204,6 @@ def run_replay(args: argparse.Namespace) -> int:
             except ConnectionError as exc:
                 return _fail(str(exc))
     print(markdown_table(write_report(args.out, predictions, samples)))
+    if predictions and all(p.error for p in predictions):
+        return _fail(f"every question failed ({', '.join(sorted({p.error for p in predictions}))}); the causes are above")
     return 0

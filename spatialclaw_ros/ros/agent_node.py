@@ -25,6 +25,7 @@ from visualization_msgs.msg import MarkerArray
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.buffer import FrameBuffer, FrameBufferError, NoFramesError, SampleRequest
+from spatialclaw_ros.frames.transforms import TransformLookupError
 from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.perception.types import FIRST_CAMERA
 from spatialclaw_ros.ros.camera_inputs import CameraInput
@@ -60,6 +61,7 @@ _EPISODE_ERRORS = {
     "timed_out": Result.TIMED_OUT,
     "canceled": Result.CANCELED,
     "internal": Result.INTERNAL_ERROR,
+    "unsupported_question": Result.UNSUPPORTED_QUESTION,
 }
 
 
@@ -75,6 +77,7 @@ class GoalFailed(Exception):
 class _Sampled:
     videos: list[FrameSet]
     newest_stamp: float
+    frames_note: str = ""  # set when a camera had fewer frames in the window than asked for
 
 
 class SpatialClawNode(Node):
@@ -121,7 +124,8 @@ class SpatialClawNode(Node):
             result_timeout=int(goal_values["result_timeout_s"]),
         )
         names = ", ".join(f"{c.name} ({c.image_topic})" for c in settings.cameras)
-        self.get_logger().info(f"ready: cameras {names}; poses from {settings.pose_source}; action {self._action_name()}")
+        self.get_logger().info(f"ready: cameras {names}; poses from {settings.pose_source}; TF through "
+                               f"{self.tf.backend}; action {self._action_name()}")
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -279,7 +283,11 @@ class SpatialClawNode(Node):
                 raise GoalFailed(Result.NO_FRAMES, str(error)) from None
             except FrameBufferError as error:
                 raise GoalFailed(Result.BAD_REQUEST, str(error)) from None
-        return _Sampled(videos=videos, newest_stamp=max(v.frames[-1].timestamp for v in videos))
+        short = [f"camera {v.name!r}: {len(v)} of {request.count}" for v in videos if len(v) < request.count]
+        note = f"fewer frames than asked for were buffered in the window ({'; '.join(short)})" if short else ""
+        if note:
+            self.get_logger().warning(note)
+        return _Sampled(videos=videos, newest_stamp=max(v.frames[-1].timestamp for v in videos), frames_note=note)
 
     def _check_perception_inputs(self, videos: list[FrameSet]) -> None:
         """The sensor backend reconstructs from the robot's own depth and CameraInfo: say which is
@@ -333,6 +341,8 @@ class SpatialClawNode(Node):
             objects=outputs.objects,
             tf_frames=outputs.tf_frames,
             steps=int(episode.steps),
+            frames_used=sum(len(v) for v in sampled.videos),
+            frames_note=sampled.frames_note,
             used_fallback=bool(episode.used_fallback),
             trace_path=episode.trace_path or "",
         )
@@ -351,10 +361,10 @@ class SpatialClawNode(Node):
             source, stamp, up = world, sampled.newest_stamp, UP_REP103
         target = goal.target_frame or self.settings.target_frame or source
         if target != source:
-            to_target = self.tf.lookup(target, source, stamp)
-            if to_target is not None:
-                return OutputFrame(target, stamp, to_target, UP_REP103)
-            self.get_logger().warning(f"cannot transform {source} into {target}; publishing objects in {source}")
+            try:
+                return OutputFrame(target, stamp, self.tf.find(target, source, stamp), UP_REP103)
+            except TransformLookupError as error:  # an answer in another frame than asked for would mislead
+                raise GoalFailed(Result.UNKNOWN_FRAME, f"cannot answer in target frame {target!r}: {error}") from None
         return OutputFrame(source, stamp, up=up)
 
     def _annotated_images(self, images, sampled: _Sampled) -> list[Image]:

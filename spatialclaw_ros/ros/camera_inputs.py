@@ -6,47 +6,37 @@ warning and counted; nothing a publisher sends can stop the node from answering.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
 from spatialclaw_ros.frames.buffer import FrameBuffer
-from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL
-from spatialclaw_ros.perception.depth import decode_depth
-from spatialclaw_ros.ros.conversions import stamp_to_seconds
-from spatialclaw_ros.ros.images import (
+from spatialclaw_ros.frames.cameras import CameraTopics, parse_label_names_json
+from spatialclaw_ros.frames.codec import (
+    CameraCalibration,
+    Undistorter,
     depth_from_compressed,
+    depth_from_pixels,
     depth_pixels,
-    ids_from_label_pixels,
     image_array,
-    intrinsics_from_camera_info,
     label_pixels,
+    labels_from_pixels,
     rgb_from_compressed,
     rgb_from_pixels,
 )
+from spatialclaw_ros.ros.conversions import stamp_to_seconds
 
 
-@dataclass(frozen=True)
-class CameraTopics:
-    """One camera's configuration. Empty topic names mean "not published"."""
-
-    name: str
-    image_topic: str
-    compressed: bool = False
-    depth_topic: str = ""
-    depth_compressed: bool = False
-    info_topic: str = ""
-    labels_topic: str = ""
-    label_names: dict[int, str] = field(default_factory=dict)
-    label_names_topic: str = ""
-    base_to_optical: np.ndarray = field(default_factory=lambda: BODY_FROM_OPTICAL.copy())
+_RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Above this a message is split into many UDP fragments, and one lost fragment loses the image.
+_LARGE_MESSAGE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -60,11 +50,14 @@ class CameraInput:
         self.topics = topics
         self.optical_frame = ""  # the colour images' header.frame_id, learnt from the stream
         self.counts = InputCounts()
+        # Set from CameraInfo when the camera is distorted and its images are not image_rect.
+        self._undistorter: Undistorter | None = None
+        self._transport_checked = False
         self._node = node
         self._buffer = buffer
         if topics.label_names:
             buffer.update_label_names(topics.name, topics.label_names)
-        qos = qos_profile_sensor_data
+        qos = _RELIABLE if topics.reliable else qos_profile_sensor_data
         node.create_subscription(
             CompressedImage if topics.compressed else Image, topics.image_topic, self._guarded("colour", self._colour), qos
         )
@@ -79,30 +72,51 @@ class CameraInput:
             # Names are state, not a stream: reliable, so that a name announced once is not lost.
             node.create_subscription(String, topics.label_names_topic, self._guarded_names, 10)
 
+    def _warn_if_transport_too_small(self, msg) -> None:
+        """Once: large images over Fast DDS's default transports arrive only in part under load."""
+        self._transport_checked = True
+        size = len(msg.data)
+        rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+        if size > _LARGE_MESSAGE_BYTES and "fastrtps" in rmw and \
+                os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT") not in ("LARGE_DATA", "LARGE_DATAv6"):
+            self._node.get_logger().warning(
+                f"camera {self.topics.name!r} sends {size / 1e6:.1f} MB images over Fast DDS's default transports, "
+                "which lose fragments of large messages under load: start the node and the publisher with "
+                "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA (`spatialclaw node` and `spatialclaw bag play` set it)"
+            )
+
     def _colour(self, msg, stamp: float) -> None:
+        if not self._transport_checked:
+            self._warn_if_transport_too_small(msg)
         # Decoded only if the buffer keeps the frame (thinning skips most); a raw image's header is
         # checked now, which is cheap, so that a bad one is still counted.
+        undistort = self._undistorter.colour if self._undistorter else None
         if self.topics.compressed:
-            decode = partial(rgb_from_compressed, msg)
+            decode = _then(partial(rgb_from_compressed, msg), undistort)
         else:
-            decode = partial(rgb_from_pixels, image_array(msg), msg.encoding)
+            decode = _then(partial(rgb_from_pixels, image_array(msg), msg.encoding), undistort)
         self._buffer.add_color(self.topics.name, stamp, decode)
         self.optical_frame = msg.header.frame_id
 
     def _depth(self, msg, stamp: float) -> None:
+        undistort = self._undistorter.depth if self._undistorter else None
         if self.topics.depth_compressed:
-            self._buffer.add_depth(self.topics.name, stamp, depth_from_compressed(msg))
+            self._buffer.add_depth(self.topics.name, stamp, _then(partial(depth_from_compressed, msg), undistort)())
             return
-        self._buffer.add_depth(self.topics.name, stamp, depth_pixels(msg), partial(decode_depth, encoding=msg.encoding))
+        decode = _then_pixels(partial(depth_from_pixels, encoding=msg.encoding), undistort)
+        self._buffer.add_depth(self.topics.name, stamp, depth_pixels(msg), decode)
 
     def _labels(self, msg: Image, stamp: float) -> None:
-        self._buffer.add_labels(self.topics.name, stamp, label_pixels(msg), decode=ids_from_label_pixels)
+        undistort = self._undistorter.labels if self._undistorter else None
+        self._buffer.add_labels(self.topics.name, stamp, label_pixels(msg), decode=_then_pixels(labels_from_pixels, undistort))
 
     def _info(self, msg: CameraInfo, stamp: float) -> None:
-        intrinsics = intrinsics_from_camera_info(msg)
-        if intrinsics is None:
+        calibration = CameraCalibration.from_message(msg, rectified=is_rectified_topic(self.topics.image_topic))
+        if not calibration.calibrated:
             raise ValueError("K is zero (uncalibrated camera)")
-        self._buffer.add_intrinsics(self.topics.name, stamp, intrinsics)
+        if self._undistorter is None or self._undistorter.calibration != calibration:
+            self._undistorter = calibration.undistorter()
+        self._buffer.add_intrinsics(self.topics.name, stamp, calibration.intrinsics())
 
     def _guarded_names(self, msg: String) -> None:
         try:
@@ -127,12 +141,14 @@ class CameraInput:
         return on_message
 
 
-def parse_label_names_json(text: str) -> dict[int, str]:
-    """'{"1": "red chair", "2": "door"}' -> {1: "red chair", 2: "door"}."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"label names are not JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not all(str(k).strip().isdigit() and isinstance(v, str) for k, v in data.items()):
-        raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"}')
-    return {int(k): v for k, v in data.items()}
+def is_rectified_topic(topic: str) -> bool:
+    """image_proc names undistorted images image_rect / image_rect_color (REP and image_pipeline)."""
+    return "image_rect" in topic
+
+
+def _then(decode: Callable[[], np.ndarray], undistort: Callable[[np.ndarray], np.ndarray] | None):
+    return decode if undistort is None else lambda: undistort(decode())
+
+
+def _then_pixels(decode: Callable[[np.ndarray], np.ndarray], undistort: Callable[[np.ndarray], np.ndarray] | None):
+    return decode if undistort is None else lambda pixels: undistort(decode(pixels))

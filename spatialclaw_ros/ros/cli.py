@@ -1,8 +1,10 @@
-"""`spatialclaw node` and `spatialclaw demo`. rclpy is imported only when one of them runs."""
+"""`spatialclaw node`, `spatialclaw demo` and `spatialclaw bag info | play`. rclpy is imported only
+when a command that needs it runs (`bag info` does not)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers) -> None:
@@ -32,8 +34,33 @@ def register(subparsers) -> None:
     demo.add_argument("--record-bag-dir", default="", help="also record the answers to an mcap bag here")
     demo.set_defaults(run=_run_demo)
 
+    bag = subparsers.add_parser("bag", help="look into a bag, or stream it into the running node")
+    bag_commands = bag.add_subparsers(dest="bag_command", required=True, metavar="info|play")
+    info = bag_commands.add_parser(
+        "info", help="cameras, depth/label pairing, TF frames and rates, time range, configuration",
+        description="Read a ROS 2 (mcap, sqlite3) or ROS 1 bag without ROS and print the cameras found (by "
+        "image_transport naming and frame ids), their depth, labels and CameraInfo, the TF tree with rates, the time "
+        "range, and the camera.<name>.* parameters the node and `spatialclaw replay` would use.",
+    )
+    info.add_argument("bag", help="bag folder (mcap or sqlite3) or ROS 1 .bag file")
+    info.add_argument("--config", help="parameter file whose camera.<name>.* settings to use instead of detection")
+    info.add_argument("--world-frame", default="", help="world frame for poses (default: map, else odom, else the root)")
+    info.set_defaults(run=_run_bag_info)
+    play = bag_commands.add_parser(
+        "play", help="publish a bag into the running agent node (no ros2 bag needed)",
+        description="Publish every message of the bag on its topic with /clock, once the node has subscribed to "
+        "each camera stream the bag holds (so no frame is lost at the start). Run the node with use_sim_time.",
+    )
+    play.add_argument("bag", help="bag folder (mcap or sqlite3) or ROS 1 .bag file")
+    play.add_argument("--rate", type=float, default=1.0, help="bag seconds per wall-clock second (default 1)")
+    play.add_argument("--wait-s", type=float, default=30.0, help="how long to wait for the node's subscriptions")
+    play.set_defaults(run=_run_bag_play)
+
 
 def _run_node(args: argparse.Namespace) -> int:
+    from spatialclaw_ros.ros.replay import use_large_data_transport
+
+    use_large_data_transport()  # camera images are large messages: see spatialclaw_ros.ros.replay
     from spatialclaw_ros.ros.agent_node import main
 
     ros_args = []
@@ -57,3 +84,28 @@ def _run_demo(args: argparse.Namespace) -> int:
             record_bag_dir=args.record_bag_dir,
         )
     )
+
+
+def _run_bag_info(args: argparse.Namespace) -> int:
+    from spatialclaw_ros.frames.bags import format_summary, inspect_bag
+
+    try:
+        summary = inspect_bag(args.bag, config=args.config, world_frame=args.world_frame)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0 if summary.cameras else 1
+
+
+def _run_bag_play(args: argparse.Namespace) -> int:
+    from spatialclaw_ros.ros.replay import play_bag, use_large_data_transport
+
+    use_large_data_transport()
+    try:
+        played = play_bag(args.bag, rate=args.rate, connect_timeout_s=args.wait_s)
+    except (OSError, ValueError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"played {played.messages} messages ({played.frames} camera frames) from {args.bag}")
+    return 0

@@ -16,6 +16,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.frames.codec import millimetres_from_metres
 from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL
 from spatialclaw_ros.ros.conversions import matrix_to_pose
 from spatialclaw_ros.ros.images import camera_info_from_intrinsics, image_from_array, image_from_rgb
@@ -97,5 +98,4 @@ def _messages(frame: Frame, topics: StreamTopics, world_frame: str) -> _FrameMes
 
 def _millimetres_message(depth_m: np.ndarray) -> Image:
     """16UC1 millimetres, 0 where invalid: what most RGB-D drivers publish."""
-    millimetres = np.where(np.isfinite(depth_m), np.rint(depth_m * 1000.0), 0).clip(0, 65535).astype(np.uint16)
-    return image_from_array(millimetres, "16UC1")
+    return image_from_array(millimetres_from_metres(depth_m), "16UC1")

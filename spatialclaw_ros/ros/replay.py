@@ -7,15 +7,25 @@ goal about the recorded window (`extra["replay"]["window"]`, cameras `extra["rep
 and the answer is scored like an offline one. Pausing makes the score independent of how fast the
 agent answers: the node holds exactly the frames it would hold live at that moment.
 
-The node must subscribe to the bag's topics and run with `use_sim_time: true`. A pip-installed
-ROS has no tf2 (neither tf2_ros nor tf2_msgs), so the bag's /tf cannot reach the node as TF there;
-`odometry_topic` republishes the camera's transforms as nav_msgs/Odometry instead, for a node with
-`pose_source: odom` and an identity `base_to_optical` (the transform already is the optical frame's).
+The node must subscribe to the bag's topics and run with `use_sim_time: true`. Playback starts only
+once the node has subscribed to every camera stream the bag holds (colour, depth, labels,
+CameraInfo, as `spatialclaw bag info` lists them), so the first frames are not published into the
+void. /tf and /tf_static are replayed where tf2_msgs is installed (a full ROS, or the interface
+scripts/setup.sh builds for a pip-installed one); without it, `odometry_topic` republishes the
+camera's transforms as nav_msgs/Odometry, for a node with `pose_source: odom` and an identity
+`base_to_optical` (the transform already is the optical frame's).
+
+Large images need Fast DDS's LARGE_DATA builtin transports (TCP + shared memory) to arrive whole
+(bench/online_replay.py: with the default transports 2 of 160 640x480 frames were lost in 20 fresh
+runs, one answer 14% off; with LARGE_DATA none). The command-line tools (`spatialclaw node`,
+`spatialclaw bag play`, `spatialclaw replay --online`) call `use_large_data_transport()` before
+they create any DDS participant; a library caller decides for its own process.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from collections import deque
@@ -27,15 +37,15 @@ from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.publisher import Publisher
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from rosbags.highlevel import AnyReader
-from rosbags.typesys import Stores, get_typestore
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.eval.answerers import Answer
 from spatialclaw_ros.eval.records import Prediction, Sample, write_jsonl
 from spatialclaw_ros.eval.runner import PREDICTIONS, prediction_for
+from spatialclaw_ros.frames.bags import detect_cameras, open_bag
 from spatialclaw_ros.ros.conversions import seconds_to_stamp
 from spatialclaw_ros.ros.spin import Spinner, wait_until
 
@@ -46,8 +56,15 @@ _MIN_WINDOW_S = 1e-3
 _ERROR_NAMES = {
     getattr(AskSpatial.Result, name): name.lower()
     for name in ("NO_FRAMES", "STALE_FRAMES", "UNKNOWN_CAMERA", "BAD_REQUEST", "VLM_UNAVAILABLE",
-                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR")
+                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR", "UNSUPPORTED_QUESTION",
+                 "UNKNOWN_FRAME")
 }
+
+
+def use_large_data_transport() -> None:
+    """Fast DDS's LARGE_DATA builtin transports for the participants this process creates from now
+    on, unless the user chose transports. Fast DDS reads the variable when a participant is made."""
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 
 @dataclass(frozen=True)
@@ -62,11 +79,17 @@ class ReplayOptions:
     # Wall-clock seconds between the last message before a question and the goal: the node takes
     # messages from DDS on its own threads, and a goal must not overtake the frames it is about.
     settle_s: float = 0.5
+    # Wall-clock seconds between our publishers matching the node's subscriptions and the first
+    # message: a match is seen from the publisher's side first, and a message sent before the
+    # subscriber has matched the publisher back, or before Fast DDS connected its TCP/SHM channel,
+    # is lost even on a reliable subscription (bench/online_replay.py: 6 of 160 frames without it).
+    connect_grace_s: float = 1.0
     progress: bool = True  # one line per question on stderr
 
     def __post_init__(self) -> None:
-        if not self.rate > 0 or self.settle_s < 0:
-            raise ValueError(f"need rate > 0 and settle_s >= 0, got {self.rate} and {self.settle_s}")
+        if not self.rate > 0 or self.settle_s < 0 or self.connect_grace_s < 0:
+            raise ValueError(f"need rate > 0, settle_s >= 0 and connect_grace_s >= 0, got {self.rate}, {self.settle_s} "
+                             f"and {self.connect_grace_s}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +113,7 @@ def replay_into_node(bag: str | Path, samples: list[Sample], out_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     (out / PREDICTIONS).unlink(missing_ok=True)
 
-    reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED))
+    reader = open_bag(bag)
     with Spinner(threads=1) as spinner, reader:
         node = spinner.node("spatialclaw_replay")
         player = _Player(node, reader, settings)
@@ -113,6 +136,25 @@ def replay_into_node(bag: str | Path, samples: list[Sample], out_dir: str | Path
             ask_due(stamp_ns)
         ask_due(float("inf"))  # questions after the bag's last message
     return [answered[s.id] for s in samples]
+
+
+@dataclass(frozen=True)
+class Played:
+    messages: int
+    frames: int  # colour images of the bag's cameras
+
+
+def play_bag(bag: str | Path, rate: float = 1.0, connect_timeout_s: float = 30.0, odometry_topic: str = "",
+             odometry_frame: str = ReplayOptions.odometry_frame) -> Played:
+    """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every camera stream."""
+    settings = ReplayOptions(rate=rate, connect_timeout_s=connect_timeout_s, odometry_topic=odometry_topic,
+                             odometry_frame=odometry_frame, progress=False)
+    with Spinner(threads=1) as spinner, open_bag(bag) as reader:
+        player = _Player(spinner.node("spatialclaw_bag_play"), reader, settings)
+        player.wait_for_subscribers(settings.connect_timeout_s)
+        for _ in player.play():
+            pass
+        return Played(player.messages, player.frames)
 
 
 def _question(sample: Sample) -> _Question:
@@ -156,10 +198,16 @@ class _Player:
     """Publishes a bag's messages in time order on their topics, with /clock, paced by `rate`."""
 
     def __init__(self, node: Node, reader: AnyReader, settings: ReplayOptions):
+        if not reader.is2:
+            # The recorded bytes are published as they are: ROS 1 serialisation is not CDR.
+            raise ValueError(f"{reader.paths[0]} is a ROS 1 bag; online replay plays ROS 2 bags (offline replay reads "
+                             "both): convert it first with `rosbags-convert --src BAG.bag --dst BAG`")
         self._node = node
         self._reader = reader
         self._settings = settings
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        # /tf_static is latched in ROS: a subscriber that joins later still gets the tree.
+        latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._clock = node.create_publisher(Clock, "/clock", qos)
         self._publishers: dict[str, Publisher] = {}
         for topic, msgtype in sorted({(c.topic, c.msgtype) for c in reader.connections}):
@@ -168,25 +216,35 @@ class _Player:
                 if not (msgtype == _TF_TYPE and settings.odometry_topic):
                     node.get_logger().warning(f"not replaying {topic}: {msgtype} is not installed here")
                 continue
-            self._publishers[topic] = node.create_publisher(message_class, topic, qos)
+            self._publishers[topic] = node.create_publisher(message_class, topic,
+                                                            latched if topic.endswith("tf_static") else qos)
         self._odometry = node.create_publisher(Odometry, settings.odometry_topic, qos) if settings.odometry_topic else None
+        cameras, _ = detect_cameras(reader)
+        self._colour_topics = {c.topics.image_topic for c in cameras}
+        streams = [(c.topics.image_topic, c.topics.depth_topic, c.topics.labels_topic, c.topics.info_topic) for c in cameras]
+        self._needed = sorted({t for stream in streams for t in stream if t and t in self._publishers})
+        self.messages = 0
+        self.frames = 0
 
     def wait_for_subscribers(self, timeout_s: float) -> None:
-        """Until every topic someone on the graph subscribes to is matched to our publisher, so
-        that the first frames are not published into the void."""
+        """Until the node listens to every camera stream of the bag, and every other subscriber on
+        the graph is matched to our publishers: a frame published before its subscription is lost."""
         deadline = time.monotonic() + timeout_s
         while True:
             publishers = [*self._publishers.values(), *([self._odometry] if self._odometry else [])]
             wanted = {p.topic_name: self._node.count_subscribers(p.topic_name) for p in publishers}
             matched = {p.topic_name: p.get_subscription_count() for p in publishers}
-            if any(wanted.values()) and all(matched[t] >= n for t, n in wanted.items()):
+            unheard = [t for t in self._needed if matched.get(t, 0) < 1]
+            if not unheard and any(wanted.values()) and all(matched[t] >= n for t, n in wanted.items()):
+                time.sleep(self._settings.connect_grace_s)
                 return
             if time.monotonic() > deadline:
+                waiting = unheard or sorted(t for t, n in wanted.items() if matched[t] < n) or sorted(wanted)
                 raise TimeoutError(
-                    f"nobody subscribed to the bag's topics ({', '.join(sorted(wanted))}) within {timeout_s:g} s: "
-                    "is the agent node running and configured for them?"
+                    f"no subscriber within {timeout_s:g} s on {', '.join(waiting)}: is the agent node running and "
+                    "configured for the bag's topics? (`spatialclaw bag info BAG` prints the configuration)"
                 )
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def set_clock(self, stamp_ns: int) -> None:
         self._clock.publish(Clock(clock=seconds_to_stamp(stamp_ns / 1e9)))
@@ -216,6 +274,8 @@ class _Player:
             publisher = self._publishers.get(connection.topic)
             if publisher is not None:
                 publisher.publish(bytes(raw))
+                self.messages += 1
+                self.frames += connection.topic in self._colour_topics
             if self._odometry is not None and connection.msgtype == _TF_TYPE:
                 self._publish_odometry(self._reader.deserialize(raw, connection.msgtype))
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from spatialclaw_ros.frames.buffer import BufferLimits
-from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, rigid_transform
-from spatialclaw_ros.ros.camera_inputs import CameraTopics
+from spatialclaw_ros.frames.cameras import (  # noqa: F401  (parse_label_names: re-exported)
+    CAMERA_PARAMETERS,
+    CameraTopics,
+    camera_from_parameters,
+    parse_label_names,
+)
 from spatialclaw_ros.ros.goals import GOAL_PARAMETERS
 from spatialclaw_ros.ros.poses import POSE_SOURCES
 
@@ -75,17 +78,6 @@ PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "service.port": (8765, "port"),
 }
 
-CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "image_topic": ("", "colour topic (sensor_msgs/Image or CompressedImage); default /<name>/image_raw"),
-    "compressed": (False, "the colour topic is sensor_msgs/CompressedImage"),
-    "depth_topic": ("", "aligned depth (16UC1 mm or 32FC1 m); empty = none"),
-    "depth_compressed": (False, "the depth topic is a compressedDepth CompressedImage"),
-    "info_topic": ("", "sensor_msgs/CameraInfo; default /<name>/camera_info"),
-    "labels_topic": ("", "instance-label images (mono8/16UC1/32SC1) from a simulator; empty = none"),
-    "label_names": ([""], "id:name pairs for labels_topic, e.g. ['1:red chair']"),
-    "label_names_topic": ("", "std_msgs/String with JSON {\"id\": \"name\"} naming label ids as they appear; empty = none"),
-    "base_to_optical": ([0.0], "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)"),
-}
 
 
 @dataclass(frozen=True)
@@ -179,37 +171,5 @@ def _declare(node: Node, name: str, default: Any, description: str) -> Any:
 
 
 def _camera(node: Node, name: str) -> CameraTopics:
-    c = {key: _declare(node, f"camera.{name}.{key}", d, text) for key, (d, text) in CAMERA_PARAMETERS.items()}
-    return CameraTopics(
-        name=name,
-        image_topic=c["image_topic"] or f"/{name}/image_raw",
-        compressed=c["compressed"],
-        depth_topic=c["depth_topic"],
-        depth_compressed=c["depth_compressed"],
-        info_topic=c["info_topic"] or f"/{name}/camera_info",
-        labels_topic=c["labels_topic"],
-        label_names=parse_label_names(c["label_names"]),
-        label_names_topic=c["label_names_topic"],
-        base_to_optical=_extrinsic(name, c["base_to_optical"]),
-    )
-
-
-def parse_label_names(pairs: list[str]) -> dict[int, str]:
-    """['1:red chair', '2:door'] -> {1: 'red chair', 2: 'door'}; empty strings are skipped."""
-    names = {}
-    for pair in pairs:
-        if not pair:
-            continue
-        key, sep, label = pair.partition(":")
-        if not sep or not key.strip().isdigit() or not label.strip():
-            raise ValueError(f"label_names entries look like '3:red chair', got {pair!r}")
-        names[int(key)] = label.strip()
-    return names
-
-
-def _extrinsic(camera: str, values: list[float]) -> np.ndarray:
-    if len(values) <= 1:  # the [0.0] placeholder: ROS parameters cannot declare an empty typed array
-        return BODY_FROM_OPTICAL.copy()
-    if len(values) != 7:
-        raise ValueError(f"camera.{camera}.base_to_optical needs 7 numbers (x y z qx qy qz qw), got {len(values)}")
-    return rigid_transform(values[:3], values[3:])
+    values = {key: _declare(node, f"camera.{name}.{key}", d, text) for key, (d, text) in CAMERA_PARAMETERS.items()}
+    return camera_from_parameters(name, values)

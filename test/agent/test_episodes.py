@@ -255,7 +255,8 @@ def test_executor_rules_needs_no_vlm_and_refuses_unknown_questions(make_config, 
     episode = agent.run(Question("How many boxes are there in the image?"), [view])
     assert episode.error is None and episode.answer == "2" and episode.tokens.calls == 0
     unknown = agent.run(Question("What colour is the wall?"), [view])
-    assert unknown.answer.startswith("needs a VLM") and unknown.steps == 0
+    assert unknown.error.code == "unsupported_question" and unknown.error.message.startswith("needs a VLM")
+    assert not unknown.answer and unknown.steps == 0
 
 
 def test_executor_rules_starts_no_kernel_for_a_question_no_template_fits(make_config, perception, view, monkeypatch):
@@ -269,7 +270,7 @@ def test_executor_rules_starts_no_kernel_for_a_question_no_template_fits(make_co
 
     monkeypatch.setattr(agent_module, "Kernel", no_kernel)
     unknown = Agent(make_config(executor="rules"), perception).run(Question("What colour is the wall?"), [view])
-    assert unknown.answer.startswith("needs a VLM") and unknown.steps == 0
+    assert unknown.error.code == "unsupported_question" and unknown.steps == 0
     assert started == []
 
 

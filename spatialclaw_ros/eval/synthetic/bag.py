@@ -1,4 +1,5 @@
-"""ROS 2 bags (mcap) of rendered frames, written and read with rosbags (no ROS install needed).
+"""ROS 2 bags (mcap) of rendered frames, written with rosbags (no ROS install needed); any bag,
+these included, is read by `spatialclaw_ros.frames.bags`.
 
 Topics, all stamped with the frame's time (header.stamp and bag time agree):
     /camera/color/image_raw     sensor_msgs/Image rgb8
@@ -14,18 +15,17 @@ The pose travels as TF rather than odometry: it is the optical frame itself, no 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
-from spatialclaw_ros.frames.poses import rigid_transform, translation_quaternion
+from spatialclaw_ros.frames.codec import encode_image
+from spatialclaw_ros.frames.poses import translation_quaternion
 
 COLOR_TOPIC = "/camera/color/image_raw"
 INFO_TOPIC = "/camera/color/camera_info"
@@ -68,12 +68,10 @@ def _header(seconds: float, frame_id: str):
 
 
 def _image(array: np.ndarray, encoding: str, seconds: float):
-    array = np.ascontiguousarray(array)
-    h, w = array.shape[:2]
-    data = array.view(np.uint8).reshape(-1)
+    raw = encode_image(array, encoding)
     return _T["sensor_msgs/msg/Image"](
-        header=_header(seconds, OPTICAL_FRAME), height=h, width=w, encoding=encoding,
-        is_bigendian=0, step=data.size // h, data=data,
+        header=_header(seconds, OPTICAL_FRAME), height=raw.height, width=raw.width, encoding=raw.encoding,
+        is_bigendian=raw.is_bigendian, step=raw.step, data=np.frombuffer(raw.data, np.uint8),
     )
 
 
@@ -134,73 +132,6 @@ def write_bag(clips: list[FrameSet], path: str | Path, start: float = 0.0, gap_s
             timeline.append(BagClip(frames.name, clock, end, len(frames)))
             clock = end + gap_s
     return timeline
-
-
-def _array(msg) -> np.ndarray:
-    dtype = {"rgb8": np.uint8, "32FC1": np.float32, "32SC1": np.int32}.get(msg.encoding)
-    if dtype is None:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r} in the bag")
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
-    array = data[:, : msg.width * np.dtype(dtype).itemsize * (3 if msg.encoding == "rgb8" else 1)].copy().view(dtype)
-    return array.reshape(msg.height, msg.width, 3) if msg.encoding == "rgb8" else array.reshape(msg.height, msg.width)
-
-
-def _stamp(msg) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-
-
-def read_bag(path: str | Path, start: float | None = None, end: float | None = None, camera: str = "camera") -> FrameSet:
-    """The frames in a bag written by `write_bag` (optionally only those stamped in [start, end]),
-    with depth, labels, intrinsics and poses matched to each colour image by stamp."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"bag not found: {path}")
-    by_stamp: dict[int, dict[str, object]] = defaultdict(dict)
-    world_frame = ""
-    with AnyReader([path], default_typestore=_STORE) as reader:
-        wanted = [c for c in reader.connections if c.topic in _TOPIC_TYPES]
-        if not any(c.topic == COLOR_TOPIC for c in wanted):
-            raise ValueError(f"{path} has no {COLOR_TOPIC} topic")
-        # Only the window is read: rosbags skips the chunks outside it (its stop is exclusive).
-        first = None if start is None else _nanoseconds(start)
-        stop = None if end is None else _nanoseconds(end) + 1
-        for conn, t, raw in reader.messages(connections=wanted, start=first, stop=stop):
-            msg = reader.deserialize(raw, conn.msgtype)
-            if conn.topic == TF_TOPIC:
-                for tf in msg.transforms:
-                    if tf.child_frame_id == OPTICAL_FRAME:
-                        world_frame = tf.header.frame_id
-                        by_stamp[_stamp(tf)][TF_TOPIC] = tf.transform
-            else:
-                by_stamp[t if conn.topic == LABEL_NAMES_TOPIC else _stamp(msg)][conn.topic] = msg
-    frames = []
-    for ns in sorted(s for s, parts in by_stamp.items() if COLOR_TOPIC in parts):
-        parts = by_stamp[ns]
-        frames.append(_frame_from(parts, len(frames), ns / 1e9, camera))
-    if not frames:
-        raise ValueError(f"no colour frames in {path} between {start} and {end}")
-    return FrameSet(frames, world_frame=world_frame, name=path.name)
-
-
-def _frame_from(parts: dict[str, object], index: int, seconds: float, camera: str) -> Frame:
-    info = parts.get(INFO_TOPIC)
-    intrinsics = None
-    if info is not None:
-        intrinsics = CameraIntrinsics.from_matrix(np.asarray(info.k).reshape(3, 3), info.width, info.height)
-    pose = None
-    if TF_TOPIC in parts:
-        tf = parts[TF_TOPIC]
-        pose = rigid_transform([tf.translation.x, tf.translation.y, tf.translation.z],
-                               [tf.rotation.x, tf.rotation.y, tf.rotation.z, tf.rotation.w])
-    labels = _array(parts[LABELS_TOPIC]) if LABELS_TOPIC in parts else None
-    names = None
-    if labels is not None:
-        names = {int(k): v for k, v in json.loads(parts[LABEL_NAMES_TOPIC].data).items()} if LABEL_NAMES_TOPIC in parts else {}
-    return Frame(
-        image=_array(parts[COLOR_TOPIC]), index=index, timestamp=seconds, camera=camera,
-        depth=_array(parts[DEPTH_TOPIC]) if DEPTH_TOPIC in parts else None,
-        intrinsics=intrinsics, pose=pose, labels=labels, label_names=names,
-    )
 
 
 def export_benchmark_bag(samples_path: str | Path, bag_path: str | Path, start: float = 1000.0) -> Path:
