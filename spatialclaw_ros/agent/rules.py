@@ -62,7 +62,7 @@ def views_of(masks):
     for m in masks:
         points = clean(recon.points_of(m, allow_empty=True))
         if len(points):
-            views.append((recon.extrinsics[recon.row(m.frame_index)][:3, 3], points))
+            views.append((recon.extrinsics[m.frame_index][:3, 3], points))  # indexed by frame number
     return views
 
 def hidden_depth(eye, points):
@@ -91,13 +91,13 @@ def box_of(name):
     return replace(box, center=box.center + behind)
 
 def camera_position(row=0):
-    return recon.extrinsics[row][:3, 3]
+    return np.asarray(recon.extrinsics)[row][:3, 3]  # by position: np.asarray drops frame indexing
 
 def fmt(vector):
     return [round(float(v), 3) for v in vector]
 
 def in_first_camera(point):
-    return tools.Geometry.transform(point, tools.Geometry.invert(recon.extrinsics[0]))
+    return tools.Geometry.transform(point, tools.Geometry.invert(np.asarray(recon.extrinsics)[0]))
 
 print(f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, metric: {recon.is_metric}")
 '''
@@ -316,7 +316,8 @@ _MOVED = r"(?:move|moved|travel|travelled|traveled|go|went|drive|drove|translate
 _TURNED = r"(?:rotate|rotated|turn|turned|yaw|yawed|pan|panned)"
 # What every camera-motion cell starts from: the first and the last sampled camera poses.
 _MOTION_SETUP = (
-    "first, last = recon.extrinsics[0], recon.extrinsics[-1]\n"
+    "poses = np.asarray(recon.extrinsics)  # by position: the first and the last sampled frame\n"
+    "first, last = poses[0], poses[-1]\n"
     "if not recon.is_metric:\n"
     "    print('warning: the reconstruction is not metric; distances are in its own scale')\n"
 )

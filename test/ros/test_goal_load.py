@@ -26,7 +26,10 @@ FINAL = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STAT
 BURSTS, BURST_SIZE = 4, 50
 # Not a template of the rules executor: the episode ends without starting a kernel, so a goal takes
 # milliseconds and the test measures the action server, not the kernel.
+# No template of the rules executor fits this: a goal ends at once (UNSUPPORTED_QUESTION), no
+# kernel starts, so the load test measures the action server, not the agent.
 QUESTION = "Question {}: what would a poet say about this room?"
+ANSWERED = (GoalStatus.STATUS_ABORTED, R.UNSUPPORTED_QUESTION)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +133,7 @@ def test_repeated_cameras_count_once(load_node, client):
     process = psutil.Process()
     rss_before = process.memory_info().rss
     response = ask(client, question=QUESTION.format("repeat"), cameras=["front"] * 1000)
-    assert response.status == GoalStatus.STATUS_SUCCEEDED, response.result.error_msg
+    assert (response.status, response.result.error_code) == ANSWERED, response.result.error_msg
     assert process.memory_info().rss - rss_before < 100 << 20  # one camera's frames, not a thousand copies
 
 
@@ -143,7 +146,8 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
                                       feedback_callback=lambda m, i=i: feedback[i].append(m.feedback))
 
     for i in range(10):  # warm up: the first goals load modules and fill caches
-        assert ask(client, question=QUESTION.format(f"warm {i}")).status == GoalStatus.STATUS_SUCCEEDED
+        warm = ask(client, question=QUESTION.format(f"warm {i}"))
+        assert (warm.status, warm.result.error_code) == ANSWERED
     gc.collect()
     process = psutil.Process()
     rss_start = process.memory_info().rss
@@ -179,8 +183,9 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     assert cancel_codes.count(CancelGoal.Response.ERROR_NONE) >= canceled
     queued = [i for i, items in feedback.items() if any(f.stage == STAGE_QUEUED for f in items)]
     assert len(queued) >= 10, len(queued)  # the exact places: the queue test below
-    succeeded = statuses.count(GoalStatus.STATUS_SUCCEEDED)
-    print(f"\n200 goals in {took:.1f} s: {succeeded} succeeded, {canceled} canceled, {len(busy)} busy; "
+    answered = codes.count(R.UNSUPPORTED_QUESTION)
+    assert answered + canceled + len(busy) == len(results)
+    print(f"\n200 goals in {took:.1f} s: {answered} answered, {canceled} canceled, {len(busy)} busy; "
           f"{len(queued)} reported queued")
 
     # Results stay available past rclpy's default of 10 s (result_timeout_s: 900).
