@@ -3,8 +3,8 @@
 Offline mode reads the bag directly (no ROS, `spatialclaw_ros.frames.bags`): each question's frames
 are the bag's frames inside its time window (`extra["replay"]["window"]`, [start, end] seconds of
 bag time; the whole bag when absent), per camera in `extra["replay"]["cameras"]` (default: every
-camera the bag has). Online mode plays the bag into the running agent node and sends each question
-as an action goal; it lives in `spatialclaw_ros.ros` and is imported only when asked for.
+camera the bag has). Online mode, which plays the bag into the running agent node and sends each
+question as an action goal, is `spatialclaw_ros.ros.replay` (ros/ uses eval/, never the reverse).
 
 Questions come as JSON lines in the layout of `bag_questions.schema.json` (id, question, answer,
 options, window, ...; see docs/ros.md), or as the sample records `spatialclaw synthetic bag` exports.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer
-from spatialclaw_ros.eval.records import Prediction, Sample, iter_json_lines, option_letter
+from spatialclaw_ros.eval.records import Sample, iter_json_lines, option_letter
 from spatialclaw_ros.eval.runner import RunResult, run_samples
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.bags import BagError, bag_range, bag_time, read_frames
@@ -70,12 +70,6 @@ def replay_offline(bag: str | Path, samples: list[Sample], answerer: Answerer, o
                    concurrency: int = 4, config: str | Path | None = None, world_frame: str = "") -> RunResult:
     return run_samples(samples, BagAnswerer(answerer, bag, config, world_frame), out_dir, executor,
                        concurrency=concurrency, load_media=False)
-
-
-def replay_online(bag: str | Path, samples: list[Sample], out_dir: str | Path, **options) -> list[Prediction]:
-    from spatialclaw_ros.ros.replay import replay_into_node  # imports rclpy
-
-    return replay_into_node(bag, samples, out_dir, **options)
 
 
 # ---- questions files -----------------------------------------------------------------------------

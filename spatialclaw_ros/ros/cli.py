@@ -1,10 +1,15 @@
-"""`spatialclaw node`, `spatialclaw demo` and `spatialclaw bag info | play`. rclpy is imported only
-when a command that needs it runs (`bag info` does not)."""
+"""`spatialclaw node`, `spatialclaw demo`, `spatialclaw bag info | play` and `spatialclaw replay`
+(offline through the eval harness, or --online through the running node). rclpy is imported only
+when a command that needs it runs (`bag info` and offline replay do not)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from spatialclaw_ros.eval.answerers import EXECUTORS
+from spatialclaw_ros.eval.cli import add_ray_arguments, fail, ray_options
 
 
 def register(subparsers) -> None:
@@ -55,6 +60,30 @@ def register(subparsers) -> None:
     play.add_argument("--rate", type=float, default=1.0, help="bag seconds per wall-clock second (default 1)")
     play.add_argument("--wait-s", type=float, default=30.0, help="how long to wait for the node's subscriptions")
     play.set_defaults(run=_run_bag_play)
+
+    b = subparsers.add_parser("replay", help="score questions against a recorded ROS 2 bag",
+                              description="Offline (default): reads the bag directly, no ROS needed. "
+                              "--online: plays the bag into the running agent node and sends each question as a goal.")
+    b.add_argument("bag", help="bag folder (mcap or sqlite3)")
+    b.add_argument("--questions", required=True, help="questions.jsonl (sample records with time windows in extra)")
+    b.add_argument("--online", action="store_true", help="go through the running ROS node")
+    b.add_argument("--executor", default="rules", choices=EXECUTORS)
+    b.add_argument("--out", default="runs/replay")
+    b.add_argument("--concurrency", type=int, default=4)
+    b.add_argument("--config", default=None)
+    b.add_argument("--reconstruct", default="sensor", choices=["da3", "sensor", "fused"])
+    b.add_argument("--segment", default="labels", choices=["sam3", "labels"])
+    add_ray_arguments(b)
+    online = b.add_argument_group("online mode (--online)")
+    online.add_argument("--action", default="/spatialclaw/ask", help="the node's action server")
+    online.add_argument("--rate", type=float, default=1.0, help="playback speed, bag seconds per second (default 1)")
+    online.add_argument("--odometry-topic", default="",
+                        help="also republish the camera's /tf poses as Odometry here (for a node with pose_source "
+                        "odom where tf2 is not installed)")
+    online.add_argument("--odometry-frame", default="camera_color_optical_frame", help="the /tf child frame to republish")
+    online.add_argument("--settle-s", type=float, default=0.5,
+                        help="wall seconds between a question's last frame and its goal (default 0.5)")
+    b.set_defaults(run=run_replay)
 
 
 def _run_node(args: argparse.Namespace) -> int:
@@ -108,4 +137,45 @@ def _run_bag_play(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"played {played.messages} messages ({played.frames} camera frames) from {args.bag}")
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from spatialclaw_ros.eval.replay import load_questions
+    from spatialclaw_ros.eval.reports import markdown_table, write_report
+
+    try:
+        samples = load_questions(args.questions, args.bag)
+    except (OSError, ValueError) as exc:
+        return fail(str(exc))
+    if args.online:
+        if args.ray is not None:
+            return fail("--ray spreads offline replay; --online goes through the one running ROS node")
+        from spatialclaw_ros.ros.replay import replay_into_node, use_large_data_transport
+
+        use_large_data_transport()
+        predictions = replay_into_node(args.bag, samples, args.out, action=args.action, rate=args.rate,
+                                    odometry_topic=args.odometry_topic, odometry_frame=args.odometry_frame,
+                                    settle_s=args.settle_s)
+    else:
+        from spatialclaw_ros.eval.answerers import build_answerer
+        from spatialclaw_ros.eval.replay import replay_offline
+
+        answerer_args = {"config_path": args.config, "reconstruct_backend": args.reconstruct,
+                         "segment_backend": args.segment, "trace_dir": str(Path(args.out) / "traces")}
+        if args.ray is None:
+            answerer = build_answerer(args.executor, **answerer_args)
+            predictions = replay_offline(args.bag, samples, answerer, args.out, args.executor, args.concurrency).predictions
+        else:
+            from spatialclaw_ros.eval.distributed import AnswererSpec, run_samples_on_ray
+
+            spec = AnswererSpec.resolve(args.executor, bag=str(args.bag), **answerer_args)
+            try:
+                predictions = run_samples_on_ray(samples, spec, args.out, options=ray_options(args),
+                                                 load_media=False).predictions
+            except ConnectionError as exc:
+                return fail(str(exc))
+    print(markdown_table(write_report(args.out, predictions, samples)))
+    if predictions and all(p.error for p in predictions):
+        return fail(f"every question failed ({', '.join(sorted({p.error for p in predictions}))}); the causes are above")
     return 0

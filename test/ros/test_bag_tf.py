@@ -57,7 +57,8 @@ def _questions(truth) -> list[Sample]:
 @pytest.mark.parametrize("layout_name", list(LAYOUTS))
 def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, spinner, tmp_path):
     from spatialclaw_ros.eval.answerers import build_answerer
-    from spatialclaw_ros.eval.replay import replay_offline, replay_online
+    from spatialclaw_ros.eval.replay import replay_offline
+    from spatialclaw_ros.ros.replay import replay_into_node
 
     layout, options = LAYOUTS[layout_name]
     bag = tmp_path / "bag"
@@ -65,7 +66,7 @@ def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, sp
     node = _node(spinner, f"bag_{layout_name}", bag, tmp_path / "traces")
     try:
         questions = _questions(truth)
-        online = replay_online(bag, questions, tmp_path / "online", action=f"/bag_{layout_name}/ask", rate=2.0,
+        online = replay_into_node(bag, questions, tmp_path / "online", action=f"/bag_{layout_name}/ask", rate=2.0,
                                executor="rules", answer_timeout_s=120.0, progress=False)
         answerer = build_answerer("rules", reconstruct_backend="sensor", segment_backend="labels",
                                   trace_dir=str(tmp_path / "offline_traces"))
@@ -128,12 +129,12 @@ def test_object_frames_reach_a_tf_subscriber_and_unknown_target_frames_are_refus
 
 
 def test_ros1_bags_are_refused_online_with_the_way_out(tmp_path):
-    from spatialclaw_ros.eval.replay import replay_online
+    from spatialclaw_ros.ros.replay import replay_into_node
 
     bag = tmp_path / "recording.bag"
     truth = write_driver_bag(bag, OPENNI, ros1=True)
     with pytest.raises(ValueError, match="rosbags-convert"):
-        replay_online(bag, _questions(truth), tmp_path / "out", progress=False)
+        replay_into_node(bag, _questions(truth), tmp_path / "out", progress=False)
 
 
 def _stamp(seconds: float):

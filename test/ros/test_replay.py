@@ -7,7 +7,8 @@ from spatialclaw_ros.agent import Question
 from spatialclaw_ros.agent.rules import plan_for
 from spatialclaw_ros.eval.answerers import build_answerer
 from spatialclaw_ros.eval.records import read_predictions, read_samples
-from spatialclaw_ros.eval.replay import replay_offline, replay_online
+from spatialclaw_ros.eval.replay import replay_offline
+from spatialclaw_ros.ros.replay import replay_into_node
 from spatialclaw_ros.eval.synthetic import bag as synthetic_bag
 from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
 
@@ -68,7 +69,7 @@ def replayed_node(spinner, exported):
 def test_questions_replayed_through_the_node_score_as_offline(exported, replayed_node):
     root, questions = exported
     bag = root / "bag"
-    online = replay_online(bag, questions, root / "online", action="/replayed/ask", rate=8.0, executor="rules",
+    online = replay_into_node(bag, questions, root / "online", action="/replayed/ask", rate=8.0, executor="rules",
                            odometry_topic=ODOMETRY_TOPIC, odometry_frame=synthetic_bag.OPTICAL_FRAME,
                            answer_timeout_s=120.0, progress=False)
     answerer = build_answerer("rules", reconstruct_backend="sensor", segment_backend="labels",
@@ -95,4 +96,4 @@ def test_replay_refuses_questions_without_replay_times(exported, tmp_path):
     root, questions = exported
     bare = read_samples(root / "bench" / "samples.jsonl")[:1]
     with pytest.raises(ValueError, match="extra\\['replay'\\]"):
-        replay_online(root / "bag", bare, tmp_path)
+        replay_into_node(root / "bag", bare, tmp_path)
