@@ -190,3 +190,42 @@ def test_parameters_apply_at_run_time_and_read_only_ones_are_refused(managed, li
     refused = set_parameters(client_node, **{"agent.max_steps": 0})[0]
     assert not refused.successful and refused.reason
     assert managed._agent.config.max_steps == 30
+
+
+def test_diagnostics_report_camera_rate_queue_models_and_vlm(managed, lifecycle, asker, script, vlm, client_node):
+    lifecycle.ensure_active()
+    arrays: list[DiagnosticArray] = []
+    subscription = client_node.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, 10)
+    try:
+        def latest(part: str) -> dict[str, str] | None:
+            for array in reversed(arrays):
+                for status in array.status:
+                    if status.name == f"{NAME}: {part}":
+                        return {"level": status.level, "message": status.message,
+                                **{kv.key: kv.value for kv in status.values}}
+            return None
+
+        wait_until(lambda: sum(latest(p) is not None for p in ("camera front", "goals", "models", "vlm endpoint")) == 4
+                   and float(latest("camera front")["rate (Hz)"]) > 0, 10.0, "diagnostics of every part")
+        front = latest("camera front")
+        assert 15.0 < float(front["rate (Hz)"]) < 45.0, front  # the stream sends 30 Hz
+        assert int(front["kept"]) > 0 and int(front["dropped (thinning)"]) > int(front["kept"])  # kept at 10 Hz
+        assert latest("camera idle")["level"] == b"\x01" and "no frames" in latest("camera idle")["message"]
+        models = latest("models")
+        assert (models["state"], models["level"]) == ("loaded", b"\x00")
+        endpoint = latest("vlm endpoint")
+        assert endpoint["reachable"] == "True" and endpoint["url"] == vlm.base_url
+
+        # One goal held by a stalled VLM, two waiting behind it: the queue shows them.
+        script.set(COUNT_CELL, COUNT_CELL, COUNT_CELL)
+        vlm.stall_next(1, 3.0)
+        handles = [asker.send(question=f"Count {i}.", cameras=["front"])[0] for i in range(3)]
+        wait_until(lambda: (latest("goals") or {}).get("queue length") == "2", 5.0, "two queued goals in /diagnostics")
+        assert latest("goals")["running"] == "1" and latest("goals")["lifecycle state"] == "active"
+        results = [h.get_result_async() for h in handles]
+        wait_until(lambda: all(r.done() for r in results), 60.0, "the three goals")
+        assert all(r.result().result.success for r in results)
+        wait_until(lambda: latest("goals")["queue length"] == "0" and latest("goals")["running"] == "0", 5.0,
+                   "the queue to empty in /diagnostics")
+    finally:
+        client_node.destroy_subscription(subscription)
