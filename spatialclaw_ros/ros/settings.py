@@ -36,6 +36,12 @@ PERCEPTION_PARAMETERS: dict[str, tuple[Any, str]] = {
 # environment or default decides).
 _EMPTY_IS_UNSET = ("da3_model", "sam3_model", "device", "service_url", "token")
 
+# Both nodes are lifecycle nodes (docs/ros.md, "Lifecycle").
+LIFECYCLE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "lifecycle.autostart": (True, "configure and activate at start; false: wait for a lifecycle manager "
+                                  "(ros2 lifecycle set / nav2_lifecycle_manager)"),
+}
+
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "cameras": (["camera"], "camera names; each has camera.<name>.* parameters"),
     "buffer.max_frames": (100, "frames kept per camera and stream (memory: see config/spatialclaw.yaml)"),
@@ -55,8 +61,7 @@ NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "odom_topic": ("/odom", "nav_msgs/Odometry topic for pose_source odom"),
     "marker_lifetime_s": (0.0, "marker lifetime (0 = until the next answer deletes them)"),
     "record_bag_dir": ("", "record answers, markers, annotated images and traces to mcap bags here"),
-    "lifecycle.autostart": (True, "configure and activate at start; false: wait for a lifecycle manager "
-                                  "(ros2 lifecycle set / nav2_lifecycle_manager)"),
+    **LIFECYCLE_PARAMETERS,
     "agent.config": ("", "agent YAML (see config/agent.yaml); parameters below override it"),
     "agent.executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
     "agent.max_steps": (30, "default step budget"),
@@ -78,6 +83,7 @@ PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "service.enabled": (True, "serve the FastAPI perception service for kernels"),
     "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
     "service.port": (8765, "port"),
+    **LIFECYCLE_PARAMETERS,
 }
 
 
