@@ -9,7 +9,7 @@ import time
 import pytest
 from action_msgs.msg import GoalStatus
 from diagnostic_msgs.msg import DiagnosticArray
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -107,8 +107,9 @@ def test_lifecycle_transitions_through_the_services(managed, lifecycle, asker, s
     took = time.monotonic() - began
     assert out.result.success and out.result.answer == "4", out.result.error_msg
     # The models were loaded by configure: the first goal loaded nothing (the count is unchanged),
-    # and its time is the episode's alone.
+    # and it started sampling frames at once rather than after a load.
     assert managed.models.loads == 1
+    assert out.feedback[0].stage == "sampling" and out.feedback[0].elapsed < 1.0, out.feedback[0]
     print(f"first goal after activate: {took:.2f} s (models loaded at configure in {managed.models.load_s:.3f} s)")
 
     assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)
@@ -229,3 +230,37 @@ def test_diagnostics_report_camera_rate_queue_models_and_vlm(managed, lifecycle,
                    "the queue to empty in /diagnostics")
     finally:
         client_node.destroy_subscription(subscription)
+
+
+def test_perception_node_serves_only_when_active(spinner, client_node):
+    from test_perception_node import reconstruct_request
+    from ros_support import node_parameters, scene_frames
+    from spatialclaw_ros.ros.perception_node import PerceptionNode
+    from spatialclaw_ros.srv import Reconstruct
+
+    name = "perception_managed"
+    node = spinner.add(PerceptionNode(node_name=name, context=spinner.context, parameter_overrides=node_parameters(**{
+        "perception.reconstruct_backend": "sensor", "perception.segment_backend": "labels",
+        "service.enabled": False, "lifecycle.autostart": False})))
+    try:
+        lifecycle = Lifecycle(client_node, f"/{name}")
+        client = client_node.create_client(Reconstruct, f"/{name}/reconstruct")
+        assert client.wait_for_service(timeout_sec=10.0)
+        request = reconstruct_request(scene_frames(n=2, width=80, height=60))
+
+        def reconstruct():
+            return wait_for(client.call_async(request), 30.0)
+
+        assert lifecycle.state() == "unconfigured" and node.models is None
+        response = reconstruct()
+        assert not response.success and "not active (lifecycle state 'unconfigured')" in response.error_msg
+        assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+        wait_until(lambda: node.models.status().ready, 10.0, "the models to load")
+        assert "not active (lifecycle state 'inactive')" in reconstruct().error_msg
+        assert lifecycle.transition(Transition.TRANSITION_ACTIVATE) and lifecycle.state() == "active"
+        response = reconstruct()
+        assert response.success and len(response.depths) == 2, response.error_msg
+        assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)
+        assert "not active" in reconstruct().error_msg
+    finally:
+        spinner.remove(node)
