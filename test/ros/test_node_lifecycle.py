@@ -82,6 +82,13 @@ class Lifecycle:
         assert self.state() == "active"
 
 
+def answered_frames(result) -> None:
+    """COUNT_CELL's answer: the frames the kernel got, as many as the result says were used (up
+    to the 4 asked for; fewer when the machine is loaded and the 2 s window holds fewer)."""
+    assert result.success, result.error_msg
+    assert result.answer == str(result.frames_used) and 1 <= result.frames_used <= 4, result
+
+
 def refused_as_not_active(asker, state: str) -> None:
     out = asker.ask(timeout=10.0, question="How many frames?", cameras=["front"])
     assert out.status == GoalStatus.STATUS_ABORTED
@@ -105,7 +112,8 @@ def test_lifecycle_transitions_through_the_services(managed, lifecycle, asker, s
     began = time.monotonic()
     out = asker.ask(question="How many frames do you see?", cameras=["front"])
     took = time.monotonic() - began
-    assert out.result.success and out.result.answer == "4", out.result.error_msg
+    assert out.result.success, out.result.error_msg
+    answered_frames(out.result)
     # The models were loaded by configure: the first goal loaded nothing (the count is unchanged),
     # and it started sampling frames at once rather than after a load.
     assert managed.models.loads == 1
@@ -176,7 +184,7 @@ def test_parameters_apply_at_run_time_and_read_only_ones_are_refused(managed, li
     assert out.result.error_code == R.VLM_UNAVAILABLE, out.result.error_msg
     assert set_parameters(client_node, **{"vlm.base_url": vlm.base_url})[0].successful
     script.set(COUNT_CELL)
-    assert asker.ask(question="How many frames?", cameras=["front"]).result.answer == "4"
+    answered_frames(asker.ask(question="How many frames?", cameras=["front"]).result)
     # Buffer thinning: at most one frame per 0.5 s is kept from now on (the stream sends 30 Hz).
     counts = managed.inputs["front"].counts
     assert set_parameters(client_node, **{"buffer.min_interval_s": 0.5})[0].successful
