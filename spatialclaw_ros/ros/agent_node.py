@@ -121,7 +121,6 @@ class SpatialClawNode(LifecycleNode):
         self.tf = TfBridge(self)
         self.poses = self._pose_source()
         self._given_perception, self._given_agent = perception, agent
-        self._perception = None
         self._agent = None
         self.models = ModelState()
         self._lifecycle_state = "unconfigured"
@@ -181,18 +180,20 @@ class SpatialClawNode(LifecycleNode):
         """Build the agent and load its perception models now, so that no goal pays for them."""
         started = time.monotonic()
         try:
-            perception = self._given_perception
-            if perception is None:
-                perception = build_perception(self.settings.perception)
-            agent = self._given_agent if self._given_agent is not None else self._build_agent(perception)
             from spatialclaw_ros.perception.readiness import load_models
 
-            load_models(perception)
+            agent = self._given_agent
+            if agent is None:
+                perception = self._given_perception
+                agent = self._build_agent(perception if perception is not None
+                                          else build_perception(self.settings.perception))
+            if agent.perception is not None:
+                load_models(agent.perception)
         except Exception as error:  # a bad setting or a model that does not load: stay unconfigured
             self.models = replace(self.models, state="failed", error=f"{type(error).__name__}: {error}")
             self.get_logger().error(f"configure failed: {self.models.error}")
             return TransitionCallbackReturn.FAILURE
-        self._perception, self._agent = perception, agent
+        self._agent = agent
         self.models = ModelState("loaded", self.models.loads + 1, time.monotonic() - started)
         reach = self.vlm_probe.check_now()
         if not reach.reachable:  # not fatal: the endpoint may come up later; goals say so meanwhile
@@ -217,7 +218,7 @@ class SpatialClawNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._agent = self._perception = None
+        self._agent = None
         self.models = replace(self.models, state="not loaded", error="")
         self._lifecycle_state = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
