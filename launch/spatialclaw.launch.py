@@ -34,6 +34,7 @@ ARGUMENTS = {
     "target_frame": ("", "frame for objects and markers (empty = reconstruction frame)"),
     "pose_source": ("none", "tf | odom | none"),
     "use_sim_time": ("false", "use /clock (bag replay, simulation)"),
+    "autostart": ("true", "configure and activate both lifecycle nodes at start (false: a lifecycle manager does)"),
 }
 
 
@@ -53,6 +54,7 @@ def generate_launch_description():
             arg["params_file"],
             {
                 "use_sim_time": arg["use_sim_time"],
+                "lifecycle.autostart": arg["autostart"],
                 "cameras": [camera],
                 ("camera.", camera, ".image_topic"): arg["image_topic"],
                 ("camera.", camera, ".depth_topic"): arg["depth_topic"],
@@ -83,7 +85,8 @@ def generate_launch_description():
         condition=IfCondition(arg["with_perception_node"]),
         parameters=[
             arg["params_file"],
-            {"use_sim_time": arg["use_sim_time"], "service.port": arg["perception_port"], **perception},
+            {"use_sim_time": arg["use_sim_time"], "lifecycle.autostart": arg["autostart"],
+             "service.port": arg["perception_port"], **perception},
         ],
     )
     # Both nodes share one service token through the environment (not a parameter, which anyone on

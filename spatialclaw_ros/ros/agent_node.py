@@ -1,5 +1,11 @@
 """The agent node: buffers camera frames and answers AskSpatial goals on `~/ask`.
 
+A lifecycle node (docs/ros.md, "Lifecycle"): configure builds the agent, loads the perception
+models and checks the VLM endpoint; activate starts serving goals (before that, a goal ends at
+once with BUSY and the lifecycle state). With `lifecycle.autostart` (the default) the node
+configures and activates itself, for quick use; false leaves the transitions to a lifecycle
+manager. Parameters marked read-only need a restart; the others apply at run time.
+
 A goal samples frames from the ring buffers, runs one agent episode on them (feedback per stage
 and step, cancel honoured between steps), and publishes what the agent found: TF frames and
 markers for its objects, the images it annotated, a SpatialAnswer, and optionally all of that
@@ -11,13 +17,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -30,6 +38,7 @@ from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.perception.types import FIRST_CAMERA
 from spatialclaw_ros.ros.camera_inputs import CameraInput
 from spatialclaw_ros.ros.conversions import seconds_to_stamp, stamp_to_seconds
+from spatialclaw_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, EndpointProbe, RateMeter, status
 from spatialclaw_ros.ros.goals import (
     FEEDBACK_QOS,
     GOAL_PARAMETERS,
@@ -45,9 +54,15 @@ from spatialclaw_ros.ros.goals import (
 from spatialclaw_ros.ros.images import image_from_rgb
 from spatialclaw_ros.ros.outputs import UP_OPTICAL, UP_REP103, AnswerOutputs, OutputFrame, build_outputs
 from spatialclaw_ros.ros.poses import CameraPoses, NoPoses, OdometryPoses, TfPoses
+from spatialclaw_ros.ros.qos import LATCHED_QOS
 from spatialclaw_ros.ros.recorder import BagRecorder
 from spatialclaw_ros.ros.spin import spin_node
-from spatialclaw_ros.ros.settings import NodeSettings, build_perception, declare_and_read
+from spatialclaw_ros.ros.settings import (
+    RUNTIME_PARAMETERS,
+    NodeSettings,
+    build_perception,
+    declare_and_read,
+)
 from spatialclaw_ros.ros.tf import TfBridge
 
 Result = AskSpatial.Result
@@ -74,17 +89,30 @@ class GoalFailed(Exception):
 
 
 @dataclass
+class ModelState:
+    """What configure did with the models: `loads` counts completed loads, so a goal that finds it
+    unchanged paid no loading."""
+
+    state: str = "not loaded"  # not loaded | loaded | failed
+    loads: int = 0
+    load_s: float = 0.0
+    error: str = ""
+
+
+@dataclass
 class _Sampled:
     videos: list[FrameSet]
     newest_stamp: float
     frames_note: str = ""  # set when a camera had fewer frames in the window than asked for
 
 
-class SpatialClawNode(Node):
+class SpatialClawNode(LifecycleNode):
     """`agent` and `perception` may be passed in (an embedding process that already holds them);
-    by default they are built from the node's parameters."""
+    by default configure builds them from the node's parameters. `autostart` overrides the
+    `lifecycle.autostart` parameter."""
 
-    def __init__(self, *, agent=None, perception=None, node_name: str = "spatialclaw", **node_kwargs):
+    def __init__(self, *, agent=None, perception=None, node_name: str = "spatialclaw",
+                 autostart: bool | None = None, **node_kwargs):
         super().__init__(node_name, **node_kwargs)
         self.settings: NodeSettings = declare_and_read(self)
         settings = self.settings
@@ -92,11 +120,16 @@ class SpatialClawNode(Node):
         self.inputs = {c.name: CameraInput(self, c, self.buffer) for c in settings.cameras}
         self.tf = TfBridge(self)
         self.poses = self._pose_source()
-        self._perception = perception if perception is not None else build_perception(settings.perception)
-        self._agent = agent if agent is not None else self._build_agent(self._perception)
-        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
+        self._given_perception, self._given_agent = perception, agent
+        self._agent = None
+        self.models = ModelState()
+        self._lifecycle_state = "unconfigured"
+        self._serving = False  # between activate and deactivate
+        self._episode_running = False
+        # Latched: RViz or a client started after an answer still gets the last answer and markers.
+        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED_QOS)
         self.annotated_pub = self.create_publisher(Image, "~/annotated", 10)
-        self.answer_pub = self.create_publisher(SpatialAnswer, "~/answer", 10)
+        self.answer_pub = self.create_publisher(SpatialAnswer, "~/answer", LATCHED_QOS)
         self.recorder = self._recorder()
         self._answers = 0
         self._answers_lock = threading.Lock()
@@ -123,9 +156,159 @@ class SpatialClawNode(Node):
             feedback_pub_qos_profile=FEEDBACK_QOS,
             result_timeout=int(goal_values["result_timeout_s"]),
         )
-        names = ", ".join(f"{c.name} ({c.image_topic})" for c in settings.cameras)
-        self.get_logger().info(f"ready: cameras {names}; poses from {settings.pose_source}; TF through "
+        self.vlm_probe = EndpointProbe(self._vlm_base_url)
+        self.vlm_probe.start()
+        self._rates = {name: RateMeter() for name in self.inputs}
+        self.diagnostics = DiagnosticsPublisher(self, self._diagnostics)
+        # After declaring: rclpy calls this callback for declarations too.
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        if autostart if autostart is not None else self.get_parameter("lifecycle.autostart").value:
+            self._autostart()
+        else:
+            self.get_logger().info(f"unconfigured: waiting for configure and activate "
+                                   f"(ros2 lifecycle set {self.get_fully_qualified_name()} configure)")
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def _autostart(self) -> None:
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise ValueError(f"could not configure the node: {self.models.error}")
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            raise RuntimeError("could not activate the node")
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Build the agent and load its perception models now, so that no goal pays for them."""
+        started = time.monotonic()
+        try:
+            from spatialclaw_ros.perception.readiness import load_models
+
+            agent = self._given_agent
+            if agent is None:
+                perception = self._given_perception
+                agent = self._build_agent(perception if perception is not None
+                                          else build_perception(self.settings.perception))
+            if agent.perception is not None:
+                load_models(agent.perception)
+        except Exception as error:  # a bad setting or a model that does not load: stay unconfigured
+            self.models = replace(self.models, state="failed", error=f"{type(error).__name__}: {error}")
+            self.get_logger().error(f"configure failed: {self.models.error}")
+            return TransitionCallbackReturn.FAILURE
+        self._agent = agent
+        self.models = ModelState("loaded", self.models.loads + 1, time.monotonic() - started)
+        reach = self.vlm_probe.check_now()
+        if not reach.reachable:  # not fatal: the endpoint may come up later; goals say so meanwhile
+            self.get_logger().warning(f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers")
+        self.get_logger().info(f"configured: models loaded in {self.models.load_s:.1f} s; VLM {reach.detail}")
+        self._lifecycle_state = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._serving = True
+        self._lifecycle_state = "active"
+        s = self.settings
+        names = ", ".join(f"{c.name} ({c.image_topic})" for c in s.cameras)
+        self.get_logger().info(f"ready: cameras {names}; poses from {s.pose_source}; TF through "
                                f"{self.tf.backend}; action {self._action_name()}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._serving = False
+        self._lifecycle_state = "inactive"
+        self.get_logger().info("inactive: new goals are refused until activated again")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._agent = None
+        self.models = replace(self.models, state="not loaded", error="")
+        self._lifecycle_state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._serving = False
+        self._lifecycle_state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    # ---- parameters at run time -----------------------------------------------------------------
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Apply the RUNTIME_PARAMETERS all together or not at all; the read-only ones never get
+        here (rclpy refuses them by their descriptor)."""
+        changed = {p.name: p.value for p in parameters if p.name in RUNTIME_PARAMETERS}
+        if not changed:
+            return SetParametersResult(successful=True)
+        values = {name: self.get_parameter(name).value for name in RUNTIME_PARAMETERS} | changed
+        try:
+            self._apply(values)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError too
+            return SetParametersResult(successful=False, reason=shorten(str(error)))
+        self.get_logger().info(f"parameters applied: {', '.join(f'{k}={v!r}' for k, v in changed.items())}")
+        return SetParametersResult(successful=True)
+
+    def _apply(self, v: dict) -> None:
+        """Validate everything first (each constructor raises ValueError), then swap it in."""
+        settings = replace(
+            self.settings,
+            default_window_s=v["default_window_s"], default_num_frames=v["default_num_frames"],
+            max_num_frames=v["max_num_frames"], max_staleness_s=v["max_staleness_s"],
+            max_question_chars=v["max_question_chars"], goal_timeout_s=v["goal_timeout_s"],
+            target_frame=v["target_frame"], marker_lifetime_s=v["marker_lifetime_s"],
+        )
+        limits = replace(self.buffer.limits, max_age_s=v["buffer.max_age_s"],
+                         sync_tolerance_s=v["buffer.sync_tolerance_s"], min_interval_s=v["buffer.min_interval_s"])
+        bounds = GoalBounds.from_parameters(v, v["max_question_chars"], v["max_num_frames"])
+        agent = self._agent
+        agent_config = None
+        if agent is not None:
+            current = agent.config.model_dump()
+            vlm = {**current["vlm"], "base_url": v["vlm.base_url"], "model": v["vlm.model"],
+                   "timeout_s": v["vlm.timeout_s"], "max_retries": v["vlm.max_retries"]}
+            agent_config = type(agent.config).model_validate({**current, "max_steps": v["agent.max_steps"], "vlm": vlm})
+        # The buffer and the episode read these once per use: a swap is seen by the next frame or goal.
+        self.settings = replace(settings, agent_overrides={
+            **settings.agent_overrides, "max_steps": v["agent.max_steps"], "vlm.base_url": v["vlm.base_url"],
+            "vlm.model": v["vlm.model"], "vlm.timeout_s": v["vlm.timeout_s"], "vlm.max_retries": v["vlm.max_retries"]})
+        self.buffer.limits = limits
+        self._bounds = bounds
+        self._goals.capacity = int(v["max_queued_goals"]) if settings.queue_goals else 0
+        if agent_config is not None:
+            agent.config = agent_config
+
+    # ---- diagnostics ----------------------------------------------------------------------------
+
+    def _vlm_base_url(self) -> str:
+        agent = self._agent
+        return agent.config.vlm.base_url if agent is not None else self.settings.agent_overrides["vlm.base_url"]
+
+    def _diagnostics(self) -> list:
+        found = []
+        for name, camera in self.inputs.items():
+            counts = camera.counts
+            rate = self._rates[name].rate(counts.received)
+            found.append(status(
+                self, f"camera {name}", OK if rate > 0 else WARN,
+                f"{rate:.1f} Hz" if rate > 0 else f"no frames on {camera.topics.image_topic}",
+                **{"rate (Hz)": rate, "received": counts.received, "kept": counts.kept,
+                   "dropped (thinning)": counts.skipped, "rejected (bad input)": counts.dropped,
+                   "buffered": self.buffer.count(name), "last error": counts.last_error}))
+        queued = len(self._goals)
+        found.append(status(
+            self, "goals", OK if self._serving else WARN,
+            f"{self._lifecycle_state}; {queued} queued" + ("; one running" if self._episode_running else ""),
+            **{"lifecycle state": self._lifecycle_state, "queue length": queued,
+               "queue capacity": self._goals.capacity, "running": int(self._episode_running),
+               "answered": self._answers}))
+        models = self.models
+        level = {"loaded": OK, "failed": ERROR}.get(models.state, WARN)
+        found.append(status(
+            self, "models", level, models.error or models.state,
+            **{"state": models.state, "loads": models.loads, "load time (s)": models.load_s,
+               "reconstruct backend": self.settings.perception.get("reconstruct_backend", ""),
+               "segment backend": self.settings.perception.get("segment_backend", "")}))
+        reach = self.vlm_probe.last
+        level = (OK if reach.reachable else ERROR) if reach.checked else WARN
+        found.append(status(self, "vlm endpoint", level, reach.detail,
+                            **{"url": self._vlm_base_url(), "reachable": reach.reachable}))
+        return found
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -166,6 +349,8 @@ class SpatialClawNode(Node):
 
     def destroy_node(self) -> None:
         # getattr: rclpy also calls this on a node whose constructor failed part-way.
+        if getattr(self, "vlm_probe", None) is not None:
+            self.vlm_probe.stop()
         if getattr(self, "recorder", None) is not None:
             self.recorder.close()
         if getattr(self, "_action", None) is not None:
@@ -177,13 +362,20 @@ class SpatialClawNode(Node):
     # ---- goals ----------------------------------------------------------------------------------
 
     def _accepted(self, goal_handle: ServerGoalHandle) -> None:
-        """Bounds first (no work for a goal outside them), then the queue (goals.py)."""
+        """Serving first, then bounds (no work for a goal outside them), then the queue (goals.py)."""
+        if not self._serving:
+            self._goals.refuse(goal_handle, Result.BUSY, self._not_serving())
+            return
         try:
             checked = check_goal(goal_handle.request, self._bounds, self.buffer.cameras)
         except GoalRefused as refused:
             self._goals.refuse(goal_handle, refused.code, str(refused))
             return
         self._goals.submit(goal_handle, checked)
+
+    def _not_serving(self) -> str:
+        return (f"the node is not active (lifecycle state '{self._lifecycle_state}'): configure and activate it, "
+                f"e.g. ros2 lifecycle set {self.get_fully_qualified_name()} activate")
 
     def _send_queued(self, goal_handle: ServerGoalHandle, position: int) -> None:
         observation = f"queued: {position} goal(s) ahead of this one"
@@ -195,9 +387,11 @@ class SpatialClawNode(Node):
         try:
             if not admission.run:
                 raise GoalFailed(admission.code, admission.message)
+            self._episode_running = True
             try:
                 result = self._answer(goal_handle, admission.goal, started)
             finally:
+                self._episode_running = False
                 self._goals.release()
         except GoalFailed as failure:
             result = Result(success=False, error_code=failure.code, error_msg=shorten(str(failure)))
@@ -228,11 +422,14 @@ class SpatialClawNode(Node):
             raise GoalFailed(Result.BAD_REQUEST, str(error)) from None
         if goal_handle.is_cancel_requested:  # canceled just as it left the queue
             raise GoalFailed(Result.CANCELED, "canceled before it started")
+        agent = self._agent  # cleanup may drop it meanwhile; this episode keeps its own
+        if agent is None:
+            raise GoalFailed(Result.BUSY, self._not_serving())
         send = _FeedbackSender(goal_handle, started)
         send.stage(Feedback.STAGE_SAMPLING, 0, observation="sampling frames")
         sampled = self._sample(goal, checked.cameras)
         self._check_perception_inputs(sampled.videos)
-        episode = self._agent.run(
+        episode = agent.run(
             question,
             sampled.videos,
             on_progress=send.progress,

@@ -32,6 +32,7 @@ from spatialclaw_ros.frames.codec import (
     rgb_from_pixels,
 )
 from spatialclaw_ros.ros.conversions import stamp_to_seconds
+from spatialclaw_ros.ros.qos import LATCHED_NAMES_QOS
 
 
 _RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -41,6 +42,12 @@ _LARGE_MESSAGE_BYTES = 64 * 1024
 
 @dataclass
 class InputCounts:
+    """Colour frames received, kept by the buffer and skipped by its thinning; messages of any
+    stream dropped as bad input (undecodable, or not fitting the camera)."""
+
+    received: int = 0
+    kept: int = 0
+    skipped: int = 0
     dropped: int = 0
     last_error: str = ""
 
@@ -69,8 +76,9 @@ class CameraInput:
         if topics.info_topic:
             node.create_subscription(CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos)
         if topics.label_names_topic:
-            # Names are state, not a stream: reliable, so that a name announced once is not lost.
-            node.create_subscription(String, topics.label_names_topic, self._guarded_names, 10)
+            # Names are state, not a stream: latched, so that names announced before this node
+            # started (or once, long ago) are still received.
+            node.create_subscription(String, topics.label_names_topic, self._guarded_names, LATCHED_NAMES_QOS)
 
     def _warn_if_transport_too_small(self, msg) -> None:
         """Once: large images over Fast DDS's default transports arrive only in part under load."""
@@ -86,6 +94,7 @@ class CameraInput:
             )
 
     def _colour(self, msg, stamp: float) -> None:
+        self.counts.received += 1
         if not self._transport_checked:
             self._warn_if_transport_too_small(msg)
         # Decoded only if the buffer keeps the frame (thinning skips most); a raw image's header is
@@ -95,7 +104,10 @@ class CameraInput:
             decode = _then(partial(rgb_from_compressed, msg), undistort)
         else:
             decode = _then(partial(rgb_from_pixels, image_array(msg), msg.encoding), undistort)
-        self._buffer.add_color(self.topics.name, stamp, decode)
+        if self._buffer.add_color(self.topics.name, stamp, decode):
+            self.counts.kept += 1
+        else:
+            self.counts.skipped += 1
         self.optical_frame = msg.header.frame_id
 
     def _depth(self, msg, stamp: float) -> None:

@@ -7,6 +7,11 @@ bytes per call, points, text) and the same field checks (finite poses, calibrate
 thresholds in [0, 1]), and both answer "not ready" with the cause while the models load in the
 background or wait for a retry after a failed load (perception/readiness.py), instead of loading
 on a request's time.
+
+A lifecycle node (docs/ros.md, "Lifecycle"): configure builds the perception and starts loading
+the models, activate starts serving (the HTTP service opens; the ROS services answer), deactivate
+and cleanup undo that. `lifecycle.autostart` (the default) does configure and activate at start.
+"Ready" is logged once the node is active and its models are loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 import time
 
 import numpy as np
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import RegionOfInterest
 
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
@@ -28,6 +33,7 @@ from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
 from spatialclaw_ros.perception.types import SegmentRequest
 from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
+from spatialclaw_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from spatialclaw_ros.ros.images import (
     camera_info_from_intrinsics,
     depth_from_image,
@@ -49,10 +55,11 @@ from spatialclaw_ros.srv import Reconstruct, Segment
 _SERVICE_START_TIMEOUT_S = 10.0
 
 
-class PerceptionNode(Node):
-    def __init__(self, *, perception_factory=None, node_name: str = "spatialclaw_perception", **node_kwargs):
+class PerceptionNode(LifecycleNode):
+    def __init__(self, *, perception_factory=None, node_name: str = "spatialclaw_perception",
+                 autostart: bool | None = None, **node_kwargs):
         super().__init__(node_name, **node_kwargs)
-        p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
+        self._parameters = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
         config = load_perception_config(self._settings)
         # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
@@ -61,20 +68,96 @@ class PerceptionNode(Node):
         self._factory = perception_factory or build_perception
         self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
-        self.default = self._perception(self._settings["reconstruct_backend"])
-        self.models = ModelLoader(lambda: load_models(self.default))
-        self.models.start()
+        self.default = None
+        self.models: ModelLoader | None = None
+        self._server = None
+        self._lifecycle_state = "unconfigured"
+        self._serving = False
+        self._said_ready = False
         self.create_service(Segment, "~/segment", self._on_segment)
         self.create_service(Reconstruct, "~/reconstruct", self._on_reconstruct)
-        self._server = None
+        self.diagnostics = DiagnosticsPublisher(self, self._diagnostics)
+        if autostart if autostart is not None else p["lifecycle.autostart"]:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise ValueError("could not configure the perception node (see the error above)")
+            if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError("could not activate the perception node (see the error above)")
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.default = self._perception(self._settings["reconstruct_backend"])
+        except Exception as error:  # a bad setting: stay unconfigured, say why
+            self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
+            return TransitionCallbackReturn.FAILURE
+        # In the background, with retries: the services answer "not ready" meanwhile (module docstring).
+        self.models = ModelLoader(lambda: load_models(self.default))
+        self.models.start()
+        self._lifecycle_state = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self._parameters
         if p["service.enabled"]:
-            self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]),
-                                          self.limits, self.models)
+            try:
+                self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]),
+                                              self.limits, self.models)
+            except RuntimeError as error:
+                self.get_logger().error(str(error))
+                return TransitionCallbackReturn.FAILURE
             self.get_logger().info(
                 f"perception service on http://{p['service.host']}:{p['service.port']} "
                 "(token from perception.token / $SPATIALCLAW_PERCEPTION_TOKEN)"
             )
-        self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/segment, /reconstruct")
+        self._serving = True
+        self._lifecycle_state = "active"
+        self._say_ready_once()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        self._lifecycle_state = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self.models is not None:
+            self.models.stop()
+        with self._lock:
+            self._backends.clear()
+        self.default, self.models = None, None
+        self._lifecycle_state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        self._lifecycle_state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_serving(self) -> None:
+        self._serving = False
+        self._said_ready = False
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server = None
+
+    def _say_ready_once(self) -> None:
+        """'ready' means active with the models loaded: logged once that holds."""
+        if not self._said_ready and self._serving and self.models is not None and self.models.status().ready:
+            self._said_ready = True
+            self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/segment, /reconstruct")
+
+    def _diagnostics(self) -> list:
+        self._say_ready_once()
+        models = self.models.status() if self.models is not None else None
+        if models is None:
+            return [status(self, "models", WARN, f"not loaded (lifecycle state '{self._lifecycle_state}')",
+                           state="not loaded", **{"lifecycle state": self._lifecycle_state})]
+        level = OK if models.ready else (ERROR if models.state == "failed" else WARN)
+        return [status(self, "models", level, models.reason or models.state,
+                       state=models.state, attempts=models.attempts, **{"lifecycle state": self._lifecycle_state,
+                       "reconstruct backend": self._settings["reconstruct_backend"],
+                       "segment backend": self._settings["segment_backend"]})]
 
     def _perception(self, backend: str):
         """One loaded perception per reconstruct backend, built on first use and kept."""
@@ -84,16 +167,19 @@ class PerceptionNode(Node):
             return self._backends[backend]
 
     def destroy_node(self) -> None:
-        if self._server is not None:
+        # getattr: rclpy also calls this on a node whose constructor failed part-way.
+        if getattr(self, "_server", None) is not None:
             self._server.should_exit = True
         if getattr(self, "models", None) is not None:
             self.models.stop()
         super().destroy_node()
 
     def _require_ready(self) -> None:
-        status = self.models.status()
-        if not status.ready:
-            raise PerceptionError(f"perception models not ready: {status.reason}")
+        if not self._serving or self.models is None:
+            raise PerceptionError(f"the perception node is not active (lifecycle state '{self._lifecycle_state}')")
+        readiness = self.models.status()
+        if not readiness.ready:
+            raise PerceptionError(f"perception models not ready: {readiness.reason}")
 
     def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:

@@ -206,8 +206,11 @@ class _Player:
         self._reader = reader
         self._settings = settings
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        # /tf_static is latched in ROS: a subscriber that joins later still gets the tree.
+        # /tf_static is latched in ROS: a subscriber that joins later still gets the tree. Label
+        # names are too: the agent node subscribes to them transient-local (camera_inputs.py).
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        cameras, _ = detect_cameras(reader)
+        latched_topics = {c.topics.label_names_topic for c in cameras if c.topics.label_names_topic}
         self._clock = node.create_publisher(Clock, "/clock", qos)
         self._publishers: dict[str, Publisher] = {}
         for topic, msgtype in sorted({(c.topic, c.msgtype) for c in reader.connections}):
@@ -217,9 +220,9 @@ class _Player:
                     node.get_logger().warning(f"not replaying {topic}: {msgtype} is not installed here")
                 continue
             self._publishers[topic] = node.create_publisher(message_class, topic,
-                                                            latched if topic.endswith("tf_static") else qos)
+                                                            latched if topic.endswith("tf_static") or topic in latched_topics
+                                                            else qos)
         self._odometry = node.create_publisher(Odometry, settings.odometry_topic, qos) if settings.odometry_topic else None
-        cameras, _ = detect_cameras(reader)
         self._colour_topics = {c.topics.image_topic for c in cameras}
         streams = [(c.topics.image_topic, c.topics.depth_topic, c.topics.labels_topic, c.topics.info_topic) for c in cameras]
         self._needed = sorted({t for stream in streams for t in stream if t and t in self._publishers})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
 from spatialclaw_ros.frames.buffer import BufferLimits
@@ -36,6 +36,12 @@ PERCEPTION_PARAMETERS: dict[str, tuple[Any, str]] = {
 # environment or default decides).
 _EMPTY_IS_UNSET = ("da3_model", "sam3_model", "device", "service_url", "token")
 
+# Both nodes are lifecycle nodes (docs/ros.md, "Lifecycle").
+LIFECYCLE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "lifecycle.autostart": (True, "configure and activate at start; false: wait for a lifecycle manager "
+                                  "(ros2 lifecycle set / nav2_lifecycle_manager)"),
+}
+
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "cameras": (["camera"], "camera names; each has camera.<name>.* parameters"),
     "buffer.max_frames": (100, "frames kept per camera and stream (memory: see config/spatialclaw.yaml)"),
@@ -55,6 +61,7 @@ NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "odom_topic": ("/odom", "nav_msgs/Odometry topic for pose_source odom"),
     "marker_lifetime_s": (0.0, "marker lifetime (0 = until the next answer deletes them)"),
     "record_bag_dir": ("", "record answers, markers, annotated images and traces to mcap bags here"),
+    **LIFECYCLE_PARAMETERS,
     "agent.config": ("", "agent YAML (see config/agent.yaml); parameters below override it"),
     "agent.executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
     "agent.max_steps": (30, "default step budget"),
@@ -76,8 +83,62 @@ PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "service.enabled": (True, "serve the FastAPI perception service for kernels"),
     "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
     "service.port": (8765, "port"),
+    **LIFECYCLE_PARAMETERS,
 }
 
+
+# The agent node's parameters that apply while it runs (SpatialClawNode's on-set callback); every
+# other parameter of both nodes is read-only: it sizes buffers, names topics or loads models at start.
+RUNTIME_PARAMETERS = frozenset({
+    "buffer.max_age_s", "buffer.sync_tolerance_s", "buffer.min_interval_s",
+    "default_window_s", "default_num_frames", "max_num_frames", "max_staleness_s", "max_question_chars",
+    "goal_timeout_s", "target_frame", "marker_lifetime_s",
+    "agent.max_steps", "vlm.base_url", "vlm.model", "vlm.timeout_s", "vlm.max_retries",
+    "max_choices", "max_choice_chars", "max_cameras", "max_window_s", "max_steps", "max_queued_goals",
+})
+
+_DAY_S = 86400.0
+# name -> (lowest, highest) accepted; `ros2 param describe` shows them and a value outside is refused.
+RANGES: dict[str, tuple[float, float]] = {
+    "buffer.max_frames": (1, 100_000),
+    "buffer.max_age_s": (0.001, _DAY_S),
+    "buffer.sync_tolerance_s": (0.0, 10.0),
+    "buffer.min_interval_s": (0.0, 3600.0),
+    "default_window_s": (0.0, _DAY_S),
+    "default_num_frames": (1, 10_000),
+    "max_num_frames": (1, 10_000),
+    "max_staleness_s": (0.0, _DAY_S),
+    "max_question_chars": (1, 1_000_000),
+    "goal_timeout_s": (0.1, _DAY_S),
+    "marker_lifetime_s": (0.0, _DAY_S),
+    "agent.max_steps": (1, 1000),
+    "vlm.timeout_s": (0.1, 3600.0),
+    "vlm.max_retries": (0, 100),
+    "max_choices": (0, 26),
+    "max_choice_chars": (1, 1_000_000),
+    "max_cameras": (1, 1000),
+    "max_window_s": (0.0, _DAY_S),
+    "max_steps": (1, 10_000),
+    "max_queued_goals": (0, 100_000),
+    "result_timeout_s": (0, 7 * 86400),
+    "service.port": (1, 65535),
+}
+
+
+def parameter_descriptor(name: str, default: Any, description: str) -> ParameterDescriptor:
+    """Description, range (RANGES) and read-only flag (all but RUNTIME_PARAMETERS) of a parameter."""
+    read_only = name not in RUNTIME_PARAMETERS
+    descriptor = ParameterDescriptor(
+        description=description + (" (read-only: restart the node to change it)" if read_only else ""),
+        read_only=read_only,
+    )
+    if name in RANGES:
+        low, high = RANGES[name]
+        if isinstance(default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
+        else:
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    return descriptor
 
 
 @dataclass(frozen=True)
@@ -167,7 +228,7 @@ def build_perception(overrides: dict[str, Any]):
 
 
 def _declare(node: Node, name: str, default: Any, description: str) -> Any:
-    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+    return node.declare_parameter(name, default, parameter_descriptor(name, default, description)).value
 
 
 def _camera(node: Node, name: str) -> CameraTopics:

@@ -72,6 +72,12 @@ def queue_node(spinner, stream, vlm, tmp_path_factory):
         "cameras": ["front"],
         "camera.front.image_topic": STREAM_TOPICS["image"],
         "agent.executor": "no_tools",
+        # weightless backends (the sensor one from the stream's depth): configure loads the
+        # configured models, and this node needs none
+        "camera.front.depth_topic": STREAM_TOPICS["depth"],
+        "camera.front.info_topic": STREAM_TOPICS["info"],
+        "perception.reconstruct_backend": "sensor",
+        "perception.segment_backend": "labels",
         "agent.trace_dir": str(tmp_path_factory.mktemp("queue") / "traces"),
         "vlm.base_url": vlm.base_url,
         "vlm.model": "scripted-vlm",

@@ -125,7 +125,7 @@ def test_parameter_file_matches_the_node_defaults():
     assert set(PERCEPTION_NODE_PARAMETERS) == {
         "perception.reconstruct_backend", "perception.segment_backend", "perception.da3_model",
         "perception.sam3_model", "perception.device", "perception.token", "service.enabled", "service.host",
-        "service.port",
+        "service.port", "lifecycle.autostart",
     }
     perception = flatten(config["spatialclaw_perception"]["ros__parameters"])
     assert set(perception) <= set(PERCEPTION_NODE_PARAMETERS)
