@@ -21,11 +21,12 @@ reach the included launch file.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription
 from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PythonExpression
+
+from launch import LaunchDescription
 
 
 def generate_launch_description():
@@ -34,14 +35,33 @@ def generate_launch_description():
     scoring = PythonExpression(["'", questions, "' != ''"])
     play = ExecuteProcess(
         # --clock publishes the bag's time on /clock so frame stamps and the node's clock agree.
-        cmd=["ros2", "bag", "play", bag, "--clock", "--rate", LaunchConfiguration("rate"), "--loop"],
+        cmd=[
+            "ros2",
+            "bag",
+            "play",
+            bag,
+            "--clock",
+            "--rate",
+            LaunchConfiguration("rate"),
+            "--loop",
+        ],
         output="screen",
         condition=UnlessCondition(scoring),
     )
     score = ExecuteProcess(
         # Plays the bag itself (with /clock), pausing while each question is answered.
-        cmd=["spatialclaw", "replay", bag, "--online", "--questions", questions, "--out", LaunchConfiguration("out"),
-             "--rate", LaunchConfiguration("rate")],
+        cmd=[
+            "spatialclaw",
+            "replay",
+            bag,
+            "--online",
+            "--questions",
+            questions,
+            "--out",
+            LaunchConfiguration("out"),
+            "--rate",
+            LaunchConfiguration("rate"),
+        ],
         output="screen",
         condition=IfCondition(scoring),
     )
@@ -52,10 +72,17 @@ def generate_launch_description():
     return LaunchDescription(
         [
             DeclareLaunchArgument("bag", description="bag directory (mcap or sqlite3)"),
-            DeclareLaunchArgument("rate", default_value="1.0", description="playback speed (ros2 bag play)"),
-            DeclareLaunchArgument("questions", default_value="",
-                                  description="questions.jsonl to ask and score (empty = just play the bag)"),
-            DeclareLaunchArgument("out", default_value="runs/replay", description="predictions and report folder"),
+            DeclareLaunchArgument(
+                "rate", default_value="1.0", description="playback speed (ros2 bag play)"
+            ),
+            DeclareLaunchArgument(
+                "questions",
+                default_value="",
+                description="questions.jsonl to ask and score (empty = just play the bag)",
+            ),
+            DeclareLaunchArgument(
+                "out", default_value="runs/replay", description="predictions and report folder"
+            ),
             play,
             score,
             node,

@@ -9,15 +9,18 @@ import os
 import secrets
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
+from launch import LaunchDescription
+
 ARGUMENTS = {
-    "params_file": (os.path.join(get_package_share_directory("spatialclaw_ros"), "config", "spatialclaw.yaml"),
-                    "parameters for both nodes"),
+    "params_file": (
+        os.path.join(get_package_share_directory("spatialclaw_ros"), "config", "spatialclaw.yaml"),
+        "parameters for both nodes",
+    ),
     "camera": ("camera", "name of the camera the topics below belong to"),
     "image_topic": ("/camera/color/image_raw", "colour images"),
     "depth_topic": ("", "aligned depth images (empty = none)"),
@@ -29,8 +32,14 @@ ARGUMENTS = {
     "executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
     "reconstruct_backend": ("da3", "da3 | sensor | fused"),
     "segment_backend": ("sam3", "sam3 | labels"),
-    "perception_port": ("8765", "port of the perception node's service for the kernels (on this machine)"),
-    "with_perception_node": ("true", "start the perception node (false: models load inside the agent node)"),
+    "perception_port": (
+        "8765",
+        "port of the perception node's service for the kernels (on this machine)",
+    ),
+    "with_perception_node": (
+        "true",
+        "start the perception node (false: models load inside the agent node)",
+    ),
     "target_frame": ("", "frame for objects and markers (empty = reconstruction frame)"),
     "pose_source": ("none", "tf | odom | none"),
     "use_sim_time": ("false", "use /clock (bag replay, simulation)"),
@@ -69,8 +78,13 @@ def generate_launch_description():
             # With the perception node running, the agent node's kernels use its service.
             {
                 "perception.service_url": PythonExpression(
-                    ["'http://127.0.0.1:", arg["perception_port"], "' if '", arg["with_perception_node"],
-                     "'.lower() == 'true' else ''"]
+                    [
+                        "'http://127.0.0.1:",
+                        arg["perception_port"],
+                        "' if '",
+                        arg["with_perception_node"],
+                        "'.lower() == 'true' else ''",
+                    ]
                 )
             },
         ],
@@ -83,13 +97,20 @@ def generate_launch_description():
         condition=IfCondition(arg["with_perception_node"]),
         parameters=[
             arg["params_file"],
-            {"use_sim_time": arg["use_sim_time"], "service.port": arg["perception_port"], **perception},
+            {
+                "use_sim_time": arg["use_sim_time"],
+                "service.port": arg["perception_port"],
+                **perception,
+            },
         ],
     )
     # Both nodes share one service token through the environment (not a parameter, which anyone on
     # the ROS graph could read); a fresh random one unless the user set it.
     token = os.environ.get("SPATIALCLAW_PERCEPTION_TOKEN") or secrets.token_urlsafe(24)
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text) for name, (default, text) in ARGUMENTS.items()]
+        [
+            DeclareLaunchArgument(name, default_value=default, description=text)
+            for name, (default, text) in ARGUMENTS.items()
+        ]
         + [SetEnvironmentVariable("SPATIALCLAW_PERCEPTION_TOKEN", token), agent, perception_node]
     )

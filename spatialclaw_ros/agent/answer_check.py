@@ -20,7 +20,17 @@ from spatialclaw_ros.agent.final_answer import answer_kind
 from spatialclaw_ros.agent.types import Question
 
 Answer = str | int | float
-_HEDGES = {"about", "around", "approximately", "roughly", "nearly", "almost", "maybe", "probably", "some"}
+_HEDGES = {
+    "about",
+    "around",
+    "approximately",
+    "roughly",
+    "nearly",
+    "almost",
+    "maybe",
+    "probably",
+    "some",
+}
 
 
 def _states_a_number(text: str) -> bool:
@@ -34,7 +44,9 @@ def _states_a_number(text: str) -> bool:
     return bool(words) and read_number(words[0]) is not None
 
 
-def answer_problem(answer: Answer, question: Question, refused_before: Sequence[Answer] = ()) -> str | None:
+def answer_problem(
+    answer: Answer, question: Question, refused_before: Sequence[Answer] = ()
+) -> str | None:
     """Why `answer` cannot stand for `question`, or None when it can. `refused_before`: answers
     already refused in this episode (a number or yes/no refusal is not repeated for the same answer)."""
     kind = answer_kind(question)
@@ -42,7 +54,9 @@ def answer_problem(answer: Answer, question: Question, refused_before: Sequence[
     if kind.kind == "mc":
         if extract_choice(str(answer), question.choices):
             return None
-        options = ", ".join(f"{letter} ({text})" for letter, text in zip(question.letters, question.choices))
+        options = ", ".join(
+            f"{letter} ({text})" for letter, text in zip(question.letters, question.choices)
+        )
         return (
             f"ReturnAnswer({shown}) names none of the options, so it cannot be scored. Decide which option your "
             f'evidence supports and submit its letter, e.g. ReturnAnswer("{question.letters[0]}"). Options: {options}.'
@@ -51,10 +65,14 @@ def answer_problem(answer: Answer, question: Question, refused_before: Sequence[
         return None  # asked twice: the question's wording may have misled the guess of its kind
     if kind.kind == "number":
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
-            return None if math.isfinite(answer) else f"ReturnAnswer({shown}) is not a finite number."
+            return (
+                None if math.isfinite(answer) else f"ReturnAnswer({shown}) is not a finite number."
+            )
         if _states_a_number(str(answer)):
             return None
-        unit = {"count": "a count", "m": "metres", "deg": "degrees", "s": "seconds"}.get(kind.family or "", "")
+        unit = {"count": "a count", "m": "metres", "deg": "degrees", "s": "seconds"}.get(
+            kind.family or "", ""
+        )
         unit = kind.unit if kind.unit and kind.unit not in ("m", "deg", "s", "count") else unit
         return (
             f"ReturnAnswer({shown}) holds no number, but the question asks for one ({unit}). Submit the number "

@@ -52,11 +52,30 @@ def _first_sentence(text: str) -> str:
 
 # Words that may follow a choice letter but never the article "A" or the pronoun "I": "A and B",
 # "A is correct", "A because the cup is nearer".
-_AFTER_A_CHOICE = {"and", "or", "is", "was", "seems", "looks", "vs", "versus", "nor", "because", "since", "as",
-                   "given", "due", "so", "fits", "matches"}
+_AFTER_A_CHOICE = {
+    "and",
+    "or",
+    "is",
+    "was",
+    "seems",
+    "looks",
+    "vs",
+    "versus",
+    "nor",
+    "because",
+    "since",
+    "as",
+    "given",
+    "due",
+    "so",
+    "fits",
+    "matches",
+}
 # A letter right after one of these is ruled out, not chosen: "D, not B", "C rather than A".
-_NEGATED = re.compile(r"(?:\bnot|\brather\s+than|\binstead\s+of|\bexcept|\bunlike)\s*(?:option\s+|choice\s+)?[(*]*$",
-                      re.IGNORECASE)
+_NEGATED = re.compile(
+    r"(?:\bnot|\brather\s+than|\binstead\s+of|\bexcept|\bunlike)\s*(?:option\s+|choice\s+)?[(*]*$",
+    re.IGNORECASE,
+)
 
 
 def _standalone_letters(text: str, letters: list[str]) -> list[str]:
@@ -151,11 +170,13 @@ _SMALL = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}  # fmt: skip
+}  # fmt: skip  # a table, kept in rows
 _SCALES = {"hundred": 100, "thousand": 1000}
 _WORD = "|".join(sorted(list(_SMALL) + list(_SCALES), key=len, reverse=True))
 _WORD_NUMBER = re.compile(rf"\b(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*\b", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])([-+−]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)")
+_NUMBER = re.compile(
+    r"(?<![\w.])([-+−]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)"
+)
 
 # factor to the canonical unit of each family; longer spellings are matched first
 _UNITS: dict[str, tuple[str, float]] = {
@@ -173,9 +194,11 @@ _UNITS: dict[str, tuple[str, float]] = {
     "seconds": ("s", 1.0), "second": ("s", 1.0), "secs": ("s", 1.0), "sec": ("s", 1.0), "s": ("s", 1.0),
     "minutes": ("s", 60.0), "minute": ("s", 60.0), "mins": ("s", 60.0), "min": ("s", 60.0),
     "hours": ("s", 3600.0), "hour": ("s", 3600.0), "h": ("s", 3600.0),
-}  # fmt: skip
+}  # fmt: skip  # a table, kept in rows
 _UNIT_AFTER = re.compile(
-    r"\s*(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?![a-zA-Z])",
+    r"\s*("
+    + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+    + r")(?![a-zA-Z])",
     re.IGNORECASE,
 )
 
@@ -225,7 +248,8 @@ def _convert(value: float, spelled: str | None, unit: Unit | None) -> tuple[floa
     key = spelled if spelled in _UNITS else spelled.lower()
     family, factor = _UNITS.get(key, (None, 1.0))
     if family != unit:
-        return value, None  # a unit of another kind ("2 m" when seconds are asked): keep the number
+        # a unit of another kind ("2 m" when seconds are asked): keep the number
+        return value, None
     return value * factor, spelled
 
 

@@ -62,7 +62,9 @@ def answer_kind(question: Question) -> AnswerKind:
     for pattern, (family, factor, label) in _ASKED_UNITS:
         if re.search(pattern, text):
             return AnswerKind("number", family, factor, label)
-    if re.search(_COUNT_WORDS, text) and not re.search(r"how many (?:meters|metres|degrees|seconds)", text):
+    if re.search(_COUNT_WORDS, text) and not re.search(
+        r"how many (?:meters|metres|degrees|seconds)", text
+    ):
         return AnswerKind("number", "count", 1.0, "count")
     if _YES_NO_START.match(text):
         return AnswerKind("yes_no")
@@ -88,7 +90,8 @@ def final_answer(raw: str | int | float | None, question: Question) -> FinalAnsw
     if kind.kind == "number":
         family = kind.family if kind.family in ("m", "deg", "s") else None
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            value = float(raw)  # a ReturnAnswer number is already in the unit the question asked for
+            # a ReturnAnswer number is already in the unit the question asked for
+            value = float(raw)
         else:
             found = read_number(text, family)  # type: ignore[arg-type]
             if found is None:

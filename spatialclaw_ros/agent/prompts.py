@@ -164,7 +164,10 @@ def tool_call_correction(problem: str, cut_off: bool) -> str:
 
 def code_system(tools_doc: str, max_steps: int, single_pass: bool) -> str:
     text = CODE_SYSTEM.format(
-        tools_doc=tools_doc.strip(), conventions=CONVENTIONS, max_steps=max_steps, answer_rules=ANSWER_RULES,
+        tools_doc=tools_doc.strip(),
+        conventions=CONVENTIONS,
+        max_steps=max_steps,
+        answer_rules=ANSWER_RULES,
         examples=render_examples(),
     )
     return text + "\n\n" + SINGLE_PASS_NOTE if single_pass else text
@@ -175,7 +178,9 @@ def planner_system() -> str:
 
 
 def tool_calls_system(tool_list: str, max_steps: int) -> str:
-    return TOOL_CALLS_SYSTEM.format(tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES)
+    return TOOL_CALLS_SYSTEM.format(
+        tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES
+    )
 
 
 def video_name(number: int, count: int) -> str:
@@ -192,7 +197,9 @@ def describe_input(videos: list[FrameSet]) -> str:
         first = video.frames[0]
         fps = video.fps
         timing = (
-            f"{video.timestamps[-1] - video.timestamps[0]:.2f} s at {fps:.2f} fps" if fps else "no timing (stills)"
+            f"{video.timestamps[-1] - video.timestamps[0]:.2f} s at {fps:.2f} fps"
+            if fps
+            else "no timing (stills)"
         )
         known = [
             label
@@ -216,7 +223,9 @@ def planner_request(question: Question, videos: list[FrameSet]) -> str:
     return f"Question:\n{question.render()}\n\n{describe_input(videos)}"
 
 
-def first_cell_request(question: Question, videos: list[FrameSet], plan: str, shown: list[list[int]]) -> str:
+def first_cell_request(
+    question: Question, videos: list[FrameSet], plan: str, shown: list[list[int]]
+) -> str:
     """The opening user turn of the cell writer; `shown` lists which frame positions are attached."""
     image_notes = []
     for i, positions in enumerate(shown, 1):

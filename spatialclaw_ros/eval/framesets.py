@@ -63,7 +63,9 @@ def load_frameset(path: str | Path) -> FrameSet:
         intrinsics = None
         if "intrinsics" in optional:
             fx, fy, cx, cy = optional["intrinsics"][i]
-            intrinsics = CameraIntrinsics(float(fx), float(fy), float(cx), float(cy), int(w), int(h))
+            intrinsics = CameraIntrinsics(
+                float(fx), float(fy), float(cx), float(cy), int(w), int(h)
+            )
         names = meta["label_names"][i] if i < len(meta["label_names"]) else {}
         frames.append(
             Frame(
@@ -75,7 +77,9 @@ def load_frameset(path: str | Path) -> FrameSet:
                 intrinsics=intrinsics,
                 pose=optional["poses"][i] if "poses" in optional else None,
                 labels=optional["labels"][i] if "labels" in optional else None,
-                label_names={int(k): v for k, v in names.items()} if "labels" in optional else None,
+                label_names={int(k): v for k, v in names.items()}
+                if "labels" in optional
+                else None,
             )
         )
     return FrameSet(frames, world_frame=meta["world_frame"], name=meta["name"])

@@ -38,7 +38,7 @@ def public_attributes(obj: object) -> list[str]:
 
 
 def attribute_hint(error: AttributeError) -> str:
-    """"Did you mean ...?" and the available attributes, for an attribute that does not exist."""
+    """ "Did you mean ...?" and the available attributes, for an attribute that does not exist."""
     name, obj = getattr(error, "name", None), getattr(error, "obj", None)
     if not isinstance(name, str) or obj is None or _is_facade(obj):
         return ""
@@ -46,10 +46,14 @@ def attribute_hint(error: AttributeError) -> str:
     if not available:
         return ""
     lowered = {a.lower(): a for a in available}
-    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [lowered.get(name.lower(), "")]
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [
+        lowered.get(name.lower(), "")
+    ]
     guess = f"Did you mean {close[0]!r}? " if close[0] else ""
     listed = ", ".join(available[:MAX_LISTED]) + (", ..." if len(available) > MAX_LISTED else "")
-    return f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
+    return (
+        f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
+    )
 
 
 def name_hint(error: NameError) -> str:

@@ -22,7 +22,7 @@ ALLOWED_MODULES = frozenset(
         "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings", "pprint", "textwrap",
         "colorsys", "time", "matplotlib", "mpl_toolkits.mplot3d",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Allowed as a whole module only: agent code gets a reduced facade, never the real submodules
 # (cv2 without file/camera/network functions, time without clock setting).
@@ -38,7 +38,7 @@ DENIED_MODULES = frozenset(
         "matplotlib.font_manager", "matplotlib.animation", "matplotlib.image",
         "networkx.readwrite", "networkx.drawing.nx_agraph", "networkx.drawing.nx_pydot", "networkx.drawing.nx_latex",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Modules no code in the worker may load once agent code runs, even when a library asks.
 FORBIDDEN_IN_WORKER = frozenset(
@@ -49,10 +49,12 @@ FORBIDDEN_IN_WORKER = frozenset(
         "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "scipy.io", "scipy.datasets",
         "pydot", "pygraphviz",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Builtins that run code, reach namespaces or the console by name.
-DENIED_BUILTINS = frozenset({"eval", "exec", "compile", "open", "globals", "locals", "vars", "breakpoint"})
+DENIED_BUILTINS = frozenset(
+    {"eval", "exec", "compile", "open", "globals", "locals", "vars", "breakpoint"}
+)
 
 # Attributes that lead to the interpreter, the OS, or reflective access, whatever object holds them.
 DENIED_ATTRIBUTES = frozenset(
@@ -63,10 +65,12 @@ DENIED_ATTRIBUTES = frozenset(
         "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code",
         "format_map", "as_strided", "bltns",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Underscore attributes with no reach beyond their object.
-ALLOWED_UNDERSCORE_ATTRIBUTES = frozenset({"__init__", "__name__", "__doc__", "_asdict", "_replace", "_fields", "_make"})
+ALLOWED_UNDERSCORE_ATTRIBUTES = frozenset(
+    {"__init__", "__name__", "__doc__", "_asdict", "_replace", "_fields", "_make"}
+)
 
 
 def module_allowed(name: str, private_ok: bool = False) -> bool:
@@ -74,10 +78,14 @@ def module_allowed(name: str, private_ok: bool = False) -> bool:
     `private_ok` admits private submodules of allowed packages, which numpy's C code imports
     lazily through the builtins of whatever frame is running."""
     parts = name.split(".")
-    if (not private_ok and any(p.startswith("_") for p in parts)) or (parts[0] in FACADE_MODULES and len(parts) > 1):
+    if (not private_ok and any(p.startswith("_") for p in parts)) or (
+        parts[0] in FACADE_MODULES and len(parts) > 1
+    ):
         return False
     prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(p in ALLOWED_MODULES for p in prefixes) and not any(p in DENIED_MODULES for p in prefixes)
+    return any(p in ALLOWED_MODULES for p in prefixes) and not any(
+        p in DENIED_MODULES for p in prefixes
+    )
 
 
 def import_from_allowed(module: str, name: str, private_ok: bool = False) -> bool:
@@ -139,7 +147,11 @@ class _Checker:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            if alias.name.startswith("_") or not import_from_allowed(node.module, alias.name) or not attribute_allowed(alias.name):
+            if (
+                alias.name.startswith("_")
+                or not import_from_allowed(node.module, alias.name)
+                or not attribute_allowed(alias.name)
+            ):
                 self.deny(node, f"import of '{node.module}.{alias.name}' is not allowed")
 
     def visit_Name(self, node: ast.Name) -> None:

@@ -64,7 +64,9 @@ class PreparedMemory:
             ready = self._ready.get(size)
             prepared = ready.pop() if ready else None
             if self._thread is None:
-                self._thread = threading.Thread(target=self._prepare_forever, name="spatialclaw-shm", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._prepare_forever, name="spatialclaw-shm", daemon=True
+                )
                 self._thread.start()
         if prepared is None:
             prepared = _Prepared(size)
@@ -84,7 +86,11 @@ class PreparedMemory:
             while True:
                 with self._lock:
                     held = sum(p.size for ready in self._ready.values() for p in ready)
-                    wanted = [s for s in reversed(self._recent) if len(self._ready[s]) < _KEEP_PER_SIZE and held + s <= _MAX_PREPARED_BYTES]
+                    wanted = [
+                        s
+                        for s in reversed(self._recent)
+                        if len(self._ready[s]) < _KEEP_PER_SIZE and held + s <= _MAX_PREPARED_BYTES
+                    ]
                 if not wanted:
                     break
                 try:

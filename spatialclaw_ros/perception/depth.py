@@ -29,7 +29,9 @@ def decode_depth(raw: np.ndarray, encoding: str) -> np.ndarray:
         if raw.dtype != np.uint16:
             raise PerceptionError(f"16UC1 depth must be uint16 millimetres, got {raw.dtype}")
         return metres_from_millimetres(raw)
-    raise PerceptionError(f"unsupported depth encoding {encoding!r}: expected 32FC1 (metres) or 16UC1 (millimetres)")
+    raise PerceptionError(
+        f"unsupported depth encoding {encoding!r}: expected 32FC1 (metres) or 16UC1 (millimetres)"
+    )
 
 
 def metres_from_float(depth: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ class FusedReconstructor:
     def params(self) -> tuple:
         return (*self.depth_model.params(), self.prefer_sensor_depth)
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         chosen = select_frames(frames, frame_indices)
         prediction = self.depth_model.predict(chosen)
         sensor = _sensor_depth_stack(chosen, prediction.depth.shape)
@@ -52,7 +54,9 @@ class FusedReconstructor:
             world_frame=world,
         )
 
-    def _scale(self, chosen: list[Frame], prediction: DepthPrediction, sensor: np.ndarray | None) -> float:
+    def _scale(
+        self, chosen: list[Frame], prediction: DepthPrediction, sensor: np.ndarray | None
+    ) -> float:
         if sensor is not None:
             shared = np.isfinite(sensor) & np.isfinite(prediction.depth) & (prediction.depth > 0)
             if shared.any():
@@ -82,7 +86,9 @@ def _sensor_depth_stack(chosen: list[Frame], shape: tuple[int, ...]) -> np.ndarr
     return stack
 
 
-def _poses(chosen: list[Frame], prediction: DepthPrediction, scale: float, frames: FrameSet) -> tuple[np.ndarray, str]:
+def _poses(
+    chosen: list[Frame], prediction: DepthPrediction, scale: float, frames: FrameSet
+) -> tuple[np.ndarray, str]:
     posed = [i for i, f in enumerate(chosen) if f.pose is not None]
     if len(posed) == len(chosen):
         return np.stack([f.pose for f in chosen]), world_name(frames)

@@ -23,8 +23,11 @@ FILLER_WORDS = frozenset({"the", "a", "an", "of"})
 
 def label_words(text: str) -> frozenset[str]:
     words = re.split(r"[\s_\-]+", text.lower().strip())
-    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-                     for w in words if w and w not in FILLER_WORDS)
+    return frozenset(
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in words
+        if w and w not in FILLER_WORDS
+    )
 
 
 def names_match(query: str, name: str) -> bool:
@@ -63,7 +66,8 @@ class LabelSegmenter:
         _require_labels(chosen)
         return any(
             names_match(name, label) and np.any(f.labels == instance)
-            for f in chosen for instance, label in (f.label_names or {}).items()
+            for f in chosen
+            for instance, label in (f.label_names or {}).items()
         )
 
     def _ids_for_text(self, chosen: list[Frame], text: str) -> set[int]:
@@ -88,16 +92,24 @@ class LabelSegmenter:
                 raise PerceptionError(f"point ({x}, {y}) is outside the {w}x{h} image")
             instance = int(frame.labels[y, x])
         else:
-            x0, y0, x1, y1 = np.clip(np.round(np.asarray(request.box, dtype=np.float64)), 0, [w, h, w, h]).astype(int)
+            x0, y0, x1, y1 = np.clip(
+                np.round(np.asarray(request.box, dtype=np.float64)), 0, [w, h, w, h]
+            ).astype(int)
             inside = frame.labels[y0:y1, x0:x1]
-            counts = np.bincount(inside[inside > 0].ravel()) if (inside > 0).any() else np.zeros(1, int)
+            counts = (
+                np.bincount(inside[inside > 0].ravel()) if (inside > 0).any() else np.zeros(1, int)
+            )
             instance = int(np.argmax(counts))
         if instance == 0:
-            raise PerceptionError(f"the prompt on frame {frame.index} selects background, not a labelled object")
+            raise PerceptionError(
+                f"the prompt on frame {frame.index} selects background, not a labelled object"
+            )
         return instance
 
 
 def _require_labels(chosen: list[Frame]) -> None:
     missing = [f.index for f in chosen if f.labels is None]
     if missing:
-        raise PerceptionError(f"frames {missing} have no label image; the labels backend needs instance labels")
+        raise PerceptionError(
+            f"frames {missing} have no label image; the labels backend needs instance labels"
+        )

@@ -6,7 +6,13 @@ import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.perception.errors import PerceptionError
-from spatialclaw_ros.perception.inputs import common_size, intrinsics_matrices, select_frames, sensor_depths, world_name
+from spatialclaw_ros.perception.inputs import (
+    common_size,
+    intrinsics_matrices,
+    select_frames,
+    sensor_depths,
+    world_name,
+)
 from spatialclaw_ros.perception.types import FIRST_CAMERA, Reconstruction
 
 
@@ -16,7 +22,9 @@ class SensorReconstructor:
     def params(self) -> tuple:
         return ()
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         chosen = select_frames(frames, frame_indices)
         common_size(chosen)
         depth = sensor_depths(chosen)

@@ -8,11 +8,17 @@ import time
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 
 
-def spin_node(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
+def spin_node(
+    make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 4
+) -> int:
     rclpy.init(args=args)
     node = None
     try:

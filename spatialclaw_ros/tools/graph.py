@@ -22,7 +22,9 @@ class Graph:
     """Plots (returned as RGB images, ready for show()) and scene graphs (networkx DiGraph)."""
 
     @staticmethod
-    def plot(x, y=None, kind: str = "line", title: str = "", xlabel: str = "", ylabel: str = "") -> np.ndarray:
+    def plot(
+        x, y=None, kind: str = "line", title: str = "", xlabel: str = "", ylabel: str = ""
+    ) -> np.ndarray:
         """Plot y against x (or x against its index) as "line", "scatter" or "bar"; returns the image."""
         if kind not in ("line", "scatter", "bar"):
             raise ValueError('kind must be "line", "scatter" or "bar"')
@@ -49,11 +51,15 @@ class Graph:
         `margin` m give no relation."""
         import networkx as nx  # loaded on first use: keeps kernel start fast
 
-        world_to_camera = Geometry.invert(np.eye(4) if camera_to_world is None else camera_to_world)
+        world_to_camera = Geometry.invert(
+            np.eye(4) if camera_to_world is None else camera_to_world
+        )
         graph = nx.MultiDiGraph()
         centers = {}
         for obj in objects:
-            centers[obj.label] = Geometry.transform(np.asarray(obj.center, dtype=np.float64), world_to_camera)
+            centers[obj.label] = Geometry.transform(
+                np.asarray(obj.center, dtype=np.float64), world_to_camera
+            )
             graph.add_node(obj.label, center=np.asarray(obj.center), size=np.asarray(obj.size))
         labels = list(centers)
         for a in labels:
@@ -74,7 +80,10 @@ class Graph:
     @staticmethod
     def relations(graph) -> list[str]:
         """The scene graph's edges as sentences, e.g. "chair left_of table (1.20 m)"."""
-        return [f"{a} {d['relation']} {b} ({d['distance']:.2f} m)" for a, b, d in graph.edges(data=True)]
+        return [
+            f"{a} {d['relation']} {b} ({d['distance']:.2f} m)"
+            for a, b, d in graph.edges(data=True)
+        ]
 
     @staticmethod
     def draw(graph, title: str = "") -> np.ndarray:
@@ -87,7 +96,9 @@ class Graph:
         labels = {}
         for a, b, data in graph.edges(data=True):
             labels.setdefault((a, b), []).append(data.get("relation", ""))
-        nx.draw_networkx_edge_labels(graph, layout, {k: ", ".join(v) for k, v in labels.items()}, ax=axes, font_size=7)
+        nx.draw_networkx_edge_labels(
+            graph, layout, {k: ", ".join(v) for k, v in labels.items()}, ax=axes, font_size=7
+        )
         axes.set_title(title)
         axes.axis("off")
         return _render(figure)

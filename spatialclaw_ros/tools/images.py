@@ -21,14 +21,22 @@ def to_rgb(image) -> np.ndarray:
     if isinstance(image, Figure):
         return figure_to_rgb(image)
     if not isinstance(image, (np.ndarray, list, tuple)):
-        raise TypeError(f"an image must be an array, a frame or a matplotlib figure, not {type(image).__name__}")
+        raise TypeError(
+            f"an image must be an array, a frame or a matplotlib figure, not {type(image).__name__}"
+        )
     array = np.asarray(image)
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
-        raise ValueError(f"an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape {array.shape}")
+    if (
+        array.ndim not in (2, 3)
+        or (array.ndim == 3 and array.shape[2] not in (3, 4))
+        or 0 in array.shape
+    ):
+        raise ValueError(
+            f"an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape {array.shape}"
+        )
     if array.dtype.kind not in "biuf":
         raise TypeError(f"an image needs a numeric dtype, got {array.dtype}")
     if array.dtype != np.uint8:

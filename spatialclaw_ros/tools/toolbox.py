@@ -25,4 +25,6 @@ class Toolbox:
         self.Draw = Draw
 
     def __repr__(self) -> str:
-        return "tools: Reconstruct, SAM3, Geometry, Mask, Time, Graph, Draw (see the tool reference)"
+        return (
+            "tools: Reconstruct, SAM3, Geometry, Mask, Time, Graph, Draw (see the tool reference)"
+        )

@@ -28,9 +28,18 @@ def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
         pose = np.eye(4)
         pose[0, 3] = 0.1 * i
         frames.append(
-            Frame(image, index=10 * i, timestamp=100.0 + 0.5 * i, camera="front", depth=depth, intrinsics=K, pose=pose,
-                  labels=labels, label_names={1: "red box"})
-        )  # fmt: skip
+            Frame(
+                image,
+                index=10 * i,
+                timestamp=100.0 + 0.5 * i,
+                camera="front",
+                depth=depth,
+                intrinsics=K,
+                pose=pose,
+                labels=labels,
+                label_names={1: "red box"},
+            )
+        )
     return FrameSet(frames, world_frame="map", name=name)
 
 
@@ -39,9 +48,13 @@ class SensorPerception:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self._inner = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+        self._inner = build_perception(
+            PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+        )
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         self.calls.append("reconstruct")
         return self._inner.reconstruct(frames, frame_indices)
 

@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-from spatialclaw_ros.kernel import Kernel, KernelConfig
-from spatialclaw_ros.kernel import containment
+from spatialclaw_ros.kernel import Kernel, KernelConfig, containment
 
 from .conftest import make_frames
 
-pytestmark = pytest.mark.skipif(containment.probe().missing != [], reason="containment layers missing here")
+pytestmark = pytest.mark.skipif(
+    containment.probe().missing != [], reason="containment layers missing here"
+)
 
 # The cell's code: write `payload` (bytes built by the cell) raw into the channel, as an
 # escaped worker would, then finish normally.
@@ -72,16 +73,22 @@ def test_the_host_survives_refuses_and_restores(kernel, case):
 
 
 def test_a_forged_reply_of_the_running_step_is_caught_at_the_next_step(kernel):
-    forged = SEND + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': 'success', 'stdout': 'forged'})))"
+    forged = (
+        SEND
+        + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': 'success', 'stdout': 'forged'})))"
+    )
     first = kernel.run(forged.replace("STEP", str(kernel.step + 1)))
-    assert first.stdout == "forged"  # this step's report is the forgery: the worker owns its own report
+    # this step's report is the forgery: the worker owns its own report
+    assert first.stdout == "forged"
     second = kernel.run("print('next')")  # ... but the real report that follows is out of turn
     assert second.status == "error" and "out of turn" in second.error and second.restarted
     assert kernel.run("print(kept, 'again')").stdout == "41 again\n"
 
 
 def test_cells_and_images_are_bounded():
-    with Kernel(make_frames(1), config=KernelConfig(max_cell_chars=1000, max_images_per_step=3)) as k:
+    with Kernel(
+        make_frames(1), config=KernelConfig(max_cell_chars=1000, max_images_per_step=3)
+    ) as k:
         started = time.monotonic()
         long_cell = k.run("x = 1\n" * 2_000_000)  # 12 MB
         assert time.monotonic() - started < 1.0

@@ -380,7 +380,12 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def kernel():
-    with Kernel(make_frames(), perception=SensorPerception(), vlm=BrightestSpotVLM(), options=["A. left", "B. right"]) as k:
+    with Kernel(
+        make_frames(),
+        perception=SensorPerception(),
+        vlm=BrightestSpotVLM(),
+        options=["A. left", "B. right"],
+    ) as k:
         yield k
 
 
@@ -408,4 +413,7 @@ def test_state_lives_across_cells_until_deleted(kernel):
     third = kernel.run("print('visits' in dir(), 'visit' in dir())")
     assert third.stdout == "False True\n"
     # the error points at this cell's line: visit() itself was written in an earlier step
-    assert kernel.run("visit()").error == "Error on line 1: visit()\nNameError: name 'visits' is not defined"
+    assert (
+        kernel.run("visit()").error
+        == "Error on line 1: visit()\nNameError: name 'visits' is not defined"
+    )

@@ -120,7 +120,9 @@ def single_view(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.
     return Clip(clip_id, "single_image", "single", [scene], [pose], [0.0], k)
 
 
-def rotation_in_place(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator) -> Clip:
+def rotation_in_place(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator
+) -> Clip:
     n = int(rng.integers(2, 5))
     start = look_at(_eye(rng, scene), _target(rng, scene))
     step = np.radians(rng.uniform(25, 45)) * rng.choice([-1, 1])
@@ -152,9 +154,13 @@ def between(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Gene
     ahead = scene.objects[a].center.copy()
     ahead[2] = eye[2] - 0.6
     first = look_at(eye, ahead)
-    turns = [0.0, np.pi] + list(rng.permutation([np.pi / 2, -np.pi / 2])[: int(rng.integers(0, 3))])
+    turns = [0.0, np.pi] + list(
+        rng.permutation([np.pi / 2, -np.pi / 2])[: int(rng.integers(0, 3))]
+    )
     poses = [_yawed(first, t) for t in turns]
-    return Clip(clip_id, "multi_view", "between", [scene] * len(poses), poses, _times(len(poses), 1.0), k)
+    return Clip(
+        clip_id, "multi_view", "between", [scene] * len(poses), poses, _times(len(poses), 1.0), k
+    )
 
 
 def _moved_to(pose: np.ndarray, eye: np.ndarray) -> np.ndarray:
@@ -163,7 +169,9 @@ def _moved_to(pose: np.ndarray, eye: np.ndarray) -> np.ndarray:
     return moved
 
 
-def camera_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float) -> Clip:
+def camera_motion(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float
+) -> Clip:
     """The camera walks a straight line (forward, backward or sideways) while panning, so objects
     come into view one after another."""
     half = np.array(scene.room_size[:2]) / 2 - 0.4
@@ -177,7 +185,10 @@ def camera_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.rando
         pan = np.radians(rng.uniform(60, 110)) * rng.choice([-1, 1])
         if np.all(np.abs(end[:2]) < half) and _path_clear(scene, eye, end):
             start = _yawed(pose, -pan / 2)
-            poses = [_moved_to(_yawed(start, pan * i / (n - 1)), eye + (end - eye) * i / (n - 1)) for i in range(n)]
+            poses = [
+                _moved_to(_yawed(start, pan * i / (n - 1)), eye + (end - eye) * i / (n - 1))
+                for i in range(n)
+            ]
             return Clip(clip_id, "video", "camera_motion", [scene] * n, poses, _times(n, fps), k)
     raise ValueError("no clear straight camera path in this scene")
 
@@ -190,10 +201,15 @@ def _distance_to_path(point: np.ndarray, start: np.ndarray, end: np.ndarray) -> 
 
 
 def _path_clear(scene: Scene, start: np.ndarray, end: np.ndarray, clearance: float = 0.3) -> bool:
-    return all(_distance_to_path(o.center, start, end) >= o.footprint_radius + clearance for o in scene.objects)
+    return all(
+        _distance_to_path(o.center, start, end) >= o.footprint_radius + clearance
+        for o in scene.objects
+    )
 
 
-def object_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float) -> Clip:
+def object_motion(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float
+) -> Clip:
     """A fixed camera watches one object slide along the floor in a straight line."""
     half = np.array(scene.room_size[:2]) / 2 - 0.4
     for _ in range(200):
@@ -209,13 +225,27 @@ def object_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.rando
         if _distance_to_path(eye, mover.center, end) < mover.footprint_radius + 1.2:
             continue
         pose = look_at(eye, (mover.center + end) / 2)
-        scenes = [scene.with_object(mover.moved_to(mover.center + (end - mover.center) * i / (n - 1))) for i in range(n)]
-        return Clip(clip_id, "video", "object_motion", scenes, [pose] * n, _times(n, fps), k, moving=mover.name)
+        scenes = [
+            scene.with_object(mover.moved_to(mover.center + (end - mover.center) * i / (n - 1)))
+            for i in range(n)
+        ]
+        return Clip(
+            clip_id,
+            "video",
+            "object_motion",
+            scenes,
+            [pose] * n,
+            _times(n, fps),
+            k,
+            moving=mover.name,
+        )
     raise ValueError("no clear straight path for a moving object in this scene")
 
 
 def _mirror_scene(scene: Scene) -> Scene:
-    objects = tuple(dataclasses.replace(o, center=_MIRROR @ o.center, yaw=-o.yaw) for o in scene.objects)
+    objects = tuple(
+        dataclasses.replace(o, center=_MIRROR @ o.center, yaw=-o.yaw) for o in scene.objects
+    )
     return Scene(objects, scene.room_size, scene.name)
 
 
@@ -237,4 +267,6 @@ def variant(clip: Clip, name: str) -> Clip:
         scenes, poses = [_mirror_scene(s) for s in scenes], [_mirror_pose(p) for p in poses]
     if "reversed" in name:
         scenes, poses = scenes[::-1], poses[::-1]
-    return dataclasses.replace(clip, id=f"{clip.id}_{name}", scenes=scenes, poses=poses, variant=name, frames=None)
+    return dataclasses.replace(
+        clip, id=f"{clip.id}_{name}", scenes=scenes, poses=poses, variant=name, frames=None
+    )
