@@ -10,7 +10,8 @@ VLM writes for "how far apart are two objects?":
   1. plan (a VLM call, no cell)
   2. recon = tools.Reconstruct(InputImages)                 depth + poses of the 8 frames
   3. a, b = tools.SAM3.propagate(InputImages, text=...)      masks of both objects in every frame
-  4. box_3d of both, distance_between(a, b)                   boxes + closest points over 8 frames of masks
+  4. box_3d of both, distance_between(a, b)                   boxes + closest points over 8 frames
+  of masks
   5. show(recon.bev([box_a, box_b]))                          a bird's-eye view image (matplotlib)
   6. print(...) cells up to --cells                           a VLM re-reading results
   7. ReturnAnswer(...)
@@ -41,10 +42,12 @@ from spatialclaw_ros.perception import PerceptionConfig, build_perception
 TARGET = 0.05
 WORK_CELLS = [
     "recon = tools.Reconstruct(InputImages)\nprint(len(recon), recon.world_frame)",
-    "a = tools.SAM3.propagate(InputImages, text={a!r})\nb = tools.SAM3.propagate(InputImages, text={b!r})\n"
+    "a = tools.SAM3.propagate(InputImages, text={a!r})\n"
+    "b = tools.SAM3.propagate(InputImages, text={b!r})\n"
     "print(len(a.masks), len(b.masks))",
     "box_a, box_b = recon.box_3d(a, oriented=False), recon.box_3d(b, oriented=False)\n"
-    "gap = recon.distance_between(a, b)\nprint(round(gap.closest, 3), round(gap.centroid_distance, 3))",
+    "gap = recon.distance_between(a, b)\n"
+    "print(round(gap.closest, 3), round(gap.centroid_distance, 3))",
     "show(recon.bev([box_a, box_b]))",
 ]
 ANSWER_CELL = "ReturnAnswer(round(float(gap.centroid_distance), 3))"
@@ -75,7 +78,10 @@ class TimedPerception:
 
 
 def reply(code: str) -> str:
-    return f"Purpose: measure.\nReasoning: scripted bench step.\nNext goal: continue.\n```python\n{code}\n```"
+    return (
+        "Purpose: measure.\nReasoning: scripted bench step.\nNext goal: continue.\n"
+        f"```python\n{code}\n```"
+    )
 
 
 def script(cells: int, a: str, b: str) -> list[str]:
@@ -117,11 +123,13 @@ def main() -> None:
     )
     question = Question(f"How far apart are the {names[0]} and the {names[1]}?")
     print(
-        f"{args.episodes} episode(s) of {cells} cells ({cells + 1} VLM calls with the plan) on {args.frames} frames "
+        f"{args.episodes} episode(s) of {cells} cells ({cells + 1} VLM calls with the "
+        f"plan) on {args.frames} frames "
         f"320x240, VLM latency {args.latency:g} s, sensor + labels perception, traces on"
     )
     print(
-        "seconds per episode: wall = VLM + cells (perception models | worker: geometry, plots, transfer) "
+        "seconds per episode: wall = VLM + cells (perception models | worker: geometry, "
+        "plots, transfer) "
         "+ kernel start wait + trace + agent (graph, prompts, encoding, answer)"
     )
 
@@ -143,14 +151,19 @@ def main() -> None:
             outside = t.total_s - t.vlm_s
             shares.append(outside / t.total_s)
             print(
-                f"episode {n + 1}: wall {t.total_s:5.2f} | VLM {t.vlm_s:5.2f} ({episode.tokens.calls} calls) | "
-                f"cells {t.cells_s:4.2f} ({perception.seconds:4.2f} | {t.cells_s - perception.seconds:4.2f}) | "
-                f"kernel wait {t.kernel_wait_s:4.2f} | trace {t.trace_s:4.2f} | agent {t.agent_s:4.2f} | "
-                f"outside the VLM {100 * outside / t.total_s:4.1f}% | answer {episode.answer} {episode.unit}"
+                f"episode {n + 1}: wall {t.total_s:5.2f} | VLM {t.vlm_s:5.2f} "
+                f"({episode.tokens.calls} calls) | "
+                f"cells {t.cells_s:4.2f} ({perception.seconds:4.2f} | "
+                f"{t.cells_s - perception.seconds:4.2f}) | "
+                f"kernel wait {t.kernel_wait_s:4.2f} | trace {t.trace_s:4.2f} | agent "
+                f"{t.agent_s:4.2f} | "
+                f"outside the VLM {100 * outside / t.total_s:4.1f}% | answer "
+                f"{episode.answer} {episode.unit}"
             )
     median = statistics.median(shares)
     print(
-        f"share of wall time outside the VLM: median {100 * median:.1f}%, {median / TARGET:.2f}x the target "
+        f"share of wall time outside the VLM: median {100 * median:.1f}%, "
+        f"{median / TARGET:.2f}x the target "
         f"of {100 * TARGET:g}% ({'met' if median < TARGET else 'missed'})"
     )
 

@@ -21,7 +21,8 @@ when dropped, so the next one page-faults it all back in. That made "received an
 bench therefore runs with large blocks kept on the heap (MALLOC_MMAP_THRESHOLD_ and
 MALLOC_TRIM_THRESHOLD_ raised; `--system-malloc` keeps the defaults) so both modes pay the same.
 
-    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3] [--min-interval 0]
+    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3] [--min-interval
+    0]
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def receive(mode: str, args) -> tuple[float, float, int]:
         arrivals.append(time.monotonic())
         cpu_marks.append(cpu_seconds())
 
-    # Both modes hold the same two subscriptions plus a marker; "buffer" adds the node's ingest path.
+    # Both modes hold the same two subscriptions plus a marker; "buffer" adds the node's ingest
+    # path.
     node.create_subscription(Image, COLOUR, mark, qos_profile_sensor_data)
     if mode == "buffer":
         _, camera = buffered_camera(node, args)
@@ -241,7 +243,8 @@ def main() -> int:
         publish(args.rate, args.seconds, args.width, args.height)
         return 0
     print(
-        f"frame ingest: {args.width}x{args.height} rgb8 + 16UC1 at {args.rate:g} Hz, {args.seconds:g} s per run, "
+        f"frame ingest: {args.width}x{args.height} rgb8 + 16UC1 at {args.rate:g} Hz, "
+        f"{args.seconds:g} s per run, "
         f"{args.repeats} runs per mode (medians), buffer of {args.buffer_frames} pairs, "
         f"min interval {args.min_interval:g} s, Fast DDS transports {args.transport}, "
         f"{'system' if args.system_malloc else 'heap-kept'} malloc; load average {load()}"
@@ -270,20 +273,24 @@ def main() -> int:
 
     floor, buffered = medians("drop"), medians("buffer")
     print(
-        f"\nsummary (load average now {load()}; frames rejected by the buffer: {sum(r[2] for r in runs['buffer'])})"
+        f"\nsummary (load average now {load()}; frames rejected by the buffer: "
+        f"{sum(r[2] for r in runs['buffer'])})"
     )
     print(f"  {'':<34} {'floor':>12} {'buffer':>12} {'buffer/floor':>13}")
     if floor and buffered:
         print(
-            f"  {'through DDS: pairs/s delivered':<34} {floor[0]:12.1f} {buffered[0]:12.1f} {buffered[0] / floor[0]:12.2f}x"
+            f"  {'through DDS: pairs/s delivered':<34} {floor[0]:12.1f} "
+            f"{buffered[0]:12.1f} {buffered[0] / floor[0]:12.2f}x"
         )
         print(
-            f"  {'through DDS: CPU ms per pair':<34} {floor[1]:12.2f} {buffered[1]:12.2f} {buffered[1] / floor[1]:12.2f}x"
+            f"  {'through DDS: CPU ms per pair':<34} {floor[1]:12.2f} "
+            f"{buffered[1]:12.2f} {buffered[1] / floor[1]:12.2f}x"
         )
     else:
         print("  through DDS: n/a (a mode delivered too few pairs to measure)")
     print(
-        f"  {'no DDS: CPU ms per pair':<34} {floor_ms:12.2f} {ingest_ms:12.2f} {ingest_ms / floor_ms:12.2f}x"
+        f"  {'no DDS: CPU ms per pair':<34} {floor_ms:12.2f} {ingest_ms:12.2f} "
+        f"{ingest_ms / floor_ms:12.2f}x"
     )
     print(
         f"targets: buffer/floor CPU <= 1.20x (no DDS: {ingest_ms / floor_ms:.2f}x"
@@ -299,7 +306,8 @@ def main() -> int:
     )
     if floor and floor[0] < 0.9 * args.rate:
         print(
-            f"note: the floor itself (nothing stored) fell short of {args.rate:g} pairs/s: the machine or DDS is the "
+            f"note: the floor itself (nothing stored) fell short of {args.rate:g} "
+            "pairs/s: the machine or DDS is the "
             "limit here, not the buffer; measure on a quiet machine"
         )
     return 0

@@ -1,8 +1,10 @@
 """Full-size perception models on random weights: latency per frame and peak GPU memory.
 
-    python bench/gpu_models.py                          # GPU: da3-large, da3-giant, sam3 at full size
+    python bench/gpu_models.py                          # GPU: da3-large, da3-giant, sam3 at full
+    size
     python bench/gpu_models.py --models da3-large --frames 16 --res 504
-    python bench/gpu_models.py --cpu-smoke              # CPU: da3-small + tiny SAM 3, a quick check
+    python bench/gpu_models.py --cpu-smoke              # CPU: da3-small + tiny SAM 3, a quick
+    check
 
 Everything runs through the project's wrappers (DA3Reconstructor, Sam3Segmenter), so the numbers
 include our pre/post-processing. Random weights: timings are real, outputs meaningless. Each
@@ -98,7 +100,8 @@ def bench_sam3(frames: FrameSet, device: str, smoke: bool) -> None:
     )
     parameters = sum(p.numel() for p in video.parameters()) / 1e6
     print(
-        f"sam3: {parameters:.0f}M parameters (detector + tracker), built in {time.perf_counter() - start:.1f} s "
+        f"sam3: {parameters:.0f}M parameters (detector + tracker), built in "
+        f"{time.perf_counter() - start:.1f} s "
         f"({segmenter.dtype}, {segmenter.device})",
         flush=True,
     )
@@ -121,7 +124,8 @@ def bench_sam3(frames: FrameSet, device: str, smoke: bool) -> None:
 def report(model: str, what: str, seconds: float, frames: int, peak_gib: float) -> None:
     memory = f"   peak GPU {peak_gib:6.2f} GiB" if peak_gib else ""
     print(
-        f"  {model:10s} {what:42s} {seconds:8.3f} s   {seconds / frames * 1000:9.1f} ms/frame{memory}",
+        f"  {model:10s} {what:42s} {seconds:8.3f} s   {seconds / frames * 1000:9.1f} "
+        f"ms/frame{memory}",
         flush=True,
     )
 
@@ -163,7 +167,8 @@ def main() -> None:
     import transformers
 
     print(
-        f"transformers {transformers.__version__}; {len(frames)} frames {frames[0].width}x{frames[0].height}"
+        f"transformers {transformers.__version__}; {len(frames)} frames "
+        f"{frames[0].width}x{frames[0].height}"
     )
     for model in models:
         try:

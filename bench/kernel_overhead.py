@@ -155,28 +155,36 @@ def main() -> None:
         f"kernel, cold (contained worker started, {args.frames} frames):   {cold * 1000:8.1f} ms"
     )
     print(
-        f"kernel, warm (pre-started worker from the pool):   {warm * 1000:8.1f} ms   ({cold / warm:.0f}x faster; target < 50)"
+        f"kernel, warm (pre-started worker from the pool):   {warm * 1000:8.1f} ms   "
+        f"({cold / warm:.0f}x faster; target < 50)"
     )
     print(f"trivial cell, our kernel:                          {trivial * 1000:8.2f} ms")
     print(f"trivial cell, Jupyter kernel (jupyter_client):     {jupyter * 1000:8.2f} ms")
     print(
-        f"  ratio ours / Jupyter:                            {trivial / jupyter:8.2f} x   (target <= 2)"
+        f"  ratio ours / Jupyter:                            {trivial / jupyter:8.2f} x "
+        "  (target <= 2)"
     )
     print(
-        f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        {reconstruct * 1000:8.1f} ms   (target < 40)"
+        f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        "
+        f"{reconstruct * 1000:8.1f} ms   (target < 40)"
     )
     print(
-        f"  of which beyond a trivial cell:                  {(reconstruct - trivial) * 1000:8.1f} ms"
+        "  of which beyond a trivial cell:                  "
+        f"{(reconstruct - trivial) * 1000:8.1f} ms"
     )
     print(
-        f"depth stack alone, shared memory ({mb:.0f} MiB):          {channel_shared * 1000:8.1f} ms   (target < 10)"
+        f"depth stack alone, shared memory ({mb:.0f} MiB):          "
+        f"{channel_shared * 1000:8.1f} ms   (target < 10)"
     )
     print(
-        f"depth stack alone, copied through the socket:      {channel_copied * 1000:8.1f} ms   ({channel_copied / channel_shared:.1f}x the shared-memory time)"
+        "depth stack alone, copied through the socket:      "
+        f"{channel_copied * 1000:8.1f} ms   ({channel_copied / channel_shared:.1f}x the "
+        "shared-memory time)"
     )
     print(f"cell printing {FLOOD_LINES:,} lines (output capped):       {flood * 1000:8.1f} ms")
     print(
-        f"  same loop without printing:                      {quiet * 1000:8.1f} ms   ({flood / quiet:.1f} x)"
+        f"  same loop without printing:                      {quiet * 1000:8.1f} ms   "
+        f"({flood / quiet:.1f} x)"
     )
 
 

@@ -1,6 +1,7 @@
 """Cache hit vs first call: time Reconstruct and SAM3 twice on the same frames.
 
-    .venv/bin/python bench/perception_cache.py                       # da3 (random da3-small) + labels
+    .venv/bin/python bench/perception_cache.py                       # da3 (random da3-small) +
+    labels
     .venv/bin/python bench/perception_cache.py --reconstruct sensor  # sensor depth, no model
 
 Frames come from the synthetic renderer (exact depth, poses, labels). Random weights: the
@@ -55,7 +56,8 @@ def main() -> None:
     request = SegmentRequest([f.index for f in frames], text=name)
     print(
         f"{args.frames} frames {args.width}x{args.height}, reconstruct={args.reconstruct} "
-        f"({args.da3_model if args.reconstruct != 'sensor' else 'no model'}), segment=labels '{name}'"
+        f"({args.da3_model if args.reconstruct != 'sensor' else 'no model'}), "
+        f"segment=labels '{name}'"
     )
     if args.reconstruct != "sensor":
         depth_model = getattr(perception.reconstructor, "depth_model", perception.reconstructor)
@@ -73,7 +75,8 @@ def main() -> None:
             f"speed-up x{first / max(cached, 1e-9):,.0f}"
         )
     print(
-        f"cache: {perception.cache.hits} hits, {perception.cache.misses} misses, {len(perception.cache)} entries"
+        f"cache: {perception.cache.hits} hits, {perception.cache.misses} misses, "
+        f"{len(perception.cache)} entries"
     )
 
 

@@ -35,7 +35,8 @@ CHARS_PER_TOKEN = 4
 def code_replies(a: str, steps: int) -> list[str]:
     cells = [
         "recon = tools.Reconstruct(tools.Time.key_frames(16))\nprint(recon)",
-        f"seg = tools.SAM3.propagate(InputImages, text={a!r})\nprint(seg, [m.area for m in seg.masks])",
+        f"seg = tools.SAM3.propagate(InputImages, text={a!r})\n"
+        "print(seg, [m.area for m in seg.masks])",
         "heights = [recon.height(m) for m in seg.masks if m.frame_index in recon.frame_indices]\n"
         "print(np.round(heights, 3))",
     ]
@@ -136,11 +137,13 @@ def main() -> None:
         raise SystemExit(f"episode failed: {episode.error.code}: {episode.error.message}")
 
     print(
-        f"\n{args.executor} episode, {steps} cells, {args.thinking_chars:,} characters of reasoning per reply, "
+        f"\n{args.executor} episode, {steps} cells, {args.thinking_chars:,} characters "
+        "of reasoning per reply, "
         f"{args.prompt_frames} key frames; answer {episode.answer} {episode.unit}"
     )
     print(
-        "request  | text sent (chars) | with reasoning (chars) | images | prompt tokens (server count)"
+        "request  | text sent (chars) | with reasoning (chars) | images | prompt tokens "
+        "(server count)"
     )
     stripped = 0
     with_reasoning_tokens = 0

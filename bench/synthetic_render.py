@@ -1,5 +1,6 @@
 """Ray-caster speed: 640x480 frames per second for scenes of 4-12 objects, as a ratio to the empty
-room (the fixed per-pixel cost) measured in the same run, and the time to generate a small benchmark."""
+room (the fixed per-pixel cost) measured in the same run, and the time to generate a small
+benchmark."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def main() -> None:
     for n in (4, 8, 12):
         t = _seconds_per_frame(random_scene(n, n), args.repeats)
         print(
-            f"{n:2d} objects 640x480: {t * 1000:.0f} ms/frame ({1 / t:.1f} frames/s, {t / empty:.2f}x the empty room)"
+            f"{n:2d} objects 640x480: {t * 1000:.0f} ms/frame ({1 / t:.1f} frames/s, "
+            f"{t / empty:.2f}x the empty room)"
         )
     config = SyntheticConfig(
         seed=0,
@@ -64,7 +66,8 @@ def main() -> None:
         checked = time.perf_counter() - started
     frames = sum(len(c) for c in bench.clips.values())
     print(
-        f"benchmark 320x240: {len(bench.samples)} questions, {frames} frames: generate {generated:.1f} s, "
+        f"benchmark 320x240: {len(bench.samples)} questions, {frames} frames: generate "
+        f"{generated:.1f} s, "
         f"write {written:.1f} s, self-check {checked:.1f} s ({len(problems)} problems)"
     )
 

@@ -13,7 +13,8 @@ answers and writes predictions and a report to `out`:
         image_topic:=/camera/color/image_raw info_topic:=/camera/color/camera_info \
         depth_topic:=/camera/depth/image_raw labels_topic:=/camera/labels/image_raw \
         label_names_topic:=/camera/labels/names pose_source:=tf \
-        executor:=rules reconstruct_backend:=sensor segment_backend:=labels with_perception_node:=false
+        executor:=rules reconstruct_backend:=sensor segment_backend:=labels
+        with_perception_node:=false
 Every argument of spatialclaw.launch.py may be given here too: command-line launch arguments
 reach the included launch file.
 """

@@ -1,6 +1,7 @@
 """Agent node + perception node.
 
-ros2 launch spatialclaw_ros spatialclaw.launch.py camera:=front image_topic:=/front/color/image_raw \
+ros2 launch spatialclaw_ros spatialclaw.launch.py camera:=front
+image_topic:=/front/color/image_raw \
     depth_topic:=/front/aligned_depth_to_color/image_raw info_topic:=/front/color/camera_info \
     vlm_url:=http://gpu-box:8000/v1 vlm_model:=Qwen/Qwen3.6-27B
 """

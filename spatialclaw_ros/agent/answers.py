@@ -166,8 +166,10 @@ def _tail(text: str) -> str:
 # --- numbers ---------------------------------------------------------------------------------
 
 _SMALL = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }  # fmt: skip  # a table, kept in rows
@@ -180,18 +182,24 @@ _NUMBER = re.compile(
 
 # factor to the canonical unit of each family; longer spellings are matched first
 _UNITS: dict[str, tuple[str, float]] = {
-    "millimeters": ("m", 1e-3), "millimetres": ("m", 1e-3), "millimeter": ("m", 1e-3), "millimetre": ("m", 1e-3),
-    "centimeters": ("m", 1e-2), "centimetres": ("m", 1e-2), "centimeter": ("m", 1e-2), "centimetre": ("m", 1e-2),
-    "kilometers": ("m", 1e3), "kilometres": ("m", 1e3), "kilometer": ("m", 1e3), "kilometre": ("m", 1e3),
+    "millimeters": ("m", 1e-3), "millimetres": ("m", 1e-3), "millimeter": ("m", 1e-3),
+    "millimetre": ("m", 1e-3),
+    "centimeters": ("m", 1e-2), "centimetres": ("m", 1e-2), "centimeter": ("m", 1e-2),
+    "centimetre": ("m", 1e-2),
+    "kilometers": ("m", 1e3), "kilometres": ("m", 1e3), "kilometer": ("m", 1e3),
+    "kilometre": ("m", 1e3),
     "meters": ("m", 1.0), "metres": ("m", 1.0), "meter": ("m", 1.0), "metre": ("m", 1.0),
     "inches": ("m", 0.0254), "inch": ("m", 0.0254), "feet": ("m", 0.3048), "foot": ("m", 0.3048),
     "yards": ("m", 0.9144), "yard": ("m", 0.9144),
-    "mm": ("m", 1e-3), "cm": ("m", 1e-2), "km": ("m", 1e3), "ft": ("m", 0.3048), "in": ("m", 0.0254),
+    "mm": ("m", 1e-3), "cm": ("m", 1e-2), "km": ("m", 1e3), "ft": ("m", 0.3048),
+    "in": ("m", 0.0254),
     "m": ("m", 1.0),
     "degrees": ("deg", 1.0), "degree": ("deg", 1.0), "deg": ("deg", 1.0), "°": ("deg", 1.0),
-    "radians": ("deg", 57.29577951308232), "radian": ("deg", 57.29577951308232), "rad": ("deg", 57.29577951308232),
+    "radians": ("deg", 57.29577951308232), "radian": ("deg", 57.29577951308232),
+    "rad": ("deg", 57.29577951308232),
     "milliseconds": ("s", 1e-3), "millisecond": ("s", 1e-3), "ms": ("s", 1e-3),
-    "seconds": ("s", 1.0), "second": ("s", 1.0), "secs": ("s", 1.0), "sec": ("s", 1.0), "s": ("s", 1.0),
+    "seconds": ("s", 1.0), "second": ("s", 1.0), "secs": ("s", 1.0), "sec": ("s", 1.0),
+    "s": ("s", 1.0),
     "minutes": ("s", 60.0), "minute": ("s", 60.0), "mins": ("s", 60.0), "min": ("s", 60.0),
     "hours": ("s", 3600.0), "hour": ("s", 3600.0), "h": ("s", 3600.0),
 }  # fmt: skip  # a table, kept in rows

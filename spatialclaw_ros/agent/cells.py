@@ -132,19 +132,22 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "reconstruct",
         '{"video": 1, "frames": [0, 2, 4]}',
-        "depth, camera poses and point maps; frames optional (default: all; 8-32 spread-out frames are best)",
+        "depth, camera poses and point maps; frames optional (default: all; 8-32 "
+        "spread-out frames are best)",
         lambda a, n: f"tools.Reconstruct({_frames(a, n)})",
     ),
     ToolSpec(
         "segment",
         '{"video": 1, "frame": 0, "text": "red chair"}',
-        'masks of an object in one frame; instead of text: "points": [[x, y]] or "box": [x0, y0, x1, y1] pixels',
+        'masks of an object in one frame; instead of text: "points": [[x, y]] or "box": '
+        "[x0, y0, x1, y1] pixels",
         lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})",
     ),
     ToolSpec(
         "track",
         '{"video": 1, "text": "red chair", "prompt_frame": 0}',
-        "masks of an object through the whole video, prompted on prompt_frame (text, points or box)",
+        "masks of an object through the whole video, prompted on prompt_frame (text, "
+        "points or box)",
         lambda a, n: (
             f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, "
             f"prompt_frame={_video(a, n)}[{_frame(a, 'prompt_frame')}])"
@@ -191,7 +194,8 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "answer",
         '{"value": "B"}',
-        "submit the final answer: an option letter, a number in the asked unit, yes/no or a short phrase",
+        "submit the final answer: an option letter, a number in the asked unit, yes/no "
+        "or a short phrase",
         _answer,
     ),
 )

@@ -28,7 +28,10 @@ _ASKED_UNITS: list[tuple[str, tuple[str, float, str]]] = [
     (r"minutes?\b", ("s", 1 / 60, "min")),
     (r"seconds?\b", ("s", 1.0, "s")),
 ]
-_DISTANCE_WORDS = r"\b(?:how far|distance|how (?:tall|high|wide|long|big|deep|thick)|height|width|length|size|dimension)"
+_DISTANCE_WORDS = (
+    r"\b(?:how far|distance|how "
+    r"(?:tall|high|wide|long|big|deep|thick)|height|width|length|size|dimension)"
+)
 _ANGLE_WORDS = r"\b(?:angle|rotat\w*|turn\w*|how many degrees)"
 _TIME_WORDS = r"\b(?:how long (?:did|does|was|is it)|duration|how much time|how many seconds|when)"
 _COUNT_WORDS = r"\bhow many\b"
@@ -78,7 +81,8 @@ def answer_kind(question: Question) -> AnswerKind:
 
 
 def final_answer(raw: str | int | float | None, question: Question) -> FinalAnswer:
-    """The answer as the episode reports it: a letter, a number in the asked unit, yes/no, or text."""
+    """The answer as the episode reports it: a letter, a number in the asked unit, yes/no, or
+    text."""
     if raw is None:
         return FinalAnswer("")
     kind = answer_kind(question)

@@ -297,7 +297,8 @@ class AgentLoop:
 
 
 def key_frames(videos: list[FrameSet], limit: int) -> tuple[list[np.ndarray], list[list[int]]]:
-    """Up to `limit` evenly spaced images of every video, in order, and their positions per video."""
+    """Up to `limit` evenly spaced images of every video, in order, and their positions per
+    video."""
     shown = [evenly_spaced(len(video), limit) for video in videos]
     images = [video.frames[p].image for video, positions in zip(videos, shown) for p in positions]
     return images, shown

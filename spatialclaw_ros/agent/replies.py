@@ -279,7 +279,8 @@ def calls_as_text(calls: list[ToolCall]) -> str:
 
 
 def native_calls_as_text(calls: list[NativeToolCall]) -> str:
-    """Native calls as the server passed them on, for the history of a reply that failed to read."""
+    """Native calls as the server passed them on, for the history of a reply that failed to
+    read."""
     return "\n".join(
         f'```json\n{{"tool": {json.dumps(c.name)}, "args": {c.arguments}}}\n```' for c in calls
     )

@@ -75,7 +75,8 @@ class ScriptedVLM:
             replies = list(replies)
             if not all(isinstance(r, (str, ScriptedReply)) for r in replies):
                 raise TypeError(
-                    "scripted replies must be strings or ScriptedReply (or a callable returning one)"
+                    "scripted replies must be strings or ScriptedReply (or a callable "
+                    "returning one)"
                 )
         self._replies = replies
         self._next_reply = 0

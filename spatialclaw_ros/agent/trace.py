@@ -127,7 +127,8 @@ class Trace:
 
 
 def _new_folder(base: Path) -> Path:
-    """`base`, or `base-2`, `base-3`... if a concurrent episode with the same question got there first."""
+    """`base`, or `base-2`, `base-3`... if a concurrent episode with the same question got there
+    first."""
     path, n = base, 1
     while True:
         try:

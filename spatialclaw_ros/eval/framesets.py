@@ -16,7 +16,8 @@ from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 
 
 def save_frameset(frames: FrameSet, path: str | Path) -> Path:
-    """Write `frames` to `path` (.npz). Optional parts are stored only when every frame has them."""
+    """Write `frames` to `path` (.npz). Optional parts are stored only when every frame has
+    them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {

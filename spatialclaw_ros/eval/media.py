@@ -1,4 +1,5 @@
-"""Loading a sample's media into frame sets: image files, videos (evenly sampled), saved frame sets."""
+"""Loading a sample's media into frame sets: image files, videos (evenly sampled), saved frame
+sets."""
 
 from __future__ import annotations
 

@@ -88,7 +88,8 @@ class Sample:
             raise ValueError("a sample needs an id")
         if self.answer_type not in ANSWER_TYPES:
             raise ValueError(
-                f"sample {self.id}: answer_type must be one of {ANSWER_TYPES}, got {self.answer_type!r}"
+                f"sample {self.id}: answer_type must be one of {ANSWER_TYPES}, got "
+                f"{self.answer_type!r}"
             )
         if self.metric not in METRICS:
             raise ValueError(
@@ -118,7 +119,8 @@ class Sample:
 
     @property
     def unit_kind(self) -> Literal["m", "deg", "s"] | None:
-        """The unit answers are converted to before scoring, when the answer has a physical unit."""
+        """The unit answers are converted to before scoring, when the answer has a physical
+        unit."""
         return self.unit if self.unit in ("m", "deg", "s") else None  # type: ignore[return-value]
 
     @property

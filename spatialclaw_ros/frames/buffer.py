@@ -69,7 +69,8 @@ class BufferLimits:
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """Which frames a question wants: `count` frames spread over `window_s` seconds ending at `at_time`
+    """Which frames a question wants: `count` frames spread over `window_s` seconds ending at
+    `at_time`
     (None = the newest colour frame)."""
 
     window_s: float
@@ -195,7 +196,8 @@ class FrameBuffer:
     def add_color(
         self, camera: str, stamp: float, image: np.ndarray | Callable[[], np.ndarray]
     ) -> bool:
-        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or a
+        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or
+        a
         function that decodes one: it is called only for a frame that is kept, so the frames that
         thinning skips are never decoded. Returns False when the frame came within
         `min_interval_s` of a kept one and was skipped."""
@@ -282,7 +284,8 @@ class FrameBuffer:
             getattr(streams, stream).add(stamp, (image, decode))
 
     def _keeps_color(self, streams: _CameraStreams, stamp: float) -> bool:
-        """Whether a colour frame at `stamp` has room; one that has not is noted as seen and skipped."""
+        """Whether a colour frame at `stamp` has room; one that has not is noted as seen and
+        skipped."""
         interval = self.limits.min_interval_s
         if not interval or streams.color.has_room_for(stamp, interval):
             return True
@@ -344,7 +347,8 @@ class FrameBuffer:
         pose_at: Callable[[float], np.ndarray | None] | None = None,
         world_frame: str = "",
     ) -> FrameSet:
-        """`request.count` frames spread evenly over the window (always including its newest frame),
+        """`request.count` frames spread evenly over the window (always including its newest
+        frame),
         each with the depth, labels and intrinsics nearest its stamp and the pose `pose_at` gives.
 
         Raises NoFramesError when the window holds no colour frame, UnknownCameraError for a
@@ -365,7 +369,8 @@ class FrameBuffer:
             last = bisect.bisect_right(stamps, end + tolerance)
             if first >= last:
                 raise NoFramesError(
-                    f"camera {camera!r} has no frames between {end - request.window_s:.3f} s and {end:.3f} s; "
+                    f"camera {camera!r} has no frames between "
+                    f"{end - request.window_s:.3f} s and {end:.3f} s; "
                     f"it holds {stamps[0]:.3f} s to {stamps[-1]:.3f} s"
                 )
             picked = _spread(first, last, request.count)
@@ -402,7 +407,8 @@ class FrameBuffer:
                 )
             )
         if pose_at is not None and not all(f.pose is not None for f in frames):
-            # A half-posed frame set would mix world frames; reconstruction estimates all poses instead.
+            # A half-posed frame set would mix world frames; reconstruction estimates all poses
+            # instead.
             for frame in frames:
                 frame.pose = None
             world_frame = ""

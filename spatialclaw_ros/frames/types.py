@@ -83,7 +83,8 @@ class Frame:
             depth = np.asarray(self.depth, dtype=np.float32)
             if depth.shape != size:
                 raise ValueError(
-                    f"depth is {depth.shape[1]}x{depth.shape[0]} but the image is {size[1]}x{size[0]}"
+                    f"depth is {depth.shape[1]}x{depth.shape[0]} but the image is "
+                    f"{size[1]}x{size[0]}"
                 )
             self.depth = depth
         if self.labels is not None:

@@ -20,18 +20,22 @@ CELL_FILENAME_PREFIX = "<cell-"
 
 
 def cell_filename(step: int) -> str:
-    """The filename a cell's code is compiled under (tracebacks show it; the hook recognises it)."""
+    """The filename a cell's code is compiled under (tracebacks show it; the hook recognises
+    it)."""
     return f"{CELL_FILENAME_PREFIX}{step}>"
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _DENIED_EVENT_PREFIXES = (
-    "socket.", "subprocess.", "ctypes.", "shutil.", "winreg.", "msvcrt.", "fcntl.", "syslog.", "sqlite3.",
-    "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "webbrowser.",
+    "socket.", "subprocess.", "ctypes.", "shutil.", "winreg.", "msvcrt.", "fcntl.", "syslog.",
+    "sqlite3.",
+    "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.",
+    "webbrowser.",
     "pty.", "resource.", "signal.pthread_kill", "mmap.", "gc.get_", "pickle.", "code.__new__",
     "sys.settrace", "sys.setprofile", "sys._current_frames", "sys.addaudithook",
-    "sys.monitoring", "cpython.", "builtins.input", "builtins.breakpoint", "_thread.start_new_thread",
+    "sys.monitoring", "cpython.", "builtins.input", "builtins.breakpoint",
+    "_thread.start_new_thread",
 )  # fmt: skip  # a table, kept in rows
 
 # Attribute reads CPython audits; refused when agent code itself performs them.

@@ -246,7 +246,8 @@ def matplotlib_cache() -> str:
 
 @dataclass(frozen=True)
 class WorkerCommand:
-    """How to start one worker: argv, the files whose descriptors it needs, and the user to run as."""
+    """How to start one worker: argv, the files whose descriptors it needs, and the user to run
+    as."""
 
     argv: list[str]
     pass_fds: list[int]

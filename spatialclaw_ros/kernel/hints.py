@@ -14,7 +14,8 @@ import types
 MAX_LISTED = 40  # attribute names listed in one hint
 TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw")
 NO_HELP = (
-    "help() is not available in the kernel: print(x) summarises a value, dir(x) lists its attributes, "
+    "help() is not available in the kernel: print(x) summarises a value, dir(x) lists "
+    "its attributes, "
     "and the tool reference in the instructions documents every tool and result type"
 )
 EMPTY_SEGMENTATION = (

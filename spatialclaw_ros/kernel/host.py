@@ -148,7 +148,8 @@ class Kernel:
             indices = [f.index for f in video]
             if len(set(indices)) != len(indices):
                 raise ValueError(
-                    f"video {i + 1} has repeated Frame.index values; each frame needs its own index"
+                    f"video {i + 1} has repeated Frame.index values; each frame needs "
+                    "its own index"
                 )
         self.perception = perception
         self.vlm = vlm
@@ -257,7 +258,8 @@ class Kernel:
     def _size_check(self, code: str) -> tuple[str, str] | None:
         if len(code) > self.config.max_cell_chars:
             return "code", (
-                f"CellTooLong: the cell has {len(code)} characters; the limit is {self.config.max_cell_chars}. "
+                f"CellTooLong: the cell has {len(code)} characters; the limit is "
+                f"{self.config.max_cell_chars}. "
                 "Split the work over several cells."
             )
         return None
@@ -281,7 +283,8 @@ class Kernel:
         others = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         return (
             "sandbox",
-            f"{error_location(first.line, line)}SandboxViolation: blocked by the sandbox: {first.message}{others}",
+            f"{error_location(first.line, line)}SandboxViolation: blocked by the "
+            f"sandbox: {first.message}{others}",
         )
 
     def _exchange(
@@ -344,7 +347,8 @@ class Kernel:
             worker.kill()
             raise _StepFailure(
                 "timeout",
-                f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} s and was stopped",
+                f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} "
+                "s and was stopped",
             ) from None
         except ChannelClosed:
             code = worker.reap()
@@ -363,11 +367,13 @@ class Kernel:
         if died_of == signal.SIGXCPU:
             return (
                 "timeout",
-                f"TimeoutError: the kernel used up its CPU time limit ({self.config.cpu_limit_s} s)",
+                "TimeoutError: the kernel used up its CPU time limit "
+                f"({self.config.cpu_limit_s} s)",
             )
         if died_of in (signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
             return "memory", (
-                f"MemoryError: the kernel process died (signal {died_of}), most likely out of memory "
+                f"MemoryError: the kernel process died (signal {died_of}), most likely "
+                "out of memory "
                 f"(limit {self.config.memory_limit_mb} MiB)"
             )
         return (
@@ -383,7 +389,10 @@ class Kernel:
         if not self._history:
             return "the kernel was restarted; no earlier variables needed restoring"
         if not self.config.restore_on_restart:
-            return "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
+            return (
+                "the kernel was restarted; variables from earlier steps are gone, re-create "
+                "what you need"
+            )
         for i, record in enumerate(self._history):
             replay = _CellRecord(record.code, record.step)
             try:
@@ -398,13 +407,18 @@ class Kernel:
                     kept = []
                     self._history = []
                 return (
-                    f"the kernel was restarted; re-running step {record.step} failed, so only the variables of "
+                    f"the kernel was restarted; re-running step {record.step} failed, "
+                    "so only the variables of "
                     f"steps {kept} were restored"
                     if kept
-                    else f"the kernel was restarted; re-running step {record.step} failed, so earlier variables are gone"
+                    else f"the kernel was restarted; re-running step {record.step} failed, "
+                    "so earlier variables are gone"
                 )
         steps = [r.step for r in self._history]
-        return f"the kernel was restarted and steps {steps} were re-run: earlier variables are restored"
+        return (
+            f"the kernel was restarted and steps {steps} were re-run: earlier variables are "
+            "restored"
+        )
 
     # ---- host services ---------------------------------------------------------------------
     def _serve(self, name: str, args: dict, result: StepResult | None) -> dict:
@@ -508,10 +522,16 @@ class Kernel:
             shown = (
                 value if isinstance(value, str) else [(round(x, 1), round(y, 1)) for x, y in value]
             )
-            entry = f"locate {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {shown}"
+            entry = (
+                f"locate {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> "
+                f"{shown}"
+            )
         else:
             value = str(self.vlm.ask(images, query))
-            entry = f"ask {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {cap_middle(value, 300)!r}"
+            entry = (
+                f"ask {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> "
+                f"{cap_middle(value, 300)!r}"
+            )
         if result is not None:
             result.vlm_queries.append(entry)
         return value
@@ -523,7 +543,8 @@ class Kernel:
         if status not in ("success", "error"):
             raise _StepFailure("sandbox", "KernelError: the kernel sent a malformed result")
         result.status = status
-        # The worker already cut the middle of long output (and said so); this bounds a worker that did not.
+        # The worker already cut the middle of long output (and said so); this bounds a worker that
+        # did not.
         result.stdout = _text(done.get("stdout"), self.config.max_output_chars + _CUT_NOTE_CHARS)
         result.warnings = _texts(done.get("warnings"))
         result.tool_calls = _texts(done.get("tool_calls"))

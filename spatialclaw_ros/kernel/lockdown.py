@@ -19,15 +19,19 @@ DENIED_SYSCALLS = (
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
     # other processes, the kernel and the machine
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
-    "unshare", "setns", "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd",
+    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount",
+    "fsconfig", "fspick",
+    "unshare", "setns", "bpf", "keyctl", "add_key", "request_key", "perf_event_open",
+    "userfaultfd",
     # io_uring runs system calls seccomp never sees
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "syslog", "iopl", "ioperm", "acct", "quotactl", "lookup_dcookie", "uselib", "vhangup",
+    "swapon", "swapoff", "syslog", "iopl", "ioperm", "acct", "quotactl", "lookup_dcookie",
+    "uselib", "vhangup",
     "open_by_handle_at", "name_to_handle_at", "mknod", "mknodat", "personality",
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "capset",
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+    "setfsgid", "capset",
 )  # fmt: skip  # a table, kept in rows
 
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 # Modules agent code may import (a module is allowed when it or a parent package is listed).
 ALLOWED_MODULES = frozenset(
     {
-        "numpy", "scipy", "math", "cmath", "cv2", "networkx", "collections", "itertools", "functools",
+        "numpy", "scipy", "math", "cmath", "cv2", "networkx", "collections", "itertools",
+        "functools",
         "statistics", "random", "heapq", "bisect", "re", "json", "dataclasses", "typing", "copy",
-        "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings", "pprint", "textwrap",
+        "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings",
+        "pprint", "textwrap",
         "colorsys", "time", "matplotlib", "mpl_toolkits.mplot3d",
     }
 )  # fmt: skip  # a table, kept in rows
@@ -34,19 +36,25 @@ DENIED_MODULES = frozenset(
         "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.format",
         "numpy.lib.npyio", "numpy.lib.recfunctions",
         "scipy.io", "scipy.datasets", "scipy.misc",
-        "matplotlib.backends", "matplotlib.backend_bases", "matplotlib.testing", "matplotlib.style",
+        "matplotlib.backends", "matplotlib.backend_bases", "matplotlib.testing",
+        "matplotlib.style",
         "matplotlib.font_manager", "matplotlib.animation", "matplotlib.image",
-        "networkx.readwrite", "networkx.drawing.nx_agraph", "networkx.drawing.nx_pydot", "networkx.drawing.nx_latex",
+        "networkx.readwrite", "networkx.drawing.nx_agraph", "networkx.drawing.nx_pydot",
+        "networkx.drawing.nx_latex",
     }
 )  # fmt: skip  # a table, kept in rows
 
 # Modules no code in the worker may load once agent code runs, even when a library asks.
 FORBIDDEN_IN_WORKER = frozenset(
     {
-        "subprocess", "socket", "_socket", "ssl", "asyncio", "multiprocessing", "concurrent", "http", "urllib",
-        "ftplib", "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "webbrowser", "pty", "tty", "shutil",
-        "tempfile", "sqlite3", "dbm", "shelve", "pdb", "code", "codeop", "runpy", "ctypes", "_ctypes", "mmap",
-        "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "scipy.io", "scipy.datasets",
+        "subprocess", "socket", "_socket", "ssl", "asyncio", "multiprocessing", "concurrent",
+        "http", "urllib",
+        "ftplib", "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "webbrowser", "pty",
+        "tty", "shutil",
+        "tempfile", "sqlite3", "dbm", "shelve", "pdb", "code", "codeop", "runpy", "ctypes",
+        "_ctypes", "mmap",
+        "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "scipy.io",
+        "scipy.datasets",
         "pydot", "pygraphviz",
     }
 )  # fmt: skip  # a table, kept in rows
@@ -56,13 +64,18 @@ DENIED_BUILTINS = frozenset(
     {"eval", "exec", "compile", "open", "globals", "locals", "vars", "breakpoint"}
 )
 
-# Attributes that lead to the interpreter, the OS, or reflective access, whatever object holds them.
+# Attributes that lead to the interpreter, the OS, or reflective access, whatever object holds
+# them.
 DENIED_ATTRIBUTES = frozenset(
     {
-        "os", "sys", "builtins", "subprocess", "ctypes", "ctypeslib", "socket", "shutil", "importlib", "pickle",
-        "marshal", "posix", "io", "f2py", "testing", "distutils", "gc", "inspect", "system", "popen", "environ",
-        "getenv", "attrgetter", "methodcaller", "f_globals", "f_locals", "f_back", "f_builtins", "f_code",
-        "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code",
+        "os", "sys", "builtins", "subprocess", "ctypes", "ctypeslib", "socket", "shutil",
+        "importlib", "pickle",
+        "marshal", "posix", "io", "f2py", "testing", "distutils", "gc", "inspect", "system",
+        "popen", "environ",
+        "getenv", "attrgetter", "methodcaller", "f_globals", "f_locals", "f_back", "f_builtins",
+        "f_code",
+        "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next",
+        "co_code",
         "format_map", "as_strided", "bltns",
     }
 )  # fmt: skip  # a table, kept in rows
@@ -114,7 +127,8 @@ class Violation:
 
 
 def _format_template_ok(template: str) -> bool:
-    """A literal str.format template may not look up underscore attributes or keys in its fields."""
+    """A literal str.format template may not look up underscore attributes or keys in its
+    fields."""
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
     except ValueError:

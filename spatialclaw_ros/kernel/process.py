@@ -146,7 +146,8 @@ class WorkerProcess:
             ) from exc
 
     def begin(self, init: dict, timeout_s: float) -> None:
-        """Hand the worker its episode (frames through shared memory) and wait until it has them."""
+        """Hand the worker its episode (frames through shared memory) and wait until it has
+        them."""
         try:
             self.channel.send({"op": "init", **init})
             reply = self.channel.receive(time.monotonic() + timeout_s)

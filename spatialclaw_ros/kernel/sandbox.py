@@ -43,33 +43,48 @@ def guard_attributes(tree: ast.Module) -> ast.Module:
 
 
 _REMOVED_BUILTINS = DENIED_BUILTINS | {
-    "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__", "__spec__",
+    "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__",
+    "__spec__",
     "getattr", "setattr", "delattr", "hasattr",
 }  # fmt: skip  # a table, kept in rows
 
 # OpenCV functions without file, camera, network or plugin access.
 CV2_FUNCTIONS = (
-    "cvtColor resize GaussianBlur medianBlur blur bilateralFilter Canny Sobel Laplacian threshold adaptiveThreshold "
-    "inRange bitwise_and bitwise_or bitwise_not bitwise_xor addWeighted add subtract absdiff erode dilate "
-    "morphologyEx getStructuringElement findContours drawContours contourArea arcLength approxPolyDP boundingRect "
-    "minAreaRect boxPoints minEnclosingCircle fitEllipse fitLine convexHull moments HuMoments pointPolygonTest "
-    "connectedComponents connectedComponentsWithStats distanceTransform floodFill rectangle circle line arrowedLine "
-    "ellipse polylines fillPoly fillConvexPoly putText getTextSize drawMarker warpAffine warpPerspective "
-    "getAffineTransform getPerspectiveTransform getRotationMatrix2D perspectiveTransform transform remap flip rotate "
-    "copyMakeBorder equalizeHist calcHist compareHist normalize split merge matchTemplate minMaxLoc meanStdDev mean "
-    "countNonZero findNonZero norm magnitude phase cartToPolar polarToCart Rodrigues projectPoints solvePnP "
-    "solvePnPRansac undistort undistortPoints initUndistortRectifyMap findHomography findFundamentalMat "
+    "cvtColor resize GaussianBlur medianBlur blur bilateralFilter Canny Sobel Laplacian "
+    "threshold adaptiveThreshold "
+    "inRange bitwise_and bitwise_or bitwise_not bitwise_xor addWeighted add subtract "
+    "absdiff erode dilate "
+    "morphologyEx getStructuringElement findContours drawContours contourArea arcLength "
+    "approxPolyDP boundingRect "
+    "minAreaRect boxPoints minEnclosingCircle fitEllipse fitLine convexHull moments "
+    "HuMoments pointPolygonTest "
+    "connectedComponents connectedComponentsWithStats distanceTransform floodFill "
+    "rectangle circle line arrowedLine "
+    "ellipse polylines fillPoly fillConvexPoly putText getTextSize drawMarker "
+    "warpAffine warpPerspective "
+    "getAffineTransform getPerspectiveTransform getRotationMatrix2D "
+    "perspectiveTransform transform remap flip rotate "
+    "copyMakeBorder equalizeHist calcHist compareHist normalize split merge "
+    "matchTemplate minMaxLoc meanStdDev mean "
+    "countNonZero findNonZero norm magnitude phase cartToPolar polarToCart Rodrigues "
+    "projectPoints solvePnP "
+    "solvePnPRansac undistort undistortPoints initUndistortRectifyMap findHomography "
+    "findFundamentalMat "
     "findEssentialMat recoverPose decomposeEssentialMat decomposeHomographyMat triangulatePoints "
-    "convertPointsToHomogeneous convertPointsFromHomogeneous estimateAffine2D estimateAffinePartial2D "
-    "calcOpticalFlowPyrLK calcOpticalFlowFarneback goodFeaturesToTrack cornerHarris HoughLines HoughLinesP "
-    "HoughCircles pyrDown pyrUp applyColorMap LUT convertScaleAbs kmeans watershed intersectConvexConvex "
+    "convertPointsToHomogeneous convertPointsFromHomogeneous estimateAffine2D "
+    "estimateAffinePartial2D "
+    "calcOpticalFlowPyrLK calcOpticalFlowFarneback goodFeaturesToTrack cornerHarris "
+    "HoughLines HoughLinesP "
+    "HoughCircles pyrDown pyrUp applyColorMap LUT convertScaleAbs kmeans watershed "
+    "intersectConvexConvex "
     "rotatedRectangleIntersection hconcat vconcat"
 ).split()
 
 
 # Clocks and sleeping; not clock_settime & co.
 TIME_FUNCTIONS = (
-    "time time_ns perf_counter perf_counter_ns monotonic monotonic_ns process_time sleep strftime strptime gmtime "
+    "time time_ns perf_counter perf_counter_ns monotonic monotonic_ns process_time "
+    "sleep strftime strptime gmtime "
     "localtime mktime ctime asctime struct_time"
 ).split()
 
@@ -87,7 +102,8 @@ def _facade(module: types.ModuleType, doc: str, names: list[str]) -> types.Modul
 
 
 def opencv_facade(cv2: types.ModuleType) -> types.ModuleType:
-    """A `cv2` module holding only the pure image-processing functions and the numeric constants."""
+    """A `cv2` module holding only the pure image-processing functions and the numeric
+    constants."""
     return _facade(
         cv2, "OpenCV (image processing only; no file, camera or network I/O)", CV2_FUNCTIONS
     )
@@ -210,7 +226,8 @@ class SafeBuiltins:
 
 
 class _TypeProxy:
-    """`type` for cells: calls are checked, while `isinstance(x, type)` and `type(x)` still work."""
+    """`type` for cells: calls are checked, while `isinstance(x, type)` and `type(x)` still
+    work."""
 
     def __init__(self, call) -> None:
         self._call = call

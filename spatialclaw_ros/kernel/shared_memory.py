@@ -52,7 +52,8 @@ class PreparedMemory:
         self._thread: threading.Thread | None = None
 
     def copy_in(self, buffer: memoryview) -> int:
-        """A memfd holding a copy of `buffer` (its size may be larger); the caller owns the descriptor."""
+        """A memfd holding a copy of `buffer` (its size may be larger); the caller owns the
+        descriptor."""
         size = -(-buffer.nbytes // _GRANULE) * _GRANULE
         with self._lock:
             self._recent[size] = None

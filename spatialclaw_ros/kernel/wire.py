@@ -8,7 +8,8 @@ msgpack body, then the in-band buffers. Arrays inside the body are ext type 1
 
 Large arrays from the host go through shared memory: each is copied once into a memfd prepared
 ahead of time (kernel/shared_memory.py) whose descriptor travels with the header (SCM_RIGHTS);
-the worker maps it copy-on-write, so nothing is copied through the socket. The other direction never accepts descriptors.
+the worker maps it copy-on-write, so nothing is copied through the socket. The other direction
+never accepts descriptors.
 
 Every receiver decodes under `WireLimits`: the host, which trusts nothing from the worker,
 bounds the body, the number of buffers, containers and nesting, and the total size before it
@@ -146,7 +147,8 @@ class _Budget:
 
 
 def _check_depth(value: Any, max_depth: int) -> None:
-    """Refuse values nested deeper than `max_depth` (iteratively: no recursion on hostile input)."""
+    """Refuse values nested deeper than `max_depth` (iteratively: no recursion on hostile
+    input)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -307,7 +309,8 @@ class Channel:
                 )
             if body_length > limits.max_body_bytes:
                 raise WireError(
-                    f"message body of {body_length} bytes exceeds the {limits.max_body_bytes}-byte limit"
+                    f"message body of {body_length} bytes exceeds the "
+                    f"{limits.max_body_bytes}-byte limit"
                 )
             table = self._read(_LENGTH.size * (count + shared), deadline)
             entries = [
@@ -339,7 +342,8 @@ class Channel:
             raise WireError(f"malformed message: {type(exc).__name__}: {exc}") from exc
 
     def _read_first(self, deadline: float | None) -> tuple[bytes, list[int]]:
-        """The fixed header, and the descriptors that came with it (only where they are accepted)."""
+        """The fixed header, and the descriptors that came with it (only where they are
+        accepted)."""
         if not self.limits.accept_shared_memory:
             return bytes(self._read(_HEADER.size, deadline)), []
         self._wait(deadline)

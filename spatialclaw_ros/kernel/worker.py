@@ -253,7 +253,8 @@ class Worker:
 
     # ---- entry points --------------------------------------------------------------------
     def show(self, *items) -> None:
-        """Attach images (arrays, InputImages, matplotlib figures, or lists of them) to the feedback."""
+        """Attach images (arrays, InputImages, matplotlib figures, or lists of them) to the
+        feedback."""
         cell = self._current()
         for item in items:
             if isinstance(item, (list, tuple)):
@@ -416,12 +417,14 @@ class Worker:
         if isinstance(error, SandboxViolation) or self.violations:
             return (
                 "sandbox",
-                f"{where}SandboxViolation: {error if isinstance(error, SandboxViolation) else self.violations[0]}",
+                f"{where}SandboxViolation: "
+                f"{error if isinstance(error, SandboxViolation) else self.violations[0]}",
             )
         if isinstance(error, MemoryError):
             return (
                 "memory",
-                f"{where}MemoryError: the cell ran out of memory (the kernel is limited to {self.memory_limit_mb} MiB)",
+                f"{where}MemoryError: the cell ran out of memory (the kernel is limited "
+                f"to {self.memory_limit_mb} MiB)",
             )
         kind = error.kind if isinstance(error, HostServiceError) else "code"
         text = _exception_text(error)
@@ -461,7 +464,10 @@ class Worker:
         except (ChannelClosed, ChannelTimeout):
             raise
         except BaseException as exc:  # noqa: BLE001 - the worker must outlive any cell
-            failure = f"KernelError: the kernel could not report this cell ({type(exc).__name__}: {_exception_text(exc)})"
+            failure = (
+                f"KernelError: the kernel could not report this cell ({type(exc).__name__}: "
+                f"{_exception_text(exc)})"
+            )
             self.channel.send(
                 {
                     "op": "done",

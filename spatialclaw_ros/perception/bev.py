@@ -70,7 +70,8 @@ def render_bev(
     ax.set_aspect("equal", adjustable="datalim")
     ax.grid(True, linewidth=0.3)
     ax.set_title(
-        f"bird's-eye view ({reconstruction.world_frame}{'' if reconstruction.is_metric else ', relative scale'})",
+        "bird's-eye view "
+        f"({reconstruction.world_frame}{'' if reconstruction.is_metric else ', relative scale'})",
         fontsize=9,
     )
     figure.tight_layout()

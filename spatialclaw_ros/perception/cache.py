@@ -1,4 +1,5 @@
-"""A bounded in-memory LRU cache of perception results, keyed by frame content, backend and parameters.
+"""A bounded in-memory LRU cache of perception results, keyed by frame content, backend and
+parameters.
 
 Cached arrays are made read-only so a caller that edits a result cannot corrupt later hits.
 """

@@ -1,4 +1,5 @@
-"""PerceptionClient: the Perception protocol over HTTP, for a perception service on a GPU machine."""
+"""PerceptionClient: the Perception protocol over HTTP, for a perception service on a GPU
+machine."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ ENV_PREFIX = "SPATIALCLAW_PERCEPTION_"
 class PerceptionConfig:
     reconstruct_backend: str = "da3"
     segment_backend: str = "sam3"
-    # Hub id or local directory. DA3-BASE and DA3METRIC-LARGE are Apache-2.0; LARGE/GIANT are CC BY-NC 4.0.
+    # Hub id or local directory. DA3-BASE and DA3METRIC-LARGE are Apache-2.0; LARGE/GIANT are CC
+    # BY-NC 4.0.
     # "random:<preset>" (e.g. random:da3-large) builds random weights, for benchmarks only.
     da3_model: str = "depth-anything/DA3-BASE"
     sam3_model: str = "facebook/sam3"
@@ -52,11 +53,13 @@ class PerceptionConfig:
     def __post_init__(self) -> None:
         if self.reconstruct_backend not in RECONSTRUCT_BACKENDS:
             raise PerceptionError(
-                f"reconstruct_backend must be one of {', '.join(RECONSTRUCT_BACKENDS)}, got {self.reconstruct_backend!r}"
+                f"reconstruct_backend must be one of {', '.join(RECONSTRUCT_BACKENDS)}, "
+                f"got {self.reconstruct_backend!r}"
             )
         if self.segment_backend not in SEGMENT_BACKENDS:
             raise PerceptionError(
-                f"segment_backend must be one of {', '.join(SEGMENT_BACKENDS)}, got {self.segment_backend!r}"
+                f"segment_backend must be one of {', '.join(SEGMENT_BACKENDS)}, got "
+                f"{self.segment_backend!r}"
             )
         if self.chunk_size < 2:
             raise PerceptionError("chunk_size must be at least 2 (chunks share one frame)")
@@ -67,7 +70,8 @@ class PerceptionConfig:
         self.decode_limits()
 
     def decode_limits(self) -> DecodeLimits:
-        """What one request to the perception service (or the perception node's ROS services) may hold."""
+        """What one request to the perception service (or the perception node's ROS services) may
+        hold."""
         return DecodeLimits.from_megabytes(
             self.max_request_megabytes,
             self.max_decoded_megabytes,

@@ -41,7 +41,8 @@ class DepthPrediction:
 
 
 def load_depth_anything(model: str, device: torch.device):
-    """A DepthAnything3 from a hub id or local directory (or random weights for `random:<preset>`)."""
+    """A DepthAnything3 from a hub id or local directory (or random weights for
+    `random:<preset>`)."""
     from depth_anything_3.api import DepthAnything3
 
     if model.startswith(RANDOM_PREFIX):
@@ -62,7 +63,8 @@ def load_depth_anything(model: str, device: torch.device):
     network = network.to(device).eval()
     network.device = device
     dtype = inference_dtype(device)
-    # DA3's forward always autocasts to half precision, which is slow on CPU: run in our dtype instead.
+    # DA3's forward always autocasts to half precision, which is slow on CPU: run in our dtype
+    # instead.
     network.forward = types.MethodType(_forward_in(dtype), network)
     return network
 
@@ -109,7 +111,8 @@ class DA3Reconstructor:
         if prediction.camera_to_first is None:
             if len(chosen) > 1:
                 raise PerceptionError(
-                    f"{self.model_id} predicts depth only, no camera poses: use a multi-view DA3 checkpoint, "
+                    f"{self.model_id} predicts depth only, no camera poses: use a "
+                    "multi-view DA3 checkpoint, "
                     "or the fused backend with robot poses"
                 )
             prediction.camera_to_first = np.eye(4)[None]
@@ -177,7 +180,8 @@ class DA3Reconstructor:
     def _intrinsics(
         self, chunk: list[Frame], predicted: np.ndarray | None, sx: float, sy: float
     ) -> np.ndarray:
-        """Known CameraInfo wins; otherwise DA3's estimate scaled from processed to input pixels."""
+        """Known CameraInfo wins; otherwise DA3's estimate scaled from processed to input
+        pixels."""
         if all(f.intrinsics is not None for f in chunk):
             return np.stack([f.intrinsics.matrix() for f in chunk])
         if predicted is None:
@@ -212,7 +216,8 @@ def _relative_to_first(world_to_camera: np.ndarray | None) -> np.ndarray | None:
 
 
 def _chain(done: DepthPrediction, chunk: DepthPrediction) -> DepthPrediction:
-    """Append a chunk whose first frame is `done`'s last frame: match that frame's depth scale and pose."""
+    """Append a chunk whose first frame is `done`'s last frame: match that frame's depth scale and
+    pose."""
     shared_before, shared_now = done.depth[-1], chunk.depth[0]
     valid = np.isfinite(shared_before) & np.isfinite(shared_now) & (shared_now > 0)
     scale = float(np.median(shared_before[valid] / shared_now[valid])) if valid.any() else 1.0

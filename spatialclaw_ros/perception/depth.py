@@ -14,7 +14,8 @@ MILLIMETRES_PER_METRE = 1000.0
 
 
 def decode_depth(raw: np.ndarray, encoding: str) -> np.ndarray:
-    """Decode a depth image given its ROS encoding ("32FC1" or "16UC1"; "mono16" is treated as 16UC1)."""
+    """Decode a depth image given its ROS encoding ("32FC1" or "16UC1"; "mono16" is treated as
+    16UC1)."""
     raw = np.asarray(raw)
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[:, :, 0]

@@ -20,7 +20,8 @@ def check_device_name(name: str) -> None:
 
 
 def resolve_device(name: str):
-    """ "auto" -> the first CUDA device when there is one, else the CPU. A named device this machine
+    """ "auto" -> the first CUDA device when there is one, else the CPU. A named device this
+    machine
     does not have is an error."""
     import torch
 
@@ -45,7 +46,8 @@ def resolve_device(name: str):
 
 
 def inference_dtype(device):
-    """fp32 on CPU (half precision is emulated there and slower); bf16 on GPUs that have it, else fp16."""
+    """fp32 on CPU (half precision is emulated there and slower); bf16 on GPUs that have it, else
+    fp16."""
     import torch
 
     if device.type != "cuda":

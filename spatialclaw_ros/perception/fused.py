@@ -70,7 +70,8 @@ class FusedReconstructor:
         if prediction.is_metric:
             return 1.0
         raise PerceptionError(
-            "the fused backend needs metric cues: sensor depth on some pixels, two or more posed frames "
+            "the fused backend needs metric cues: sensor depth on some pixels, two or "
+            "more posed frames "
             f"at least {MIN_BASELINE_M} m apart, or a metric DA3 checkpoint"
         )
 
@@ -96,7 +97,8 @@ def _poses(
         if len(chosen) == 1:
             return np.eye(4)[None], FIRST_CAMERA
         raise PerceptionError(
-            "this DA3 checkpoint predicts no camera poses, so every frame needs a robot pose in the fused backend"
+            "this DA3 checkpoint predicts no camera poses, so every frame needs a robot "
+            "pose in the fused backend"
         )
     relative = prediction.camera_to_first.copy()
     relative[:, :3, 3] *= scale

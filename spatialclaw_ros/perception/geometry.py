@@ -1,4 +1,5 @@
-"""3D geometry on reconstructions: back-projection, box fitting, closest points, similarity alignment."""
+"""3D geometry on reconstructions: back-projection, box fitting, closest points, similarity
+alignment."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def backproject(
     camera_to_world: np.ndarray,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """World points (K, 3) of the pixels in `mask` (all pixels if None) that have a finite depth."""
+    """World points (K, 3) of the pixels in `mask` (all pixels if None) that have a finite
+    depth."""
     keep = np.isfinite(depth)
     if mask is not None:
         keep &= mask
@@ -43,7 +45,8 @@ def fit_box(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centre (3,), size (3,) and rotation (3, 3; columns are the box axes) enclosing `points`.
 
-    Oriented boxes use the principal axes of the points (PCA); axis-aligned boxes use the world axes.
+    Oriented boxes use the principal axes of the points (PCA); axis-aligned boxes use the world
+    axes.
     `trim` drops that fraction of points at each end of every axis, against stray depth pixels.
     """
     if len(points) < 1:

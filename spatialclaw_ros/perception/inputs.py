@@ -41,13 +41,15 @@ def intrinsics_matrices(frames: list[Frame]) -> np.ndarray:
     missing = [f.index for f in frames if f.intrinsics is None]
     if missing:
         raise PerceptionError(
-            f"frames {missing} have no camera intrinsics (CameraInfo); the sensor backend needs them"
+            f"frames {missing} have no camera intrinsics (CameraInfo); the sensor "
+            "backend needs them"
         )
     return np.stack([f.intrinsics.matrix() for f in frames])
 
 
 def sensor_depths(frames: list[Frame]) -> np.ndarray:
-    """(N, H, W) float32 metres, NaN where invalid; error for frames without depth or with none valid."""
+    """(N, H, W) float32 metres, NaN where invalid; error for frames without depth or with none
+    valid."""
     missing = [f.index for f in frames if f.depth is None]
     if missing:
         raise PerceptionError(

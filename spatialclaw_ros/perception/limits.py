@@ -100,7 +100,8 @@ def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
                 NotImplementedError,
                 RuntimeError,
             ) as error:
-                # NotImplementedError: an unsupported compression method; RuntimeError: encrypted entries
+                # NotImplementedError: an unsupported compression method; RuntimeError: encrypted
+                # entries
                 raise WireError(
                     f"the npz archive is malformed at {entry.filename!r}: {error}"
                 ) from error
@@ -119,7 +120,8 @@ def _check_directory(
     for entry in entries:
         if not entry.filename.endswith(".npy"):
             raise WireError(f"archive entry {entry.filename!r} is not an .npy array")
-        # The directory's sizes must fit the body, or a few bytes could make us set aside gigabytes.
+        # The directory's sizes must fit the body, or a few bytes could make us set aside
+        # gigabytes.
         if entry.compress_size > body_bytes or (
             entry.compress_type == zipfile.ZIP_STORED and entry.compress_size != entry.file_size
         ):
@@ -136,13 +138,15 @@ def _check_directory(
             entry.compress_size, 1
         ):
             raise LimitExceeded(
-                f"archive entry {entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):.0f}-fold; "
+                f"archive entry {entry.filename!r} expands "
+                f"{entry.file_size / max(entry.compress_size, 1):.0f}-fold; "
                 f"the limit is {limits.max_ratio:g}"
             )
 
 
 def _read_npy(stream, entry: zipfile.ZipInfo, limits: DecodeLimits) -> np.ndarray:
-    """One .npy array: header first (shape and dtype checked), then exactly the bytes it declares."""
+    """One .npy array: header first (shape and dtype checked), then exactly the bytes it
+    declares."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(stream)
@@ -169,13 +173,15 @@ def _read_npy(stream, entry: zipfile.ZipInfo, limits: DecodeLimits) -> np.ndarra
     elements = math.prod(shape)  # Python ints: a header declaring 10^12 elements does not overflow
     if elements > limits.max_array_elements:
         raise LimitExceeded(
-            f"{entry.filename!r} declares {elements} elements; the limit is {limits.max_array_elements}"
+            f"{entry.filename!r} declares {elements} elements; the limit is "
+            f"{limits.max_array_elements}"
         )
     nbytes = elements * dtype.itemsize
     header_bytes = stream.tell() if stream.seekable() else None
     if header_bytes is not None and header_bytes + nbytes != entry.file_size:
         raise WireError(
-            f"{entry.filename!r} declares {nbytes} bytes of data but holds {entry.file_size - header_bytes}"
+            f"{entry.filename!r} declares {nbytes} bytes of data but holds "
+            f"{entry.file_size - header_bytes}"
         )
     buffer = bytearray(nbytes)
     view, filled = memoryview(buffer), 0

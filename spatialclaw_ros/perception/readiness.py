@@ -111,5 +111,6 @@ def load_models(perception: Perception) -> None:
     if da3 is not None and isinstance(reconstructor, da3.DA3Reconstructor):
         reconstructor.network  # noqa: B018 - the property loads the weights once
     if sam3 is not None and isinstance(perception.segmenter, sam3.Sam3Segmenter):
-        # The image model proves the checkpoint loads; the tracker and video roles load on first use.
+        # The image model proves the checkpoint loads; the tracker and video roles load on first
+        # use.
         perception.segmenter.load("image")

@@ -3,7 +3,8 @@
 One checkpoint (a hub id such as facebook/sam3, or a local directory) serves four model classes,
 each loaded on first use:
 - Sam3Model + Sam3Processor: every instance matching a text prompt on one image;
-- Sam3TrackerModel + Sam3TrackerProcessor: the one object under points or inside a box on one image;
+- Sam3TrackerModel + Sam3TrackerProcessor: the one object under points or inside a box on one
+image;
 - Sam3VideoModel + Sam3VideoProcessor: text prompt detected and tracked through a clip;
 - Sam3TrackerVideoModel + Sam3TrackerVideoProcessor: a point/box prompt on one frame propagated
   forwards and backwards through a clip.
@@ -53,7 +54,8 @@ class Sam3Segmenter:
         return (self.model_id, self.threshold, self.mask_threshold)
 
     def preload(self, role: str, model, processor) -> None:
-        """Use models built by the caller (e.g. random full-size weights in a benchmark) for one role."""
+        """Use models built by the caller (e.g. random full-size weights in a benchmark) for one
+        role."""
         if role not in ROLES:
             raise PerceptionError(f"unknown SAM 3 role {role!r}; roles: {', '.join(ROLES)}")
         self._loaded[role] = (model.to(self.device, dtype=self.dtype).eval(), processor)
@@ -80,7 +82,8 @@ class Sam3Segmenter:
                     f"could not load {model_name} from {self.model_id!r} ({where}): {error}"
                 ) from error
             if loading.get("missing_keys"):
-                # transformers maps one SAM 3 checkpoint onto four classes; unmapped weights stay random
+                # transformers maps one SAM 3 checkpoint onto four classes; unmapped weights stay
+                # random
                 log.warning(
                     "%s: %d weights not found in %s and left random",
                     model_name,

@@ -1,4 +1,5 @@
-"""The `sensor` backend: the robot's own depth, CameraInfo and poses. Exact and metric, no network."""
+"""The `sensor` backend: the robot's own depth, CameraInfo and poses. Exact and metric, no
+network."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class SensorReconstructor:
         else:
             missing = [f.index for f in chosen if f.pose is None]
             raise PerceptionError(
-                f"frames {missing} have no camera pose; several frames need poses (TF or odometry) to share a world"
+                f"frames {missing} have no camera pose; several frames need poses (TF "
+                "or odometry) to share a world"
             )
         return Reconstruction(
             depth=depth,

@@ -5,7 +5,8 @@ archives (see wire.py; pickle refused). Every bad input gets a 4xx with the reas
 415 for a body that is not an npz archive, 413 for one over a limit (body size, decompressed size,
 compression ratio, array size, JSON depth, frame count: `DecodeLimits`), 400 for anything else
 malformed. Decoding and model calls run on worker threads, never on the event loop, so `/health`
-answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once, which
+answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once,
+which
 bounds memory. Model calls run one at a time.
 
 `/health` says the process is alive; `/ready` says whether the models are loaded (503 with the

@@ -106,7 +106,8 @@ def tiny_sam3_video_config():
 
 
 def sam3_processor(side: int = TINY_IMAGE):
-    """A Sam3VideoProcessor (image + video processor + a letter-level CLIP tokenizer) built offline."""
+    """A Sam3VideoProcessor (image + video processor + a letter-level CLIP tokenizer) built
+    offline."""
     from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3VideoProcessor
     from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 

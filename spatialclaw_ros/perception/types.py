@@ -52,7 +52,8 @@ class FrameArray(np.ndarray):
         frame = int(frame)
         if frame not in self.frame_indices:
             raise IndexError(
-                f"frame {frame} is not in this reconstruction: its arrays are indexed by frame number "
+                f"frame {frame} is not in this reconstruction: its arrays are indexed "
+                "by frame number "
                 f"(.frame_index), and its frames are {list(self.frame_indices)}; the n-th one is "
                 "recon.frame_indices[n]"
             )
@@ -112,7 +113,8 @@ class Box3D:
     def __repr__(self) -> str:
         vector = lambda v: "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"  # noqa: E731
         return (
-            f"Box3D({self.label!r}, center={vector(self.center)}, size={vector(self.size)} along its axes, "
+            f"Box3D({self.label!r}, center={vector(self.center)}, "
+            f"size={vector(self.size)} along its axes, "
             f"frames={self.frame_indices}, world={self.world_frame!r})"
         )
 
@@ -173,7 +175,8 @@ class ObjectMask:
     def __repr__(self) -> str:
         h, w = np.shape(self.mask)
         return (
-            f"ObjectMask({self.label!r}, frame_index={self.frame_index}, object_id={self.object_id}, "
+            f"ObjectMask({self.label!r}, frame_index={self.frame_index}, "
+            f"object_id={self.object_id}, "
             f"score={self.score:.2f}, area={self.area} px of {w}x{h})"
         )
 
@@ -191,7 +194,8 @@ class Segmentation:
     def __repr__(self) -> str:
         if not self.masks:
             return (
-                f"Segmentation({self.prompt!r}: 0 masks; rephrase the prompt, or find the object with "
+                f"Segmentation({self.prompt!r}: 0 masks; rephrase the prompt, or find "
+                "the object with "
                 "vlm.locate and prompt with points)"
             )
         return (
@@ -229,7 +233,8 @@ class Segmentation:
         if not candidates:
             known = ", ".join(self.labels) or "none"
             raise PerceptionError(
-                f"no mask{' labelled ' + repr(label) if label else ''} in this result (labels: {known})"
+                f"no mask{' labelled ' + repr(label) if label else ''} in this result "
+                f"(labels: {known})"
             )
         return max(candidates, key=lambda m: (m.score, m.area))
 
@@ -273,7 +278,8 @@ class Reconstruction:
         n, h, w = np.shape(self.depth)
         scale = "metric" if self.is_metric else "relative scale"
         return (
-            f"Reconstruction({n} frames {self.frame_indices}, {w}x{h}, {scale}, backend {self.backend!r}, "
+            f"Reconstruction({n} frames {self.frame_indices}, {w}x{h}, {scale}, backend "
+            f"{self.backend!r}, "
             f"world {self.world_frame!r}, up {tuple(round(float(v), 3) for v in self.up)})"
         )
 
@@ -298,7 +304,8 @@ class Reconstruction:
         return float(high - low)
 
     def indexed_by_frame(self) -> Reconstruction:
-        """The same reconstruction with its per-frame arrays indexed by frame number (FrameArray)."""
+        """The same reconstruction with its per-frame arrays indexed by frame number
+        (FrameArray)."""
         return replace(
             self,
             **{name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME},
@@ -399,7 +406,8 @@ class Reconstruction:
         size_px: int = 640,
         show_points: bool = True,
     ) -> np.ndarray:
-        """Bird's-eye view (RGB uint8): scene points, object footprints with labels, camera path."""
+        """Bird's-eye view (RGB uint8): scene points, object footprints with labels, camera
+        path."""
         from spatialclaw_ros.perception.bev import render_bev  # matplotlib only when asked
 
         highlighted = self._object_points(masks, None)[1] if masks is not None else None
@@ -424,7 +432,8 @@ class Reconstruction:
             if frame_index is None:
                 if len(self.frame_indices) != 1:
                     raise PerceptionError(
-                        "a bare mask array needs frame_index= when the reconstruction has several frames"
+                        "a bare mask array needs frame_index= when the reconstruction "
+                        "has several frames"
                     )
                 frame_index = self.frame_indices[0]
         if array.dtype != bool:
@@ -439,7 +448,8 @@ class Reconstruction:
     def _object_points(
         self, mask: MaskLike, frame_index: int | None
     ) -> tuple[str, np.ndarray, list[int], float]:
-        """Label, world points, frame indices and mean score of one object given in any mask form."""
+        """Label, world points, frame indices and mean score of one object given in any mask
+        form."""
         if isinstance(mask, Segmentation):
             mask = mask.masks
         if isinstance(mask, (ObjectMask, np.ndarray)):
@@ -516,7 +526,8 @@ class SegmentRequest:
             box = np.asarray(self.box, dtype=np.float64)
             if box.shape != (4,) or box[2] <= box[0] or box[3] <= box[1]:
                 raise PerceptionError(
-                    f"box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got {box.tolist()}"
+                    "box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got "
+                    f"{box.tolist()}"
                 )
         return chosen
 

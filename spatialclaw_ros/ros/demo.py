@@ -59,12 +59,14 @@ def run_demo(options: DemoOptions) -> int:
     started = time.monotonic()
     scene = random_scene(options.seed, n_objects=4)
     say(
-        f"rendering scene {scene.name}: {', '.join(scene.names)} ({options.frames} frames, 320x240)"
+        f"rendering scene {scene.name}: {', '.join(scene.names)} ({options.frames} "
+        "frames, 320x240)"
     )
     frames = _render_sweep(scene, options.frames)
     questions = _questions(scene, frames)
     say(
-        f"ROS domain {os.environ['ROS_DOMAIN_ID']}; starting the agent node (executor: {options.executor})"
+        f"ROS domain {os.environ['ROS_DOMAIN_ID']}; starting the agent node (executor: "
+        f"{options.executor})"
     )
     return _run_ros(options, scene, frames, questions, started)
 
@@ -90,7 +92,8 @@ def _questions(scene: Scene, frames: FrameSet) -> list[DemoQuestion]:
     camera = frames[0].pose[:3, 3]
     asked = [
         DemoQuestion(
-            f"What is the distance between the centres of the {spoken[a]} and the {spoken[b]}, in metres?",
+            f"What is the distance between the centres of the {spoken[a]} and the "
+            f"{spoken[b]}, in metres?",
             (),
             f"{np.linalg.norm(scene[a].center - scene[b].center):.2f} m",
         ),

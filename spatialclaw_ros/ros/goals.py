@@ -110,7 +110,8 @@ def check_goal(
     if len(goal.question) > bounds.max_question_chars:
         raise GoalRefused(
             Result.BAD_REQUEST,
-            f"the question has {len(goal.question)} characters; the limit is {bounds.max_question_chars}",
+            f"the question has {len(goal.question)} characters; the limit is "
+            f"{bounds.max_question_chars}",
         )
     if len(goal.choices) > bounds.max_choices:
         raise GoalRefused(
@@ -184,7 +185,8 @@ class Admission:
 
 class GoalQueue:
     """The episode slot and the goals waiting for it. `dispatch(handle)` hands a goal to the action
-    server's execute callback (`ServerGoalHandle.execute`), which asks `admission(handle)` what to do.
+    server's execute callback (`ServerGoalHandle.execute`), which asks `admission(handle)` what to
+    do.
     Call `release()` when the running goal ends."""
 
     def __init__(
@@ -211,7 +213,8 @@ class GoalQueue:
             return len(self._waiting)
 
     def submit(self, handle: ServerGoalHandle, goal: CheckedGoal) -> None:
-        """A newly accepted goal within the bounds: it runs now, waits in the queue, or ends BUSY."""
+        """A newly accepted goal within the bounds: it runs now, waits in the queue, or ends
+        BUSY."""
         with self._changed:
             if not self._running and not self._waiting:
                 self._running = True

@@ -57,7 +57,8 @@ class PerceptionNode(Node):
         p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
         config = load_perception_config(self._settings)
-        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
+        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a
+        # random one
         self._token = config.token or secrets.token_urlsafe(24)
         self.limits = config.decode_limits()
         self._factory = perception_factory or build_perception
@@ -161,7 +162,8 @@ def _check_sizes(limits: DecodeLimits, images: list, *per_image: list) -> None:
     for i, msg in enumerate(images):
         if msg.height * msg.width > limits.max_image_pixels:
             raise LimitExceeded(
-                f"image {i} has {msg.height * msg.width} pixels; the limit is {limits.max_image_pixels}"
+                f"image {i} has {msg.height * msg.width} pixels; the limit is "
+                f"{limits.max_image_pixels}"
             )
     total = sum(len(msg.data) for group in (images, *per_image) for msg in group)
     if total > limits.max_decoded_bytes:
@@ -178,7 +180,8 @@ def _segment_request(request: Segment.Request, count: int, limits: DecodeLimits)
         raise ValueError(f"prompt_frame {request.prompt_frame} is outside the {count} images")
     if len(request.text) > limits.max_text_chars:
         raise LimitExceeded(
-            f"the text prompt has {len(request.text)} characters; the limit is {limits.max_text_chars}"
+            f"the text prompt has {len(request.text)} characters; the limit is "
+            f"{limits.max_text_chars}"
         )
     if len(request.points) > limits.max_points:
         raise LimitExceeded(f"{len(request.points)} points; the limit is {limits.max_points}")

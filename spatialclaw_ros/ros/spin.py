@@ -1,5 +1,6 @@
 """Spinning nodes: as a process (init, spin until Ctrl-C, clean up), or on a background thread in a
-private context (the demo, online replay, the tests), plus polling for what the spinning fills in."""
+private context (the demo, online replay, the tests), plus polling for what the spinning fills
+in."""
 
 from __future__ import annotations
 

@@ -130,7 +130,8 @@ class Geometry:
 
     @staticmethod
     def unproject(pixels, depth, intrinsics, camera_to_world=None) -> np.ndarray:
-        """World points (N x 3) of pixels (N x 2, x, y) at the given depths along the optical axis."""
+        """World points (N x 3) of pixels (N x 2, x, y) at the given depths along the optical
+        axis."""
         uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         z = np.broadcast_to(np.asarray(depth, dtype=np.float64).reshape(-1), (len(uv),))
         k = _camera_matrix(intrinsics)
@@ -141,7 +142,8 @@ class Geometry:
 
     @staticmethod
     def normalized_to_pixel(points, width: int, height: int) -> np.ndarray:
-        """Convert 0-1000 normalised x, y points (as vlm.locate returns them) to pixel coordinates."""
+        """Convert 0-1000 normalised x, y points (as vlm.locate returns them) to pixel
+        coordinates."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return p / 1000.0 * np.array([width - 1, height - 1])
 

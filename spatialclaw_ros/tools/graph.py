@@ -25,7 +25,8 @@ class Graph:
     def plot(
         x, y=None, kind: str = "line", title: str = "", xlabel: str = "", ylabel: str = ""
     ) -> np.ndarray:
-        """Plot y against x (or x against its index) as "line", "scatter" or "bar"; returns the image."""
+        """Plot y against x (or x against its index) as "line", "scatter" or "bar"; returns the
+        image."""
         if kind not in ("line", "scatter", "bar"):
             raise ValueError('kind must be "line", "scatter" or "bar"')
         xs = np.asarray(x)
@@ -43,7 +44,8 @@ class Graph:
 
     @staticmethod
     def scene_graph(objects, camera_to_world=None, near: float = 1.0, margin: float = 0.05):
-        """A networkx MultiDiGraph of Box3D objects: nodes are labels (attributes center, size); an edge
+        """A networkx MultiDiGraph of Box3D objects: nodes are labels (attributes center, size);
+        an edge
         a -> b with attribute `relation` says "a <relation> b" as seen from the camera (4x4
         camera-to-world, identity = the reconstruction's first camera). Relations: left_of,
         right_of, above, below, in_front_of (nearer the camera), behind, near (centres closer than

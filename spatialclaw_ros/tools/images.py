@@ -22,7 +22,8 @@ def to_rgb(image) -> np.ndarray:
         return figure_to_rgb(image)
     if not isinstance(image, (np.ndarray, list, tuple)):
         raise TypeError(
-            f"an image must be an array, a frame or a matplotlib figure, not {type(image).__name__}"
+            "an image must be an array, a frame or a matplotlib figure, not "
+            f"{type(image).__name__}"
         )
     array = np.asarray(image)
     if array.dtype == bool:
@@ -35,7 +36,8 @@ def to_rgb(image) -> np.ndarray:
         or 0 in array.shape
     ):
         raise ValueError(
-            f"an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape {array.shape}"
+            "an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape "
+            f"{array.shape}"
         )
     if array.dtype.kind not in "biuf":
         raise TypeError(f"an image needs a numeric dtype, got {array.dtype}")

@@ -46,7 +46,8 @@ class InputImage(np.ndarray):
             return repr(self.view(np.ndarray))
         h, w = self.shape[:2]
         return (
-            f"InputImage(video={self.video}, frame_index={self.frame_index}, t={self.timestamp:.3f}s, "
+            f"InputImage(video={self.video}, frame_index={self.frame_index}, "
+            f"t={self.timestamp:.3f}s, "
             f"camera={self.camera!r}, {w}x{h})"
         )
 

@@ -1,4 +1,5 @@
-"""tools.Reconstruct and tools.SAM3: perception runs on the host; these ask for it over the link."""
+"""tools.Reconstruct and tools.SAM3: perception runs on the host; these ask for it over the
+link."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class SAM3:
                 f"text {text!r}" if text is not None else "points" if points is not None else "box"
             )
             warnings.warn(
-                f"0 masks for {prompt}: rephrase the prompt (a simpler noun), or locate the object with "
+                f"0 masks for {prompt}: rephrase the prompt (a simpler noun), or locate "
+                "the object with "
                 "vlm.locate and prompt with points",
                 stacklevel=3,
             )
@@ -102,7 +104,8 @@ class SAM3:
             raise TypeError("segment() takes one frame; use propagate() for several frames")
         if not isinstance(frame, InputImage) or frame.frame_index < 0:
             raise TypeError(
-                "segment() takes a frame of InputImages itself (e.g. InputImages[3]); a copy or an array "
+                "segment() takes a frame of InputImages itself (e.g. InputImages[3]); a "
+                "copy or an array "
                 "computed from it has no frame number to segment"
             )
         return self._request(frame, text, points, point_labels, box, None, threshold)

@@ -117,7 +117,8 @@ def describe_results() -> str:
 def summarize_tools() -> str:
     """One line per tool (its signature and the first sentence of its doc), for the planner."""
     lines = [
-        "tools.Reconstruct(frames): depth, camera poses, point maps; recon.height/box_3d/distance_between"
+        "tools.Reconstruct(frames): depth, camera poses, point maps; "
+        "recon.height/box_3d/distance_between"
     ]
     for owner, cls in _SECTIONS:
         for name, member in inspect.getmembers(cls):

@@ -13,7 +13,8 @@ from spatialclaw_ros.tools.timing import Time
 
 
 class Toolbox:
-    """tools.Reconstruct, tools.SAM3, tools.Geometry, tools.Mask, tools.Time, tools.Graph, tools.Draw."""
+    """tools.Reconstruct, tools.SAM3, tools.Geometry, tools.Mask, tools.Time, tools.Graph,
+    tools.Draw."""
 
     def __init__(self, link: HostLink, videos: list[list[InputImage]]) -> None:
         self.Reconstruct = Reconstruct(link)

@@ -74,7 +74,8 @@ def make_config(tmp_path) -> Callable[..., AgentConfig]:
 
 
 def role_of(body: dict) -> str:
-    """Which part of the agent sent a request: plan, cell, fallback, answer or sub (vlm.locate/ask)."""
+    """Which part of the agent sent a request: plan, cell, fallback, answer or sub
+    (vlm.locate/ask)."""
     first = body["messages"][0]
     if first["role"] != "system":
         return "sub"

@@ -1,4 +1,5 @@
-"""`spatialclaw ask` end to end: images, a folder of frames and a video, against the scripted VLM."""
+"""`spatialclaw ask` end to end: images, a folder of frames and a video, against the scripted
+VLM."""
 
 from __future__ import annotations
 

@@ -16,8 +16,10 @@ from spatialclaw_ros.agent.vlm_client import VLMReply
 
 def test_cell_reply_fields_and_code():
     reply = parse_cell_reply(
-        "<think>long musing ```python\nx=1\n```</think>\n**Purpose:** find the chair\nReasoning: need a mask\n"
-        "it is in frame 2\nNext goal: measure\n```python\nseg = tools.SAM3.segment(InputImages[2], text='chair')\n"
+        "<think>long musing ```python\nx=1\n```</think>\n**Purpose:** find the chair\n"
+        "Reasoning: need a mask\n"
+        "it is in frame 2\nNext goal: measure\n```python\n"
+        "seg = tools.SAM3.segment(InputImages[2], text='chair')\n"
         "print(len(seg))\n```\n"
     )
     assert reply.code == "seg = tools.SAM3.segment(InputImages[2], text='chair')\nprint(len(seg))"
@@ -47,7 +49,8 @@ def test_unlabelled_block_counts_as_code_but_json_does_not():
 
 def test_tool_call_parsing_and_errors():
     call = parse_tool_call(
-        'Need depth.\n```json\n{"tool": "reconstruct", "args": {"video": 1}, "save_as": "rec"}\n```'
+        'Need depth.\n```json\n{"tool": "reconstruct", "args": {"video": 1}, "save_as": '
+        '"rec"}\n```'
     )
     assert (call.tool, call.args, call.save_as) == ("reconstruct", {"video": 1}, "rec")
     assert parse_tool_call('{"tool": "answer", "args": {"value": 2}}').tool == "answer"
@@ -68,7 +71,8 @@ def test_tool_calls_name_videos_as_the_kernel_does():
         .draft(VLMReply(exists % 1))
         .code.startswith("seen = tools.SAM3.exists(InputImages, 'cup')")
     )
-    # with several videos the kernel's InputImages holds every video's frames; video 1 is InputImages_1
+    # with several videos the kernel's InputImages holds every video's frames; video 1 is
+    # InputImages_1
     two = ToolCallCells(2)
     assert two.draft(VLMReply(exists % 1)).code.startswith(
         "seen = tools.SAM3.exists(InputImages_1, 'cup')"

@@ -20,7 +20,10 @@ from spatialclaw_ros.agent.trace import read_events
 from .conftest import RoleScript, role_of, text_of
 
 SECRET = "PRIVATE-REASONING-7Q"  # in every reasoning text; must never reach a later request
-HEIGHT = "seg = tools.SAM3.segment(InputImages[0], text='green cylinder')\nh = recon.height(seg)\nprint('height', round(h, 3))"
+HEIGHT = (
+    "seg = tools.SAM3.segment(InputImages[0], text='green cylinder')\n"
+    "h = recon.height(seg)\nprint('height', round(h, 3))"
+)
 ANSWER = "ReturnAnswer(round(h, 2))"
 RECON = "recon = tools.Reconstruct(InputImages)\nprint(recon)"
 FIELDS = (
@@ -44,7 +47,8 @@ CODE_SHAPES = {
         f"{thinking(fenced('x = 1'))}</think>{FIELDS}\n{fenced(HEIGHT + chr(10) + ANSWER)}",
     ],
     "think_tags": [
-        f"<think>{thinking(fenced('print(2)'))}</think>\n{FIELDS}\n{fenced(RECON + chr(10) + HEIGHT + chr(10) + ANSWER)}"
+        f"<think>{thinking(fenced('print(2)'))}</think>\n{FIELDS}\n"
+        f"{fenced(RECON + chr(10) + HEIGHT + chr(10) + ANSWER)}"
     ],
     # reasoning parser on: the reasoning arrives in its own field
     "reasoning_field": [
@@ -61,7 +65,8 @@ CODE_SHAPES = {
     ],
     "unclosed_fence": [f"{FIELDS}\n```python\n{RECON}\n{HEIGHT}\n{ANSWER}\n"],
     "unlabelled_fence_and_output_block": [
-        f'{FIELDS}\n```\n{RECON}\n{HEIGHT}\n```\nExpected output:\n```text\nheight 1.0\n```\n```json\n{{"h": 1}}\n```',
+        f"{FIELDS}\n```\n{RECON}\n{HEIGHT}\n```\nExpected output:\n```text\nheight 1.0\n"
+        f'```\n```json\n{{"h": 1}}\n```',
         fenced(ANSWER),
     ],
     "code_tags": [f"{FIELDS}\n<code>\n{RECON}\n{HEIGHT}\n{ANSWER}\n</code>"],
@@ -97,7 +102,8 @@ CODE_SHAPES = {
     ],
     # an answer that is no number for a question that wants one: refused, then corrected
     "non_numeric_answer_refused": [
-        f"{FIELDS}\n{fenced(RECON + chr(10) + HEIGHT + chr(10) + 'ReturnAnswer(' + repr('about as tall as a table') + ')')}",
+        f"{FIELDS}\n"
+        f"{fenced(RECON + chr(10) + HEIGHT + chr(10) + 'ReturnAnswer(' + repr('about as tall as a table') + ')')}",
         fenced(ANSWER),
     ],
 }
@@ -146,8 +152,8 @@ def test_code_executor_reply_shapes(shape, make_config, perception, view):
 def test_multiple_choice_answer_must_name_an_option(make_config, perception, view):
     question = Question("Which is taller?", ["the red box", "the green cylinder"])
     measure = (
-        RECON
-        + "\nh = {n: recon.height(tools.SAM3.segment(InputImages[0], text=n)) for n in ('red box', 'green cylinder')}"
+        RECON + "\nh = {n: recon.height(tools.SAM3.segment(InputImages[0], text=n)) for n in "
+        "('red box', 'green cylinder')}"
         "\nprint(h)\nReturnAnswer('the closer one')"
     )
     replies = [fenced(measure), fenced("ReturnAnswer('front right')"), "Final answer: B"]
@@ -185,14 +191,16 @@ TOOL_SHAPES = {
     ]
     + [ScriptedReply("", tool_calls=(("answer", '{"value": 1.0}'),))],
     "qwen_tool_call_tags": [
-        f"<think>{thinking()}</think>\n<tool_call>\n{json.dumps({'name': t, 'arguments': a | {'save_as': s}})}\n</tool_call>"
+        f"<think>{thinking()}</think>\n<tool_call>\n"
+        f"{json.dumps({'name': t, 'arguments': a | {'save_as': s}})}\n</tool_call>"
         for t, a, s in CALLS
     ]
     + ['<tool_call>{"name": "answer", "arguments": {"value": 1.0}}</tool_call>'],
     "single_quotes_and_trailing_commas": [
         "```json\n{'tool': 'reconstruct', 'args': {'video': 1,}, 'save_as': 'rec',}\n```",
         "{'tool': 'segment', 'args': {'frame': 0, 'text': 'green cylinder'}, 'save_as': 'cyl'}",
-        '```json\n{"tool": "height", "args": {"reconstruction": "rec", "mask": "cyl",}, "save_as": "h"}\n```',
+        '```json\n{"tool": "height", "args": {"reconstruction": "rec", "mask": "cyl",}, '
+        '"save_as": "h"}\n```',
         "{'tool': 'answer', 'args': {'value': 1.0}}",
     ],
     "two_calls_in_one_reply": [

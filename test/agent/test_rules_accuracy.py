@@ -67,22 +67,26 @@ def test_count_over_a_video(rules_agent, clip):
     "text, choices, answer",
     [
         (
-            "From the camera's viewpoint, is the red box to the left or to the right of the blue sphere?",
+            "From the camera's viewpoint, is the red box to the left or to the right of "
+            "the blue sphere?",
             ["left", "right"],
             "B",
         ),
         (
-            "From the camera's viewpoint, is the blue sphere to the left or to the right of the green cylinder?",
+            "From the camera's viewpoint, is the blue sphere to the left or to the "
+            "right of the green cylinder?",
             ["left", "right"],
             "A",
         ),
         (
-            "Imagine standing at the red box and facing the blue sphere. Is the green cylinder to your left or to your right?",
+            "Imagine standing at the red box and facing the blue sphere. Is the green "
+            "cylinder to your left or to your right?",
             ["left", "right"],
             "B",
         ),
         (
-            "Imagine standing at the green cylinder and facing the red box. In which direction is the yellow box?",
+            "Imagine standing at the green cylinder and facing the red box. In which "
+            "direction is the yellow box?",
             ["front-left", "front-right", "back-left", "back-right"],
             "A",
         ),

@@ -12,7 +12,8 @@ from spatialclaw_ros.agent.types import Question
     "text, choices, template, mentions",
     [
         (
-            "What is the distance between the centres of the red box and the blue sphere, in metres?",
+            "What is the distance between the centres of the red box and the blue "
+            "sphere, in metres?",
             [],
             "distance_between",
             ["'red box'", "'blue sphere'", "box_a.center - box_b.center"],
@@ -45,7 +46,8 @@ from spatialclaw_ros.agent.types import Question
             ["['lamp', 'sofa']", "max("],
         ),
         (
-            "From the camera's viewpoint, is the red box to the left or to the right of the blue sphere?",
+            "From the camera's viewpoint, is the red box to the left or to the right of "
+            "the blue sphere?",
             ["left", "right"],
             "left_right_from_camera",
             ["'red box'", "'blue sphere'"],
@@ -57,13 +59,15 @@ from spatialclaw_ros.agent.types import Question
             ["'cup'", "'plate'"],
         ),
         (
-            "Imagine standing at the red box and facing the blue sphere. Is the green cylinder to your left or to your right?",
+            "Imagine standing at the red box and facing the blue sphere. Is the green "
+            "cylinder to your left or to your right?",
             ["left", "right"],
             "direction_from_standpoint",
             ["'red box'", "'blue sphere'", "'green cylinder'"],
         ),
         (
-            "Imagine standing at the red box and facing the blue sphere. In which direction is the green cylinder?",
+            "Imagine standing at the red box and facing the blue sphere. In which "
+            "direction is the green cylinder?",
             ["front-left", "front-right", "back-left", "back-right"],
             "direction_from_standpoint",
             ["'front-'"],

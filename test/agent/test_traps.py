@@ -20,7 +20,8 @@ from .conftest import EYE
 
 @pytest.fixture(scope="module")
 def kernel(scene, perception):
-    """One view of the scene from the doorway, plus a clip whose frames are numbered 0, 10, 20, 30."""
+    """One view of the scene from the doorway, plus a clip whose frames are numbered 0, 10, 20,
+    30."""
     view = render(scene, [look_at(EYE, (3.0, -0.3, 0.4))], default_intrinsics(320, 240))
     poses = [look_at(EYE, (3.0, y, 0.4)) for y in (1.2, 0.4, -0.4, -1.2)]
     clip = render(scene, poses, default_intrinsics(160, 120), timestamps=[0.0, 0.5, 1.0, 1.5])
@@ -62,7 +63,8 @@ def test_relative_direction_uses_the_worlds_up(kernel, scene, standpoint, facing
     code = (
         "c = {n: recon.centroid(tools.SAM3.segment(InputImages_1[0], text=n)) for n in "
         f"({standpoint!r}, {facing!r}, {target!r})}}\n"
-        f"print(tools.Geometry.relative_direction(c[{standpoint!r}], c[{facing!r}], c[{target!r}], up=recon)[0])"
+        f"print(tools.Geometry.relative_direction(c[{standpoint!r}], c[{facing!r}], "
+        f"c[{target!r}], up=recon)[0])"
     )
     got = _run(kernel, code)
     a, b, t = (scene[n.replace(" ", "_")].center for n in (standpoint, facing, target))
@@ -83,7 +85,8 @@ def test_relative_direction_has_no_default_up(kernel):
 def test_height_is_the_extent_along_up(kernel, scene, name):
     code = (
         f"seg = tools.SAM3.segment(InputImages_1[0], text={name!r})\n"
-        "print(round(recon.height(seg), 3), round(float(recon.box_3d(seg, upright=True).size[2]), 3))"
+        "print(round(recon.height(seg), 3), round(float(recon.box_3d(seg, "
+        "upright=True).size[2]), 3))"
     )
     height, upright = map(float, _run(kernel, code).split())
     truth = scene[name.replace(" ", "_")].size[2]
@@ -105,7 +108,10 @@ def test_per_frame_arrays_are_indexed_by_frame_number(kernel):
         _run(kernel, "print(clip.point_map(30).shape, clip.camera_centers().shape)")
         == "(120, 160, 3) (4, 3)"
     )
-    stats = "d = clip.depth\nprint(np.median(d) == np.median(np.asarray(d)), float(np.nanmax(d)) > 0, d.ravel()[5] == d[0][0, 5])"
+    stats = (
+        "d = clip.depth\nprint(np.median(d) == np.median(np.asarray(d)), "
+        "float(np.nanmax(d)) > 0, d.ravel()[5] == d[0][0, 5])"
+    )
     assert _run(kernel, stats) == "True True True"
     assert _run(kernel, "print(clip.extrinsics)").startswith("[[[")
     assert _run(kernel, "print(len([e for e in clip.extrinsics]), len(list(clip.depth)))") == "4 4"

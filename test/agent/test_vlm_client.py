@@ -162,8 +162,10 @@ def test_reply_parts_are_read_from_the_server_response(field):
     "message",
     [
         "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens "
-        "(23616 in the messages, 16384 in the completion). Please reduce the length of the messages or completion.",
-        "'max_tokens' or 'max_completion_tokens' is too large: 16384. This model's maximum context length is "
+        "(23616 in the messages, 16384 in the completion). Please reduce the length of "
+        "the messages or completion.",
+        "'max_tokens' or 'max_completion_tokens' is too large: 16384. This model's "
+        "maximum context length is "
         "32768 tokens and your request has 23616 input tokens (16384 > 32768 - 23616).",
     ],
 )
@@ -177,7 +179,10 @@ def test_a_reply_limit_too_large_for_the_context_is_lowered_once(message):
 
 
 def test_a_context_too_full_for_any_useful_reply_fails():
-    full = "This model's maximum context length is 32768 tokens. However, you requested 48000 tokens (32000 in the messages, 16000 in the completion)."
+    full = (
+        "This model's maximum context length is 32768 tokens. However, you requested 48000 "
+        "tokens (32000 in the messages, 16000 in the completion)."
+    )
     with ScriptedVLM(["never"]) as vlm:
         vlm.fail_next(1, status=400, message=full)
         with pytest.raises(VLMUnavailable, match="HTTP 400: .*maximum context length"):

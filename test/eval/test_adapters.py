@@ -31,7 +31,8 @@ def _decode_bytes(value):
 
 
 def _materialise(name: str, tmp_path: Path) -> tuple[Path, dict]:
-    """Copy the fixture into a data dir; parquet layouts are written from rows.json with pyarrow."""
+    """Copy the fixture into a data dir; parquet layouts are written from rows.json with
+    pyarrow."""
     source = FIXTURES / name
     expected = json.loads((source / "expected.json").read_text())
     data_dir = tmp_path / "data"
@@ -135,7 +136,8 @@ def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_omni3d_reads_the_zip_release_annotations_json(tmp_path):
-    # spatial_agent/evals/omni3d.py Omni3DBench.read_data: {"questions": [...]}, images/<image_filename>
+    # spatial_agent/evals/omni3d.py Omni3DBench.read_data: {"questions": [...]},
+    # images/<image_filename>
     folder = tmp_path / "omni3d_bench"
     folder.mkdir()
     questions = [

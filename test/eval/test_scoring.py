@@ -25,7 +25,8 @@ def test_mra_exact_twenty_percent_matches_official_float_arithmetic():
     # VSI-Bench's code compares 0.2 <= 1 - 0.8, and 1 - 0.8 is 0.19999999999999996 in floats,
     # so an error of exactly 20% passes 6 thresholds, not 7.
     assert mean_relative_accuracy(12.0, 10.0) == pytest.approx(0.6)
-    # where the error itself rounds just under 0.2, as |1.2 - 1| / 1 does, it passes 7: the 0.7 of the worked values
+    # where the error itself rounds just under 0.2, as |1.2 - 1| / 1 does, it passes 7: the 0.7 of
+    # the worked values
     assert mean_relative_accuracy(1.2, 1.0) == pytest.approx(0.7)
     assert mean_relative_accuracy(2.4, 2.0) == pytest.approx(0.7)
 
@@ -81,9 +82,11 @@ def test_a_zero_answer_without_a_rule_is_scored_exactly_and_never_raises():
 )
 def test_omni3d_thresholds_are_strict(truth, reply, score):
     # spatial_agent/evals/omni3d.py Omni3DBench.evaluate: error < t for t in 0.5 ... 0.05.
-    # 2.5 vs 2.0: error 0.25 is below 0.5, 0.45, 0.4, 0.35, 0.3 and not below 0.25 -> 5/10 (<= would give 6/10).
+    # 2.5 vs 2.0: error 0.25 is below 0.5, 0.45, 0.4, 0.35, 0.3 and not below 0.25 -> 5/10 (<=
+    # would give 6/10).
     # 2.2 vs 2.0: error 0.1 (0.10000000000000009 in floats) is below 0.5 ... 0.15 -> 8/10.
-    # truth 0: the error is |reply| (_float_relative_error); 0.07 is below 0.5 ... 0.1, not 0.05 -> 9/10.
+    # truth 0: the error is |reply| (_float_relative_error); 0.07 is below 0.5 ... 0.1, not 0.05 ->
+    # 9/10.
     assert strict_threshold_accuracy(reply, truth) == pytest.approx(score)
 
 

@@ -71,7 +71,8 @@ def test_hand_built_scene_gives_the_answers_worked_out_by_hand():
     )
     nearest = measure("nearest", facts, {"objects": ["red_box", "green_cylinder"]})
     assert nearest.answer == "red box" and nearest.borderline is None
-    # Standing at the blue sphere facing the red box (heading +x+2y), the cylinder lies to the right, ahead.
+    # Standing at the blue sphere facing the red box (heading +x+2y), the cylinder lies to the
+    # right, ahead.
     at = {"at": "blue_sphere", "facing": "red_box", "target": "green_cylinder"}
     assert measure("standpoint_side", facts, at).answer == "right"
     assert measure("standpoint_quadrant", facts, at).answer == "front-right"

@@ -70,7 +70,8 @@ def test_the_newest_frame_waits_for_depth_on_its_way_but_not_for_lost_depth():
     assert [round(f.timestamp, 2) for f in frames] == [100.8, 100.9, 101.0] and frames[-1].depth[
         0, 0
     ] == 11.0
-    # depth stops: once the newest colour frame is more than half a second ahead, it is sampled without
+    # depth stops: once the newest colour frame is more than half a second ahead, it is sampled
+    # without
     for i in range(11, 18):
         buffer.add_color("front", 100.0 + i / 10, rgb(i))
     newest = buffer.sample("front", SampleRequest(window_s=0.0, count=1))

@@ -16,7 +16,8 @@ BOX = (slice(10, 20), slice(20, 36))  # rows, cols of the red box in every frame
 
 
 def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
-    """A wall 2 + 0.5 i metres in front of camera i, a red box 1 m away; the camera slides along x."""
+    """A wall 2 + 0.5 i metres in front of camera i, a red box 1 m away; the camera slides along
+    x."""
     frames = []
     for i in range(n):
         image = np.full((H, W, 3), 40 + 10 * i, np.uint8)
@@ -73,7 +74,8 @@ class FailingPerception(SensorPerception):
 
 
 class BrightestSpotVLM:
-    """locate: the brightest pixel of the first image (0-1000 normalised); ask: the mean intensity."""
+    """locate: the brightest pixel of the first image (0-1000 normalised); ask: the mean
+    intensity."""
 
     def __init__(self) -> None:
         self.queries: list[str] = []

@@ -67,7 +67,8 @@ def assert_contained(result, kind: str = "sandbox") -> None:
     assert result.error, "a contained attempt must say why"
 
 
-# (id, code, expected error kind); {target} is a path that must not appear, {secret} a file that must not be read
+# (id, code, expected error kind); {target} is a path that must not appear, {secret} a file that
+# must not be read
 WRITES = [
     ("os-system", "import os\nos.system('touch {target}')", "sandbox"),
     ("subprocess-run", "import subprocess\nsubprocess.run(['touch', '{target}'])", "sandbox"),
@@ -90,7 +91,8 @@ WRITES = [
     ("open-builtin", "open('{target}', 'w').write('x')", "sandbox"),
     (
         "subclasses-walk",
-        "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0](['touch', '{target}'])",
+        "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == "
+        "'Popen'][0](['touch', '{target}'])",
         "sandbox",
     ),
     (
@@ -105,7 +107,8 @@ WRITES = [
     ),
     (
         "traceback-frame",
-        "try:\n    1 / 0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame.f_back.f_globals",
+        "try:\n    1 / 0\nexcept Exception as e:\n"
+        "    f = e.__traceback__.tb_frame.f_back.f_globals",
         "sandbox",
     ),
     ("generator-frame", "gen = (i for i in [1])\nfr = gen.gi_frame.f_globals", "sandbox"),
@@ -145,7 +148,8 @@ WRITES = [
     ("ctypeslib-getattr", "getattr(np, 'ctypes' + 'lib')", "sandbox"),
     (
         "typing-annotation-eval",
-        "import typing\ndef f(x: \"__import__('os').system('touch {target}')\"): pass\ntyping.get_type_hints(f)",
+        "import typing\ndef f(x: \"__import__('os').system('touch {target}')\"): pass\n"
+        "typing.get_type_hints(f)",
         "sandbox",
     ),
     ("format-string-dunder", "'{{0.__class__.__base__}}'.format(1)", "sandbox"),
@@ -200,7 +204,8 @@ READS = [
     ),
     (
         "getenv-via-getattr",
-        "o = getattr(matplotlib.cbook, 'o' + 's')\nprint(getattr(o, 'get' + 'env')('SPATIALCLAW_TEST_SECRET'))",
+        "o = getattr(matplotlib.cbook, 'o' + 's')\n"
+        "print(getattr(o, 'get' + 'env')('SPATIALCLAW_TEST_SECRET'))",
         "sandbox",
     ),
     (

@@ -55,7 +55,10 @@ def run(kernel, code: str) -> str:
 
 def attempt(expression: str) -> str:
     """A cell that tries `expression` and prints what happened."""
-    return f"try:\n    r = {expression}\n    print('DONE', r)\nexcept BaseException as e:\n    print('REFUSED', type(e).__name__, e)\n"
+    return (
+        f"try:\n    r = {expression}\n    print('DONE', r)\nexcept BaseException as e:\n"
+        "    print('REFUSED', type(e).__name__, e)\n"
+    )
 
 
 def test_the_python_layer_is_really_off(bare):
@@ -137,7 +140,8 @@ def test_reading_host_files_is_impossible(bare, secret_file, path_kind):
 def test_stat_is_no_oracle_for_private_host_paths(bare):
     out = run(
         bare,
-        "import os\nprint([os.path.exists(p) for p in ('/etc/shadow', '/root/.ssh', '/etc/passwd', '/work')])",
+        "import os\nprint([os.path.exists(p) for p in ('/etc/shadow', '/root/.ssh', "
+        "'/etc/passwd', '/work')])",
     )
     assert (
         out.strip()
@@ -194,7 +198,8 @@ def test_no_udp_datagram_reaches_the_host():
             k,
             "import socket\n"
             + attempt(
-                f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'{SECRET}', ('127.0.0.1', {port}))"
+                f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'{SECRET}', "
+                f"('127.0.0.1', {port}))"
             ),
         )
     with pytest.raises((socket.timeout, TimeoutError)):
@@ -268,7 +273,8 @@ def test_no_new_namespaces_or_mounts(bare):
     out = run(
         bare,
         "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "print(libc.unshare(0x40000000), ctypes.get_errno(), libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())",
+        "print(libc.unshare(0x40000000), ctypes.get_errno(), libc.mount(b'none', "
+        "b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())",
     )
     assert out.split() == ["-1", "1", "-1", "1"]
 

@@ -70,7 +70,8 @@ def test_builtins_reached_through_a_module_attribute(kernel, secret_file):
 
 def test_globals_of_the_entry_points(kernel, canary):
     result = kernel.run(
-        f"g = ReturnAnswer.__func__.__globals__\ng['os'].system('touch {canary}')\nprint(g['os'].getuid())"
+        f"g = ReturnAnswer.__func__.__globals__\ng['os'].system('touch {canary}')\n"
+        "print(g['os'].getuid())"
     )
     check(kernel, result, canary)
     if not python_layer(kernel):
@@ -80,7 +81,8 @@ def test_globals_of_the_entry_points(kernel, canary):
 def test_code_generators_fed_with_cell_data(kernel, canary):
     field = f"a=__import__('os').system('touch {canary}')"
     result = kernel.run(
-        f"import dataclasses\nC = type('C', (), {{'__annotations__': {{{field!r}: int}}}})\ndataclasses.dataclass(C)"
+        f"import dataclasses\nC = type('C', (), {{'__annotations__': {{{field!r}: "
+        f"int}}}})\ndataclasses.dataclass(C)"
     )
     check(kernel, result, canary)
 
@@ -134,7 +136,8 @@ def test_pillow_screen_grab_opens_no_connection(kernel):
 def test_stride_tricks_cannot_harm_the_host(kernel):
     # a computed stride walks far outside the array: in the worker only, which dies and is replaced
     result = kernel.run(
-        "a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), strides=(1 << 16,))\na[:] = 7"
+        "a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), "
+        "strides=(1 << 16,))\na[:] = 7"
     )
     assert result.status == "error"
     check(kernel, result)

@@ -1,4 +1,5 @@
-"""The kernel's behaviour as agent code sees it: state, rollback, images, answers, tools, feedback."""
+"""The kernel's behaviour as agent code sees it: state, rollback, images, answers, tools,
+feedback."""
 
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def test_answer_of_a_failed_cell_is_discarded(kernel):
 
 def test_metadata_describes_the_inputs(kernel):
     result = kernel.run(
-        "print(Metadata.frame_count, Metadata.fps, Metadata.duration, Metadata.timestamps, Metadata.options)"
+        "print(Metadata.frame_count, Metadata.fps, Metadata.duration, "
+        "Metadata.timestamps, Metadata.options)"
     )
     assert result.stdout == "4 2.0 1.5 [0.0, 0.5, 1.0, 1.5] ['A. left', 'B. right']\n"
     frame = kernel.run("f = InputImages[2]\nprint(f.frame_index, f.timestamp, f.camera, f.shape)")
@@ -129,13 +131,17 @@ def test_frames_are_read_only(kernel):
 def test_several_videos_get_numbered_names():
     with Kernel([make_frames(2, "a"), make_frames(3, "b")]) as k:
         result = k.run(
-            "print(len(InputImages_1), len(InputImages_2), len(InputImages), InputImages_2[0].video)"
+            "print(len(InputImages_1), len(InputImages_2), len(InputImages), "
+            "InputImages_2[0].video)"
         )
     assert result.stdout == "2 3 5 1\n"
 
 
 def test_reconstruct_proxy_returns_host_depth(kernel, services):
-    code = "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\nprint(r.frame_indices, float(r.depth[30, 0, 0]), r.depth.dtype)"
+    code = (
+        "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\n"
+        "print(r.frame_indices, float(r.depth[30, 0, 0]), r.depth.dtype)"
+    )
     result = kernel.run(code)
     assert result.stdout == "[10, 30] 3.5 float32\n"
     assert result.tool_calls == ["tools.Reconstruct"]
@@ -150,7 +156,8 @@ def test_sam3_proxy_text_and_points(kernel):
         "seg = tools.SAM3.segment(InputImages[0], text='red box')\n"
         "m = seg.masks[0]\n"
         "print(m.label, tools.Mask.area(m), tools.Mask.bbox(m))\n"
-        "print(tools.SAM3.exists(InputImages, 'red box'), tools.SAM3.exists(InputImages[0], 'chair'))\n"
+        "print(tools.SAM3.exists(InputImages, 'red box'), "
+        "tools.SAM3.exists(InputImages[0], 'chair'))\n"
         "pts = tools.SAM3.segment(InputImages[1], points=[[25, 12]])\n"
         "print(len(pts.masks), pts.masks[0].frame_index)"
     )
@@ -172,7 +179,8 @@ def test_sam3_proxy_text_and_points(kernel):
         ),
         (
             "tools.SAM3.segment(InputImages[0], box=[30, 10, 20, 19])",
-            "PerceptionError: box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got [30.0, 10.0, 20.0, 19.0]",
+            "PerceptionError: box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > "
+            "y0, got [30.0, 10.0, 20.0, 19.0]",
         ),
     ],
 )
@@ -205,7 +213,8 @@ def test_vlm_proxy_records_queries(kernel, frames):
 
 def test_objects_and_distances_are_collected(kernel):
     result = kernel.run(
-        "chair = tools.Geometry.box_from_points([[0, 0, 1], [1, 1, 2]], 'chair', world_frame='map')\n"
+        "chair = tools.Geometry.box_from_points([[0, 0, 1], [1, 1, 2]], 'chair', "
+        "world_frame='map')\n"
         "found = {'all': [chair]}\n"
         "gap = tools.Geometry.object_distance([[0, 0, 0]], [[3, 4, 0], [6, 8, 0]], 'p', 'q')"
     )
@@ -231,8 +240,8 @@ def test_perception_failure_is_reported_as_perception(frames):
         after = k.run("print('still alive')")
     assert result.error_kind == "perception"
     assert (
-        result.error
-        == "Error on line 1: r = tools.Reconstruct(InputImages)\nHostServiceError: RuntimeError: depth model crashed"
+        result.error == "Error on line 1: r = tools.Reconstruct(InputImages)\n"
+        "HostServiceError: RuntimeError: depth model crashed"
     )
     assert after.stdout == "still alive\n"
 
@@ -240,7 +249,8 @@ def test_perception_failure_is_reported_as_perception(frames):
 def test_feedback_format_exact():
     with Kernel(make_frames(2)) as k:
         ok = k.run(
-            "d = tools.Geometry.distance([0, 0, 0], [3, 4, 0])\nprint('distance', d)\nshow(InputImages[0])\nReturnAnswer(d)"
+            "d = tools.Geometry.distance([0, 0, 0], [3, 4, 0])\nprint('distance', d)\n"
+            "show(InputImages[0])\nReturnAnswer(d)"
         )
         bad = k.run("print('before')\nzz = 1\nundefined_name")
     assert ok.feedback == (
@@ -297,7 +307,8 @@ def test_agent_defined_classes_are_summarised_without_harming_the_worker(kernel)
     # Describing a class must not compile a signature (refused by the sandbox), and a value
     # that breaks while being described must not take the worker down with it.
     step = kernel.run(
-        "class Marker:\n    pass\n\nclass Loud(list):\n    def __len__(self):\n        raise ValueError('no')\n\nloud = Loud()"
+        "class Marker:\n    pass\n\nclass Loud(list):\n    def __len__(self):\n"
+        "        raise ValueError('no')\n\nloud = Loud()"
     )
     assert step.status == "success", step.error
     assert step.variables == {

@@ -23,7 +23,8 @@ SEND = """\
 import msgpack, os, socket, struct, sys
 channel = socket.socket(fileno=os.dup(int(sys.argv[-1])))
 def frame(body, buffers=(), shared=0):
-    return struct.pack('<III', len(body), len(buffers), shared) + b''.join(struct.pack('<q', len(b)) for b in buffers) + body + b''.join(buffers)
+    return struct.pack('<III', len(body), len(buffers), shared) + b''.join(struct.pack('<q',
+    len(b)) for b in buffers) + body + b''.join(buffers)
 """
 
 
@@ -31,8 +32,10 @@ def nested_tuples(depth: int) -> str:
     return (
         "inner = msgpack.packb(None)\n"
         f"for _ in range({depth}):\n"
-        "    inner = msgpack.packb(msgpack.ExtType(2, msgpack.packb([msgpack.ExtType(2, inner)])))\n"
-        "body = msgpack.packb({'op': 'call', 'step': STEP, 'name': 'reconstruct', 'args': {'video': msgpack.ExtType(2, inner)}})\n"
+        "    inner = msgpack.packb(msgpack.ExtType(2, msgpack.packb([msgpack.ExtType(2, "
+        "inner)])))\n"
+        "body = msgpack.packb({'op': 'call', 'step': STEP, 'name': 'reconstruct', "
+        "'args': {'video': msgpack.ExtType(2, inner)}})\n"
     )
 
 
@@ -41,10 +44,14 @@ CASES = {
     "deep-tuple-argument": nested_tuples(200) + "channel.sendall(frame(body))",
     "huge-declared-body": "channel.sendall(struct.pack('<III', 2**31 - 1, 0, 0))",
     "huge-declared-buffer": "channel.sendall(struct.pack('<III', 1, 1, 0) + struct.pack('<q', 2**40))",
-    "declared-shared-memory": "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + struct.pack('<q', 10))",
-    "many-empty-maps": "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\nchannel.sendall(frame(body))",
-    "oversized-body": "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\nchannel.sendall(frame(body))",
-    "reply-out-of-turn": "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, 'status': 'success'})))",
+    "declared-shared-memory": "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + "
+    "struct.pack('<q', 10))",
+    "many-empty-maps": "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\n"
+    "channel.sendall(frame(body))",
+    "oversized-body": "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\n"
+    "channel.sendall(frame(body))",
+    "reply-out-of-turn": "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, 'status': "
+    "'success'})))",
     "unknown-operation": "channel.sendall(frame(msgpack.packb({'op': 'shell', 'step': STEP, 'cmd': 'id'})))",
     "garbage": "channel.sendall(frame(bytes(range(256)) * 64))",
 }
@@ -74,8 +81,8 @@ def test_the_host_survives_refuses_and_restores(kernel, case):
 
 def test_a_forged_reply_of_the_running_step_is_caught_at_the_next_step(kernel):
     forged = (
-        SEND
-        + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': 'success', 'stdout': 'forged'})))"
+        SEND + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': "
+        "'success', 'stdout': 'forged'})))"
     )
     first = kernel.run(forged.replace("STEP", str(kernel.step + 1)))
     # this step's report is the forgery: the worker owns its own report

@@ -35,7 +35,9 @@ def alive(kernel) -> bool:
         ),
         pytest.param(
             "nest = []\nfor _ in range(100000):\n    nest = [nest]\nprint(nest)",
-            "Error on line 4: print(nest)\nRecursionError: maximum recursion depth exceeded while getting the repr of an object",
+            "Error on line 4: print(nest)\n"
+            "RecursionError: maximum recursion depth exceeded while getting the repr of "
+            "an object",
             id="deeply-nested-print",
         ),
         pytest.param(
@@ -57,18 +59,22 @@ def alive(kernel) -> bool:
             id="exception-with-huge-message",
         ),
         pytest.param(
-            "class Mute(Exception):\n    def __str__(self):\n        raise ValueError('no text')\nraise Mute('x')",
-            "Error on line 4: raise Mute('x')\nMute: <the exception's message could not be shown: ValueError>",
+            "class Mute(Exception):\n    def __str__(self):\n"
+            "        raise ValueError('no text')\nraise Mute('x')",
+            "Error on line 4: raise Mute('x')\n"
+            "Mute: <the exception's message could not be shown: ValueError>",
             id="exception-whose-str-fails",
         ),
         pytest.param(
-            "class Meta(type):\n    @property\n    def __name__(cls):\n        raise ValueError('nameless')\n"
+            "class Meta(type):\n    @property\n    def __name__(cls):\n"
+            "        raise ValueError('nameless')\n"
             "class Odd(Exception, metaclass=Meta):\n    pass\nraise Odd()",
             "KernelError: the kernel could not report this cell (ValueError: nameless)",
             id="exception-whose-name-fails",
         ),
         pytest.param(
-            "class Loud:\n    def __str__(self):\n        raise RuntimeError('str boom')\nprint(Loud())",
+            "class Loud:\n    def __str__(self):\n"
+            "        raise RuntimeError('str boom')\nprint(Loud())",
             "Error on line 3: raise RuntimeError('str boom')\nRuntimeError: str boom",
             id="print-of-broken-str",
         ),
@@ -89,7 +95,8 @@ def alive(kernel) -> bool:
         ),
         pytest.param(
             LONG_LINE,
-            f"Error on line 1: {LONG_LINE[:150]}\n... [{len(LONG_LINE) - 300} characters cut] ...\n{LONG_LINE[-150:]}\n"
+            f"Error on line 1: {LONG_LINE[:150]}\n"
+            f"... [{len(LONG_LINE) - 300} characters cut] ...\n{LONG_LINE[-150:]}\n"
             "NameError: name 'undefined_name' is not defined",
             id="extremely-long-line",
         ),
@@ -100,12 +107,14 @@ def alive(kernel) -> bool:
         ),
         pytest.param(
             "ReturnAnswer(float('inf'))",
-            "Error on line 1: ReturnAnswer(float('inf'))\nValueError: ReturnAnswer got inf; give a finite number",
+            "Error on line 1: ReturnAnswer(float('inf'))\n"
+            "ValueError: ReturnAnswer got inf; give a finite number",
             id="answer-inf",
         ),
         pytest.param(
             "ReturnAnswer(np.float32('nan'))",
-            "Error on line 1: ReturnAnswer(np.float32('nan'))\nValueError: ReturnAnswer got nan; give a finite number",
+            "Error on line 1: ReturnAnswer(np.float32('nan'))\n"
+            "ValueError: ReturnAnswer got nan; give a finite number",
             id="answer-nan",
         ),
     ],
@@ -122,31 +131,40 @@ def test_a_failing_cell_reports_exactly_and_the_kernel_lives_on(kernel, code, er
     [
         (
             "import sys\nsys.exit(1)",
-            "Error on line 1: import sys\nSandboxViolation: blocked by the sandbox: import of 'sys' is not allowed",
+            "Error on line 1: import sys\n"
+            "SandboxViolation: blocked by the sandbox: import of 'sys' is not allowed",
         ),
         (
             "import threading\nthreading.Thread(target=print).start()",
-            "Error on line 1: import threading\nSandboxViolation: blocked by the sandbox: import of 'threading' is not allowed",
+            "Error on line 1: import threading\n"
+            "SandboxViolation: blocked by the sandbox: import of 'threading' is not "
+            "allowed",
         ),
         (
             "from concurrent.futures import ThreadPoolExecutor",
-            "Error on line 1: from concurrent.futures import ThreadPoolExecutor\nSandboxViolation: blocked by the sandbox: import of 'concurrent.futures' is not allowed",
+            "Error on line 1: from concurrent.futures import ThreadPoolExecutor\n"
+            "SandboxViolation: blocked by the sandbox: import of 'concurrent.futures' "
+            "is not allowed",
         ),
         (
             "import signal\nsignal.signal(signal.SIGINT, print)",
-            "Error on line 1: import signal\nSandboxViolation: blocked by the sandbox: import of 'signal' is not allowed",
+            "Error on line 1: import signal\n"
+            "SandboxViolation: blocked by the sandbox: import of 'signal' is not allowed",
         ),
         (
             "import time\ntime.clock_settime(0, 0.0)",
-            "Error on line 2: time.clock_settime(0, 0.0)\nAttributeError: module 'time' has no attribute 'clock_settime'",
+            "Error on line 2: time.clock_settime(0, 0.0)\n"
+            "AttributeError: module 'time' has no attribute 'clock_settime'",
         ),
         (
             "from cv2 import imwrite",
-            "Error on line 1: from cv2 import imwrite\nImportError: cannot import name 'imwrite' from 'cv2' (unknown location)",
+            "Error on line 1: from cv2 import imwrite\n"
+            "ImportError: cannot import name 'imwrite' from 'cv2' (unknown location)",
         ),
         (
             "import string",
-            "Error on line 1: import string\nSandboxViolation: blocked by the sandbox: import of 'string' is not allowed",
+            "Error on line 1: import string\n"
+            "SandboxViolation: blocked by the sandbox: import of 'string' is not allowed",
         ),
     ],
     ids=[
@@ -201,7 +219,8 @@ def test_values_that_break_when_described(kernel):
 
 def test_an_open_generator_closes_when_deleted(kernel):
     opened = kernel.run(
-        "closings = []\ndef walk():\n    try:\n        yield 1\n        yield 2\n    finally:\n        closings.append('closed')\n"
+        "closings = []\ndef walk():\n    try:\n        yield 1\n        yield 2\n"
+        "    finally:\n        closings.append('closed')\n"
         "walker = walk()\nnext(walker)"
     )
     assert opened.stdout == "1\n"
@@ -242,7 +261,8 @@ def test_shared_modules_patched_by_a_cell_do_not_break_reporting(kernel):
 
 def test_nan_and_inf_flow_through(kernel):
     result = kernel.run(
-        "v = np.full(20, np.nan)\nw = np.array([np.inf, -np.inf, np.nan])\nprint(np.nansum(v), w.max())\nshow(v.reshape(4, 5), w.reshape(1, 3))"
+        "v = np.full(20, np.nan)\nw = np.array([np.inf, -np.inf, np.nan])\n"
+        "print(np.nansum(v), w.max())\nshow(v.reshape(4, 5), w.reshape(1, 3))"
     )
     assert result.stdout == "0.0 nan\n"
     assert result.variables == {
@@ -262,7 +282,8 @@ def test_nan_and_inf_flow_through(kernel):
         ("np.array([[True, False]])", [[255, 0]]),
         ("np.full((1, 2), -5.0)", [[0, 0]]),
         (
-            "np.dstack([np.full((1, 2), 300.0), np.full((1, 2), 7.0), np.full((1, 2), -1.0)])[..., 0]",
+            "np.dstack([np.full((1, 2), 300.0), np.full((1, 2), 7.0), np.full((1, 2), "
+            "-1.0)])[..., 0]",
             [[0, 0]],
         ),
     ],
@@ -278,7 +299,8 @@ def test_show_of_single_channel_arrays(kernel, code, pixels):
 
 def test_show_of_colour_arrays(kernel):
     result = kernel.run(
-        "show(np.array([[[300.0, -2.0, 7.6]]]), np.array([[[1.0, 0.5, 0.0]]]), np.full((2, 2, 4), 9, np.uint8))"
+        "show(np.array([[[300.0, -2.0, 7.6]]]), np.array([[[1.0, 0.5, 0.0]]]), "
+        "np.full((2, 2, 4), 9, np.uint8))"
     )
     assert [i.tolist() for i in result.images] == [
         [[[255, 0, 8]]],
@@ -292,15 +314,18 @@ def test_show_of_colour_arrays(kernel):
     [
         (
             "show(np.zeros((0, 5, 3)))",
-            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape (0, 5, 3)",
+            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, "
+            "got shape (0, 5, 3)",
         ),
         (
             "show(np.zeros((4, 4, 2)))",
-            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape (4, 4, 2)",
+            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, "
+            "got shape (4, 4, 2)",
         ),
         (
             "show(np.zeros((2, 3, 4, 3)))",
-            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape (2, 3, 4, 3)",
+            "ValueError: an image must be H x W, H x W x 3 or H x W x 4 and not empty, "
+            "got shape (2, 3, 4, 3)",
         ),
         (
             "show('a picture')",
@@ -322,7 +347,8 @@ def test_a_value_whose_repr_never_returns_costs_one_step_only():
     with Kernel(make_frames(1), config=KernelConfig(cell_timeout_s=2)) as k:
         k.run("kept = 11")
         stuck = k.run(
-            "class Stuck:\n    def __repr__(self):\n        while True:\n            pass\nstuck = Stuck()"
+            "class Stuck:\n    def __repr__(self):\n        while True:\n"
+            "            pass\nstuck = Stuck()"
         )
         after = k.run("print(kept, 'stuck' in dir())")
     assert (stuck.error_kind, stuck.restarted) == ("timeout", True)

@@ -62,7 +62,8 @@ def test_without_restore_the_note_says_state_is_gone():
         after = k.run("x")
     assert (
         looping.note
-        == "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
+        == "the kernel was restarted; variables from earlier steps are gone, re-create "
+        "what you need"
     )
     assert after.error_kind == "code" and "NameError" in after.error
 

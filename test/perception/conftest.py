@@ -34,7 +34,8 @@ def front_view(width: int = 640, height: int = 480):
 
 @pytest.fixture(scope="session")
 def small_clip():
-    """Three small frames from a camera moving sideways (collinear centres), with depth and poses."""
+    """Three small frames from a camera moving sideways (collinear centres), with depth and
+    poses."""
     poses = [look_at((0.0, y, 0.5), (3.0, y, 0.5)) for y in (-0.3, 0.0, 0.3)]
     return render(two_box_scene(), poses, default_intrinsics(80, 60))
 

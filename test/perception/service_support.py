@@ -47,7 +47,8 @@ def running(app):
 
 
 def tiny_frames(n: int = 2, width: int = 16, height: int = 12):
-    """`n` small rendered RGB-D frames with intrinsics, poses and labels (fast to decode and serve)."""
+    """`n` small rendered RGB-D frames with intrinsics, poses and labels (fast to decode and
+    serve)."""
     from .conftest import two_box_scene
 
     poses = [look_at((0.0, y, 0.5), (3.0, y, 0.5)) for y in np.linspace(-0.2, 0.2, n)]
@@ -73,7 +74,8 @@ def segment_request(frames, **request_fields):
 
 
 def zip_bomb(decompressed_bytes: int = 3 << 30, block: int = 16 << 20) -> bytes:
-    """An npz whose one array (`image_0`, uint8 zeros) inflates from about 3 MB to `decompressed_bytes`.
+    """An npz whose one array (`image_0`, uint8 zeros) inflates from about 3 MB to
+    `decompressed_bytes`.
 
     Written by hand: after a full flush a deflate stream restarts, so each further block of zeros
     compresses to the same bytes and is repeated rather than compressed again."""

@@ -63,7 +63,8 @@ def test_shapes_conventions_and_resolution_mapping(da3, random_frames):
     )
     assert np.nanmin(reconstruction.depth) >= raw.depth.min() - 1e-4
     assert np.nanmax(reconstruction.depth) <= raw.depth.max() + 1e-4
-    # a mask's points back-project through those intrinsics: the centre pixel lies on the optical axis
+    # a mask's points back-project through those intrinsics: the centre pixel lies on the optical
+    # axis
     mask = np.zeros((60, 80), bool)
     mask[30, 40] = True
     point = reconstruction.points_of(mask, frame_index=10)[0]
@@ -95,7 +96,8 @@ def test_long_frame_sets_are_chunked_and_chained(da3_small_dir, random_frames):
     np.testing.assert_allclose(result.depth[:2], pair.depth, rtol=1e-4)
     np.testing.assert_allclose(result.extrinsics[:2], pair.extrinsics, atol=1e-4)
     second_pair = whole_first_pair.reconstruct(frames, [11, 12])
-    # the second chunk starts at frame 11: its relative motion is carried over unchanged in direction
+    # the second chunk starts at frame 11: its relative motion is carried over unchanged in
+    # direction
     expected = result.extrinsics[1] @ second_pair.extrinsics[1]
     np.testing.assert_allclose(result.extrinsics[2][:3, :3], expected[:3, :3], atol=1e-4)
 

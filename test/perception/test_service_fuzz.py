@@ -52,7 +52,8 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def server():
-    """The real command, with the weightless backends, in a process of its own (its memory is its own)."""
+    """The real command, with the weightless backends, in a process of its own (its memory is its
+    own)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
@@ -110,7 +111,8 @@ print(json.dumps({"latencies": latencies, "failures": failures}))
 
 
 class Watch:
-    """Times /health (from another process) and samples the server's memory while a fuzz test runs."""
+    """Times /health (from another process) and samples the server's memory while a fuzz test
+    runs."""
 
     def __init__(self, url: str, process: psutil.Process):
         self.process = process
@@ -140,7 +142,8 @@ class Watch:
         worst = max(latencies)
         print(
             f"\n/health: {len(latencies)} polls, median {np.median(latencies) * 1000:.1f} ms, "
-            f"worst {worst * 1000:.1f} ms; server memory +{(self.rss_peak - self.rss_start) >> 20} MiB at peak"
+            f"worst {worst * 1000:.1f} ms; server memory "
+            f"+{(self.rss_peak - self.rss_start) >> 20} MiB at peak"
         )
         assert worst < HEALTH_LIMIT_S, (
             f"/health took {worst * 1000:.0f} ms (median {np.median(latencies) * 1000:.1f}, "
@@ -319,14 +322,16 @@ header_names = st.text(
     max_size=16,
 )
 # Header values as bytes: anything but CR and LF (which would start another header), including
-# control characters, spaces at either end and bytes above 127, which HTTP client libraries refuse to send.
+# control characters, spaces at either end and bytes above 127, which HTTP client libraries refuse
+# to send.
 header_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
 
 
 def raw_request(
     url: str, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> int:
-    """Send one HTTP/1.1 request byte for byte over a socket; return the status code of the answer."""
+    """Send one HTTP/1.1 request byte for byte over a socket; return the status code of the
+    answer."""
     host, port = url.removeprefix("http://").split(":")
     head = [
         method + b" " + path + b" HTTP/1.1",
@@ -375,7 +380,8 @@ def test_malformed_headers_and_requests(
 
 
 def test_health_stays_live_while_large_requests_decode_and_run(server, http, watch):
-    """Not only small bodies: 33 MB requests (10 frames of 640x480 RGB-D), decoded and reconstructed
+    """Not only small bodies: 33 MB requests (10 frames of 640x480 RGB-D), decoded and
+    reconstructed
     on worker threads while /health is polled."""
     frames = tiny_frames(n=10, width=640, height=480)
     body = wire.pack(*frames_request(frames))

@@ -112,7 +112,10 @@ class VLMScript:
         with self.lock:
             code = self.cells.pop(0) if self.cells else 'ReturnAnswer("no more cells")'
         if not code.startswith("ANSWER:"):
-            return f"Purpose: next step.\nReasoning: scripted.\nNext goal: continue.\n```python\n{code}\n```"
+            return (
+                "Purpose: next step.\nReasoning: scripted.\nNext goal: continue.\n"
+                f"```python\n{code}\n```"
+            )
         return code.removeprefix("ANSWER:")
 
 

@@ -107,7 +107,8 @@ def strict_node(spinner, stream, vlm, runs):
         runs,
         queue_goals=False,
         goal_timeout_s=2.0,
-        # a small buffer fills within 2 s (10 Hz kept), so the soak measures steady state, not the buffer filling up
+        # a small buffer fills within 2 s (10 Hz kept), so the soak measures steady state, not the
+        # buffer filling up
         **{"agent.executor": "no_tools", "buffer.max_frames": 20},
     )
     yield node

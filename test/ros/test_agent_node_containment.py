@@ -35,10 +35,12 @@ def hostile_cells(folder, secret, port) -> list[str]:
         f"import enum\nprint(enum.bltns.open({str(secret)!r}).read())",
         f"g = ReturnAnswer.__func__.__globals__\ng['os'].system('touch {canary}')",
         "import dataclasses\n"
-        f"C = type('C', (), {{'__annotations__': {{\"a=__import__('os').system('touch {canary}')\": int}}}})\n"
+        f"C = type('C', (), {{'__annotations__': {{\"a=__import__('os').system('touch "
+        f"{canary}')\": int}}}})\n"
         "dataclasses.dataclass(C)",
         f"import cv2\ncv2.imwrite('{canary}.png', np.zeros((2, 2, 3), np.uint8))",
-        "a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), strides=(1 << 16,))\na[:] = 1",
+        "a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), "
+        "strides=(1 << 16,))\na[:] = 1",
         "import threading\nthreading.Thread(target=print).start()",
         f"import socket\nsocket.create_connection(('127.0.0.1', {port}))",
         "print(open('/etc/shadow').read())",

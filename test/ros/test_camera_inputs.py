@@ -1,4 +1,5 @@
-"""CameraInput: what each subscription hands the buffer, checked by calling its callbacks directly."""
+"""CameraInput: what each subscription hands the buffer, checked by calling its callbacks
+directly."""
 
 import cv2
 import numpy as np

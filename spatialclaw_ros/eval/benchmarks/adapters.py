@@ -362,7 +362,8 @@ def spatialtree(row: Row, store: MediaStore, source: Path) -> Sample | None:
     """Every row the reference scores without a judge model, a mask or a simulator (those are left
     out, as SpatialTree's evaluation leaves them out). `question_type` (multiple-choice, open,
     judge) and `metricfunc` decide the official reading, so both travel in `extra`. The category
-    is the row's deepest SpatialTree level, for the hierarchy figure reported beside the headline."""
+    is the row's deepest SpatialTree level, for the hierarchy figure reported beside the
+    headline."""
     info = json_cell(row.get("extra_info") or "{}")
     metric = str(info.get("metricfunc", ""))
     if metric in SPATIALTREE_UNSCORABLE:
@@ -619,7 +620,8 @@ def cvbench(row: Row, store: MediaStore, source: Path) -> Sample:
 
 
 def perceptioncomp(row: Row, store: MediaStore, source: Path) -> Sample:
-    """The official annotation file (benchmark/annotations/official/1-1114.json in the PerceptionComp
+    """The official annotation file (benchmark/annotations/official/1-1114.json in the
+    PerceptionComp
     GitHub repository): five options in answer_choice_0..4, the right one's index in answer_id."""
     options = [
         str(row[f"answer_choice_{i}"]).strip()
@@ -718,7 +720,8 @@ BENCHMARKS: dict[str, Benchmark] = {
             "MLL-Lab/MindCube",
             ("raw/MindCube_tinybench.jsonl", "data/raw/MindCube_tinybench.jsonl"),
             mindcube,
-            download="hf download MLL-Lab/MindCube data.zip --repo-type dataset --local-dir <DATA_DIR>/mindcube"
+            download="hf download MLL-Lab/MindCube data.zip --repo-type dataset --local-dir "
+            "<DATA_DIR>/mindcube"
             " && unzip <DATA_DIR>/mindcube/data.zip -d <DATA_DIR>/mindcube",
         ),
         Benchmark(
@@ -768,7 +771,8 @@ BENCHMARKS: dict[str, Benchmark] = {
             "HarmlessSR07/OSI-Bench",
             ("data.parquet",),
             osi_bench,
-            download="hf download HarmlessSR07/OSI-Bench --repo-type dataset --local-dir <DATA_DIR>/osi_bench"
+            download="hf download HarmlessSR07/OSI-Bench --repo-type dataset --local-dir "
+            "<DATA_DIR>/osi_bench"
             ' && (cd <DATA_DIR>/osi_bench && for z in *.zip; do unzip -n "$z" -d video; done)',
         ),
         Benchmark(
@@ -808,7 +812,8 @@ BENCHMARKS: dict[str, Benchmark] = {
             "Dongyh35/CVBench",
             ("data/*.parquet",),
             cvbench,
-            download="hf download Dongyh35/CVBench --repo-type dataset --local-dir <DATA_DIR>/cvbench"
+            download="hf download Dongyh35/CVBench --repo-type dataset --local-dir "
+            "<DATA_DIR>/cvbench"
             " && unzip -n <DATA_DIR>/cvbench/CVBench.zip -d <DATA_DIR>/cvbench/videos",
         ),
         Benchmark(
@@ -817,8 +822,10 @@ BENCHMARKS: dict[str, Benchmark] = {
             "hrinnnn/PerceptionComp",
             ("benchmark/annotations/official/*.json", "*.json"),
             perceptioncomp,
-            download="git clone https://github.com/hrinnnn/PerceptionComp <DATA_DIR>/perceptioncomp"
-            " && hf download hrinnnn/PerceptionComp --repo-type dataset --local-dir <DATA_DIR>/perceptioncomp",
+            download="git clone https://github.com/hrinnnn/PerceptionComp "
+            "<DATA_DIR>/perceptioncomp"
+            " && hf download hrinnnn/PerceptionComp --repo-type dataset --local-dir "
+            "<DATA_DIR>/perceptioncomp",
         ),
         Benchmark(
             "video_mme",
@@ -834,7 +841,8 @@ BENCHMARKS: dict[str, Benchmark] = {
             ("test.parquet",),
             video_mme_v2,
             "video_mme_v2_groups",
-            download="hf download MME-Benchmarks/Video-MME-v2 --repo-type dataset --local-dir <DATA_DIR>/video_mme_v2"
+            download="hf download MME-Benchmarks/Video-MME-v2 --repo-type dataset --local-dir "
+            "<DATA_DIR>/video_mme_v2"
             ' && (cd <DATA_DIR>/video_mme_v2/videos && for z in *.zip; do unzip -n "$z"; done)',
         ),
         Benchmark("synthetic", "synthetic", "", ("samples.jsonl",), synthetic),

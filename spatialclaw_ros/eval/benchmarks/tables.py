@@ -150,7 +150,8 @@ def strip_letter(option: str) -> str:
 
 
 def answer_letter(answer: Any, options: list[str]) -> str:
-    """The letter of an answer given as a letter ('B', '(B)', 'B. text'), an index, or option text."""
+    """The letter of an answer given as a letter ('B', '(B)', 'B. text'), an index, or option
+    text."""
     if isinstance(answer, int) or (
         isinstance(answer, str) and answer.strip().isdigit() and len(options) > 0
     ):

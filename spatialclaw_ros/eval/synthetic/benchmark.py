@@ -166,7 +166,8 @@ def _sample(
 def generate(
     config: SyntheticConfig = SyntheticConfig(), progress: Callable[[str], None] | None = None
 ) -> SyntheticBenchmark:
-    """Render every clip and ask every template that applies, deterministically from `config.seed`."""
+    """Render every clip and ask every template that applies, deterministically from
+    `config.seed`."""
     rng = np.random.default_rng(config.seed)
     balancer = LetterBalancer(rng)
     samples: list[Sample] = []
@@ -285,7 +286,8 @@ def _label_problems(facts: Facts) -> list[str]:
             depth_of_center = clip.in_camera(clip.center(name, i), i)[2]
             if frame.labels[v, u] == 0 or not frame.depth[v, u] < depth_of_center:
                 problems.append(
-                    f"{clip.id} frame {i}: the centre of {name} projects to ({u}, {v}), outside its mask"
+                    f"{clip.id} frame {i}: the centre of {name} projects to ({u}, {v}), "
+                    "outside its mask"
                 )
     return problems
 
@@ -296,7 +298,10 @@ def _answer_problem(sample: Sample, m: Measure) -> str | None:
     if sample.answer_type == "mc":
         stored = sample.options[sample.letters.index(str(sample.answer))]
         if stored != m.answer:
-            return f"{sample.id}: stored answer {sample.answer} ({stored!r}) but the geometry says {m.answer!r}"
+            return (
+                f"{sample.id}: stored answer {sample.answer} ({stored!r}) but the geometry "
+                f"says {m.answer!r}"
+            )
     elif abs(float(sample.answer) - float(m.answer)) > 1e-6:
         return f"{sample.id}: stored answer {sample.answer} but the geometry says {m.answer}"
     return None

@@ -1,4 +1,5 @@
-"""`spatialclaw synthetic generate | check | bag`: write, verify and export the synthetic benchmark."""
+"""`spatialclaw synthetic generate | check | bag`: write, verify and export the synthetic
+benchmark."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "synthetic",
         help="generate the synthetic benchmark (exact ground truth), check it, export it to a bag",
-        description="Ray-cast scenes of coloured primitives in a room and ask templated spatial questions "
+        description="Ray-cast scenes of coloured primitives in a room and ask templated spatial "
+        "questions "
         "whose answers are computed from the geometry.",
     )
     sub = parser.add_subparsers(dest="synthetic_command", required=True, metavar="ACTION")

@@ -20,7 +20,8 @@ from spatialclaw_ros.eval.synthetic.clips import Clip, Sighting, sightings
 ANGLE_MARGIN_DEG = 15.0
 MIN_RATIO = 1.2
 MIN_MOVE_M = 0.2
-# Appearance order needs the first object to be fully in view this many frames before any other shows.
+# Appearance order needs the first object to be fully in view this many frames before any other
+# shows.
 MIN_FRAME_GAP = 2
 
 Params = dict

@@ -106,7 +106,8 @@ class SceneObject:
 
 @dataclass(frozen=True)
 class Scene:
-    """Objects in a room of `room_size` = (x length, y width, height) metres centred on the origin."""
+    """Objects in a room of `room_size` = (x length, y width, height) metres centred on the
+    origin."""
 
     objects: tuple[SceneObject, ...]
     room_size: tuple[float, float, float] = (8.0, 6.0, 3.0)
