@@ -178,7 +178,8 @@ def main() -> None:
                 bench_da3(model, frames, res, device)
             else:
                 print(f"{model}: unknown model, skipped")
-        except Exception as error:  # keep measuring the other models; report what failed and why
+        # keep measuring the other models; report what failed and why
+        except Exception as error:  # noqa: BLE001 - any model failure
             print(f"{model}: FAILED {type(error).__name__}: {error}", flush=True)
         gc.collect()
         if device == "cuda":

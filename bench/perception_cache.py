@@ -69,7 +69,8 @@ def main() -> None:
         ("reconstruct", lambda fs: perception.reconstruct(fs)),
         ("segment", lambda fs: perception.segment(fs, request)),
     ):
-        first, cached = timed(lambda: call(frames)), timed(lambda: call(same_frames))
+        first = timed(lambda call=call: call(frames))
+        cached = timed(lambda call=call: call(same_frames))
         print(
             f"{label:12s} first {first * 1000:9.2f} ms   cached {cached * 1000:7.3f} ms   "
             f"speed-up x{first / max(cached, 1e-9):,.0f}"

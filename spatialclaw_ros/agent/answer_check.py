@@ -56,7 +56,8 @@ def answer_problem(
         if extract_choice(str(answer), question.choices):
             return None
         options = ", ".join(
-            f"{letter} ({text})" for letter, text in zip(question.letters, question.choices)
+            f"{letter} ({text})"
+            for letter, text in zip(question.letters, question.choices, strict=True)
         )
         return (
             f"ReturnAnswer({shown}) names none of the options, so it cannot be scored. "

@@ -1,7 +1,7 @@
-"""Reading an answer out of free text: option letters, numbers with units, yes/no.
+r"""Reading an answer out of free text: option letters, numbers with units, yes/no.
 
 Multiple choice follows the order strong evaluation harnesses use, most explicit first:
-1. a boxed answer (`\\boxed{B}`),
+1. a boxed answer (`\boxed{B}`),
 2. an explicit answer marker or tag (`<answer>B</answer>`, "the answer is (B)", "Answer: B"),
 3. one option letter standing alone near the end of the text,
 4. a unique match of one option's text.
@@ -110,7 +110,7 @@ def _option_text_match(text: str, options: list[str], letters: list[str]) -> str
     """The one option whose text occurs in `text` (longer options win over ones they contain)."""
     lowered = text.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
-    for letter, option in zip(letters, options):
+    for letter, option in zip(letters, options, strict=True):
         needle = _option_core(option)
         if not needle:
             continue

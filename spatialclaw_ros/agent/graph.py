@@ -1,7 +1,7 @@
-"""The agent loop as a LangGraph graph, readable in one place.
+r"""The agent loop as a LangGraph graph, readable in one place.
 
     plan -> write -> execute -> feedback -> (write | fallback | end)
-              \\-> (no usable cell: corrective message) -> (write | fallback | end)
+              \-> (no usable cell: corrective message) -> (write | fallback | end)
 
 - plan: a separate VLM call that sees the question and a description of the input, no images.
 - write: the VLM writes the next cell (it sees the system prompt with the tool documentation,
@@ -300,5 +300,9 @@ def key_frames(videos: list[FrameSet], limit: int) -> tuple[list[np.ndarray], li
     """Up to `limit` evenly spaced images of every video, in order, and their positions per
     video."""
     shown = [evenly_spaced(len(video), limit) for video in videos]
-    images = [video.frames[p].image for video, positions in zip(videos, shown) for p in positions]
+    images = [
+        video.frames[p].image
+        for video, positions in zip(videos, shown, strict=True)
+        for p in positions
+    ]
     return images, shown

@@ -135,12 +135,15 @@ Next goal: <one line>
 
 _CODE_PROBLEMS = {
     "no_code": "Your reply had no python code block, so nothing ran.",
-    "several_blocks": "Your reply had {found} python code blocks; one reply runs one cell. Merge them "
-    "into one block.",
+    "several_blocks": (
+        "Your reply had {found} python code blocks; one reply runs one cell. "
+        "Merge them into one block."
+    ),
     "empty_block": "Your reply's python block was empty, so nothing ran.",
-    "cut_off": "Your reply was cut off at the token limit{limit} before its cell was complete, so "
-    "nothing ran. "
-    "Think more briefly and write the cell sooner.",
+    "cut_off": (
+        "Your reply was cut off at the token limit{limit} before its cell was complete, "
+        "so nothing ran. Think more briefly and write the cell sooner."
+    ),
 }
 
 

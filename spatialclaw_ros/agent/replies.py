@@ -1,4 +1,4 @@
-"""Reading the VLM's replies as real models write them: the cell it wrote, or the tool call(s).
+r"""Reading the VLM's replies as real models write them: the cell it wrote, or the tool call(s).
 
 What real replies look like, and what is done with each shape:
 - reasoning first: `<think>...</think>answer`, or only the closing `</think>` (a Qwen thinking
@@ -11,7 +11,7 @@ What real replies look like, and what is done with each shape:
   fence left open at the end of the reply is taken up to the end, unless the server cut the
   reply at its token limit (then the code is incomplete and is not run).
 - other fenced blocks (```json, ```text, ```bash, printed output) are not code.
-- no code but an explicit final answer ("Final answer: A", `\\boxed{A}`): submitted as
+- no code but an explicit final answer ("Final answer: A", `\boxed{A}`): submitted as
   `ReturnAnswer` (the answer check then decides whether it stands).
 - tool calls: OpenAI `tool_calls`, Qwen `<tool_call>{...}</tool_call>`, ```json blocks or a bare
   object; `{"tool": .., "args": ..}` or `{"name": .., "arguments": ..}`; JSON read leniently
@@ -111,7 +111,7 @@ def _looks_like_python(block: str) -> bool:
 
 
 def stated_answer(text: str) -> str | None:
-    """An explicit final answer in prose: the last `\\boxed{..}`, else a last line such as
+    r"""An explicit final answer in prose: the last `\boxed{..}`, else a last line such as
     "Final answer: A" or "**Answer:** 2.5 m"."""
     boxed = _BOXED.findall(text)
     if boxed:

@@ -295,8 +295,7 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
             vlm._wait(vlm.latency_s)
             try:
                 content = vlm._reply_for(body)
-            # a broken script must show up as a failed request, not a hang
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken script is a failed request, not a hang
                 self._error(500, f"{type(exc).__name__}: {exc}", kind="server_error")
                 return
             with vlm._lock:

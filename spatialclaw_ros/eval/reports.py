@@ -209,16 +209,20 @@ def trace_browser(
         verdict = "ok" if p.score >= 1 else ("partial" if p.score > 0 else "wrong")
         rows.append(
             "<tr "
-            f'class="{verdict}"><td>{html.escape(p.benchmark)}<br><small>{html.escape(p.sample_id)}</small></td>'
-            f"<td>{html.escape(p.category)}</td><td>{html.escape(question)}<ul>{options}</ul>{trace}</td>"
-            f"<td>{truth}</td><td>{html.escape(p.prediction)}<br><small>{html.escape(p.response[:300])}</small></td>"
-            f"<td>{p.score:.2f}</td><td>{html.escape(p.error or '')}{_error_details(p)}</td><td>{p.steps}</td></tr>"
+            f'class="{verdict}"><td>{html.escape(p.benchmark)}<br>'
+            f"<small>{html.escape(p.sample_id)}</small></td>"
+            f"<td>{html.escape(p.category)}</td>"
+            f"<td>{html.escape(question)}<ul>{options}</ul>{trace}</td>"
+            f"<td>{truth}</td><td>{html.escape(p.prediction)}<br>"
+            f"<small>{html.escape(p.response[:300])}</small></td>"
+            f"<td>{p.score:.2f}</td><td>{html.escape(p.error or '')}{_error_details(p)}</td>"
+            f"<td>{p.steps}</td></tr>"
         )
     page = (
         "<!doctype html><meta charset='utf-8'><title>spatialclaw traces</title><style>"
-        "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px "
-        "solid #ccc;padding:4px;"
-        "vertical-align:top}tr.wrong{background:#fee}tr.partial{background:#ffd}tr.ok{background:#efe}"
+        "body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
+        "tr.wrong{background:#fee}tr.partial{background:#ffd}tr.ok{background:#efe}"
         "pre{max-width:60em;white-space:pre-wrap}</style>"
         "<table><tr><th>sample</th><th>category</th><th>question</th><th>truth</th><th>answer</th>"
         f"<th>score</th><th>error</th><th>steps</th></tr>{''.join(rows)}</table>"

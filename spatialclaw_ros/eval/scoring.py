@@ -293,17 +293,17 @@ def _video_mme_v2_credits(rows: list[Prediction]) -> list[float]:
     groups: dict[str, list[Prediction]] = defaultdict(list)
     for p in rows:
         groups[p.group_id or p.sample_id].append(p)
-    credits = []
+    group_credits = []
     for key, members in groups.items():
         members.sort(key=lambda p: p.group_info.get("position", 0))
         info = members[0].group_info
         if "type" not in info:
             raise ValueError(f"Video-MME-v2 group {key}: predictions carry no group type")
-        credits.append(
+        group_credits.append(
             video_mme_v2_group_credit(
                 [p.score >= 1.0 for p in members],
                 info["type"],
                 info.get("structure", "[1, 2, 3, 4]"),
             )
         )
-    return credits
+    return group_credits

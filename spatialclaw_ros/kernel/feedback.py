@@ -31,7 +31,7 @@ def cap_middle(text: str, limit: int) -> str:
 
 
 def count_calls(calls: list[str]) -> str:
-    """ "tools.A, tools.B x2" in first-call order."""
+    """Calls counted, e.g. "tools.A, tools.B x2", in first-call order."""
     return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in Counter(calls).items())
 
 

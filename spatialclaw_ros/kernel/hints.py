@@ -39,7 +39,7 @@ def public_attributes(obj: object) -> list[str]:
 
 
 def attribute_hint(error: AttributeError) -> str:
-    """ "Did you mean ...?" and the available attributes, for an attribute that does not exist."""
+    """A "Did you mean ...?" and the available attributes, for an attribute that does not exist."""
     name, obj = getattr(error, "name", None), getattr(error, "obj", None)
     if not isinstance(name, str) or obj is None or _is_facade(obj):
         return ""

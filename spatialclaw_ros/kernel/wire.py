@@ -111,8 +111,8 @@ def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> An
 
 
 def _utf8(text: str) -> str:
-    """`text` as a plain str, lone surrogates (which UTF-8 cannot carry) written as escapes
-    like \\udcff. Unbound str methods: a str subclass from agent code may override them."""
+    r"""`text` as a plain str, lone surrogates (which UTF-8 cannot carry) written as escapes
+    like \udcff. Unbound str methods: a str subclass from agent code may override them."""
     text = str.__str__(text)
     if str.isascii(text):
         return text
@@ -278,14 +278,16 @@ class Channel:
                     lengths.append(buffer.nbytes)
             header = _HEADER.pack(len(body), len(buffers), len(fds))
             header += b"".join(_LENGTH.pack(n) for n in lengths)
-            header += b"".join(_LENGTH.pack(b.nbytes) for b, n in zip(buffers, lengths) if n < 0)
+            header += b"".join(
+                _LENGTH.pack(b.nbytes) for b, n in zip(buffers, lengths, strict=True) if n < 0
+            )
             if fds:
                 sent = socket.send_fds(self.sock, [header], fds)
                 self.sock.sendall(header[sent:])
             else:
                 self.sock.sendall(header)
             self.sock.sendall(body)
-            for buffer, n in zip(buffers, lengths):
+            for buffer, n in zip(buffers, lengths, strict=True):
                 if n >= 0:
                     self.sock.sendall(buffer)
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -326,7 +328,7 @@ class Channel:
                 )
             self.last_size = total
             body = self._read(body_length, deadline)
-            mapped = [_map_shared(fd, size) for fd, size in zip(fds, shared_sizes)]
+            mapped = [_map_shared(fd, size) for fd, size in zip(fds, shared_sizes, strict=True)]
             fds = []
             buffers = [self._read(n, deadline) if n >= 0 else mapped[-1 - n] for n in lengths]
         finally:

@@ -20,9 +20,8 @@ def check_device_name(name: str) -> None:
 
 
 def resolve_device(name: str):
-    """ "auto" -> the first CUDA device when there is one, else the CPU. A named device this
-    machine
-    does not have is an error."""
+    """The device for `name`: "auto" -> the first CUDA device when there is one, else the CPU.
+    A named device this machine does not have is an error."""
     import torch
 
     check_device_name(name)

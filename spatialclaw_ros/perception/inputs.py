@@ -56,7 +56,7 @@ def sensor_depths(frames: list[Frame]) -> np.ndarray:
             f"frames {missing} have no depth image; use the da3 or fused backend for them"
         )
     depth = metres_from_float(np.stack([f.depth for f in frames]))
-    empty = [f.index for f, d in zip(frames, depth) if not np.isfinite(d).any()]
+    empty = [f.index for f, d in zip(frames, depth, strict=True) if not np.isfinite(d).any()]
     if empty:
         raise PerceptionError(
             f"frames {empty} have no valid depth pixel (all NaN, zero or negative)"

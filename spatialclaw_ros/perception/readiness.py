@@ -72,8 +72,7 @@ class ModelLoader:
                 attempt = self._attempts
             try:
                 self._load()
-            # any failure to load is reported, never raised into the service
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - reported, never raised into the service
                 wait = backoff
                 backoff = min(backoff * 2, self._max_backoff_s)
                 with self._lock:

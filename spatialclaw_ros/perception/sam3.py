@@ -132,7 +132,7 @@ class Sam3Segmenter:
         )[0]
         return [
             ObjectMask(_bool(mask), text, float(score), frame.index, k)
-            for k, (mask, score) in enumerate(zip(result["masks"], result["scores"]))
+            for k, (mask, score) in enumerate(zip(result["masks"], result["scores"], strict=True))
         ]
 
     @torch.inference_mode()
@@ -170,7 +170,7 @@ class Sam3Segmenter:
             result = processor.postprocess_outputs(session, output)
             frame = chosen[output.frame_idx]
             for object_id, score, mask in zip(
-                _ints(result["object_ids"]), result["scores"], result["masks"]
+                _ints(result["object_ids"]), result["scores"], result["masks"], strict=True
             ):
                 if float(score) >= threshold:
                     masks.append(

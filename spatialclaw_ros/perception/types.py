@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 
@@ -254,7 +254,7 @@ class Segmentation:
         return {i: np.concatenate(p) for i, p in sorted(per_frame.items())}
 
 
-MaskLike = Union[ObjectMask, np.ndarray, Segmentation, Sequence[ObjectMask]]
+MaskLike = ObjectMask | np.ndarray | Segmentation | Sequence[ObjectMask]
 
 
 @dataclass

@@ -211,7 +211,7 @@ def _ask(client, action_type, question: DemoQuestion, number: int, markers: list
     if question.choices and len(answer) == 1 and answer.isalpha():
         answer = f"{answer} ({question.choices[ord(answer.upper()) - ord('A')]})"
     say(f"   answer: {answer}   truth: {question.truth}   steps: {result.steps}")
-    for name, estimate in zip(result.tf_frames, result.objects):
+    for name, estimate in zip(result.tf_frames, result.objects, strict=True):
         p = estimate.pose.position
         say(f"   TF {estimate.header.frame_id} -> {name}: ({p.x:.2f}, {p.y:.2f}, {p.z:.2f})")
     if wait_until(lambda: len(markers) > markers_before, 2.0):

@@ -43,7 +43,8 @@ GOAL_PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_steps": (100, "largest step budget (max_steps) a goal may ask for"),
     "max_queued_goals": (
         32,
-        "goals that may wait while one runs; more end at once with BUSY (0 with queue_goals false)",
+        "goals that may wait while one runs; more end at once with BUSY "
+        "(0 with queue_goals false)",
     ),
     "result_timeout_s": (900, "seconds a finished goal's result stays available to get_result"),
 }
@@ -297,7 +298,7 @@ class GoalQueue:
         the slot it was given, so that one lost goal cannot stop the queue."""
         try:
             self._dispatch(handle)
-        except Exception as error:  # rclpy raises several types for a destroyed handle
+        except Exception as error:  # noqa: BLE001 - rclpy raises several types for a gone handle
             with self._changed:
                 admission = self._admissions.pop(_key(handle), None)
                 if admission is not None and admission.run:

@@ -57,8 +57,10 @@ def build_outputs(
     header = Header(frame_id=frame.frame_id, stamp=seconds_to_stamp(frame.stamp))
     poses = [_box_pose(box, frame.world_to_frame) for box in boxes]
     tf_frames = _unique_child_frames(answer_id, [box.label for box in boxes])
-    objects = [_object_estimate(box, pose, header) for box, pose in zip(boxes, poses)]
-    transforms = [_transform(pose, header, child) for pose, child in zip(poses, tf_frames)]
+    objects = [_object_estimate(box, pose, header) for box, pose in zip(boxes, poses, strict=True)]
+    transforms = [
+        _transform(pose, header, child) for pose, child in zip(poses, tf_frames, strict=True)
+    ]
     markers = _markers(boxes, poses, distances, frame, header, marker_lifetime_s)
     return AnswerOutputs(
         objects=objects, transforms=transforms, markers=markers, tf_frames=tf_frames
@@ -138,7 +140,7 @@ def _markers(
     # DELETEALL first: RViz would otherwise keep the previous answer's objects beside the new ones.
     markers = [Marker(header=header, action=Marker.DELETEALL)]
     up = np.asarray(frame.up)
-    for i, (box, pose) in enumerate(zip(boxes, poses)):
+    for i, (box, pose) in enumerate(zip(boxes, poses, strict=True)):
         cube = _marker(header, "objects", i, Marker.CUBE, lifetime_s)
         cube.pose = matrix_to_pose(pose)
         cube.scale.x, cube.scale.y, cube.scale.z = (max(float(v), 0.01) for v in box.size)

@@ -102,8 +102,7 @@ CODE_SHAPES = {
     ],
     # an answer that is no number for a question that wants one: refused, then corrected
     "non_numeric_answer_refused": [
-        f"{FIELDS}\n"
-        f"{fenced(RECON + chr(10) + HEIGHT + chr(10) + 'ReturnAnswer(' + repr('about as tall as a table') + ')')}",
+        f"{FIELDS}\n" + fenced(f"{RECON}\n{HEIGHT}\nReturnAnswer({'about as tall as a table'!r})"),
         fenced(ANSWER),
     ],
 }

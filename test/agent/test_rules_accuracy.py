@@ -139,7 +139,8 @@ def test_distance_and_height_over_several_views(rules_agent, sweep):
     episode = _ask(
         rules_agent,
         frames,
-        "What is the distance between the centres of the blue box and the green sphere, in metres?",
+        "What is the distance between the centres of the blue box and the green sphere, "
+        "in metres?",
     )
     assert episode.value == pytest.approx(
         np.linalg.norm(room["blue_box"].center - room["green_sphere"].center), rel=0.02

@@ -111,7 +111,7 @@ def test_correspondence(clip, perception):
     # "(95, 56)" -> a pixel
     distances = {
         letter: np.hypot(*(np.array(ast.literal_eval(option)) - (u, v)))
-        for letter, option in zip(example.question.letters, example.question.choices)
+        for letter, option in zip(example.question.letters, example.question.choices, strict=True)
     }
     truth = min(distances, key=distances.get)
     assert distances[truth] < 3 and sorted(distances.values())[1] > 20  # the options are far apart

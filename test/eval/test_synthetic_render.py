@@ -120,7 +120,7 @@ def test_render_builds_a_frame_set_with_moving_objects_and_timestamps():
 def test_random_scene_is_seeded_named_and_objects_stand_apart_on_the_floor():
     a, b = random_scene(11, 9), random_scene(11, 9)
     assert a.names == b.names and all(
-        np.array_equal(x.center, y.center) for x, y in zip(a.objects, b.objects)
+        np.array_equal(x.center, y.center) for x, y in zip(a.objects, b.objects, strict=True)
     )
     assert a.names != random_scene(12, 9).names
     assert len(set(a.names)) == 9 and all(

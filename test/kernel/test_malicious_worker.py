@@ -43,16 +43,28 @@ CASES = {
     "10000-deep-nesting": "body = b'\\x91' * 10000 + b'\\xc0'\nchannel.sendall(frame(body))",
     "deep-tuple-argument": nested_tuples(200) + "channel.sendall(frame(body))",
     "huge-declared-body": "channel.sendall(struct.pack('<III', 2**31 - 1, 0, 0))",
-    "huge-declared-buffer": "channel.sendall(struct.pack('<III', 1, 1, 0) + struct.pack('<q', 2**40))",
-    "declared-shared-memory": "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + "
-    "struct.pack('<q', 10))",
-    "many-empty-maps": "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\n"
-    "channel.sendall(frame(body))",
-    "oversized-body": "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\n"
-    "channel.sendall(frame(body))",
-    "reply-out-of-turn": "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, 'status': "
-    "'success'})))",
-    "unknown-operation": "channel.sendall(frame(msgpack.packb({'op': 'shell', 'step': STEP, 'cmd': 'id'})))",
+    "huge-declared-buffer": (
+        "channel.sendall(struct.pack('<III', 1, 1, 0) + struct.pack('<q', 2**40))"
+    ),
+    "declared-shared-memory": (
+        "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + "
+        "struct.pack('<q', 10))"
+    ),
+    "many-empty-maps": (
+        "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\n"
+        "channel.sendall(frame(body))"
+    ),
+    "oversized-body": (
+        "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\n"
+        "channel.sendall(frame(body))"
+    ),
+    "reply-out-of-turn": (
+        "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, "
+        "'status': 'success'})))"
+    ),
+    "unknown-operation": (
+        "channel.sendall(frame(msgpack.packb({'op': 'shell', 'step': STEP, 'cmd': 'id'})))"
+    ),
     "garbage": "channel.sendall(frame(bytes(range(256)) * 64))",
 }
 

@@ -30,7 +30,8 @@ def alive(kernel) -> bool:
     [
         pytest.param(
             "def down(n):\n    return down(n + 1)\ndown(0)",
-            "Error on line 2: return down(n + 1)\nRecursionError: maximum recursion depth exceeded",
+            "Error on line 2: return down(n + 1)\n"
+            "RecursionError: maximum recursion depth exceeded",
             id="deep-recursion",
         ),
         pytest.param(

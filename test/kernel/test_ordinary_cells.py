@@ -84,7 +84,8 @@ CELLS = [
         "generators",
         "def squares(n):\n    for i in range(n):\n        yield i * i\n"
         "def chain(*its):\n    for it in its:\n        yield from it\n"
-        "g = squares(4)\nprint(next(g), list(g), list(chain('ab', [1])), sum(x for x in range(5)))",
+        "g = squares(4)\n"
+        "print(next(g), list(g), list(chain('ab', [1])), sum(x for x in range(5)))",
         "0 [1, 4, 9] ['a', 'b', 1] 10\n",
     ),
     Cell(

@@ -257,7 +257,7 @@ def npz(meta_bytes: bytes | None, arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-# ---- the fuzz tests --------------------------------------------------------------------------------
+# ---- the fuzz tests ------------------------------------------------------------------------------
 
 
 @settings(FUZZ, max_examples=1000)

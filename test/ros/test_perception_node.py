@@ -81,7 +81,7 @@ def test_reconstruct_service_returns_the_sensor_geometry(perception_node, client
     assert response.success, response.error_msg
     assert response.is_metric and len(response.depths) == len(response.camera_poses) == 3
     for frame, depth, info, pose in zip(
-        frames, response.depths, response.camera_infos, response.camera_poses
+        frames, response.depths, response.camera_infos, response.camera_poses, strict=True
     ):
         got = depth_from_image(depth)
         finite = np.isfinite(frame.depth)
@@ -146,7 +146,7 @@ def test_segment_service_reads_a_simulators_label_images(perception_node, client
     assert response.success, response.error_msg
     ball = next(i for i, name in names.items() if name == "blue ball")
     assert [m.frame_index for m in response.masks] == [0, 1, 2]
-    for frame, mask in zip(frames, response.masks):
+    for frame, mask in zip(frames, response.masks, strict=True):
         assert mask.label == "blue ball"
         assert np.array_equal(image_array(mask.mask) > 0, frame.labels == ball)
 

@@ -57,7 +57,7 @@ def _field(row: Row, *names: str, default: Any = _MISSING) -> Any:
 
 
 def _options(value: Any) -> list[str]:
-    """Options given as a list, a JSON list, or 'A. x\\nB. y' text -> texts without letters."""
+    r"""Options given as a list, a JSON list, or 'A. x\nB. y' text -> texts without letters."""
     if value is None or value == "":
         return []
     if isinstance(value, str):

@@ -164,10 +164,11 @@ def _sample(
 
 
 def generate(
-    config: SyntheticConfig = SyntheticConfig(), progress: Callable[[str], None] | None = None
+    config: SyntheticConfig | None = None, progress: Callable[[str], None] | None = None
 ) -> SyntheticBenchmark:
     """Render every clip and ask every template that applies, deterministically from
-    `config.seed`."""
+    `config.seed` (the default SyntheticConfig when none is given)."""
+    config = config if config is not None else SyntheticConfig()
     rng = np.random.default_rng(config.seed)
     balancer = LetterBalancer(rng)
     samples: list[Sample] = []
@@ -197,7 +198,7 @@ def generate(
                 group = f"{base.id}/{template.name}" if len(facts) > 1 else None
                 samples += [
                     _sample(template, f, params, m, balancer, group)
-                    for f, m in zip(facts, measured)
+                    for f, m in zip(facts, measured, strict=True)
                 ]
             if progress:
                 progress(f"{base.id}: {len(rendered)} clip(s), {len(samples)} questions so far")

@@ -207,6 +207,6 @@ def render(
         raise ValueError(f"got {len(times)} timestamps for {len(poses)} poses")
     frames = [
         render_frame(s, p, intrinsics, i, t, camera)
-        for i, (s, p, t) in enumerate(zip(scenes, poses, times))
+        for i, (s, p, t) in enumerate(zip(scenes, poses, times, strict=True))
     ]
     return FrameSet(frames, world_frame=WORLD_FRAME, name=scenes[0].name)
