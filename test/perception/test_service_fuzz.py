@@ -172,7 +172,7 @@ def answered(response: httpx.Response) -> None:
         assert detail, response.text
 
 
-# ---- strategies ----------------------------------------------------------------------------------
+# ---- strategies ---------------------------------------------------------------------------------
 
 FRAMES = tiny_frames(n=2, width=8, height=6)
 json_values = st.recursive(
@@ -257,7 +257,7 @@ def npz(meta_bytes: bytes | None, arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-# ---- the fuzz tests ------------------------------------------------------------------------------
+# ---- the fuzz tests -----------------------------------------------------------------------------
 
 
 @settings(FUZZ, max_examples=1000)
