@@ -240,11 +240,11 @@ def _numbers_in(text: str) -> list[tuple[int, float, str | None]]:
         unit = _UNIT_AFTER.match(text, match.end())
         found.append((match.start(), value, unit.group(1) if unit else None))
     for match in _WORD_NUMBER.finditer(text):
-        value = _words_to_number(match.group(0))
-        if value is None:
+        spelled = _words_to_number(match.group(0))
+        if spelled is None:
             continue
         unit = _UNIT_AFTER.match(text, match.end())
-        found.append((match.start(), value, unit.group(1) if unit else None))
+        found.append((match.start(), spelled, unit.group(1) if unit else None))
     return sorted(found)
 
 
@@ -271,7 +271,7 @@ def read_number(text: str, unit: Unit | None = None) -> tuple[float, str | None]
     return None
 
 
-def parse_number(text: str, unit: Unit | None = None) -> float | None:
+def parse_number(text: str | float | None, unit: Unit | None = None) -> float | None:
     """The number `text` answers with, converted to `unit` when a unit is spelled after it.
 
     Takes the first number of the boxed answer, else of the last answer marker, else of the text
@@ -296,9 +296,10 @@ def parse_yes_no(text: str) -> Literal["yes", "no"] | None:
         return None
     for span in [*answer_spans(text), text.strip().split("\n")[0][:20], text]:
         words = {m.group(1).lower() for m in _YES_NO.finditer(span)}
-        values = {"yes" if w in ("yes", "true") else "no" for w in words}
-        if len(values) == 1:
-            return values.pop()  # type: ignore[return-value]
+        if words and words <= {"yes", "true"}:
+            return "yes"
+        if words and words <= {"no", "false"}:
+            return "no"
     return None
 
 

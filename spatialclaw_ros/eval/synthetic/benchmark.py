@@ -26,7 +26,7 @@ from spatialclaw_ros.eval.records import (
     write_jsonl,
 )
 from spatialclaw_ros.eval.synthetic import clips as clipmod
-from spatialclaw_ros.eval.synthetic.clips import MIN_VISIBLE_SHARE, Clip
+from spatialclaw_ros.eval.synthetic.clips import MIN_VISIBLE_SHARE, Clip, rendered_layers
 from spatialclaw_ros.eval.synthetic.questions import TEMPLATES, Facts, Measure, Template, measure
 from spatialclaw_ros.eval.synthetic.render import default_intrinsics
 from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, random_scene
@@ -75,7 +75,7 @@ class SyntheticBenchmark:
 
     def frames_for(self, sample: Sample) -> list[FrameSet]:
         """The in-memory frame sets a sample's media refer to."""
-        return [self.clips[Path(g.paths[0]).stem].frames for g in sample.media]
+        return [self.clips[Path(g.paths[0]).stem].rendered_frames() for g in sample.media]
 
 
 class LetterBalancer:
@@ -236,7 +236,7 @@ def write_benchmark(bench: SyntheticBenchmark, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     for clip in bench.clips.values():
-        save_frameset(clip.frames, out / "clips" / f"{clip.id}.npz")
+        save_frameset(clip.rendered_frames(), out / "clips" / f"{clip.id}.npz")
         geometry = {
             "id": clip.id,
             "family": clip.family,
@@ -256,6 +256,9 @@ def load_clip(npz_path: str | Path) -> Clip:
     npz_path = Path(npz_path)
     geometry = json.loads(npz_path.with_suffix(".json").read_text())
     frames = load_frameset(npz_path)
+    intrinsics = frames[0].intrinsics
+    if intrinsics is None:
+        raise ValueError(f"{npz_path}: the clip's frames carry no camera intrinsics")
     return Clip(
         id=geometry["id"],
         family=geometry["family"],
@@ -263,7 +266,7 @@ def load_clip(npz_path: str | Path) -> Clip:
         scenes=[_scene_from_json(s) for s in geometry["scenes"]],
         poses=[f.pose for f in frames],
         timestamps=frames.timestamps,
-        intrinsics=frames[0].intrinsics,
+        intrinsics=intrinsics,
         variant=geometry["variant"],
         moving=geometry["moving"],
         frames=frames,
@@ -275,7 +278,8 @@ def _label_problems(facts: Facts) -> list[str]:
     at that pixel, unless something nearer covers it there."""
     clip, problems = facts.clip, []
     for i, seen in enumerate(facts.seen):
-        frame = clip.frames[i]
+        frame = clip.rendered_frames()[i]
+        depth, labels = rendered_layers(frame)
         for name, s in seen.items():
             if (
                 s.center_pixel is None
@@ -285,7 +289,7 @@ def _label_problems(facts: Facts) -> list[str]:
                 continue
             u, v = s.center_pixel
             depth_of_center = clip.in_camera(clip.center(name, i), i)[2]
-            if frame.labels[v, u] == 0 or not frame.depth[v, u] < depth_of_center:
+            if labels[v, u] == 0 or not depth[v, u] < depth_of_center:
                 problems.append(
                     f"{clip.id} frame {i}: the centre of {name} projects to ({u}, {v}), "
                     "outside its mask"

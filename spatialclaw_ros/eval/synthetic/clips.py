@@ -15,7 +15,7 @@ import numpy as np
 
 from spatialclaw_ros.eval.synthetic.render import render
 from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, look_at, rot_z
-from spatialclaw_ros.frames import CameraIntrinsics, FrameSet
+from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 
 VARIANTS = ("original", "mirrored", "reversed", "mirrored_reversed")
 # An object counts as seen in a frame when it covers this share of the image and its centre's
@@ -43,6 +43,12 @@ class Clip:
     def __len__(self) -> int:
         return len(self.poses)
 
+    def rendered_frames(self) -> FrameSet:
+        """The rendered frames; asking before the clip was rendered is an error."""
+        if self.frames is None:
+            raise ValueError(f"clip {self.id} has not been rendered")
+        return self.frames
+
     def rendered(self) -> Clip:
         frames = render(self.scenes, self.poses, self.intrinsics, self.timestamps)
         frames.name = self.id
@@ -69,11 +75,18 @@ class Sighting:
     clear: bool
 
 
+def rendered_layers(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and label image of a rendered frame (renders always carry both)."""
+    if frame.depth is None or frame.labels is None:
+        raise ValueError(f"frame {frame.index} is not a render: it lacks depth or labels")
+    return frame.depth, frame.labels
+
+
 def sightings(clip: Clip, i: int) -> dict[str, Sighting]:
     """Every object's visibility in rendered frame i, from its label image."""
-    frame = clip.frames[i]
+    _, labels = rendered_layers(clip.rendered_frames()[i])
     k = clip.intrinsics
-    counts = np.bincount(frame.labels.ravel(), minlength=len(clip.scenes[i].objects) + 1)
+    counts = np.bincount(labels.ravel(), minlength=len(clip.scenes[i].objects) + 1)
     result = {}
     for obj in clip.scenes[i].objects:
         label = clip.scenes[i].label_id(obj.name)
@@ -83,7 +96,7 @@ def sightings(clip: Clip, i: int) -> dict[str, Sighting]:
             u, v = int(round(k.fx * p[0] / p[2] + k.cx)), int(round(k.fy * p[1] / p[2] + k.cy))
             if 0 <= u < k.width and 0 <= v < k.height:
                 pixel = (u, v)
-        shown = pixel is not None and frame.labels[pixel[1], pixel[0]] == label
+        shown = pixel is not None and labels[pixel[1], pixel[0]] == label
         clear = shown and counts[label] >= MIN_VISIBLE_SHARE * k.width * k.height
         result[obj.name] = Sighting(int(counts[label]), pixel, bool(clear))
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Measure:
 class Template:
     name: str
     kinds: tuple[str, ...]  # clip kinds it applies to
-    answer_type: str  # "mc" or "number"
+    answer_type: Literal["mc", "number"]
     unit: str | None
     propose: Callable[[Facts, np.random.Generator], list[Params]]
     phrase: Callable[[Facts, Params], tuple[str, list[str]]]  # question text, option texts
@@ -180,7 +181,7 @@ def _nearest_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
 def _nearest_measure(facts: Facts, p: Params) -> Measure:
     eye = facts.clip.camera_position(0)
     dist = {n: float(np.linalg.norm(facts.clip.center(n, 0) - eye)) for n in p["objects"]}
-    return Measure(spoken(min(dist, key=dist.get)), _ratio_borderline(list(dist.values())))
+    return Measure(spoken(min(dist, key=dist.__getitem__)), _ratio_borderline(list(dist.values())))
 
 
 def _side_of_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
@@ -372,7 +373,7 @@ def _order_measure(facts: Facts, p: Params) -> Measure:
         n: facts.clear_frames(n)[0] if facts.clear_frames(n) else len(facts.clip)
         for n in p["objects"]
     }
-    first = min(first_clear, key=first_clear.get)
+    first = min(first_clear, key=first_clear.__getitem__)
     others_shown = [facts.shown_frames(n)[0] for n in p["objects"] if n != first]
     if first_clear[first] + MIN_FRAME_GAP > min(others_shown):
         return Measure(spoken(first), "objects come into view too close together")
