@@ -208,12 +208,12 @@ class AgentLoop:
         if result.answer is not None:
             refusal = answer_problem(result.answer, self.question, state["refused"])
             if refusal is None:
-                update.update(answer=result.answer, stop="answered")
+                update["answer"], update["stop"] = result.answer, "answered"
             else:
                 self.trace.event(
                     "answer_refused", turn=state["turns"], answer=result.answer, reason=refusal
                 )
-                update.update(refusal=refusal, refused=[*state["refused"], result.answer])
+                update["refusal"], update["refused"] = refusal, [*state["refused"], result.answer]
         return update
 
     def _feedback(self, state: LoopState) -> LoopState:
@@ -271,7 +271,7 @@ class AgentLoop:
 
     def _checked(self, state: LoopState, update: LoopState) -> LoopState:
         """`update` plus the reason to stop, if any, judged on the state after the update."""
-        after = {**state, **update}
+        after: LoopState = {**state, **update}
         if after["stop"] is None:
             update["stop"] = self._stop_reason(after)
         return update

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from types import FrameType
 
 from spatialclaw_ros.kernel.policy import module_forbidden_in_worker
 
@@ -62,7 +64,7 @@ class SandboxViolation(PermissionError):
 
 class AuditPolicy:
     def __init__(
-        self, read_roots: list[str], compile_callers: list[str], map_callers: list[str] = ()
+        self, read_roots: list[str], compile_callers: list[str], map_callers: Sequence[str] = ()
     ) -> None:
         self.read_roots = tuple(os.path.join(os.path.realpath(r), "") for r in read_roots)
         self.compile_callers = tuple(os.path.realpath(c) for c in compile_callers)
@@ -113,7 +115,7 @@ class AuditPolicy:
     @staticmethod
     def _importing() -> bool:
         """Whether a module is being loaded (library code compiling its own source then)."""
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename.startswith("<frozen importlib"):
                 return True

@@ -42,7 +42,7 @@ class _StepFailure(Exception):
     `poisoned_from`: the first step whose report can no longer be believed (a message of that
     step arrived later, so its "done" was forged); it and later steps are not restored."""
 
-    def __init__(self, kind: str, message: str, poisoned_from: int | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, poisoned_from: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.poisoned_from = poisoned_from
@@ -255,7 +255,7 @@ class Kernel:
         result.feedback = render(result, self.images_left)
         return result
 
-    def _size_check(self, code: str) -> tuple[str, str] | None:
+    def _size_check(self, code: str) -> tuple[ErrorKind, str] | None:
         if len(code) > self.config.max_cell_chars:
             return "code", (
                 f"CellTooLong: the cell has {len(code)} characters; the limit is "
@@ -264,7 +264,7 @@ class Kernel:
             )
         return None
 
-    def _static_check(self, code: str) -> tuple[str, str] | None:
+    def _static_check(self, code: str) -> tuple[ErrorKind, str] | None:
         too_long = self._size_check(code)
         if too_long is not None:
             return too_long
@@ -297,7 +297,7 @@ class Kernel:
         """Send a cell, serve its host calls until it is done; kills the worker on failure.
         Every message must carry this step's number and stay within the step's byte budget:
         anything else is a protocol breach, and the worker is replaced."""
-        worker = self._worker
+        worker = self.worker
         deadline = time.monotonic() + self.config.cell_timeout_s
         pending = list(calls or [])
         budget = self.config.max_step_mb * 2**20
@@ -362,7 +362,7 @@ class Kernel:
                 poisoned,
             ) from None
 
-    def _death(self, code: int | None, worker: WorkerProcess) -> tuple[str, str]:
+    def _death(self, code: int | None, worker: WorkerProcess) -> tuple[ErrorKind, str]:
         died_of = exit_signal(code)
         if died_of == signal.SIGXCPU:
             return (
@@ -423,6 +423,7 @@ class Kernel:
     # ---- host services ---------------------------------------------------------------------
     def _serve(self, name: str, args: dict, result: StepResult | None) -> dict:
         kind = "vlm" if name.startswith("vlm_") else "perception"
+        value: Reconstruction | Segmentation | bool | Any
         try:
             if name == "reconstruct":
                 value = self._reconstruct(args)

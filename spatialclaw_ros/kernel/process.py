@@ -165,7 +165,10 @@ class WorkerProcess:
             raise KernelStartError("the kernel worker sent an unexpected reply to its episode")
 
     def _drain_stderr(self) -> None:
-        for line in self.process.stderr:
+        stderr = self.process.stderr
+        if stderr is None:
+            raise RuntimeError("the worker was started without a stderr pipe")
+        for line in stderr:
             self.stderr_tail.append(line)
 
     def last_words(self) -> str:

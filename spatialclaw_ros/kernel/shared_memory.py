@@ -60,8 +60,8 @@ class PreparedMemory:
             self._recent.move_to_end(size)
             while len(self._recent) > _MAX_SIZES:
                 old, _ = self._recent.popitem(last=False)
-                for prepared in self._ready.pop(old, []):
-                    prepared.release()
+                for stale in self._ready.pop(old, []):
+                    stale.release()
             ready = self._ready.get(size)
             prepared = ready.pop() if ready else None
             if self._thread is None:
@@ -99,10 +99,10 @@ class PreparedMemory:
                 except OSError:
                     break  # out of memory for now; the sender allocates on demand
                 with self._lock:
-                    if wanted[0] in self._recent:
+                    kept = wanted[0] in self._recent
+                    if kept:
                         self._ready[wanted[0]].append(prepared)
-                        prepared = None
-                if prepared is not None:
+                if not kept:
                     prepared.release()
 
 

@@ -89,7 +89,7 @@ def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> An
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise TypeError(f"arrays of dtype {value.dtype} cannot be sent; use numeric arrays")
         array = np.ascontiguousarray(value).view(np.ndarray)
-        buffers.append(memoryview(array).cast("B"))
+        buffers.append(array.data.cast("B"))
         return msgpack.ExtType(
             _ARRAY, msgpack.packb([array.dtype.str, list(array.shape), len(buffers) - 1])
         )
@@ -316,7 +316,7 @@ class Channel:
                 )
             table = self._read(_LENGTH.size * (count + shared), deadline)
             entries = [
-                _LENGTH.unpack_from(table, i * _LENGTH.size)[0] for i in range(count + shared)
+                _LENGTH.unpack_from(table.data, i * _LENGTH.size)[0] for i in range(count + shared)
             ]
             lengths, shared_sizes = entries[:count], entries[count:]
             if any(n < -shared for n in lengths) or any(n < 0 for n in shared_sizes):
@@ -385,7 +385,7 @@ class Channel:
         # np.empty, not bytearray: a bytearray is zero-filled first, which for a 33 MiB depth
         # stack took about twice as long as receiving it.
         buffer = np.empty(size, dtype=np.uint8)
-        view = memoryview(buffer)
+        view = buffer.data
         received = 0
         while received < size:
             self._wait(deadline)

@@ -163,8 +163,9 @@ class RecordedTool:
     def __repr__(self) -> str:
         return repr(self._target)
 
+    # a property where classes have a plain attribute: agent code reads the wrapped tool's doc
     @property
-    def __doc__(self):
+    def __doc__(self):  # type: ignore[override]
         return self._target.__doc__
 
 
@@ -383,9 +384,15 @@ class Worker:
         # not ast.parse: the audit hook trusts this file. dont_inherit: cells must not get this
         # module's `from __future__ import annotations` (typing.NamedTuple would compile strings).
         tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        if not isinstance(tree, ast.Module):  # "exec" mode always parses to a Module
+            raise TypeError(f"a cell parsed to {type(tree).__name__}, not a module")
         if self.settings.python_layer:
             tree = guard_attributes(tree)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr):
+            tree.body.pop()
+        else:
+            last = None
         exec(compile(tree, filename, "exec", dont_inherit=True), self.namespace)
         if last is not None:  # like a notebook cell: show the value of a final expression
             value = eval(

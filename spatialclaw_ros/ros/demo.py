@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,10 @@ def _questions(scene: Scene, frames: FrameSet) -> list[DemoQuestion]:
         names = sorted(set().union(*(f.label_names.values() for f in frames)))
     spoken = {n: n.replace("_", " ") for n in names}
     a, b = names[0], names[1]
-    camera = frames[0].pose[:3, 3]
+    first_pose = frames[0].pose
+    if first_pose is None:
+        raise ValueError("the demo scene's frames carry no camera poses")
+    camera = first_pose[:3, 3]
     asked = [
         DemoQuestion(
             f"What is the distance between the centres of the {spoken[a]} and the "
@@ -168,7 +172,10 @@ def _run_ros(
         client_node = spinner.node("demo_client")
         markers: list[MarkerArray] = []
         client_node.create_subscription(MarkerArray, "/spatialclaw/markers", markers.append, 10)
-        client = ActionClient(client_node, AskSpatial, "/spatialclaw/ask")
+        # the generated action types are untyped, so the client's type parameters are too
+        client: ActionClient[Any, Any, Any] = ActionClient(
+            client_node, AskSpatial, "/spatialclaw/ask"
+        )
         if not wait_until(
             lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0
         ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import rclpy
 from rclpy.executors import (
@@ -15,6 +16,8 @@ from rclpy.executors import (
     SingleThreadedExecutor,
 )
 from rclpy.node import Node
+
+NodeT = TypeVar("NodeT", bound=Node)
 
 
 def spin_node(
@@ -44,6 +47,7 @@ class Spinner:
     def __init__(self, threads: int = 4):
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
+        self.executor: SingleThreadedExecutor | MultiThreadedExecutor
         if threads == 1:
             self.executor = SingleThreadedExecutor(context=self.context)
         else:
@@ -62,7 +66,7 @@ class Spinner:
         """A new plain node in this context, spinning."""
         return self.add(rclpy.create_node(name, context=self.context))
 
-    def add(self, node: Node) -> Node:
+    def add(self, node: NodeT) -> NodeT:
         """Spin `node` (made with `context=spinner.context`); it is destroyed on close."""
         self.executor.add_node(node)
         self._nodes.append(node)
