@@ -42,7 +42,7 @@ def save_frameset(frames: FrameSet, path: str | Path) -> Path:
         "label_names": [{str(k): v for k, v in (f.label_names or {}).items()} for f in frames],
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, allow_pickle=False, **arrays)  # numeric arrays only
     return path
 
 

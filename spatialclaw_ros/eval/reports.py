@@ -103,7 +103,10 @@ def markdown_table(report: Report) -> str:
         row = f"| {family} | {name} | {s.n} | {100 * s.score:.1f} |"
         if with_delta:
             base, delta = report.baseline.get(name), report.delta(name)
-            row += f" {100 * base:.1f} | {100 * delta:+.1f} |" if base is not None else " - | - |"
+            if base is not None and delta is not None:
+                row += f" {100 * base:.1f} | {100 * delta:+.1f} |"
+            else:
+                row += " - | - |"
         lines.append(row)
     lines += ["", "| family | score |", "| --- | --- |"]
     lines += [f"| {f} | {100 * v:.1f} |" for f, v in report.families.items()]

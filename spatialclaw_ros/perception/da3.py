@@ -143,6 +143,8 @@ class DA3Reconstructor:
                 if merged is None
                 else _chain(merged, self._predict_chunk(chunk))
             )
+        if merged is None:  # `starts` always holds 0, so only a bug gets here
+            raise PerceptionError("no chunk was predicted")
         return merged
 
     def _predict_chunk(self, chunk: list[Frame]) -> DepthPrediction:
@@ -182,8 +184,9 @@ class DA3Reconstructor:
     ) -> np.ndarray:
         """Known CameraInfo wins; otherwise DA3's estimate scaled from processed to input
         pixels."""
-        if all(f.intrinsics is not None for f in chunk):
-            return np.stack([f.intrinsics.matrix() for f in chunk])
+        known = [f.intrinsics.matrix() for f in chunk if f.intrinsics is not None]
+        if len(known) == len(chunk):
+            return np.stack(known)
         if predicted is None:
             raise PerceptionError(
                 f"{self.model_id} does not estimate intrinsics and the frames carry none"

@@ -63,7 +63,9 @@ class FusedReconstructor:
                 return float(np.median(sensor[shared] / prediction.depth[shared]))
         posed = [i for i, f in enumerate(chosen) if f.pose is not None]
         if len(posed) >= 2 and prediction.camera_to_first is not None:
-            robot_path = path_length(np.stack([chosen[i].pose[:3, 3] for i in posed]))
+            robot_path = path_length(
+                np.stack([pose[:3, 3] for f in chosen if (pose := f.pose) is not None])
+            )
             model_path = path_length(prediction.camera_to_first[posed, :3, 3])
             if robot_path >= MIN_BASELINE_M and model_path > 0:
                 return robot_path / model_path
@@ -92,7 +94,7 @@ def _poses(
 ) -> tuple[np.ndarray, str]:
     posed = [i for i, f in enumerate(chosen) if f.pose is not None]
     if len(posed) == len(chosen):
-        return np.stack([f.pose for f in chosen]), world_name(frames)
+        return np.stack([f.pose for f in chosen if f.pose is not None]), world_name(frames)
     if prediction.camera_to_first is None:
         if len(chosen) == 1:
             return np.eye(4)[None], FIRST_CAMERA

@@ -44,7 +44,7 @@ def intrinsics_matrices(frames: list[Frame]) -> np.ndarray:
             f"frames {missing} have no camera intrinsics (CameraInfo); the sensor "
             "backend needs them"
         )
-    return np.stack([f.intrinsics.matrix() for f in frames])
+    return np.stack([f.intrinsics.matrix() for f in frames if f.intrinsics is not None])
 
 
 def sensor_depths(frames: list[Frame]) -> np.ndarray:
@@ -55,7 +55,7 @@ def sensor_depths(frames: list[Frame]) -> np.ndarray:
         raise PerceptionError(
             f"frames {missing} have no depth image; use the da3 or fused backend for them"
         )
-    depth = metres_from_float(np.stack([f.depth for f in frames]))
+    depth = metres_from_float(np.stack([f.depth for f in frames if f.depth is not None]))
     empty = [f.index for f, d in zip(frames, depth, strict=True) if not np.isfinite(d).any()]
     if empty:
         raise PerceptionError(

@@ -54,8 +54,9 @@ class LabelSegmenter:
         masks = []
         for frame in chosen:
             names = frame.label_names or {}
+            labels = _labels_of(frame)
             for instance in sorted(ids):
-                mask = frame.labels == instance
+                mask: np.ndarray = labels == instance
                 if mask.any():
                     label = request.label or names.get(instance, str(instance))
                     masks.append(ObjectMask(mask, label, 1.0, frame.index, int(instance)))
@@ -81,7 +82,8 @@ class LabelSegmenter:
         return ids
 
     def _id_for_geometry(self, frame: Frame, request: SegmentRequest) -> int:
-        h, w = frame.labels.shape
+        labels = _labels_of(frame)
+        h, w = labels.shape
         if request.points is not None:
             points = np.asarray(request.points, dtype=np.float64)
             positive = points[request.positive_labels() == 1]
@@ -90,12 +92,12 @@ class LabelSegmenter:
             x, y = int(round(positive[0][0])), int(round(positive[0][1]))
             if not (0 <= x < w and 0 <= y < h):
                 raise PerceptionError(f"point ({x}, {y}) is outside the {w}x{h} image")
-            instance = int(frame.labels[y, x])
+            instance = int(labels[y, x])
         else:
             x0, y0, x1, y1 = np.clip(
                 np.round(np.asarray(request.box, dtype=np.float64)), 0, [w, h, w, h]
             ).astype(int)
-            inside = frame.labels[y0:y1, x0:x1]
+            inside = labels[y0:y1, x0:x1]
             counts = (
                 np.bincount(inside[inside > 0].ravel()) if (inside > 0).any() else np.zeros(1, int)
             )
@@ -105,6 +107,12 @@ class LabelSegmenter:
                 f"the prompt on frame {frame.index} selects background, not a labelled object"
             )
         return instance
+
+
+def _labels_of(frame: Frame) -> np.ndarray:
+    if frame.labels is None:
+        raise PerceptionError(f"frame {frame.index} has no label image")
+    return frame.labels
 
 
 def _require_labels(chosen: list[Frame]) -> None:

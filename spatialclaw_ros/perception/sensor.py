@@ -30,8 +30,9 @@ class SensorReconstructor:
         common_size(chosen)
         depth = sensor_depths(chosen)
         intrinsics = intrinsics_matrices(chosen)
-        if all(f.pose is not None for f in chosen):
-            extrinsics, world = np.stack([f.pose for f in chosen]), world_name(frames)
+        poses = [f.pose for f in chosen if f.pose is not None]
+        if len(poses) == len(chosen):
+            extrinsics, world = np.stack(poses), world_name(frames)
         elif len(chosen) == 1:
             extrinsics, world = np.eye(4)[None], FIRST_CAMERA
         else:

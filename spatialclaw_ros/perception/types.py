@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -306,14 +306,15 @@ class Reconstruction:
     def indexed_by_frame(self) -> Reconstruction:
         """The same reconstruction with its per-frame arrays indexed by frame number
         (FrameArray)."""
-        return replace(
-            self,
-            **{name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME},
-        )
+        arrays: dict[str, Any] = {
+            name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME
+        }
+        return replace(self, **arrays)
 
     def _positional(self) -> Reconstruction:
         """The same reconstruction with plain row-indexed arrays, for code that walks the rows."""
-        return replace(self, **{name: np.asarray(getattr(self, name)) for name in _PER_FRAME})
+        arrays: dict[str, Any] = {name: np.asarray(getattr(self, name)) for name in _PER_FRAME}
+        return replace(self, **arrays)
 
     def row(self, frame_index: int) -> int:
         """Position of a frame index in the arrays."""
@@ -450,11 +451,14 @@ class Reconstruction:
     ) -> tuple[str, np.ndarray, list[int], float]:
         """Label, world points, frame indices and mean score of one object given in any mask
         form."""
+        given: Sequence[ObjectMask | np.ndarray]
         if isinstance(mask, Segmentation):
-            mask = mask.masks
-        if isinstance(mask, (ObjectMask, np.ndarray)):
-            mask = [mask]
-        masks = list(mask)
+            given = mask.masks
+        elif isinstance(mask, (ObjectMask, np.ndarray)):
+            given = [mask]
+        else:
+            given = mask
+        masks = list(given)
         if not masks:
             raise PerceptionError("no mask given: the segmentation is empty")
         points, frames, scores, label = [], [], [], "object"

@@ -43,7 +43,9 @@ DEFAULT_LIMITS = DecodeLimits()
 
 def pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    # numeric arrays only: nothing is ever pickled
+    meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(buffer, allow_pickle=False, meta=meta_bytes, **arrays)
     return buffer.getvalue()
 
 
@@ -158,7 +160,7 @@ def decode_frame_indices(
     meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS
 ) -> list[int] | None:
     """`frame_indices`: absent or null (all frames), or a list of integers."""
-    return _indices(meta.get("frame_indices"), "frame_indices", limits, allow_none=True)
+    return None if meta.get("frame_indices") is None else _indices(meta["frame_indices"], "frame_indices", limits)
 
 
 def decode_name(meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS) -> str:
@@ -254,9 +256,7 @@ def decode_request(
     if threshold is not None and not 0.0 <= _number(threshold, "request.threshold") <= 1.0:
         raise WireError(f"request.threshold must be between 0 and 1, got {threshold}")
     return SegmentRequest(
-        frame_indices=_indices(
-            fields.get("frame_indices"), "request.frame_indices", limits, allow_none=False
-        ),
+        frame_indices=_indices(fields.get("frame_indices"), "request.frame_indices", limits),
         text=_optional_text(fields.get("text"), "request.text", limits),
         points=points,
         point_labels=_finite_array(arrays.get("request_point_labels"), "request_point_labels"),
@@ -300,9 +300,7 @@ def _optional_text(value: Any, field: str, limits: DecodeLimits) -> str | None:
     return None if value is None else _text(value, field, limits)
 
 
-def _indices(value: Any, field: str, limits: DecodeLimits, allow_none: bool) -> list[int] | None:
-    if value is None and allow_none:
-        return None
+def _indices(value: Any, field: str, limits: DecodeLimits) -> list[int]:
     if not isinstance(value, list):
         raise WireError(f"{field} must be a list of frame indices, got {_shown(value)}")
     if len(value) > limits.max_frames:
