@@ -391,8 +391,8 @@ class FrameBuffer:
             ]
             label_names = dict(streams.label_names)
         frames = []
-        for index, (stamp, image, depth, labels, intrinsics) in enumerate(selected):
-            labels = _decoded(labels)
+        for index, (stamp, image, depth, stored_labels, intrinsics) in enumerate(selected):
+            labels = _decoded(stored_labels)
             frames.append(
                 Frame(
                     image=image,

@@ -160,7 +160,8 @@ def decode_frame_indices(
     meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS
 ) -> list[int] | None:
     """`frame_indices`: absent or null (all frames), or a list of integers."""
-    return None if meta.get("frame_indices") is None else _indices(meta["frame_indices"], "frame_indices", limits)
+    value = meta.get("frame_indices")
+    return None if value is None else _indices(value, "frame_indices", limits)
 
 
 def decode_name(meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS) -> str:

@@ -25,7 +25,8 @@ from spatialclaw_ros.ros.conversions import (
 
 UP_REP103 = (0.0, 0.0, 1.0)  # map / odom / base_link: z up
 UP_OPTICAL = (0.0, -1.0, 0.0)  # *_optical camera frames: y down
-_PALETTE = colormaps["tab10"].colors
+# tab10's ten colours, as RGB
+_PALETTE = [(float(r), float(g), float(b)) for r, g, b in colormaps["tab10"](np.arange(10))[:, :3]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def _box_pose(box: Box3D, world_to_frame: np.ndarray) -> np.ndarray:
 
 
 def _unique_child_frames(answer_id: str, labels: list[str]) -> list[str]:
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for label in labels:
         base = frame_name(label)
         seen[base] = seen.get(base, 0) + 1

@@ -35,7 +35,12 @@ class Graph:
         else:
             ys = np.asarray(y)
         figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-        {"line": axes.plot, "scatter": axes.scatter, "bar": axes.bar}[kind](xs, ys)
+        if kind == "line":
+            axes.plot(xs, ys)
+        elif kind == "scatter":
+            axes.scatter(xs, ys)
+        else:
+            axes.bar(xs, ys)
         axes.set_title(title)
         axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
@@ -95,7 +100,7 @@ class Graph:
         figure, axes = plt.subplots(figsize=(6, 6), dpi=100)
         layout = nx.circular_layout(graph)
         nx.draw_networkx(graph, layout, ax=axes, node_color="#9ecae1", font_size=9)
-        labels = {}
+        labels: dict[tuple[str, str], list[str]] = {}
         for a, b, data in graph.edges(data=True):
             labels.setdefault((a, b), []).append(data.get("relation", ""))
         nx.draw_networkx_edge_labels(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import cv2
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 
 def figure_to_rgb(figure: Figure) -> np.ndarray:
     """Render a matplotlib figure (Agg canvas) to an H x W x 3 uint8 array."""
     figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    canvas = cast("FigureCanvasAgg", figure.canvas)  # the worker's backend is Agg
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def to_rgb(image) -> np.ndarray:

@@ -78,7 +78,10 @@ def _field_lines(cls) -> list[str]:
     source = textwrap.dedent(inspect.getsource(cls))
     source_lines = source.splitlines()
     lines = []
-    for node in ast.parse(source).body[0].body:
+    definition = ast.parse(source).body[0]
+    if not isinstance(definition, ast.ClassDef):
+        raise TypeError(f"{cls!r} is not a class")
+    for node in definition.body:
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)

@@ -127,7 +127,7 @@ def split_inline_options(text: str) -> tuple[str, list[str]]:
 
     Options must run A, B, C, ... in order; otherwise the text is returned with no options.
     """
-    marks = []
+    marks: list[re.Match[str]] = []
     for match in _INLINE_OPTION.finditer(text):
         if match.group(1) == option_letter(len(marks)):
             marks.append(match)
