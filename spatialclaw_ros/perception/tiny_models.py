@@ -43,7 +43,6 @@ def tiny_sam3_video_config():
             backbone_feature_sizes=[[patches * 4] * 2, [patches * 2] * 2, [patches] * 2],
         )
 
-    small = dict(num_attention_heads=2, intermediate_size=64)
     detector = Sam3Config(
         vision_config=vision(),
         text_config=dict(
@@ -59,15 +58,17 @@ def tiny_sam3_video_config():
             pad_token_id=1,
         ),
         geometry_encoder_config=Sam3GeometryEncoderConfig(
+            hidden_size=width, num_layers=1, num_attention_heads=2, intermediate_size=64
+        ),
+        detr_encoder_config=Sam3DETREncoderConfig(
+            hidden_size=width, num_layers=1, num_attention_heads=2, intermediate_size=64
+        ),
+        detr_decoder_config=Sam3DETRDecoderConfig(
             hidden_size=width,
             num_layers=1,
-            mask_fuser_hidden_size=width,
-            mask_fuser_num_layers=1,
-            **small,
-        ),
-        detr_encoder_config=Sam3DETREncoderConfig(hidden_size=width, num_layers=1, **small),
-        detr_decoder_config=Sam3DETRDecoderConfig(
-            hidden_size=width, num_layers=1, num_queries=4, **small
+            num_queries=4,
+            num_attention_heads=2,
+            intermediate_size=64,
         ),
         mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=width, num_upsampling_stages=2),
     )
@@ -90,10 +91,11 @@ def tiny_sam3_video_config():
         memory_fuser_intermediate_dim=64,
         memory_attention_num_layers=1,
         memory_attention_feed_forward_hidden_size=64,
-        image_size=side,
         num_maskmem=2,
         max_object_pointers_in_encoder=2,
     )
+    # the setter sizes the vision and prompt encoders alike (not in the constructor's signature)
+    tracker.image_size = side
     # accept every detection from random weights, so the tracker has objects to follow
     return Sam3VideoConfig(
         detector_config=detector,
