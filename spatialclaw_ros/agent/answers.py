@@ -15,6 +15,13 @@ import re
 from typing import Literal
 
 Unit = Literal["m", "deg", "s"]
+_CANONICAL_UNITS: dict[str, Unit] = {"m": "m", "deg": "deg", "s": "s"}
+
+
+def as_unit(name: str | None) -> Unit | None:
+    """`name` when it is one of the canonical units, else None."""
+    return None if name is None else _CANONICAL_UNITS.get(name)
+
 
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from spatialclaw_ros.agent.answers import extract_choice, parse_yes_no, read_number
+from spatialclaw_ros.agent.answers import as_unit, extract_choice, parse_yes_no, read_number
 from spatialclaw_ros.agent.types import Question
 
 _ANSWER_LINE = re.compile(r"(?:final\s+)?answer\s*[:=]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -92,12 +92,12 @@ def final_answer(raw: str | int | float | None, question: Question) -> FinalAnsw
     if kind.kind == "yes_no":
         return FinalAnswer(parse_yes_no(text) or _stated(text))
     if kind.kind == "number":
-        family = kind.family if kind.family in ("m", "deg", "s") else None
+        family = as_unit(kind.family)
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             # a ReturnAnswer number is already in the unit the question asked for
             value = float(raw)
         else:
-            found = read_number(text, family)  # type: ignore[arg-type]
+            found = read_number(text, family)
             if found is None:
                 return FinalAnswer(_stated(text))
             value, converted_from = found

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from spatialclaw_ros.agent.answers import as_unit
+
 AnswerType = Literal["mc", "number", "yes_no", "text"]
 Metric = Literal["accuracy", "mra", "mra_strict", "vci"]
 MediaKind = Literal["images", "video", "frameset"]
@@ -121,7 +123,7 @@ class Sample:
     def unit_kind(self) -> Literal["m", "deg", "s"] | None:
         """The unit answers are converted to before scoring, when the answer has a physical
         unit."""
-        return self.unit if self.unit in ("m", "deg", "s") else None  # type: ignore[return-value]
+        return as_unit(self.unit)
 
     @property
     def letters(self) -> list[str]:

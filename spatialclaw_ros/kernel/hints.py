@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import sys
 import types
+from typing import cast
 
 MAX_LISTED = 40  # attribute names listed in one hint
 TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw")
@@ -27,7 +28,7 @@ EMPTY_SEGMENTATION = (
 def public_attributes(obj: object) -> list[str]:
     """The public names an object offers: its class chain's and its own instance attributes."""
     owner = type(obj)
-    classes = obj.__mro__ if issubclass(owner, type) else owner.__mro__  # type: ignore[attr-defined]
+    classes = cast(type, obj).__mro__ if issubclass(owner, type) else owner.__mro__
     names: set[str] = set()
     for klass in classes:
         names.update(klass.__dict__)

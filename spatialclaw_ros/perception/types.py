@@ -111,7 +111,9 @@ class Box3D:
         return float(along.max() - along.min())
 
     def __repr__(self) -> str:
-        vector = lambda v: "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"  # noqa: E731
+        def vector(v) -> str:
+            return "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"
+
         return (
             f"Box3D({self.label!r}, center={vector(self.center)}, "
             f"size={vector(self.size)} along its axes, "

@@ -42,8 +42,10 @@ def _first(text: str, patterns: Iterable[str], flags: int = 0, last: bool = Fals
 
 
 def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
-        return float(text)  # type: ignore[arg-type]
+        return float(text)
     except (TypeError, ValueError):
         return None
 
