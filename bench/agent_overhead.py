@@ -10,8 +10,7 @@ VLM writes for "how far apart are two objects?":
   1. plan (a VLM call, no cell)
   2. recon = tools.Reconstruct(InputImages)                 depth + poses of the 8 frames
   3. a, b = tools.SAM3.propagate(InputImages, text=...)      masks of both objects in every frame
-  4. box_3d of both, distance_between(a, b)                   boxes + closest points over 8 frames
-  of masks
+  4. box_3d of both, distance_between(a, b)                   boxes + closest points, 8 masks each
   5. show(recon.bev([box_a, box_b]))                          a bird's-eye view image (matplotlib)
   6. print(...) cells up to --cells                           a VLM re-reading results
   7. ReturnAnswer(...)

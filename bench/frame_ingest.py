@@ -21,8 +21,8 @@ when dropped, so the next one page-faults it all back in. That made "received an
 bench therefore runs with large blocks kept on the heap (MALLOC_MMAP_THRESHOLD_ and
 MALLOC_TRIM_THRESHOLD_ raised; `--system-malloc` keeps the defaults) so both modes pay the same.
 
-    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3] [--min-interval
-    0]
+    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3]
+        [--min-interval 0]
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Full-size perception models on random weights: latency per frame and peak GPU memory.
 
-    python bench/gpu_models.py                          # GPU: da3-large, da3-giant, sam3 at full
-    size
+    python bench/gpu_models.py                          # GPU: da3-large, da3-giant, full sam3
     python bench/gpu_models.py --models da3-large --frames 16 --res 504
-    python bench/gpu_models.py --cpu-smoke              # CPU: da3-small + tiny SAM 3, a quick
-    check
+    python bench/gpu_models.py --cpu-smoke              # CPU: da3-small + tiny SAM 3, quickly
 
 Everything runs through the project's wrappers (DA3Reconstructor, Sam3Segmenter), so the numbers
 include our pre/post-processing. Random weights: timings are real, outputs meaningless. Each

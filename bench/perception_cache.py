@@ -1,7 +1,6 @@
 """Cache hit vs first call: time Reconstruct and SAM3 twice on the same frames.
 
-    .venv/bin/python bench/perception_cache.py                       # da3 (random da3-small) +
-    labels
+    .venv/bin/python bench/perception_cache.py                       # random da3-small + labels
     .venv/bin/python bench/perception_cache.py --reconstruct sensor  # sensor depth, no model
 
 Frames come from the synthetic renderer (exact depth, poses, labels). Random weights: the
