@@ -16,9 +16,9 @@ A true answer of 0 has no relative error; each benchmark says how it scores one 
 Per benchmark (`Aggregation`):
 - "mean": plain mean over samples (DSI-Bench scores each of its 4 video variants as a sample);
 - "category_macro": mean of per-category means (BLINK averages its sub-tasks, VSTI-Bench and
-  SPBench their question types, SPAR-Bench its tasks; VSI-Bench averages its question types after
-  first averaging the three relative-direction levels into one, which `category_parents`
-  expresses);
+  SPBench their question types, SPAR-Bench its tasks; VSI-Bench averages its question types
+  after first averaging the three relative-direction levels into one, which
+  `category_parents` expresses);
 - "video_mme_v2_groups": Video-MME-v2's grouped non-linear credit, one value per group of four
   questions about a video, averaged over groups (see `video_mme_v2_group_credit`).
 A benchmark may report further named figures beside its headline (`secondary`), never instead.

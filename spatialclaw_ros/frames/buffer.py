@@ -70,8 +70,7 @@ class BufferLimits:
 @dataclass(frozen=True)
 class SampleRequest:
     """Which frames a question wants: `count` frames spread over `window_s` seconds ending at
-    `at_time`
-    (None = the newest colour frame)."""
+    `at_time` (None = the newest colour frame)."""
 
     window_s: float
     count: int
@@ -197,10 +196,9 @@ class FrameBuffer:
         self, camera: str, stamp: float, image: np.ndarray | Callable[[], np.ndarray]
     ) -> bool:
         """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or
-        a
-        function that decodes one: it is called only for a frame that is kept, so the frames that
-        thinning skips are never decoded. Returns False when the frame came within
-        `min_interval_s` of a kept one and was skipped."""
+        a function that decodes one: it is called only for a frame that is kept, so the frames that
+        thinning skips are never decoded. Returns False when the frame came within `min_interval_s`
+        of a kept one and was skipped."""
         streams = self._camera(camera)
         if callable(image):
             with self._lock:
@@ -348,8 +346,8 @@ class FrameBuffer:
         world_frame: str = "",
     ) -> FrameSet:
         """`request.count` frames spread evenly over the window (always including its newest
-        frame),
-        each with the depth, labels and intrinsics nearest its stamp and the pose `pose_at` gives.
+        frame), each with the depth, labels and intrinsics nearest its stamp and the pose `pose_at`
+        gives.
 
         Raises NoFramesError when the window holds no colour frame, UnknownCameraError for a
         camera that is not configured.

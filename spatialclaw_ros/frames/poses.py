@@ -41,8 +41,8 @@ class PoseHistory:
     """Timestamped 4x4 poses, bounded by count, interpolated between neighbours (slerp + lerp).
 
     `at(stamp)` answers only inside the recorded span (plus `tolerance_s` at either end): a pose
-    extrapolated from stale odometry is worse than no pose, because reconstruction can estimate
-    one.
+    extrapolated from stale odometry is worse than no pose, because reconstruction can
+    estimate one.
     """
 
     def __init__(self, max_poses: int = 2000, tolerance_s: float = 0.05):

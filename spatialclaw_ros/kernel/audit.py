@@ -1,12 +1,11 @@
 """The worker's PEP 578 audit hook: the layer that holds when the static check is bypassed.
 
 Once armed it refuses, whoever asks (agent code or a library on its behalf): opening a file for
-writing, reading outside the interpreter's own library directories, sockets, processes,
-signals to other processes, native code (ctypes, mmap), changing limits, loading forbidden
-modules, and compiling code except while a module loads or from a short list of library
-callers. Frame and code
-object attributes are refused when agent code asks for them. Every refusal is also recorded,
-so the cell fails even if the code catches the exception.
+writing, reading outside the interpreter's own library directories, sockets, processes, signals to
+other processes, native code (ctypes, mmap), changing limits, loading forbidden modules, and
+compiling code except while a module loads or from a short list of library callers. Frame and code
+object attributes are refused when agent code asks for them. Every refusal is also recorded, so the
+cell fails even if the code catches the exception.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ def fit_box(
     """Centre (3,), size (3,) and rotation (3, 3; columns are the box axes) enclosing `points`.
 
     Oriented boxes use the principal axes of the points (PCA); axis-aligned boxes use the world
-    axes.
-    `trim` drops that fraction of points at each end of every axis, against stray depth pixels.
+    axes. `trim` drops that fraction of points at each end of every axis, against stray depth
+    pixels.
     """
     if len(points) < 1:
         raise PerceptionError("cannot fit a box to an empty point set")

@@ -187,8 +187,7 @@ class Admission:
 class GoalQueue:
     """The episode slot and the goals waiting for it. `dispatch(handle)` hands a goal to the action
     server's execute callback (`ServerGoalHandle.execute`), which asks `admission(handle)` what to
-    do.
-    Call `release()` when the running goal ends."""
+    do. Call `release()` when the running goal ends."""
 
     def __init__(
         self,

@@ -49,9 +49,8 @@ class Graph:
 
     @staticmethod
     def scene_graph(objects, camera_to_world=None, near: float = 1.0, margin: float = 0.05):
-        """A networkx MultiDiGraph of Box3D objects: nodes are labels (attributes center, size);
-        an edge
-        a -> b with attribute `relation` says "a <relation> b" as seen from the camera (4x4
+        """A networkx MultiDiGraph of Box3D objects: nodes are labels (attributes center, size); an
+        edge a -> b with attribute `relation` says "a <relation> b" as seen from the camera (4x4
         camera-to-world, identity = the reconstruction's first camera). Relations: left_of,
         right_of, above, below, in_front_of (nearer the camera), behind, near (centres closer than
         `near` m). Each edge also has `distance` (centre to centre, m). Differences smaller than

@@ -381,8 +381,7 @@ def test_malformed_headers_and_requests(
 
 def test_health_stays_live_while_large_requests_decode_and_run(server, http, watch):
     """Not only small bodies: 33 MB requests (10 frames of 640x480 RGB-D), decoded and
-    reconstructed
-    on worker threads while /health is polled."""
+    reconstructed on worker threads while /health is polled."""
     frames = tiny_frames(n=10, width=640, height=480)
     body = wire.pack(*frames_request(frames))
     assert len(body) > 32 << 20

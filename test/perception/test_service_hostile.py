@@ -206,8 +206,7 @@ def test_a_failed_model_load_is_503_with_its_cause_and_retried_with_backoff(
     tmp_path, da3_small_dir, hub_offline, frames
 ):
     """DA3 pointed at a directory that is still empty: /ready and every request say why, requests
-    do
-    not start loads, and once the checkpoint is there the next retry loads it."""
+    do not start loads, and once the checkpoint is there the next retry loads it."""
     weights = tmp_path / "da3"
     perception = build_perception(
         PerceptionConfig(

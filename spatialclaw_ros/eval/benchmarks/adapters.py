@@ -621,8 +621,8 @@ def cvbench(row: Row, store: MediaStore, source: Path) -> Sample:
 
 def perceptioncomp(row: Row, store: MediaStore, source: Path) -> Sample:
     """The official annotation file (benchmark/annotations/official/1-1114.json in the
-    PerceptionComp
-    GitHub repository): five options in answer_choice_0..4, the right one's index in answer_id."""
+    PerceptionComp GitHub repository): five options in answer_choice_0..4, the right one's index in
+    answer_id."""
     options = [
         str(row[f"answer_choice_{i}"]).strip()
         for i in range(6)

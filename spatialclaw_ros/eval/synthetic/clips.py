@@ -264,8 +264,7 @@ def _mirror_scene(scene: Scene) -> Scene:
 
 def _mirror_pose(pose: np.ndarray) -> np.ndarray:
     """Reflect the camera through the plane y = 0; negating the image x axis keeps a proper
-    rotation,
-    so the rendered image is exactly the original flipped left-right."""
+    rotation, so the rendered image is exactly the original flipped left-right."""
     mirrored = np.eye(4)
     mirrored[:3, :3] = _MIRROR @ pose[:3, :3] @ np.diag([-1.0, 1.0, 1.0])
     mirrored[:3, 3] = _MIRROR @ pose[:3, 3]
