@@ -154,8 +154,7 @@ class SafeBuiltins:
     def build(self) -> dict:
         namespace = {k: v for k, v in vars(builtins).items() if k not in _REMOVED_BUILTINS}
 
-        # the signature of builtins.__import__, which this replaces
-        def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
+        def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s signature
             if level or not isinstance(name, str) or not module_allowed(name, private_ok=True):
                 raise self._refuse(f"import of {name!r} is not allowed")
             for item in fromlist or ():
