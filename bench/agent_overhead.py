@@ -10,7 +10,7 @@ VLM writes for "how far apart are two objects?":
   1. plan (a VLM call, no cell)
   2. recon = tools.Reconstruct(InputImages)                 depth + poses of the 8 frames
   3. a, b = tools.SAM3.propagate(InputImages, text=...)      masks of both objects in every frame
-  4. box_3d of both, distance_between(a, b)                   boxes + closest points over 8 frames of masks
+  4. box_3d of both, distance_between(a, b)                   boxes + closest points, 8 masks each
   5. show(recon.bev([box_a, box_b]))                          a bird's-eye view image (matplotlib)
   6. print(...) cells up to --cells                           a VLM re-reading results
   7. ReturnAnswer(...)
@@ -41,10 +41,12 @@ from spatialclaw_ros.perception import PerceptionConfig, build_perception
 TARGET = 0.05
 WORK_CELLS = [
     "recon = tools.Reconstruct(InputImages)\nprint(len(recon), recon.world_frame)",
-    "a = tools.SAM3.propagate(InputImages, text={a!r})\nb = tools.SAM3.propagate(InputImages, text={b!r})\n"
+    "a = tools.SAM3.propagate(InputImages, text={a!r})\n"
+    "b = tools.SAM3.propagate(InputImages, text={b!r})\n"
     "print(len(a.masks), len(b.masks))",
     "box_a, box_b = recon.box_3d(a, oriented=False), recon.box_3d(b, oriented=False)\n"
-    "gap = recon.distance_between(a, b)\nprint(round(gap.closest, 3), round(gap.centroid_distance, 3))",
+    "gap = recon.distance_between(a, b)\n"
+    "print(round(gap.closest, 3), round(gap.centroid_distance, 3))",
     "show(recon.bev([box_a, box_b]))",
 ]
 ANSWER_CELL = "ReturnAnswer(round(float(gap.centroid_distance), 3))"
@@ -75,19 +77,34 @@ class TimedPerception:
 
 
 def reply(code: str) -> str:
-    return f"Purpose: measure.\nReasoning: scripted bench step.\nNext goal: continue.\n```python\n{code}\n```"
+    return (
+        "Purpose: measure.\nReasoning: scripted bench step.\nNext goal: continue.\n"
+        f"```python\n{code}\n```"
+    )
 
 
 def script(cells: int, a: str, b: str) -> list[str]:
     work = [c.format(a=a, b=b) for c in WORK_CELLS]
     padding = [f"print('checking', {i})" for i in range(max(0, cells - len(work) - 1))]
-    return ["1. Reconstruct. 2. Segment. 3. Measure. 4. Answer."] + [reply(c) for c in work + padding + [ANSWER_CELL]]
+    return ["1. Reconstruct. 2. Segment. 3. Measure. 4. Answer."] + [
+        reply(c) for c in work + padding + [ANSWER_CELL]
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--latency", type=float, default=1.0, help="seconds the scripted VLM takes per call (default 1)")
-    parser.add_argument("--cells", type=int, default=6, help="cells per episode, answer included (default 6, min 5)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=1.0,
+        help="seconds the scripted VLM takes per call (default 1)",
+    )
+    parser.add_argument(
+        "--cells",
+        type=int,
+        default=6,
+        help="cells per episode, answer included (default 6, min 5)",
+    )
     parser.add_argument("--episodes", type=int, default=3, help="episodes to run (default 3)")
     parser.add_argument("--frames", type=int, default=8, help="frames per episode (default 8)")
     args = parser.parse_args()
@@ -95,19 +112,35 @@ def main() -> None:
 
     scene = random_scene(seed=3, n_objects=5)
     names = [o.name.replace("_", " ") for o in scene.objects[:2]]
-    poses = [look_at((-3.0, 2.0 - 4.0 * i / max(1, args.frames - 1), 1.5), (0.0, 0.0, 0.4)) for i in range(args.frames)]
+    poses = [
+        look_at((-3.0, 2.0 - 4.0 * i / max(1, args.frames - 1), 1.5), (0.0, 0.0, 0.4))
+        for i in range(args.frames)
+    ]
     video = render(scene, poses, default_intrinsics(320, 240))
-    perception = TimedPerception(build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")))
+    perception = TimedPerception(
+        build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    )
     question = Question(f"How far apart are the {names[0]} and the {names[1]}?")
-    print(f"{args.episodes} episode(s) of {cells} cells ({cells + 1} VLM calls with the plan) on {args.frames} frames "
-          f"320x240, VLM latency {args.latency:g} s, sensor + labels perception, traces on")  # fmt: skip
-    print("seconds per episode: wall = VLM + cells (perception models | worker: geometry, plots, transfer) "
-          "+ kernel start wait + trace + agent (graph, prompts, encoding, answer)")  # fmt: skip
+    print(
+        f"{args.episodes} episode(s) of {cells} cells ({cells + 1} VLM calls with the "
+        f"plan) on {args.frames} frames "
+        f"320x240, VLM latency {args.latency:g} s, sensor + labels perception, traces on"
+    )
+    print(
+        "seconds per episode: wall = VLM + cells (perception models | worker: geometry, "
+        "plots, transfer) "
+        "+ kernel start wait + trace + agent (graph, prompts, encoding, answer)"
+    )
 
     shares = []
-    with tempfile.TemporaryDirectory() as traces, ScriptedVLM(script(cells, *names) * args.episodes,
-                                                                latency_s=args.latency) as vlm:  # fmt: skip
-        agent = Agent(AgentConfig.load(overrides={"vlm.base_url": vlm.base_url, "trace_dir": traces}), perception)
+    with (
+        tempfile.TemporaryDirectory() as traces,
+        ScriptedVLM(script(cells, *names) * args.episodes, latency_s=args.latency) as vlm,
+    ):
+        agent = Agent(
+            AgentConfig.load(overrides={"vlm.base_url": vlm.base_url, "trace_dir": traces}),
+            perception,
+        )
         for n in range(args.episodes):
             perception.seconds = 0.0
             episode = agent.run(question, [video])
@@ -117,14 +150,21 @@ def main() -> None:
             outside = t.total_s - t.vlm_s
             shares.append(outside / t.total_s)
             print(
-                f"episode {n + 1}: wall {t.total_s:5.2f} | VLM {t.vlm_s:5.2f} ({episode.tokens.calls} calls) | "
-                f"cells {t.cells_s:4.2f} ({perception.seconds:4.2f} | {t.cells_s - perception.seconds:4.2f}) | "
-                f"kernel wait {t.kernel_wait_s:4.2f} | trace {t.trace_s:4.2f} | agent {t.agent_s:4.2f} | "
-                f"outside the VLM {100 * outside / t.total_s:4.1f}% | answer {episode.answer} {episode.unit}"
-            )  # fmt: skip
+                f"episode {n + 1}: wall {t.total_s:5.2f} | VLM {t.vlm_s:5.2f} "
+                f"({episode.tokens.calls} calls) | "
+                f"cells {t.cells_s:4.2f} ({perception.seconds:4.2f} | "
+                f"{t.cells_s - perception.seconds:4.2f}) | "
+                f"kernel wait {t.kernel_wait_s:4.2f} | trace {t.trace_s:4.2f} | agent "
+                f"{t.agent_s:4.2f} | "
+                f"outside the VLM {100 * outside / t.total_s:4.1f}% | answer "
+                f"{episode.answer} {episode.unit}"
+            )
     median = statistics.median(shares)
-    print(f"share of wall time outside the VLM: median {100 * median:.1f}%, {median / TARGET:.2f}x the target "
-          f"of {100 * TARGET:g}% ({'met' if median < TARGET else 'missed'})")  # fmt: skip
+    print(
+        f"share of wall time outside the VLM: median {100 * median:.1f}%, "
+        f"{median / TARGET:.2f}x the target "
+        f"of {100 * TARGET:g}% ({'met' if median < TARGET else 'missed'})"
+    )
 
 
 if __name__ == "__main__":

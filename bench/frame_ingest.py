@@ -21,7 +21,8 @@ when dropped, so the next one page-faults it all back in. That made "received an
 bench therefore runs with large blocks kept on the heap (MALLOC_MMAP_THRESHOLD_ and
 MALLOC_TRIM_THRESHOLD_ raised; `--system-malloc` keeps the defaults) so both modes pay the same.
 
-    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3] [--min-interval 0]
+    .venv/bin/python bench/frame_ingest.py [--rate 60] [--seconds 5] [--repeats 3]
+        [--min-interval 0]
 """
 
 from __future__ import annotations
@@ -39,16 +40,17 @@ TRIM = ("MALLOC_TRIM_THRESHOLD_", str(512 << 20))
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
-import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+# ruff: noqa: E402 - the environment above must be set before rclpy loads
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
 
-from spatialclaw_ros.frames.buffer import BufferLimits, FrameBuffer  # noqa: E402
-from spatialclaw_ros.ros.camera_inputs import CameraInput, CameraTopics  # noqa: E402
-from spatialclaw_ros.ros.conversions import seconds_to_stamp  # noqa: E402
-from spatialclaw_ros.ros.images import image_from_array  # noqa: E402
+from spatialclaw_ros.frames.buffer import BufferLimits, FrameBuffer
+from spatialclaw_ros.ros.camera_inputs import CameraInput, CameraTopics
+from spatialclaw_ros.ros.conversions import seconds_to_stamp
+from spatialclaw_ros.ros.images import image_from_array
 
 COLOUR, DEPTH = "/bench/color/image_raw", "/bench/depth/image_raw"
 
@@ -64,8 +66,12 @@ def frame_pair(width: int, height: int) -> tuple[Image, Image]:
 
 def buffered_camera(node, args) -> tuple[FrameBuffer, CameraInput]:
     """The agent node's ingest path on `node`: a FrameBuffer fed by one camera's colour + depth."""
-    buffer = FrameBuffer(["bench"], BufferLimits(max_frames=args.buffer_frames, min_interval_s=args.min_interval))
-    return buffer, CameraInput(node, CameraTopics("bench", COLOUR, depth_topic=DEPTH, info_topic=""), buffer)
+    buffer = FrameBuffer(
+        ["bench"], BufferLimits(max_frames=args.buffer_frames, min_interval_s=args.min_interval)
+    )
+    return buffer, CameraInput(
+        node, CameraTopics("bench", COLOUR, depth_topic=DEPTH, info_topic=""), buffer
+    )
 
 
 def publish(rate: float, seconds: float, width: int, height: int) -> None:
@@ -110,7 +116,8 @@ def receive(mode: str, args) -> tuple[float, float, int]:
         arrivals.append(time.monotonic())
         cpu_marks.append(cpu_seconds())
 
-    # Both modes hold the same two subscriptions plus a marker; "buffer" adds the node's ingest path.
+    # Both modes hold the same two subscriptions plus a marker; "buffer" adds the node's ingest
+    # path.
     node.create_subscription(Image, COLOUR, mark, qos_profile_sensor_data)
     if mode == "buffer":
         _, camera = buffered_camera(node, args)
@@ -122,8 +129,19 @@ def receive(mode: str, args) -> tuple[float, float, int]:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     publisher = subprocess.Popen(
-        [sys.executable, __file__, "--publish", "--rate", str(args.rate), "--seconds", str(args.seconds),
-         "--width", str(args.width), "--height", str(args.height)]
+        [
+            sys.executable,
+            __file__,
+            "--publish",
+            "--rate",
+            str(args.rate),
+            "--seconds",
+            str(args.seconds),
+            "--width",
+            str(args.width),
+            "--height",
+            str(args.height),
+        ]
     )
     publisher.wait()
     time.sleep(0.3)
@@ -136,7 +154,10 @@ def receive(mode: str, args) -> tuple[float, float, int]:
     n = len(arrivals)
     lo, hi = n // 10, n - n // 10
     if hi - lo < 3:
-        print(f"  only {n} pairs arrived in the {mode} run: the publisher or DDS could not keep up", flush=True)
+        print(
+            f"  only {n} pairs arrived in the {mode} run: the publisher or DDS could not keep up",
+            flush=True,
+        )
         return 0.0, float("nan"), dropped
     rate = (hi - lo - 1) / (arrivals[hi - 1] - arrivals[lo])
     cpu_ms = 1000 * (cpu_marks[hi - 1] - cpu_marks[lo]) / (hi - lo - 1)
@@ -163,7 +184,10 @@ def in_process(args, pairs: int = 150, warm_up: int = 50, repeats: int = 3) -> t
         for i, (colour_bytes, depth_bytes) in enumerate(wire):
             if i == warm_up:
                 start = time.process_time()
-            c, d = deserialize_message(colour_bytes, Image), deserialize_message(depth_bytes, Image)
+            c, d = (
+                deserialize_message(colour_bytes, Image),
+                deserialize_message(depth_bytes, Image),
+            )
             if ingest:
                 colour_callback(c)
                 depth_callback(d)
@@ -177,58 +201,115 @@ def in_process(args, pairs: int = 150, warm_up: int = 50, repeats: int = 3) -> t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=60.0, help="publish rate, Hz (default 60)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run (default 5)")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="length of each run (default 5)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per mode (default 3)")
-    parser.add_argument("--buffer-frames", type=int, default=30, help="ring buffer size (default 30: 1 s at 30 Hz)")
-    parser.add_argument("--min-interval", type=float, default=0.0,
-                        help="buffer.min_interval_s (default 0: store every pair, the worst case)")
+    parser.add_argument(
+        "--buffer-frames", type=int, default=30, help="ring buffer size (default 30: 1 s at 30 Hz)"
+    )
+    parser.add_argument(
+        "--min-interval",
+        type=float,
+        default=0.0,
+        help="buffer.min_interval_s (default 0: store every pair, the worst case)",
+    )
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--transport", choices=["large_data", "default"], default="large_data",
-                        help="Fast DDS builtin transports for publisher and subscriber (default large_data)")
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="keep glibc's default mmap threshold (the dropped-message floor then page-faults)")
+    parser.add_argument(
+        "--transport",
+        choices=["large_data", "default"],
+        default="large_data",
+        help="Fast DDS builtin transports for publisher and subscriber (default large_data)",
+    )
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="keep glibc's default mmap threshold (the dropped-message floor then page-faults)",
+    )
     parser.add_argument("--publish", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.system_malloc and KEEP_ON_HEAP[0] not in os.environ:  # malloc reads these at process start
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **dict([KEEP_ON_HEAP, TRIM])})
-    if args.transport == "large_data":  # read when a participant is created; the publisher inherits it
+    # malloc reads these at process start
+    if not args.system_malloc and KEEP_ON_HEAP[0] not in os.environ:
+        os.execve(
+            sys.executable,
+            [sys.executable, *sys.argv],
+            {**os.environ, **dict([KEEP_ON_HEAP, TRIM])},
+        )
+    # read when a participant is created; the publisher inherits it
+    if args.transport == "large_data":
         os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
     if args.publish:
         publish(args.rate, args.seconds, args.width, args.height)
         return 0
-    print(f"frame ingest: {args.width}x{args.height} rgb8 + 16UC1 at {args.rate:g} Hz, {args.seconds:g} s per run, "
-          f"{args.repeats} runs per mode (medians), buffer of {args.buffer_frames} pairs, "
-          f"min interval {args.min_interval:g} s, Fast DDS transports {args.transport}, "
-          f"{'system' if args.system_malloc else 'heap-kept'} malloc; load average {load()}")
+    print(
+        f"frame ingest: {args.width}x{args.height} rgb8 + 16UC1 at {args.rate:g} Hz, "
+        f"{args.seconds:g} s per run, "
+        f"{args.repeats} runs per mode (medians), buffer of {args.buffer_frames} pairs, "
+        f"min interval {args.min_interval:g} s, Fast DDS transports {args.transport}, "
+        f"{'system' if args.system_malloc else 'heap-kept'} malloc; load average {load()}"
+    )
     runs: dict[str, list[tuple[float, float, int]]] = {"drop": [], "buffer": []}
     for repeat in range(args.repeats):
         for mode in ("drop", "buffer"):  # interleaved, so machine load drifts hit both alike
             runs[mode].append(receive(mode, args))
             rate, cpu, _ = runs[mode][-1]
-            print(f"  run {repeat + 1} {mode:<6}: {rate:6.1f} pairs/s, {cpu:6.2f} ms CPU/pair", flush=True)
+            print(
+                f"  run {repeat + 1} {mode:<6}: {rate:6.1f} pairs/s, {cpu:6.2f} ms CPU/pair",
+                flush=True,
+            )
     floor_ms, ingest_ms = in_process(args)
 
     def medians(mode: str) -> tuple[float, float] | None:
         measured = [r for r in runs[mode] if r[0] > 0]
-        return (float(np.median([r[0] for r in measured])), float(np.median([r[1] for r in measured]))) if measured else None
+        return (
+            (
+                float(np.median([r[0] for r in measured])),
+                float(np.median([r[1] for r in measured])),
+            )
+            if measured
+            else None
+        )
 
     floor, buffered = medians("drop"), medians("buffer")
-    print(f"\nsummary (load average now {load()}; frames rejected by the buffer: {sum(r[2] for r in runs['buffer'])})")
+    print(
+        f"\nsummary (load average now {load()}; frames rejected by the buffer: "
+        f"{sum(r[2] for r in runs['buffer'])})"
+    )
     print(f"  {'':<34} {'floor':>12} {'buffer':>12} {'buffer/floor':>13}")
     if floor and buffered:
-        print(f"  {'through DDS: pairs/s delivered':<34} {floor[0]:12.1f} {buffered[0]:12.1f} {buffered[0] / floor[0]:12.2f}x")
-        print(f"  {'through DDS: CPU ms per pair':<34} {floor[1]:12.2f} {buffered[1]:12.2f} {buffered[1] / floor[1]:12.2f}x")
+        print(
+            f"  {'through DDS: pairs/s delivered':<34} {floor[0]:12.1f} "
+            f"{buffered[0]:12.1f} {buffered[0] / floor[0]:12.2f}x"
+        )
+        print(
+            f"  {'through DDS: CPU ms per pair':<34} {floor[1]:12.2f} "
+            f"{buffered[1]:12.2f} {buffered[1] / floor[1]:12.2f}x"
+        )
     else:
         print("  through DDS: n/a (a mode delivered too few pairs to measure)")
-    print(f"  {'no DDS: CPU ms per pair':<34} {floor_ms:12.2f} {ingest_ms:12.2f} {ingest_ms / floor_ms:12.2f}x")
-    print(f"targets: buffer/floor CPU <= 1.20x (no DDS: {ingest_ms / floor_ms:.2f}x"
-          + (f", DDS: {buffered[1] / floor[1]:.2f}x" if floor and buffered else "") + "); "
-          f"{args.rate:g} pairs/s sustained (" + (f"floor {floor[0]:.0f}, buffer {buffered[0]:.0f}" if floor and buffered
-                                                 else "not measured") + ")")
+    print(
+        f"  {'no DDS: CPU ms per pair':<34} {floor_ms:12.2f} {ingest_ms:12.2f} "
+        f"{ingest_ms / floor_ms:12.2f}x"
+    )
+    print(
+        f"targets: buffer/floor CPU <= 1.20x (no DDS: {ingest_ms / floor_ms:.2f}x"
+        + (f", DDS: {buffered[1] / floor[1]:.2f}x" if floor and buffered else "")
+        + "); "
+        f"{args.rate:g} pairs/s sustained ("
+        + (
+            f"floor {floor[0]:.0f}, buffer {buffered[0]:.0f}"
+            if floor and buffered
+            else "not measured"
+        )
+        + ")"
+    )
     if floor and floor[0] < 0.9 * args.rate:
-        print(f"note: the floor itself (nothing stored) fell short of {args.rate:g} pairs/s: the machine or DDS is the "
-              "limit here, not the buffer; measure on a quiet machine")
+        print(
+            f"note: the floor itself (nothing stored) fell short of {args.rate:g} "
+            "pairs/s: the machine or DDS is the "
+            "limit here, not the buffer; measure on a quiet machine"
+        )
     return 0
 
 

@@ -28,7 +28,6 @@ from spatialclaw_ros.kernel.wire import HOST_TO_WORKER, Channel
 from spatialclaw_ros.kernel.wire_types import WIRE_TYPES
 from spatialclaw_ros.perception.types import Reconstruction
 
-
 FLOOD_LINES = 100_000
 
 
@@ -38,10 +37,14 @@ class PrecomputedPerception:
     def __init__(self, frames: int, size: int) -> None:
         depth = np.random.default_rng(0).random((frames, size, size), dtype=np.float32) * 5
         self.reconstruction = Reconstruction(
-            depth=depth, confidence=np.ones_like(depth), intrinsics=np.tile(np.eye(3), (frames, 1, 1)),
-            extrinsics=np.tile(np.eye(4), (frames, 1, 1)), is_metric=True, frame_indices=list(range(frames)),
+            depth=depth,
+            confidence=np.ones_like(depth),
+            intrinsics=np.tile(np.eye(3), (frames, 1, 1)),
+            extrinsics=np.tile(np.eye(4), (frames, 1, 1)),
+            is_metric=True,
+            frame_indices=list(range(frames)),
             backend="bench",
-        )  # fmt: skip
+        )
 
     def reconstruct(self, frames, frame_indices=None):
         return self.reconstruction
@@ -75,14 +78,23 @@ def jupyter_round_trip(repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=30, help="runs per figure (median reported)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="runs per figure (median reported)"
+    )
     parser.add_argument("--frames", type=int, default=32, help="frames in the depth stack")
     parser.add_argument("--size", type=int, default=518, help="depth map side, pixels")
     args = parser.parse_args()
 
     perception = PrecomputedPerception(args.frames, args.size)
-    videos = FrameSet([Frame(np.zeros((args.size, args.size, 3), np.uint8), index=i, timestamp=i / 10) for i in range(args.frames)])
+    videos = FrameSet(
+        [
+            Frame(np.zeros((args.size, args.size, 3), np.uint8), index=i, timestamp=i / 10)
+            for i in range(args.frames)
+        ]
+    )
     print(f"starting kernels ({args.repeats} repeats each) ...", flush=True)
     cold_samples, warm_samples = [], []
     for i in range(max(3, args.repeats // 6)):
@@ -90,7 +102,8 @@ def main() -> None:
         start = time.perf_counter()
         with Kernel(videos, config=KernelConfig(memory_limit_mb=4000 + i, warm_workers=0)):
             cold_samples.append(time.perf_counter() - start)
-        with Kernel(videos) as filler:  # asks the pool to keep workers for the default configuration
+        # asks the pool to keep workers for the default configuration
+        with Kernel(videos) as filler:
             spec = filler.worker.spec
         deadline = time.monotonic() + 30
         while POOL.warm(spec) < 1 and time.monotonic() < deadline:
@@ -103,9 +116,19 @@ def main() -> None:
         kernel.run("x = 1")
         trivial = timed(lambda: kernel.run("x = 1"), args.repeats)
         kernel.run("r = tools.Reconstruct(InputImages)")
-        reconstruct = timed(lambda: kernel.run("r = tools.Reconstruct(InputImages)"), max(5, args.repeats // 3), pause_s=0.3)
-        quiet = timed(lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    str(i)"), max(3, args.repeats // 10))
-        flood = timed(lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    print(i)"), max(3, args.repeats // 10))
+        reconstruct = timed(
+            lambda: kernel.run("r = tools.Reconstruct(InputImages)"),
+            max(5, args.repeats // 3),
+            pause_s=0.3,
+        )
+        quiet = timed(
+            lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    str(i)"),
+            max(3, args.repeats // 10),
+        )
+        flood = timed(
+            lambda: kernel.run(f"for i in range({FLOOD_LINES}):\n    print(i)"),
+            max(3, args.repeats // 10),
+        )
     jupyter = jupyter_round_trip(args.repeats)
 
     def channel_time(shared: bool) -> float:
@@ -128,17 +151,41 @@ def main() -> None:
     channel_shared, channel_copied = channel_time(True), channel_time(False)
     mb = perception.reconstruction.depth.nbytes / 2**20
 
-    print(f"kernel, cold (contained worker started, {args.frames} frames):   {cold * 1000:8.1f} ms")
-    print(f"kernel, warm (pre-started worker from the pool):   {warm * 1000:8.1f} ms   ({cold / warm:.0f}x faster; target < 50)")
+    print(
+        f"kernel, cold (contained worker started, {args.frames} frames):   {cold * 1000:8.1f} ms"
+    )
+    print(
+        f"kernel, warm (pre-started worker from the pool):   {warm * 1000:8.1f} ms   "
+        f"({cold / warm:.0f}x faster; target < 50)"
+    )
     print(f"trivial cell, our kernel:                          {trivial * 1000:8.2f} ms")
     print(f"trivial cell, Jupyter kernel (jupyter_client):     {jupyter * 1000:8.2f} ms")
-    print(f"  ratio ours / Jupyter:                            {trivial / jupyter:8.2f} x   (target <= 2)")
-    print(f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        {reconstruct * 1000:8.1f} ms   (target < 40)")
-    print(f"  of which beyond a trivial cell:                  {(reconstruct - trivial) * 1000:8.1f} ms")
-    print(f"depth stack alone, shared memory ({mb:.0f} MiB):          {channel_shared * 1000:8.1f} ms   (target < 10)")
-    print(f"depth stack alone, copied through the socket:      {channel_copied * 1000:8.1f} ms   ({channel_copied / channel_shared:.1f}x the shared-memory time)")
+    print(
+        f"  ratio ours / Jupyter:                            {trivial / jupyter:8.2f} x "
+        "  (target <= 2)"
+    )
+    print(
+        f"Reconstruct cell, depth + confidence {2 * mb:.0f} MiB:        "
+        f"{reconstruct * 1000:8.1f} ms   (target < 40)"
+    )
+    print(
+        "  of which beyond a trivial cell:                  "
+        f"{(reconstruct - trivial) * 1000:8.1f} ms"
+    )
+    print(
+        f"depth stack alone, shared memory ({mb:.0f} MiB):          "
+        f"{channel_shared * 1000:8.1f} ms   (target < 10)"
+    )
+    print(
+        "depth stack alone, copied through the socket:      "
+        f"{channel_copied * 1000:8.1f} ms   ({channel_copied / channel_shared:.1f}x the "
+        "shared-memory time)"
+    )
     print(f"cell printing {FLOOD_LINES:,} lines (output capped):       {flood * 1000:8.1f} ms")
-    print(f"  same loop without printing:                      {quiet * 1000:8.1f} ms   ({flood / quiet:.1f} x)")
+    print(
+        f"  same loop without printing:                      {quiet * 1000:8.1f} ms   "
+        f"({flood / quiet:.1f} x)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,13 +35,17 @@ CHARS_PER_TOKEN = 4
 def code_replies(a: str, steps: int) -> list[str]:
     cells = [
         "recon = tools.Reconstruct(tools.Time.key_frames(16))\nprint(recon)",
-        f"seg = tools.SAM3.propagate(InputImages, text={a!r})\nprint(seg, [m.area for m in seg.masks])",
+        f"seg = tools.SAM3.propagate(InputImages, text={a!r})\n"
+        "print(seg, [m.area for m in seg.masks])",
         "heights = [recon.height(m) for m in seg.masks if m.frame_index in recon.frame_indices]\n"
         "print(np.round(heights, 3))",
     ]
     cells += [f"print('checking again', {i})" for i in range(max(0, steps - len(cells) - 1))]
     cells.append("ReturnAnswer(round(float(np.median(heights)), 2))")
-    return [f"Purpose: measure.\nReasoning: next step.\nNext goal: continue.\n```python\n{c}\n```" for c in cells]
+    return [
+        f"Purpose: measure.\nReasoning: next step.\nNext goal: continue.\n```python\n{c}\n```"
+        for c in cells
+    ]
 
 
 def tool_replies(a: str, steps: int) -> list[str]:
@@ -50,7 +54,10 @@ def tool_replies(a: str, steps: int) -> list[str]:
         {"tool": "segment", "args": {"frame": 0, "text": a}, "save_as": "obj"},
         {"tool": "height", "args": {"reconstruction": "rec", "mask": "obj"}, "save_as": "h"},
     ]
-    calls += [{"tool": "exists", "args": {"frames": [0], "name": a}} for _ in range(max(0, steps - len(calls) - 1))]
+    calls += [
+        {"tool": "exists", "args": {"frames": [0], "name": a}}
+        for _ in range(max(0, steps - len(calls) - 1))
+    ]
     calls.append({"tool": "answer", "args": {"value": 1.0}})
     return [f"Next.\n```json\n{json.dumps(c)}\n```" for c in calls]
 
@@ -70,10 +77,22 @@ def text_chars(messages: list[dict]) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executor", choices=("code", "tool_calls"), default="code")
-    parser.add_argument("--thinking-chars", type=int, default=6000, help="reasoning per reply (default 6000)")
-    parser.add_argument("--steps", type=int, default=4, help="cells per episode, answer included (default 4, min 4)")
+    parser.add_argument(
+        "--thinking-chars", type=int, default=6000, help="reasoning per reply (default 6000)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=4,
+        help="cells per episode, answer included (default 4, min 4)",
+    )
     parser.add_argument("--frames", type=int, default=8, help="frames of the video (default 8)")
-    parser.add_argument("--prompt-frames", type=int, default=8, help="key frames shown to the cell writer (default 8)")
+    parser.add_argument(
+        "--prompt-frames",
+        type=int,
+        default=8,
+        help="key frames shown to the cell writer (default 8)",
+    )
     args = parser.parse_args()
 
     system = {
@@ -86,26 +105,46 @@ def main() -> None:
 
     scene = random_scene(seed=3, n_objects=5)
     target = scene.objects[0].name.replace("_", " ")
-    poses = [look_at((-3.0, 2.0 - 4.0 * i / max(1, args.frames - 1), 1.5), (0.0, 0.0, 0.4)) for i in range(args.frames)]
+    poses = [
+        look_at((-3.0, 2.0 - 4.0 * i / max(1, args.frames - 1), 1.5), (0.0, 0.0, 0.4))
+        for i in range(args.frames)
+    ]
     video = render(scene, poses, default_intrinsics(320, 240))
-    perception = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    perception = build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
     steps = max(args.steps, 4)
     replies = (code_replies if args.executor == "code" else tool_replies)(target, steps)
     sentence = "Let me reason about the geometry step by step. "
     thinking = (sentence * (args.thinking_chars // len(sentence) + 1))[: args.thinking_chars]
-    scripted = ["1. Reconstruct. 2. Segment. 3. Measure. 4. Answer."] + [f"{thinking}\n</think>\n{r}" for r in replies]
+    scripted = ["1. Reconstruct. 2. Segment. 3. Measure. 4. Answer."] + [
+        f"{thinking}\n</think>\n{r}" for r in replies
+    ]
 
     with ScriptedVLM(scripted) as vlm:
-        config = AgentConfig.load(overrides={"vlm.base_url": vlm.base_url, "executor": args.executor,
-                                             "max_prompt_frames": args.prompt_frames})  # fmt: skip
-        episode = Agent(config, perception).run(Question(f"How tall is the {target}, in metres?"), [video])
+        config = AgentConfig.load(
+            overrides={
+                "vlm.base_url": vlm.base_url,
+                "executor": args.executor,
+                "max_prompt_frames": args.prompt_frames,
+            }
+        )
+        episode = Agent(config, perception).run(
+            Question(f"How tall is the {target}, in metres?"), [video]
+        )
         requests = vlm.requests
     if episode.error is not None:
         raise SystemExit(f"episode failed: {episode.error.code}: {episode.error.message}")
 
-    print(f"\n{args.executor} episode, {steps} cells, {args.thinking_chars:,} characters of reasoning per reply, "
-          f"{args.prompt_frames} key frames; answer {episode.answer} {episode.unit}")  # fmt: skip
-    print("request  | text sent (chars) | with reasoning (chars) | images | prompt tokens (server count)")
+    print(
+        f"\n{args.executor} episode, {steps} cells, {args.thinking_chars:,} characters "
+        "of reasoning per reply, "
+        f"{args.prompt_frames} key frames; answer {episode.answer} {episode.unit}"
+    )
+    print(
+        "request  | text sent (chars) | with reasoning (chars) | images | prompt tokens "
+        "(server count)"
+    )
     stripped = 0
     with_reasoning_tokens = 0
     for i, body in enumerate(requests):
@@ -115,10 +154,13 @@ def main() -> None:
         with_reasoning_tokens += tokens + stripped // CHARS_PER_TOKEN
         print(f"{purpose:8} | {chars:17,} | {chars + stripped:22,} | {images:6} | {tokens:,}")
         if i >= 1:
-            stripped += len(thinking) + len("\n</think>\n")  # this reply's reasoning, left out from now on
-    print(f"prompt tokens per episode: {episode.tokens.prompt:,} sent (server count); "
-          f"~{with_reasoning_tokens:,} had the reasoning been sent back "
-          f"({100 * (1 - episode.tokens.prompt / with_reasoning_tokens):.0f}% saved)")
+            # this reply's reasoning, left out from now on
+            stripped += len(thinking) + len("\n</think>\n")
+    print(
+        f"prompt tokens per episode: {episode.tokens.prompt:,} sent (server count); "
+        f"~{with_reasoning_tokens:,} had the reasoning been sent back "
+        f"({100 * (1 - episode.tokens.prompt / with_reasoning_tokens):.0f}% saved)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ answers and writes predictions and a report to `out`:
         image_topic:=/camera/color/image_raw info_topic:=/camera/color/camera_info \
         depth_topic:=/camera/depth/image_raw labels_topic:=/camera/labels/image_raw \
         label_names_topic:=/camera/labels/names pose_source:=tf \
-        executor:=rules reconstruct_backend:=sensor segment_backend:=labels with_perception_node:=false
+        executor:=rules reconstruct_backend:=sensor segment_backend:=labels
+        with_perception_node:=false
 Every argument of spatialclaw.launch.py may be given here too: command-line launch arguments
 reach the included launch file.
 """
@@ -21,11 +22,12 @@ reach the included launch file.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription
 from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PythonExpression
+
+from launch import LaunchDescription
 
 
 def generate_launch_description():
@@ -34,14 +36,33 @@ def generate_launch_description():
     scoring = PythonExpression(["'", questions, "' != ''"])
     play = ExecuteProcess(
         # --clock publishes the bag's time on /clock so frame stamps and the node's clock agree.
-        cmd=["ros2", "bag", "play", bag, "--clock", "--rate", LaunchConfiguration("rate"), "--loop"],
+        cmd=[
+            "ros2",
+            "bag",
+            "play",
+            bag,
+            "--clock",
+            "--rate",
+            LaunchConfiguration("rate"),
+            "--loop",
+        ],
         output="screen",
         condition=UnlessCondition(scoring),
     )
     score = ExecuteProcess(
         # Plays the bag itself (with /clock), pausing while each question is answered.
-        cmd=["spatialclaw", "replay", bag, "--online", "--questions", questions, "--out", LaunchConfiguration("out"),
-             "--rate", LaunchConfiguration("rate")],
+        cmd=[
+            "spatialclaw",
+            "replay",
+            bag,
+            "--online",
+            "--questions",
+            questions,
+            "--out",
+            LaunchConfiguration("out"),
+            "--rate",
+            LaunchConfiguration("rate"),
+        ],
         output="screen",
         condition=IfCondition(scoring),
     )
@@ -52,10 +73,17 @@ def generate_launch_description():
     return LaunchDescription(
         [
             DeclareLaunchArgument("bag", description="bag directory (mcap or sqlite3)"),
-            DeclareLaunchArgument("rate", default_value="1.0", description="playback speed (ros2 bag play)"),
-            DeclareLaunchArgument("questions", default_value="",
-                                  description="questions.jsonl to ask and score (empty = just play the bag)"),
-            DeclareLaunchArgument("out", default_value="runs/replay", description="predictions and report folder"),
+            DeclareLaunchArgument(
+                "rate", default_value="1.0", description="playback speed (ros2 bag play)"
+            ),
+            DeclareLaunchArgument(
+                "questions",
+                default_value="",
+                description="questions.jsonl to ask and score (empty = just play the bag)",
+            ),
+            DeclareLaunchArgument(
+                "out", default_value="runs/replay", description="predictions and report folder"
+            ),
             play,
             score,
             node,

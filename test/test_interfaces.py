@@ -15,8 +15,16 @@ from spatialclaw_ros.msg import ObjectEstimate
 pytestmark = pytest.mark.ros
 
 ERROR_CODES = {
-    "NONE": 0, "NO_FRAMES": 1, "STALE_FRAMES": 2, "UNKNOWN_CAMERA": 3, "BAD_REQUEST": 4,
-    "VLM_UNAVAILABLE": 5, "PERCEPTION_FAILED": 6, "TIMED_OUT": 7, "CANCELED": 8, "BUSY": 9,
+    "NONE": 0,
+    "NO_FRAMES": 1,
+    "STALE_FRAMES": 2,
+    "UNKNOWN_CAMERA": 3,
+    "BAD_REQUEST": 4,
+    "VLM_UNAVAILABLE": 5,
+    "PERCEPTION_FAILED": 6,
+    "TIMED_OUT": 7,
+    "CANCELED": 8,
+    "BUSY": 9,
     "INTERNAL_ERROR": 10,
 }
 STAGES = ["sampling", "planning", "coding", "executing", "answering"]
@@ -32,7 +40,9 @@ def echo_result(goal: AskSpatial.Goal) -> AskSpatial.Result:
     """A result built from the goal so the client can check each field made the trip."""
     result = AskSpatial.Result()
     result.success = goal.question != "fail"
-    result.error_code = AskSpatial.Result.NONE if result.success else AskSpatial.Result.PERCEPTION_FAILED
+    result.error_code = (
+        AskSpatial.Result.NONE if result.success else AskSpatial.Result.PERCEPTION_FAILED
+    )
     result.error_msg = "" if result.success else "depth backend crashed"
     result.answer = f"{goal.question} -> {len(goal.choices)} choices"
     result.has_value = True
@@ -63,7 +73,9 @@ def ros_nodes():
 
     def execute(goal_handle):
         for step, stage in enumerate(STAGES):
-            fb = AskSpatial.Feedback(stage=stage, step=step, code=f"x = {step}", observation="ok", elapsed=0.1 * step)
+            fb = AskSpatial.Feedback(
+                stage=stage, step=step, code=f"x = {step}", observation="ok", elapsed=0.1 * step
+            )
             goal_handle.publish_feedback(fb)
             time.sleep(0.02)
         result = echo_result(goal_handle.request)
@@ -87,7 +99,9 @@ def send(client_node, goal):
     client = ActionClient(client_node, AskSpatial, "ask")
     assert client.wait_for_server(timeout_sec=10), "action server never appeared"
     feedback = []
-    handle_future = client.send_goal_async(goal, feedback_callback=lambda msg: feedback.append(msg.feedback))
+    handle_future = client.send_goal_async(
+        goal, feedback_callback=lambda msg: feedback.append(msg.feedback)
+    )
     deadline = time.time() + 10
     while not handle_future.done():
         assert time.time() < deadline, "goal was not accepted"

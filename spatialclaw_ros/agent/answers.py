@@ -1,7 +1,7 @@
-"""Reading an answer out of free text: option letters, numbers with units, yes/no.
+r"""Reading an answer out of free text: option letters, numbers with units, yes/no.
 
 Multiple choice follows the order strong evaluation harnesses use, most explicit first:
-1. a boxed answer (`\\boxed{B}`),
+1. a boxed answer (`\boxed{B}`),
 2. an explicit answer marker or tag (`<answer>B</answer>`, "the answer is (B)", "Answer: B"),
 3. one option letter standing alone near the end of the text,
 4. a unique match of one option's text.
@@ -15,6 +15,13 @@ import re
 from typing import Literal
 
 Unit = Literal["m", "deg", "s"]
+_CANONICAL_UNITS: dict[str, Unit] = {"m": "m", "deg": "deg", "s": "s"}
+
+
+def as_unit(name: str | None) -> Unit | None:
+    """`name` when it is one of the canonical units, else None."""
+    return None if name is None else _CANONICAL_UNITS.get(name)
+
 
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
@@ -52,11 +59,30 @@ def _first_sentence(text: str) -> str:
 
 # Words that may follow a choice letter but never the article "A" or the pronoun "I": "A and B",
 # "A is correct", "A because the cup is nearer".
-_AFTER_A_CHOICE = {"and", "or", "is", "was", "seems", "looks", "vs", "versus", "nor", "because", "since", "as",
-                   "given", "due", "so", "fits", "matches"}
+_AFTER_A_CHOICE = {
+    "and",
+    "or",
+    "is",
+    "was",
+    "seems",
+    "looks",
+    "vs",
+    "versus",
+    "nor",
+    "because",
+    "since",
+    "as",
+    "given",
+    "due",
+    "so",
+    "fits",
+    "matches",
+}
 # A letter right after one of these is ruled out, not chosen: "D, not B", "C rather than A".
-_NEGATED = re.compile(r"(?:\bnot|\brather\s+than|\binstead\s+of|\bexcept|\bunlike)\s*(?:option\s+|choice\s+)?[(*]*$",
-                      re.IGNORECASE)
+_NEGATED = re.compile(
+    r"(?:\bnot|\brather\s+than|\binstead\s+of|\bexcept|\bunlike)\s*(?:option\s+|choice\s+)?[(*]*$",
+    re.IGNORECASE,
+)
 
 
 def _standalone_letters(text: str, letters: list[str]) -> list[str]:
@@ -91,7 +117,7 @@ def _option_text_match(text: str, options: list[str], letters: list[str]) -> str
     """The one option whose text occurs in `text` (longer options win over ones they contain)."""
     lowered = text.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
-    for letter, option in zip(letters, options):
+    for letter, option in zip(letters, options, strict=True):
         needle = _option_core(option)
         if not needle:
             continue
@@ -147,35 +173,47 @@ def _tail(text: str) -> str:
 # --- numbers ---------------------------------------------------------------------------------
 
 _SMALL = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}  # fmt: skip
+}  # fmt: skip  # a table, kept in rows
 _SCALES = {"hundred": 100, "thousand": 1000}
 _WORD = "|".join(sorted(list(_SMALL) + list(_SCALES), key=len, reverse=True))
 _WORD_NUMBER = re.compile(rf"\b(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*\b", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])([-+−]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)")
+_NUMBER = re.compile(
+    r"(?<![\w.])([-+−]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)"
+)
 
 # factor to the canonical unit of each family; longer spellings are matched first
 _UNITS: dict[str, tuple[str, float]] = {
-    "millimeters": ("m", 1e-3), "millimetres": ("m", 1e-3), "millimeter": ("m", 1e-3), "millimetre": ("m", 1e-3),
-    "centimeters": ("m", 1e-2), "centimetres": ("m", 1e-2), "centimeter": ("m", 1e-2), "centimetre": ("m", 1e-2),
-    "kilometers": ("m", 1e3), "kilometres": ("m", 1e3), "kilometer": ("m", 1e3), "kilometre": ("m", 1e3),
+    "millimeters": ("m", 1e-3), "millimetres": ("m", 1e-3), "millimeter": ("m", 1e-3),
+    "millimetre": ("m", 1e-3),
+    "centimeters": ("m", 1e-2), "centimetres": ("m", 1e-2), "centimeter": ("m", 1e-2),
+    "centimetre": ("m", 1e-2),
+    "kilometers": ("m", 1e3), "kilometres": ("m", 1e3), "kilometer": ("m", 1e3),
+    "kilometre": ("m", 1e3),
     "meters": ("m", 1.0), "metres": ("m", 1.0), "meter": ("m", 1.0), "metre": ("m", 1.0),
     "inches": ("m", 0.0254), "inch": ("m", 0.0254), "feet": ("m", 0.3048), "foot": ("m", 0.3048),
     "yards": ("m", 0.9144), "yard": ("m", 0.9144),
-    "mm": ("m", 1e-3), "cm": ("m", 1e-2), "km": ("m", 1e3), "ft": ("m", 0.3048), "in": ("m", 0.0254),
+    "mm": ("m", 1e-3), "cm": ("m", 1e-2), "km": ("m", 1e3), "ft": ("m", 0.3048),
+    "in": ("m", 0.0254),
     "m": ("m", 1.0),
     "degrees": ("deg", 1.0), "degree": ("deg", 1.0), "deg": ("deg", 1.0), "°": ("deg", 1.0),
-    "radians": ("deg", 57.29577951308232), "radian": ("deg", 57.29577951308232), "rad": ("deg", 57.29577951308232),
+    "radians": ("deg", 57.29577951308232), "radian": ("deg", 57.29577951308232),
+    "rad": ("deg", 57.29577951308232),
     "milliseconds": ("s", 1e-3), "millisecond": ("s", 1e-3), "ms": ("s", 1e-3),
-    "seconds": ("s", 1.0), "second": ("s", 1.0), "secs": ("s", 1.0), "sec": ("s", 1.0), "s": ("s", 1.0),
+    "seconds": ("s", 1.0), "second": ("s", 1.0), "secs": ("s", 1.0), "sec": ("s", 1.0),
+    "s": ("s", 1.0),
     "minutes": ("s", 60.0), "minute": ("s", 60.0), "mins": ("s", 60.0), "min": ("s", 60.0),
     "hours": ("s", 3600.0), "hour": ("s", 3600.0), "h": ("s", 3600.0),
-}  # fmt: skip
+}  # fmt: skip  # a table, kept in rows
 _UNIT_AFTER = re.compile(
-    r"\s*(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?![a-zA-Z])",
+    r"\s*("
+    + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+    + r")(?![a-zA-Z])",
     re.IGNORECASE,
 )
 
@@ -209,11 +247,11 @@ def _numbers_in(text: str) -> list[tuple[int, float, str | None]]:
         unit = _UNIT_AFTER.match(text, match.end())
         found.append((match.start(), value, unit.group(1) if unit else None))
     for match in _WORD_NUMBER.finditer(text):
-        value = _words_to_number(match.group(0))
-        if value is None:
+        spelled = _words_to_number(match.group(0))
+        if spelled is None:
             continue
         unit = _UNIT_AFTER.match(text, match.end())
-        found.append((match.start(), value, unit.group(1) if unit else None))
+        found.append((match.start(), spelled, unit.group(1) if unit else None))
     return sorted(found)
 
 
@@ -225,7 +263,8 @@ def _convert(value: float, spelled: str | None, unit: Unit | None) -> tuple[floa
     key = spelled if spelled in _UNITS else spelled.lower()
     family, factor = _UNITS.get(key, (None, 1.0))
     if family != unit:
-        return value, None  # a unit of another kind ("2 m" when seconds are asked): keep the number
+        # a unit of another kind ("2 m" when seconds are asked): keep the number
+        return value, None
     return value * factor, spelled
 
 
@@ -239,7 +278,7 @@ def read_number(text: str, unit: Unit | None = None) -> tuple[float, str | None]
     return None
 
 
-def parse_number(text: str, unit: Unit | None = None) -> float | None:
+def parse_number(text: str | float | None, unit: Unit | None = None) -> float | None:
     """The number `text` answers with, converted to `unit` when a unit is spelled after it.
 
     Takes the first number of the boxed answer, else of the last answer marker, else of the text
@@ -264,9 +303,10 @@ def parse_yes_no(text: str) -> Literal["yes", "no"] | None:
         return None
     for span in [*answer_spans(text), text.strip().split("\n")[0][:20], text]:
         words = {m.group(1).lower() for m in _YES_NO.finditer(span)}
-        values = {"yes" if w in ("yes", "true") else "no" for w in words}
-        if len(values) == 1:
-            return values.pop()  # type: ignore[return-value]
+        if words and words <= {"yes", "true"}:
+            return "yes"
+        if words and words <= {"no", "false"}:
+            return "no"
     return None
 
 

@@ -25,7 +25,9 @@ from spatialclaw_ros.agent.vlm_client import VLMReply
 class CodeCells:
     """The VLM writes the cell itself. `max_tokens`: the reply limit, named in corrections."""
 
-    def __init__(self, tools_doc: str, single_pass: bool = False, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, tools_doc: str, single_pass: bool = False, max_tokens: int | None = None
+    ) -> None:
         self.tools_doc = tools_doc
         self.single_pass = single_pass
         self.max_tokens = max_tokens
@@ -57,7 +59,8 @@ class ToolSpec:
     name: str
     args: str  # how the VLM reads the arguments
     doc: str
-    render: Callable[[dict[str, Any], int], str]  # validated args, number of videos -> python expression
+    # validated args, number of videos -> python expression
+    render: Callable[[dict[str, Any], int], str]
 
 
 def _video(args: dict[str, Any], videos: int) -> str:
@@ -108,7 +111,9 @@ def _prompt(args: dict[str, Any]) -> str:
     if key == "text":
         return f"text={_text(args, 'text')}"
     value = args[key]
-    flat = value if key == "box" else [c for p in value for c in (p if isinstance(p, list) else [p])]
+    flat = (
+        value if key == "box" else [c for p in value for c in (p if isinstance(p, list) else [p])]
+    )
     if not isinstance(value, list) or not all(isinstance(c, (int, float)) for c in flat):
         raise ValueError(f'"{key}" must hold pixel numbers')
     return f"{key}={json.dumps(value)}"
@@ -124,54 +129,106 @@ def _answer(args: dict[str, Any], videos: int) -> str:
 # Every `args` example is valid JSON that renders (a test checks it); the doc says what varies.
 # "frame"/"frames"/"prompt_frame" are positions in the video's frame list (0 = its first frame).
 TOOL_SPECS: tuple[ToolSpec, ...] = (
-    ToolSpec("reconstruct", '{"video": 1, "frames": [0, 2, 4]}',
-             "depth, camera poses and point maps; frames optional (default: all; 8-32 spread-out frames are best)",
-             lambda a, n: f"tools.Reconstruct({_frames(a, n)})"),
-    ToolSpec("segment", '{"video": 1, "frame": 0, "text": "red chair"}',
-             'masks of an object in one frame; instead of text: "points": [[x, y]] or "box": [x0, y0, x1, y1] pixels',
-             lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})"),
-    ToolSpec("track", '{"video": 1, "text": "red chair", "prompt_frame": 0}',
-             "masks of an object through the whole video, prompted on prompt_frame (text, points or box)",
-             lambda a, n: f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, "
-                          f"prompt_frame={_video(a, n)}[{_frame(a, 'prompt_frame')}])"),
-    ToolSpec("exists", '{"video": 1, "frames": [0], "name": "red chair"}',
-             "whether an object is visible in any of the frames (default: all)",
-             lambda a, n: f"tools.SAM3.exists({_frames(a, n)}, {_text(a, 'name')})"),
-    ToolSpec("box_3d", '{"reconstruction": "rec", "mask": "chair"}',
-             "an object's upright 3D box from a saved reconstruction and a saved segmentation",
-             lambda a, n: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')}, upright=True)"),
-    ToolSpec("height", '{"reconstruction": "rec", "mask": "chair"}',
-             "an object's height (its extent along the world's up axis), metres",
-             lambda a, n: f"{_var(a, 'reconstruction')}.height({_var(a, 'mask')})"),
-    ToolSpec("distance", '{"reconstruction": "rec", "a": "chair", "b": "door"}',
-             "distance between two saved segmentations (closest points and centroids)",
-             lambda a, n: f"{_var(a, 'reconstruction')}.distance_between({_var(a, 'a')}, {_var(a, 'b')})"),
-    ToolSpec("locate", '{"video": 1, "frames": [0], "query": "the door handle"}',
-             "points (0-1000) of something described in words, on the first frame given",
-             lambda a, n: f"vlm.locate({_frames(a, n)}, {_text(a, 'query')})"),
-    ToolSpec("ask", '{"video": 1, "frames": [0, 1], "query": "What colour is the mug?"}',
-             "a self-contained sub-question to a fresh vision model session",
-             lambda a, n: f"vlm.ask({_frames(a, n)}, {_text(a, 'query')})"),
-    ToolSpec("answer", '{"value": "B"}',
-             "submit the final answer: an option letter, a number in the asked unit, yes/no or a short phrase",
-             _answer),
-)  # fmt: skip
+    ToolSpec(
+        "reconstruct",
+        '{"video": 1, "frames": [0, 2, 4]}',
+        "depth, camera poses and point maps; frames optional (default: all; 8-32 "
+        "spread-out frames are best)",
+        lambda a, n: f"tools.Reconstruct({_frames(a, n)})",
+    ),
+    ToolSpec(
+        "segment",
+        '{"video": 1, "frame": 0, "text": "red chair"}',
+        'masks of an object in one frame; instead of text: "points": [[x, y]] or "box": '
+        "[x0, y0, x1, y1] pixels",
+        lambda a, n: f"tools.SAM3.segment({_video(a, n)}[{_frame(a)}], {_prompt(a)})",
+    ),
+    ToolSpec(
+        "track",
+        '{"video": 1, "text": "red chair", "prompt_frame": 0}',
+        "masks of an object through the whole video, prompted on prompt_frame (text, "
+        "points or box)",
+        lambda a, n: (
+            f"tools.SAM3.propagate({_video(a, n)}, {_prompt(a)}, "
+            f"prompt_frame={_video(a, n)}[{_frame(a, 'prompt_frame')}])"
+        ),
+    ),
+    ToolSpec(
+        "exists",
+        '{"video": 1, "frames": [0], "name": "red chair"}',
+        "whether an object is visible in any of the frames (default: all)",
+        lambda a, n: f"tools.SAM3.exists({_frames(a, n)}, {_text(a, 'name')})",
+    ),
+    ToolSpec(
+        "box_3d",
+        '{"reconstruction": "rec", "mask": "chair"}',
+        "an object's upright 3D box from a saved reconstruction and a saved segmentation",
+        lambda a, n: f"{_var(a, 'reconstruction')}.box_3d({_var(a, 'mask')}, upright=True)",
+    ),
+    ToolSpec(
+        "height",
+        '{"reconstruction": "rec", "mask": "chair"}',
+        "an object's height (its extent along the world's up axis), metres",
+        lambda a, n: f"{_var(a, 'reconstruction')}.height({_var(a, 'mask')})",
+    ),
+    ToolSpec(
+        "distance",
+        '{"reconstruction": "rec", "a": "chair", "b": "door"}',
+        "distance between two saved segmentations (closest points and centroids)",
+        lambda a, n: (
+            f"{_var(a, 'reconstruction')}.distance_between({_var(a, 'a')}, {_var(a, 'b')})"
+        ),
+    ),
+    ToolSpec(
+        "locate",
+        '{"video": 1, "frames": [0], "query": "the door handle"}',
+        "points (0-1000) of something described in words, on the first frame given",
+        lambda a, n: f"vlm.locate({_frames(a, n)}, {_text(a, 'query')})",
+    ),
+    ToolSpec(
+        "ask",
+        '{"video": 1, "frames": [0, 1], "query": "What colour is the mug?"}',
+        "a self-contained sub-question to a fresh vision model session",
+        lambda a, n: f"vlm.ask({_frames(a, n)}, {_text(a, 'query')})",
+    ),
+    ToolSpec(
+        "answer",
+        '{"value": "B"}',
+        "submit the final answer: an option letter, a number in the asked unit, yes/no "
+        "or a short phrase",
+        _answer,
+    ),
+)
 
 
 def _stated_answer(answer: str, echo: str) -> CellDraft:
     """A reply that concluded in prose ("Final answer: B"): submitted as it is, for the answer
     check to accept or refuse like any other."""
-    return CellDraft(f"ReturnAnswer({answer!r})", summary="the answer stated in the reply", echo=echo)
+    return CellDraft(
+        f"ReturnAnswer({answer!r})", summary="the answer stated in the reply", echo=echo
+    )
 
 
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+_JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def function_definition(spec: ToolSpec) -> dict:
     example = json.loads(spec.args)
-    properties: dict[str, Any] = {key: {"type": _JSON_TYPES[type(value)]} for key, value in example.items()}
+    properties: dict[str, Any] = {
+        key: {"type": _JSON_TYPES[type(value)]} for key, value in example.items()
+    }
     if spec.name != "answer":
-        properties["save_as"] = {"type": "string", "description": "variable name to keep the result under"}
+        properties["save_as"] = {
+            "type": "string",
+            "description": "variable name to keep the result under",
+        }
     else:
         properties["value"] = {"type": ["string", "number"]}
     return {
@@ -213,14 +270,20 @@ class ToolCallCells:
                 raise ValueError("the answer call must come last, after the calls it depends on")
             code = "\n".join(self.render(call) for call in calls)
         except ValueError as exc:
-            echo = "\n".join(part for part in (visible, native_calls_as_text(reply.tool_calls)) if part)
+            echo = "\n".join(
+                part for part in (visible, native_calls_as_text(reply.tool_calls)) if part
+            )
             stated = None if reply.cut_off or reply.tool_calls else stated_answer(visible)
             if stated is not None:
                 return _stated_answer(stated, echo)
-            return CellDraft(None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo)
+            return CellDraft(
+                None, prompts.tool_call_correction(str(exc), reply.cut_off), echo=echo
+            )
         written = calls_as_text(calls) if reply.tool_calls or not visible else ""
         summary = "; ".join(f"{call.tool} {json.dumps(call.args)}" for call in calls)
-        return CellDraft(code, summary=summary, echo="\n".join(part for part in (visible, written) if part))
+        return CellDraft(
+            code, summary=summary, echo="\n".join(part for part in (visible, written) if part)
+        )
 
     def render(self, call: ToolCall) -> str:
         spec = self.specs.get(call.tool)

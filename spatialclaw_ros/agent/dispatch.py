@@ -37,7 +37,9 @@ class HostVLMDispatch:
 
     def ask(self, images: list[np.ndarray], query: str) -> str:
         images = _checked(images, MAX_ASK_IMAGES, "vlm.ask")
-        reply = self.client.chat([ChatMessage("user", query.strip(), images)], purpose="ask", deadline=self.deadline)
+        reply = self.client.chat(
+            [ChatMessage("user", query.strip(), images)], purpose="ask", deadline=self.deadline
+        )
         return strip_thinking(reply)
 
 
@@ -57,5 +59,7 @@ def _checked(images: list[np.ndarray] | np.ndarray, limit: int, name: str) -> li
     if not images:
         raise ValueError(f"{name} needs at least one image")
     if len(images) > limit:
-        raise ValueError(f"{name} takes at most {limit} images, got {len(images)}; pick key frames")
+        raise ValueError(
+            f"{name} takes at most {limit} images, got {len(images)}; pick key frames"
+        )
     return images

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from spatialclaw_ros.agent.answers import extract_choice, parse_yes_no, read_number
+from spatialclaw_ros.agent.answers import as_unit, extract_choice, parse_yes_no, read_number
 from spatialclaw_ros.agent.types import Question
 
 _ANSWER_LINE = re.compile(r"(?:final\s+)?answer\s*[:=]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -28,7 +28,10 @@ _ASKED_UNITS: list[tuple[str, tuple[str, float, str]]] = [
     (r"minutes?\b", ("s", 1 / 60, "min")),
     (r"seconds?\b", ("s", 1.0, "s")),
 ]
-_DISTANCE_WORDS = r"\b(?:how far|distance|how (?:tall|high|wide|long|big|deep|thick)|height|width|length|size|dimension)"
+_DISTANCE_WORDS = (
+    r"\b(?:how far|distance|how "
+    r"(?:tall|high|wide|long|big|deep|thick)|height|width|length|size|dimension)"
+)
 _ANGLE_WORDS = r"\b(?:angle|rotat\w*|turn\w*|how many degrees)"
 _TIME_WORDS = r"\b(?:how long (?:did|does|was|is it)|duration|how much time|how many seconds|when)"
 _COUNT_WORDS = r"\bhow many\b"
@@ -62,7 +65,9 @@ def answer_kind(question: Question) -> AnswerKind:
     for pattern, (family, factor, label) in _ASKED_UNITS:
         if re.search(pattern, text):
             return AnswerKind("number", family, factor, label)
-    if re.search(_COUNT_WORDS, text) and not re.search(r"how many (?:meters|metres|degrees|seconds)", text):
+    if re.search(_COUNT_WORDS, text) and not re.search(
+        r"how many (?:meters|metres|degrees|seconds)", text
+    ):
         return AnswerKind("number", "count", 1.0, "count")
     if _YES_NO_START.match(text):
         return AnswerKind("yes_no")
@@ -76,7 +81,8 @@ def answer_kind(question: Question) -> AnswerKind:
 
 
 def final_answer(raw: str | int | float | None, question: Question) -> FinalAnswer:
-    """The answer as the episode reports it: a letter, a number in the asked unit, yes/no, or text."""
+    """The answer as the episode reports it: a letter, a number in the asked unit, yes/no, or
+    text."""
     if raw is None:
         return FinalAnswer("")
     kind = answer_kind(question)
@@ -86,11 +92,12 @@ def final_answer(raw: str | int | float | None, question: Question) -> FinalAnsw
     if kind.kind == "yes_no":
         return FinalAnswer(parse_yes_no(text) or _stated(text))
     if kind.kind == "number":
-        family = kind.family if kind.family in ("m", "deg", "s") else None
+        family = as_unit(kind.family)
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            value = float(raw)  # a ReturnAnswer number is already in the unit the question asked for
+            # a ReturnAnswer number is already in the unit the question asked for
+            value = float(raw)
         else:
-            found = read_number(text, family)  # type: ignore[arg-type]
+            found = read_number(text, family)
             if found is None:
                 return FinalAnswer(_stated(text))
             value, converted_from = found

@@ -1,7 +1,7 @@
-"""The agent loop as a LangGraph graph, readable in one place.
+r"""The agent loop as a LangGraph graph, readable in one place.
 
     plan -> write -> execute -> feedback -> (write | fallback | end)
-              \\-> (no usable cell: corrective message) -> (write | fallback | end)
+              \-> (no usable cell: corrective message) -> (write | fallback | end)
 
 - plan: a separate VLM call that sees the question and a description of the input, no images.
 - write: the VLM writes the next cell (it sees the system prompt with the tool documentation,
@@ -27,7 +27,7 @@ from langgraph.graph import END, START, StateGraph
 
 from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.answer_check import answer_problem
-from spatialclaw_ros.agent.types import ProgressEvent, Question, StepRecord, Stage
+from spatialclaw_ros.agent.types import ProgressEvent, Question, Stage, StepRecord
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMReply
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.sampling import evenly_spaced
@@ -109,7 +109,8 @@ class AgentLoop:
         self.started = time.monotonic()
         # Steps taken, kept on the loop rather than in the graph state so that an episode the VLM
         # cut short (an exception out of the graph) still has them.
-        self.results: list[Any] = []  # the kernel's StepResults, for the episode's objects and images
+        # the kernel's StepResults, for the episode's objects and images
+        self.results: list[Any] = []
         self.history: list[StepRecord] = []
         self.system = ChatMessage("system", source.system_prompt(limits.max_steps))
         self.graph = self._build()
@@ -123,7 +124,9 @@ class AgentLoop:
         graph.add_node("fallback", self._fallback)
         graph.add_edge(START, "plan")
         graph.add_conditional_edges("plan", self._route, ["write", "fallback", END])
-        graph.add_conditional_edges("write", self._after_write, ["execute", "write", "fallback", END])
+        graph.add_conditional_edges(
+            "write", self._after_write, ["execute", "write", "fallback", END]
+        )
         graph.add_edge("execute", "feedback")
         graph.add_conditional_edges("feedback", self._route, ["write", "fallback", END])
         graph.add_edge("fallback", END)
@@ -144,7 +147,9 @@ class AgentLoop:
             "refused": [],
         }
         # every turn passes through at most three nodes; the limit only guards against a bug
-        return self.graph.invoke(initial, config={"recursion_limit": 4 * self.limits.max_steps + 10})
+        return self.graph.invoke(
+            initial, config={"recursion_limit": 4 * self.limits.max_steps + 10}
+        )
 
     # -- nodes -------------------------------------------------------------------------------
 
@@ -159,14 +164,18 @@ class AgentLoop:
             deadline=self.limits.deadline,
         )
         images, shown = key_frames(self.videos, self.limits.max_prompt_frames)
-        opening = ChatMessage("user", prompts.first_cell_request(self.question, self.videos, plan, shown), images)
+        opening = ChatMessage(
+            "user", prompts.first_cell_request(self.question, self.videos, plan, shown), images
+        )
         return self._checked(state, {"plan": plan, "messages": [opening]})
 
     def _write(self, state: LoopState) -> LoopState:
         turn = state["turns"] + 1
         self._progress("coding", turn)
         reply = self.client.complete(
-            [self.system, *state["messages"]], purpose="cell", deadline=self.limits.deadline,
+            [self.system, *state["messages"]],
+            purpose="cell",
+            deadline=self.limits.deadline,
             tools=self.source.function_tools(),
         )
         draft = self.source.draft(reply)
@@ -175,7 +184,11 @@ class AgentLoop:
         if draft.code is not None:
             return {"messages": messages, "turns": turn, "pending": draft}
         self.trace.event("no_cell", turn=turn, correction=draft.correction)
-        messages.append(ChatMessage("user", prompts.feedback_turn(draft.correction, turn, self.limits.max_steps)))
+        messages.append(
+            ChatMessage(
+                "user", prompts.feedback_turn(draft.correction, turn, self.limits.max_steps)
+            )
+        )
         return self._checked(state, {"messages": messages, "turns": turn, "pending": draft})
 
     def _execute(self, state: LoopState) -> LoopState:
@@ -195,10 +208,12 @@ class AgentLoop:
         if result.answer is not None:
             refusal = answer_problem(result.answer, self.question, state["refused"])
             if refusal is None:
-                update.update(answer=result.answer, stop="answered")
+                update["answer"], update["stop"] = result.answer, "answered"
             else:
-                self.trace.event("answer_refused", turn=state["turns"], answer=result.answer, reason=refusal)
-                update.update(refusal=refusal, refused=[*state["refused"], result.answer])
+                self.trace.event(
+                    "answer_refused", turn=state["turns"], answer=result.answer, reason=refusal
+                )
+                update["refusal"], update["refused"] = refusal, [*state["refused"], result.answer]
         return update
 
     def _feedback(self, state: LoopState) -> LoopState:
@@ -208,19 +223,29 @@ class AgentLoop:
         if state["refusal"]:
             text += f"\nAnswer not accepted, the episode goes on: {state['refusal']}"
         self.trace.step(state["turns"], self.history[-1].code, result)
-        self._progress("executing", state["turns"], observation=self.history[-1].observation or result.status)
-        turn = ChatMessage("user", prompts.feedback_turn(text, state["turns"], self.limits.max_steps), images)
+        self._progress(
+            "executing", state["turns"], observation=self.history[-1].observation or result.status
+        )
+        turn = ChatMessage(
+            "user", prompts.feedback_turn(text, state["turns"], self.limits.max_steps), images
+        )
         return self._checked(state, {"messages": [*state["messages"], turn]})
 
     def _fallback(self, state: LoopState) -> LoopState:
-        self._progress("answering", state["turns"], observation="step budget spent: answering directly")
+        self._progress(
+            "answering", state["turns"], observation="step budget spent: answering directly"
+        )
         images = state["messages"][0].images  # the key frames of the opening turn
-        notes = "\n".join(f"step {r.step} ({r.status}): {r.observation}" for r in self.history[-8:])
+        notes = "\n".join(
+            f"step {r.step} ({r.status}): {r.observation}" for r in self.history[-8:]
+        )
         if state["plan"]:
             notes = f"plan:\n{state['plan']}\n{notes}"
         reply = self.client.chat(
             [
-                ChatMessage("system", prompts.FALLBACK_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)),
+                ChatMessage(
+                    "system", prompts.FALLBACK_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)
+                ),
                 ChatMessage("user", prompts.fallback_request(self.question, notes), images),
             ],
             purpose="fallback",
@@ -246,7 +271,7 @@ class AgentLoop:
 
     def _checked(self, state: LoopState, update: LoopState) -> LoopState:
         """`update` plus the reason to stop, if any, judged on the state after the update."""
-        after = {**state, **update}
+        after: LoopState = {**state, **update}
         if after["stop"] is None:
             update["stop"] = self._stop_reason(after)
         return update
@@ -266,11 +291,18 @@ class AgentLoop:
 
     def _progress(self, stage: Stage, step: int, code: str = "", observation: str = "") -> None:
         if self.on_progress is not None:
-            self.on_progress(ProgressEvent(stage, step, code, observation, time.monotonic() - self.started))
+            self.on_progress(
+                ProgressEvent(stage, step, code, observation, time.monotonic() - self.started)
+            )
 
 
 def key_frames(videos: list[FrameSet], limit: int) -> tuple[list[np.ndarray], list[list[int]]]:
-    """Up to `limit` evenly spaced images of every video, in order, and their positions per video."""
+    """Up to `limit` evenly spaced images of every video, in order, and their positions per
+    video."""
     shown = [evenly_spaced(len(video), limit) for video in videos]
-    images = [video.frames[p].image for video, positions in zip(videos, shown) for p in positions]
+    images = [
+        video.frames[p].image
+        for video, positions in zip(videos, shown, strict=True)
+        for p in positions
+    ]
     return images, shown

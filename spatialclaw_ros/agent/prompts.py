@@ -135,10 +135,15 @@ Next goal: <one line>
 
 _CODE_PROBLEMS = {
     "no_code": "Your reply had no python code block, so nothing ran.",
-    "several_blocks": "Your reply had {found} python code blocks; one reply runs one cell. Merge them into one block.",
+    "several_blocks": (
+        "Your reply had {found} python code blocks; one reply runs one cell. "
+        "Merge them into one block."
+    ),
     "empty_block": "Your reply's python block was empty, so nothing ran.",
-    "cut_off": "Your reply was cut off at the token limit{limit} before its cell was complete, so nothing ran. "
-    "Think more briefly and write the cell sooner.",
+    "cut_off": (
+        "Your reply was cut off at the token limit{limit} before its cell was complete, "
+        "so nothing ran. Think more briefly and write the cell sooner."
+    ),
 }
 
 
@@ -156,15 +161,21 @@ def code_correction(problem: str, found: int, max_tokens: int | None) -> str:
 def tool_call_correction(problem: str, cut_off: bool) -> str:
     cause = "Your reply was cut off at the token limit. " if cut_off else ""
     return (
-        f"{cause}Your reply did not hold a valid tool call ({problem}), so nothing ran. Reply with one "
-        '```json block such as {"tool": "segment", "args": {"video": 1, "frame": 0, "text": "chair"}, '
-        '"save_as": "chair"}. To submit the final answer: {"tool": "answer", "args": {"value": "B"}}.'
+        f"{cause}Your reply did not hold a valid tool call ({problem}), so nothing ran. "
+        "Reply with one "
+        '```json block such as {"tool": "segment", "args": {"video": 1, "frame": 0, '
+        '"text": "chair"}, '
+        '"save_as": "chair"}. To submit the final answer: {"tool": "answer", "args": '
+        '{"value": "B"}}.'
     )
 
 
 def code_system(tools_doc: str, max_steps: int, single_pass: bool) -> str:
     text = CODE_SYSTEM.format(
-        tools_doc=tools_doc.strip(), conventions=CONVENTIONS, max_steps=max_steps, answer_rules=ANSWER_RULES,
+        tools_doc=tools_doc.strip(),
+        conventions=CONVENTIONS,
+        max_steps=max_steps,
+        answer_rules=ANSWER_RULES,
         examples=render_examples(),
     )
     return text + "\n\n" + SINGLE_PASS_NOTE if single_pass else text
@@ -175,7 +186,9 @@ def planner_system() -> str:
 
 
 def tool_calls_system(tool_list: str, max_steps: int) -> str:
-    return TOOL_CALLS_SYSTEM.format(tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES)
+    return TOOL_CALLS_SYSTEM.format(
+        tool_list=tool_list.strip(), max_steps=max_steps, answer_rules=ANSWER_RULES
+    )
 
 
 def video_name(number: int, count: int) -> str:
@@ -192,7 +205,9 @@ def describe_input(videos: list[FrameSet]) -> str:
         first = video.frames[0]
         fps = video.fps
         timing = (
-            f"{video.timestamps[-1] - video.timestamps[0]:.2f} s at {fps:.2f} fps" if fps else "no timing (stills)"
+            f"{video.timestamps[-1] - video.timestamps[0]:.2f} s at {fps:.2f} fps"
+            if fps
+            else "no timing (stills)"
         )
         known = [
             label
@@ -205,7 +220,8 @@ def describe_input(videos: list[FrameSet]) -> str:
             if present
         ]
         lines.append(
-            f"- {name}: {len(video)} frame(s), {first.width}x{first.height}, camera(s) {', '.join(video.cameras)}, "
+            f"- {name}: {len(video)} frame(s), {first.width}x{first.height}, camera(s) "
+            f"{', '.join(video.cameras)}, "
             f"{timing}; known: {', '.join(known) or 'images only'}"
             + (f"; world frame {video.world_frame}" if video.world_frame else "")
         )
@@ -216,8 +232,11 @@ def planner_request(question: Question, videos: list[FrameSet]) -> str:
     return f"Question:\n{question.render()}\n\n{describe_input(videos)}"
 
 
-def first_cell_request(question: Question, videos: list[FrameSet], plan: str, shown: list[list[int]]) -> str:
-    """The opening user turn of the cell writer; `shown` lists which frame positions are attached."""
+def first_cell_request(
+    question: Question, videos: list[FrameSet], plan: str, shown: list[list[int]]
+) -> str:
+    """The opening user turn of the cell writer; `shown` lists which frame positions are
+    attached."""
     image_notes = []
     for i, positions in enumerate(shown, 1):
         image_notes.append(f"{video_name(i, len(videos))}[{', '.join(str(p) for p in positions)}]")
@@ -242,4 +261,7 @@ def fallback_request(question: Question, notes: str) -> str:
 
 
 def direct_request(question: Question, videos: list[FrameSet]) -> str:
-    return f"Question:\n{question.render()}\n\n{describe_input(videos)}\nThe images follow in time order."
+    return (
+        f"Question:\n{question.render()}\n\n{describe_input(videos)}\n"
+        "The images follow in time order."
+    )

@@ -1,4 +1,4 @@
-"""Reading the VLM's replies as real models write them: the cell it wrote, or the tool call(s).
+r"""Reading the VLM's replies as real models write them: the cell it wrote, or the tool call(s).
 
 What real replies look like, and what is done with each shape:
 - reasoning first: `<think>...</think>answer`, or only the closing `</think>` (a Qwen thinking
@@ -11,7 +11,7 @@ What real replies look like, and what is done with each shape:
   fence left open at the end of the reply is taken up to the end, unless the server cut the
   reply at its token limit (then the code is incomplete and is not run).
 - other fenced blocks (```json, ```text, ```bash, printed output) are not code.
-- no code but an explicit final answer ("Final answer: A", `\\boxed{A}`): submitted as
+- no code but an explicit final answer ("Final answer: A", `\boxed{A}`): submitted as
   `ReturnAnswer` (the answer check then decides whether it stands).
 - tool calls: OpenAI `tool_calls`, Qwen `<tool_call>{...}</tool_call>`, ```json blocks or a bare
   object; `{"tool": .., "args": ..}` or `{"name": .., "arguments": ..}`; JSON read leniently
@@ -34,10 +34,14 @@ _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(```|\Z)", re.DOTALL)
 _CODE_TAG = re.compile(r"<(code|execute|python)>\s*(.*?)\s*(</\1>|\Z)", re.DOTALL | re.IGNORECASE)
 _PYTHON_WORDS = {"python", "py", "python3", "ipython", "py3"}
-_FIELD = re.compile(r"^\s*[#*]*\s*(purpose|reasoning|next goal)\s*\**\s*:\s*\**\s*(.*)$", re.IGNORECASE)
+_FIELD = re.compile(
+    r"^\s*[#*]*\s*(purpose|reasoning|next goal)\s*\**\s*:\s*\**\s*(.*)$", re.IGNORECASE
+)
 _BOXED = re.compile(r"\\boxed\s*\{([^{}]+)\}")
 _FINAL_LINE = re.compile(r"^\W*(?:final\s+answer|answer)\W*\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
-_TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.DOTALL | re.IGNORECASE)
+_TOOL_CALL_TAG = re.compile(
+    r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.DOTALL | re.IGNORECASE
+)
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
@@ -101,11 +105,13 @@ def _code_blocks(text: str) -> list[_Block]:
 def _looks_like_python(block: str) -> bool:
     """An unlabelled block counts as code unless it is plainly JSON or printed output."""
     stripped = block.strip()
-    return bool(stripped) and not stripped.startswith(("{", "[", ">>>", "Traceback", "output", "Output"))
+    return bool(stripped) and not stripped.startswith(
+        ("{", "[", ">>>", "Traceback", "output", "Output")
+    )
 
 
 def stated_answer(text: str) -> str | None:
-    """An explicit final answer in prose: the last `\\boxed{..}`, else a last line such as
+    r"""An explicit final answer in prose: the last `\boxed{..}`, else a last line such as
     "Final answer: A" or "**Answer:** 2.5 m"."""
     boxed = _BOXED.findall(text)
     if boxed:
@@ -172,7 +178,9 @@ def lenient_json(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         complaint = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
-    pythonic = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", text)))
+    pythonic = re.sub(
+        r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", text))
+    )
     try:
         return ast.literal_eval(pythonic.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -207,7 +215,11 @@ def _call_texts(text: str) -> list[str]:
     tagged = _TOOL_CALL_TAG.findall(text)
     if tagged:
         return tagged
-    fenced = [m.group(2) for m in _FENCE.finditer(text) if m.group(1).lower() in ("", "json", "json5", "tool_call")]
+    fenced = [
+        m.group(2)
+        for m in _FENCE.finditer(text)
+        if m.group(1).lower() in ("", "json", "json5", "tool_call")
+    ]
     fenced = [body for body in fenced if body.strip().startswith("{")]
     return fenced or _objects(text)
 
@@ -257,12 +269,18 @@ def calls_as_text(calls: list[ToolCall]) -> str:
     """Tool calls written out in the JSON the prompt asks for: how they go back into the history
     when they came in another form (native `tool_calls`, or inside the reasoning)."""
     return "\n".join(
-        "```json\n" + json.dumps({"tool": c.tool, "args": c.args} | ({"save_as": c.save_as} if c.save_as else {}))
+        "```json\n"
+        + json.dumps(
+            {"tool": c.tool, "args": c.args} | ({"save_as": c.save_as} if c.save_as else {})
+        )
         + "\n```"
         for c in calls
     )
 
 
 def native_calls_as_text(calls: list[NativeToolCall]) -> str:
-    """Native calls as the server passed them on, for the history of a reply that failed to read."""
-    return "\n".join(f'```json\n{{"tool": {json.dumps(c.name)}, "args": {c.arguments}}}\n```' for c in calls)
+    """Native calls as the server passed them on, for the history of a reply that failed to
+    read."""
+    return "\n".join(
+        f'```json\n{{"tool": {json.dumps(c.name)}, "args": {c.arguments}}}\n```' for c in calls
+    )

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+
 @dataclass(frozen=True)
 class ScriptedReply:
     """A reply in the shape a real server may send it. `reasoning` goes in `reasoning_content`
@@ -67,11 +68,16 @@ class _Fault:
 class ScriptedVLM:
     """An OpenAI-compatible `/v1/chat/completions` endpoint serving scripted replies."""
 
-    def __init__(self, replies: ReplySource, latency_s: float = 0.0, api_key: str | None = None) -> None:
+    def __init__(
+        self, replies: ReplySource, latency_s: float = 0.0, api_key: str | None = None
+    ) -> None:
         if not callable(replies):
             replies = list(replies)
             if not all(isinstance(r, (str, ScriptedReply)) for r in replies):
-                raise TypeError("scripted replies must be strings or ScriptedReply (or a callable returning one)")
+                raise TypeError(
+                    "scripted replies must be strings or ScriptedReply (or a callable "
+                    "returning one)"
+                )
         self._replies = replies
         self._next_reply = 0
         self.latency_s = float(latency_s)
@@ -93,7 +99,9 @@ class ScriptedVLM:
         handler = _make_handler(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="scripted-vlm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="scripted-vlm", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -114,7 +122,9 @@ class ScriptedVLM:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise RuntimeError("the scripted VLM is not running; use it as a context manager or call start()")
+            raise RuntimeError(
+                "the scripted VLM is not running; use it as a context manager or call start()"
+            )
         return int(self._server.server_address[1])
 
     @property
@@ -151,11 +161,15 @@ class ScriptedVLM:
         if callable(self._replies):
             reply = self._replies(body)
             if not isinstance(reply, (str, ScriptedReply)):
-                raise TypeError(f"the reply callable returned {type(reply).__name__}, not str or ScriptedReply")
+                raise TypeError(
+                    f"the reply callable returned {type(reply).__name__}, not str or ScriptedReply"
+                )
             return reply
         with self._lock:
             if self._next_reply >= len(self._replies):
-                raise LookupError(f"the scripted VLM ran out of replies after {len(self._replies)}")
+                raise LookupError(
+                    f"the scripted VLM ran out of replies after {len(self._replies)}"
+                )
             reply = self._replies[self._next_reply]
             self._next_reply += 1
             return reply
@@ -168,10 +182,18 @@ class ScriptedVLM:
             message["reasoning_content"] = reply.reasoning
         if reply.tool_calls:
             message["tool_calls"] = [
-                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+                {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
                 for i, (name, arguments) in enumerate(reply.tool_calls)
             ]
-        written = (reply.content or "") + (reply.reasoning or "") + "".join(a for _, a in reply.tool_calls)
+        written = (
+            (reply.content or "")
+            + (reply.reasoning or "")
+            + "".join(a for _, a in reply.tool_calls)
+        )
         prompt_tokens = _count_prompt_tokens(body.get("messages", []))
         completion_tokens = max(1, len(written) // _CHARS_PER_TOKEN)
         return {
@@ -183,7 +205,9 @@ class ScriptedVLM:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if reply.tool_calls and reply.finish_reason == "stop" else reply.finish_reason,
+                    "finish_reason": "tool_calls"
+                    if reply.tool_calls and reply.finish_reason == "stop"
+                    else reply.finish_reason,
                     "logprobs": None,
                 }
             ],
@@ -223,7 +247,13 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "owned_by": "test"}]})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": MODEL_NAME, "object": "model", "owned_by": "test"}],
+                    },
+                )
             else:
                 self._error(404, f"no route {self.path}")
 
@@ -239,7 +269,10 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
                 return
             with vlm._lock:
                 vlm.requests.append(body)
-            if vlm.api_key is not None and self.headers.get("Authorization") != f"Bearer {vlm.api_key}":
+            if (
+                vlm.api_key is not None
+                and self.headers.get("Authorization") != f"Bearer {vlm.api_key}"
+            ):
                 self._error(401, "invalid API key", kind="authentication_error")
                 return
             if not isinstance(body.get("messages"), list) or not body["messages"]:
@@ -248,16 +281,21 @@ def _make_handler(vlm: ScriptedVLM) -> type[BaseHTTPRequestHandler]:
 
             fault = vlm._take_fault()
             if fault is not None and fault.kind == "fail":
-                self._error(fault.status, fault.message or f"scripted failure (HTTP {fault.status})", kind="server_error")
+                self._error(
+                    fault.status,
+                    fault.message or f"scripted failure (HTTP {fault.status})",
+                    kind="server_error",
+                )
                 return
             if fault is not None and fault.kind == "stall":
                 vlm._wait(fault.seconds)
                 if self._client_gone():
-                    return  # the client timed out: its retry, not this request, gets the next reply
+                    # the client timed out: its retry, not this request, gets the next reply
+                    return
             vlm._wait(vlm.latency_s)
             try:
                 content = vlm._reply_for(body)
-            except Exception as exc:  # a broken script must show up as a failed request, not a hang
+            except Exception as exc:  # noqa: BLE001 - a broken script is a failed request, not a hang
                 self._error(500, f"{type(exc).__name__}: {exc}", kind="server_error")
                 return
             with vlm._lock:

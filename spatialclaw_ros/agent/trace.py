@@ -33,7 +33,8 @@ class Trace:
         self._lock = threading.Lock()
         self.path: Path | None = None
         self.seconds = 0.0  # spent writing, so an episode can say what its trace cost
-        self._saved = ByIdentity(self._save)  # image -> its name, each image hashed and written once
+        # image -> its name, each image hashed and written once
+        self._saved = ByIdentity(self._save)
         if root is None:
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -64,7 +65,9 @@ class Trace:
     def _save(self, image: np.ndarray) -> str:
         assert self.path is not None
         image = np.ascontiguousarray(image)
-        digest = hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(
+            image.tobytes() + str(image.shape).encode(), digest_size=8
+        ).hexdigest()
         name = f"images/{digest}.png"
         target = self.path / name
         if not target.exists():
@@ -77,14 +80,16 @@ class Trace:
         if self.path is None:
             return
         messages = [
-            {"role": m.role, "text": m.text, "images": self.images(m.images)} for m in exchange.messages
+            {"role": m.role, "text": m.text, "images": self.images(m.images)}
+            for m in exchange.messages
         ]
         self.event(
             "vlm",
             purpose=exchange.purpose,
             messages=messages,
             reply=exchange.reply,
-            reasoning=exchange.reasoning,  # kept for reading the trace; never sent back to the model
+            # kept for reading the trace; never sent back to the model
+            reasoning=exchange.reasoning,
             finish_reason=exchange.finish_reason,
             tool_calls=[{"name": c.name, "arguments": c.arguments} for c in exchange.tool_calls],
             prompt_tokens=exchange.prompt_tokens,
@@ -122,7 +127,8 @@ class Trace:
 
 
 def _new_folder(base: Path) -> Path:
-    """`base`, or `base-2`, `base-3`... if a concurrent episode with the same question got there first."""
+    """`base`, or `base-2`, `base-3`... if a concurrent episode with the same question got there
+    first."""
     path, n = base, 1
     while True:
         try:
@@ -145,7 +151,9 @@ def _jsonable(value: Any) -> Any:
 
 def read_events(folder: str | Path) -> list[dict[str, Any]]:
     path = Path(folder) / TRACE_FILE
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def render_report(folder: str | Path) -> Path:
@@ -157,8 +165,15 @@ def render_report(folder: str | Path) -> Path:
         if kind == "episode_start":
             out += [f"# {e['question']}", "", f"executor: `{e['executor']}`", ""]
         elif kind == "vlm":
-            status = f"error: {e['error']}" if e.get("error") else f"{e['prompt_tokens']}+{e['completion_tokens']} tokens"
-            out += [f"## VLM call: {e['purpose']} (t={e['t']:.2f} s, {e['elapsed']:.2f} s, {status})", ""]
+            status = (
+                f"error: {e['error']}"
+                if e.get("error")
+                else f"{e['prompt_tokens']}+{e['completion_tokens']} tokens"
+            )
+            out += [
+                f"## VLM call: {e['purpose']} (t={e['t']:.2f} s, {e['elapsed']:.2f} s, {status})",
+                "",
+            ]
             for m in e["messages"]:
                 out += [f"**{m['role']}**", "", _fence(m["text"]), ""]
                 out += [f"![]({name})" for name in m["images"]]
@@ -166,7 +181,14 @@ def render_report(folder: str | Path) -> Path:
             if e.get("reply"):
                 out += ["**reply**", "", _fence(e["reply"]), ""]
         elif kind == "step":
-            out += [f"## Step {e['step']}: {e['status']} ({e['elapsed']:.2f} s)", "", "```python", e["code"], "```", ""]
+            out += [
+                f"## Step {e['step']}: {e['status']} ({e['elapsed']:.2f} s)",
+                "",
+                "```python",
+                e["code"],
+                "```",
+                "",
+            ]
             out += ["**feedback**", "", _fence(e["feedback"]), ""]
             out += [f"![]({name})" for name in e.get("images", [])] + [""]
         elif kind == "episode_end":

@@ -16,7 +16,8 @@ from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 
 
 def save_frameset(frames: FrameSet, path: str | Path) -> Path:
-    """Write `frames` to `path` (.npz). Optional parts are stored only when every frame has them."""
+    """Write `frames` to `path` (.npz). Optional parts are stored only when every frame has
+    them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
@@ -41,7 +42,7 @@ def save_frameset(frames: FrameSet, path: str | Path) -> Path:
         "label_names": [{str(k): v for k, v in (f.label_names or {}).items()} for f in frames],
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, allow_pickle=False, **arrays)  # numeric arrays only
     return path
 
 
@@ -63,7 +64,9 @@ def load_frameset(path: str | Path) -> FrameSet:
         intrinsics = None
         if "intrinsics" in optional:
             fx, fy, cx, cy = optional["intrinsics"][i]
-            intrinsics = CameraIntrinsics(float(fx), float(fy), float(cx), float(cy), int(w), int(h))
+            intrinsics = CameraIntrinsics(
+                float(fx), float(fy), float(cx), float(cy), int(w), int(h)
+            )
         names = meta["label_names"][i] if i < len(meta["label_names"]) else {}
         frames.append(
             Frame(
@@ -75,7 +78,9 @@ def load_frameset(path: str | Path) -> FrameSet:
                 intrinsics=intrinsics,
                 pose=optional["poses"][i] if "poses" in optional else None,
                 labels=optional["labels"][i] if "labels" in optional else None,
-                label_names={int(k): v for k, v in names.items()} if "labels" in optional else None,
+                label_names={int(k): v for k, v in names.items()}
+                if "labels" in optional
+                else None,
             )
         )
     return FrameSet(frames, world_frame=meta["world_frame"], name=meta["name"])

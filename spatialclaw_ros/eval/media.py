@@ -1,4 +1,5 @@
-"""Loading a sample's media into frame sets: image files, videos (evenly sampled), saved frame sets."""
+"""Loading a sample's media into frame sets: image files, videos (evenly sampled), saved frame
+sets."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def load_group(group: MediaGroup, max_frames: int = 32) -> FrameSet:
     if group.kind == "frameset":
         return load_frameset(group.paths[0])
     if group.kind == "images":
-        frames = [Frame(read_image(Path(p)), index=i, camera=group.camera) for i, p in enumerate(group.paths)]
+        frames = [
+            Frame(read_image(Path(p)), index=i, camera=group.camera)
+            for i, p in enumerate(group.paths)
+        ]
         return FrameSet(frames, name=group.camera)
     video = read_video(Path(group.paths[0]), max_frames)
     for frame in video:

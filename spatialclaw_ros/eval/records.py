@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from spatialclaw_ros.agent.answers import as_unit
+
 AnswerType = Literal["mc", "number", "yes_no", "text"]
 Metric = Literal["accuracy", "mra", "mra_strict", "vci"]
 MediaKind = Literal["images", "video", "frameset"]
@@ -60,7 +62,9 @@ class MediaGroup:
         if not self.paths:
             raise ValueError("a media group needs at least one path")
         if self.kind in ("video", "frameset") and len(self.paths) != 1:
-            raise ValueError(f"a {self.kind} media group holds exactly one file, got {len(self.paths)}")
+            raise ValueError(
+                f"a {self.kind} media group holds exactly one file, got {len(self.paths)}"
+            )
         self.paths = [str(p) for p in self.paths]
 
 
@@ -85,27 +89,41 @@ class Sample:
         if not self.id:
             raise ValueError("a sample needs an id")
         if self.answer_type not in ANSWER_TYPES:
-            raise ValueError(f"sample {self.id}: answer_type must be one of {ANSWER_TYPES}, got {self.answer_type!r}")
+            raise ValueError(
+                f"sample {self.id}: answer_type must be one of {ANSWER_TYPES}, got "
+                f"{self.answer_type!r}"
+            )
         if self.metric not in METRICS:
-            raise ValueError(f"sample {self.id}: metric must be one of {METRICS}, got {self.metric!r}")
+            raise ValueError(
+                f"sample {self.id}: metric must be one of {METRICS}, got {self.metric!r}"
+            )
         self.media = [m if isinstance(m, MediaGroup) else MediaGroup(**m) for m in self.media]
         if self.answer_type == "mc":
             if len(self.options) < 2:
-                raise ValueError(f"sample {self.id}: a multiple-choice question needs at least two options")
+                raise ValueError(
+                    f"sample {self.id}: a multiple-choice question needs at least two options"
+                )
             letters = [option_letter(i) for i in range(len(self.options))]
             if str(self.answer) not in letters:
-                raise ValueError(f"sample {self.id}: answer {self.answer!r} is not one of the letters {letters}")
+                raise ValueError(
+                    f"sample {self.id}: answer {self.answer!r} is not one of the letters {letters}"
+                )
         if self.metric in ("mra", "mra_strict"):
             if self.answer_type != "number":
-                raise ValueError(f"sample {self.id}: the {self.metric} metric needs a numeric answer")
+                raise ValueError(
+                    f"sample {self.id}: the {self.metric} metric needs a numeric answer"
+                )
             self.answer = float(self.answer)
         if self.metric == "vci" and self.answer_type != "text":
-            raise ValueError(f"sample {self.id}: the vci metric needs a text answer (the structured motion)")
+            raise ValueError(
+                f"sample {self.id}: the vci metric needs a text answer (the structured motion)"
+            )
 
     @property
     def unit_kind(self) -> Literal["m", "deg", "s"] | None:
-        """The unit answers are converted to before scoring, when the answer has a physical unit."""
-        return self.unit if self.unit in ("m", "deg", "s") else None  # type: ignore[return-value]
+        """The unit answers are converted to before scoring, when the answer has a physical
+        unit."""
+        return as_unit(self.unit)
 
     @property
     def letters(self) -> list[str]:
@@ -142,7 +160,8 @@ class Prediction:
     group_info: dict[str, Any] = field(default_factory=dict)  # the sample's extra["group_info"]
     error_message: str = ""  # the full message of `error`
     answers: str = ""  # the answer-reading mode that scored it: "official" or "lenient"
-    flags: list[str] = field(default_factory=list)  # scoring notes worth counting: "zero_answer", "structured_answer"
+    # scoring notes worth counting: "zero_answer", "structured_answer"
+    flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,7 +172,9 @@ class Prediction:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def write_jsonl(path: str | Path, rows: Iterable[Sample | Prediction | dict], append: bool = False) -> int:
+def write_jsonl(
+    path: str | Path, rows: Iterable[Sample | Prediction | dict], append: bool = False
+) -> int:
     """Write rows as JSON lines; returns how many were written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

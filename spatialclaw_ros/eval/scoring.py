@@ -16,8 +16,9 @@ A true answer of 0 has no relative error; each benchmark says how it scores one 
 Per benchmark (`Aggregation`):
 - "mean": plain mean over samples (DSI-Bench scores each of its 4 video variants as a sample);
 - "category_macro": mean of per-category means (BLINK averages its sub-tasks, VSTI-Bench and
-  SPBench their question types, SPAR-Bench its tasks; VSI-Bench averages its question types after
-  first averaging the three relative-direction levels into one, which `category_parents` expresses);
+  SPBench their question types, SPAR-Bench its tasks; VSI-Bench averages its question types
+  after first averaging the three relative-direction levels into one, which
+  `category_parents` expresses);
 - "video_mme_v2_groups": Video-MME-v2's grouped non-linear credit, one value per group of four
   questions about a video, averaged over groups (see `video_mme_v2_group_credit`).
 A benchmark may report further named figures beside its headline (`secondary`), never instead.
@@ -42,10 +43,13 @@ ANSWER_MODES: tuple[str, ...] = ("official", "lenient")
 
 # Flags a scored sample may carry; the report counts them per benchmark.
 ZERO_ANSWER = "zero_answer"  # the true answer is 0, scored by the benchmark's zero rule
-STRUCTURED_ANSWER = "structured_answer"  # the answer is a structured text (SPAR-Bench view_change_infer)
+# the answer is a structured text (SPAR-Bench view_change_infer)
+STRUCTURED_ANSWER = "structured_answer"
 
 
-def mean_relative_accuracy(pred: float, target: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05) -> float:
+def mean_relative_accuracy(
+    pred: float, target: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05
+) -> float:
     """VSI-Bench's MRA: the share of confidence thresholds t in [start, end] with
     |pred - target| / target <= 1 - t. The threshold count comes from the same float expression the
     official code uses ((0.95 - 0.5) / 0.05 + 2 truncates to 10), and the comparison runs on the
@@ -53,7 +57,9 @@ def mean_relative_accuracy(pred: float, target: float, start: float = 0.5, end: 
     return _passed_share(abs(pred - target) / abs(target), start, end, interval)
 
 
-def _passed_share(relative_error: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05) -> float:
+def _passed_share(
+    relative_error: float, start: float = 0.5, end: float = 0.95, interval: float = 0.05
+) -> float:
     thresholds = np.linspace(start, end, int((end - start) / interval + 2))
     return float((relative_error <= 1 - thresholds).mean())
 
@@ -110,7 +116,9 @@ def numeric_score(sample: Sample, value: float | None) -> SampleScore:
         score = strict_threshold_accuracy(value, target)
     elif sample.metric == "mra":
         if target == 0:
-            score = zero_answer_score(value, str(sample.extra.get("zero_answer", DEFAULT_ZERO_RULE)))
+            score = zero_answer_score(
+                value, str(sample.extra.get("zero_answer", DEFAULT_ZERO_RULE))
+            )
         else:
             score = mean_relative_accuracy(value, target)
     else:
@@ -120,8 +128,13 @@ def numeric_score(sample: Sample, value: float | None) -> SampleScore:
 
 # SPAR-Bench view_change_infer: an answer names signed amounts along five axes, each with its
 # opposite ("move_right:0.4,turn_left:12"); an axis not named is 0.
-VIEW_CHANGE_AXES = {"move_right": "move_left", "move_up": "move_down", "move_forward": "move_backward",
-                    "turn_right": "turn_left", "turn_up": "turn_down"}
+VIEW_CHANGE_AXES = {
+    "move_right": "move_left",
+    "move_up": "move_down",
+    "move_forward": "move_backward",
+    "turn_right": "turn_left",
+    "turn_up": "turn_down",
+}
 
 
 def parse_view_change(text: str) -> dict[str, float]:
@@ -136,14 +149,21 @@ def parse_view_change(text: str) -> dict[str, float]:
             named[key] = float(raw)
         except ValueError:
             continue
-    return {axis: named.get(axis, 0.0) - named.get(opposite, 0.0) for axis, opposite in VIEW_CHANGE_AXES.items()}
+    return {
+        axis: named.get(axis, 0.0) - named.get(opposite, 0.0)
+        for axis, opposite in VIEW_CHANGE_AXES.items()
+    }
 
 
 def view_change_score(response: str, answer: str) -> float:
     """MRA per axis (an axis whose truth is 0 takes the absolute error), averaged over the axes."""
     pred, truth = parse_view_change(response), parse_view_change(answer)
-    per_axis = [zero_answer_score(pred[a], "absolute_error") if truth[a] == 0 else mean_relative_accuracy(pred[a], truth[a])
-                for a in VIEW_CHANGE_AXES]
+    per_axis = [
+        zero_answer_score(pred[a], "absolute_error")
+        if truth[a] == 0
+        else mean_relative_accuracy(pred[a], truth[a])
+        for a in VIEW_CHANGE_AXES
+    ]
     return float(np.mean(per_axis))
 
 
@@ -177,7 +197,9 @@ _LOGIC_CREDIT = {
 }
 
 
-def video_mme_v2_group_credit(right: list[bool], group_type: str, structure: str = "[1, 2, 3, 4]") -> float:
+def video_mme_v2_group_credit(
+    right: list[bool], group_type: str, structure: str = "[1, 2, 3, 4]"
+) -> float:
     """Credit (0..1) of one Video-MME-v2 group; `right` lists its questions in order."""
     if group_type == "relevance":
         return _SQUARES[sum(right)]
@@ -205,36 +227,56 @@ class BenchmarkScore:
     score: float  # 0..1 by the benchmark's own aggregation
     n: int  # samples scored
     per_category: dict[str, float] = field(default_factory=dict)
-    errors: int = 0  # samples whose episode, media or scoring failed (scored 0), and unreadable rows (not scored)
+    # samples whose episode, media or scoring failed (scored 0), and unreadable rows (not scored)
+    errors: int = 0
     errors_by_code: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)  # e.g. how many true answers of 0
-    secondary: dict[str, float] = field(default_factory=dict)  # further named figures, never the headline
+    # further named figures, never the headline
+    secondary: dict[str, float] = field(default_factory=dict)
 
 
-def aggregate(benchmark: str, predictions: Iterable[Prediction], how: Aggregation = "mean",
-              category_parents: Mapping[str, str] | None = None,
-              secondary: Mapping[str, Aggregation] | None = None) -> BenchmarkScore:
+def aggregate(
+    benchmark: str,
+    predictions: Iterable[Prediction],
+    how: Aggregation = "mean",
+    category_parents: Mapping[str, str] | None = None,
+    secondary: Mapping[str, Aggregation] | None = None,
+) -> BenchmarkScore:
     """A benchmark's score by its own rule. `category_parents` maps a category to the one it is
     averaged into first (for "category_macro"); `secondary` names further figures to compute."""
     records = list(predictions)
     errors = Counter(p.error for p in records if p.error)
     rows = [p for p in records if p.error != ROW_UNREADABLE]
     if not rows:
-        return BenchmarkScore(benchmark, float("nan"), 0, errors=sum(errors.values()), errors_by_code=dict(errors))
+        return BenchmarkScore(
+            benchmark, float("nan"), 0, errors=sum(errors.values()), errors_by_code=dict(errors)
+        )
     by_category: dict[str, list[float]] = defaultdict(list)
     for p in rows:
         by_category[p.category or "all"].append(p.score)
     per_category = {c: float(np.mean(v)) for c, v in sorted(by_category.items())}
     flags = Counter(flag for p in rows for flag in p.flags)
     return BenchmarkScore(
-        benchmark, _aggregate_scores(rows, per_category, how, category_parents), len(rows), per_category,
-        sum(errors.values()), dict(sorted(errors.items())), dict(sorted(flags.items())),
-        {name: _aggregate_scores(rows, per_category, rule) for name, rule in (secondary or {}).items()},
+        benchmark,
+        _aggregate_scores(rows, per_category, how, category_parents),
+        len(rows),
+        per_category,
+        sum(errors.values()),
+        dict(sorted(errors.items())),
+        dict(sorted(flags.items())),
+        {
+            name: _aggregate_scores(rows, per_category, rule)
+            for name, rule in (secondary or {}).items()
+        },
     )
 
 
-def _aggregate_scores(rows: list[Prediction], per_category: dict[str, float], how: Aggregation,
-                      category_parents: Mapping[str, str] | None = None) -> float:
+def _aggregate_scores(
+    rows: list[Prediction],
+    per_category: dict[str, float],
+    how: Aggregation,
+    category_parents: Mapping[str, str] | None = None,
+) -> float:
     if how == "mean":
         return float(np.mean([p.score for p in rows]))
     if how == "category_macro":
@@ -251,12 +293,17 @@ def _video_mme_v2_credits(rows: list[Prediction]) -> list[float]:
     groups: dict[str, list[Prediction]] = defaultdict(list)
     for p in rows:
         groups[p.group_id or p.sample_id].append(p)
-    credits = []
+    group_credits = []
     for key, members in groups.items():
         members.sort(key=lambda p: p.group_info.get("position", 0))
         info = members[0].group_info
         if "type" not in info:
             raise ValueError(f"Video-MME-v2 group {key}: predictions carry no group type")
-        credits.append(video_mme_v2_group_credit([p.score >= 1.0 for p in members], info["type"],
-                                                 info.get("structure", "[1, 2, 3, 4]")))
-    return credits
+        group_credits.append(
+            video_mme_v2_group_credit(
+                [p.score >= 1.0 for p in members],
+                info["type"],
+                info.get("structure", "[1, 2, 3, 4]"),
+            )
+        )
+    return group_credits

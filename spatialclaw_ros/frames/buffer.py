@@ -52,18 +52,25 @@ _STAMP_SLACK_S = 1e-6
 class BufferLimits:
     max_frames: int = 100  # per camera and stream: 10 s at the default interval
     max_age_s: float = 30.0  # older than the newest colour frame by more than this is dropped
-    sync_tolerance_s: float = 0.02  # depth / labels further than this from a colour stamp are not paired
-    min_interval_s: float = 0.1  # keep at most one colour frame per interval (0 = keep every frame)
+    # depth / labels further than this from a colour stamp are not paired
+    sync_tolerance_s: float = 0.02
+    # keep at most one colour frame per interval (0 = keep every frame)
+    min_interval_s: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.max_frames < 1 or self.max_age_s <= 0 or self.sync_tolerance_s < 0 or self.min_interval_s < 0:
+        if (
+            self.max_frames < 1
+            or self.max_age_s <= 0
+            or self.sync_tolerance_s < 0
+            or self.min_interval_s < 0
+        ):
             raise ValueError(f"invalid buffer limits: {self}")
 
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """Which frames a question wants: `count` frames spread over `window_s` seconds ending at `at_time`
-    (None = the newest colour frame)."""
+    """Which frames a question wants: `count` frames spread over `window_s` seconds ending at
+    `at_time` (None = the newest colour frame)."""
 
     window_s: float
     count: int
@@ -71,7 +78,9 @@ class SampleRequest:
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.count < 1:
-            raise FrameBufferError(f"need window_s >= 0 and count >= 1, got {self.window_s} and {self.count}")
+            raise FrameBufferError(
+                f"need window_s >= 0 and count >= 1, got {self.window_s} and {self.count}"
+            )
 
 
 # Depth and labels usually arrive just after their colour frame. "The newest frame" is the newest
@@ -179,13 +188,17 @@ class FrameBuffer:
         try:
             return self._streams[camera]
         except KeyError:
-            raise UnknownCameraError(f"unknown camera {camera!r}; configured: {', '.join(self._streams)}") from None
+            raise UnknownCameraError(
+                f"unknown camera {camera!r}; configured: {', '.join(self._streams)}"
+            ) from None
 
-    def add_color(self, camera: str, stamp: float, image: np.ndarray | Callable[[], np.ndarray]) -> bool:
-        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or a
-        function that decodes one: it is called only for a frame that is kept, so the frames that
-        thinning skips are never decoded. Returns False when the frame came within
-        `min_interval_s` of a kept one and was skipped."""
+    def add_color(
+        self, camera: str, stamp: float, image: np.ndarray | Callable[[], np.ndarray]
+    ) -> bool:
+        """Store an RGB uint8 H x W x 3 image (kept by reference: do not modify it afterwards), or
+        a function that decodes one: it is called only for a frame that is kept, so the frames that
+        thinning skips are never decoded. Returns False when the frame came within `min_interval_s`
+        of a kept one and was skipped."""
         streams = self._camera(camera)
         if callable(image):
             with self._lock:
@@ -193,9 +206,12 @@ class FrameBuffer:
                     return False
             image = image()  # outside the lock: decoding takes a while
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise FrameRejected(f"colour image must be H x W x 3 uint8, got {image.shape} {image.dtype}")
+            raise FrameRejected(
+                f"colour image must be H x W x 3 uint8, got {image.shape} {image.dtype}"
+            )
         with self._lock:
-            if not self._keeps_color(streams, stamp):  # checked again: a frame may have been kept meanwhile
+            # checked again: a frame may have been kept meanwhile
+            if not self._keeps_color(streams, stamp):
                 return False
             streams.newest_color_seen = max(streams.newest_color_seen, stamp)
             streams.color.add(stamp, image)
@@ -205,7 +221,11 @@ class FrameBuffer:
         return True
 
     def add_depth(
-        self, camera: str, stamp: float, depth: np.ndarray, decode: Callable[[np.ndarray], np.ndarray] | None = None
+        self,
+        camera: str,
+        stamp: float,
+        depth: np.ndarray,
+        decode: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         """Store float32 metres (NaN invalid), or raw pixels with the `decode` that turns them into
         metres: decoding then happens only for the frames a question samples, which keeps ingest an
@@ -240,7 +260,12 @@ class FrameBuffer:
             streams.intrinsics.add(stamp, intrinsics)
 
     def _add_aligned(
-        self, camera: str, stream: str, stamp: float, image: np.ndarray, decode: Callable | None = None
+        self,
+        camera: str,
+        stream: str,
+        stamp: float,
+        image: np.ndarray,
+        decode: Callable | None = None,
     ) -> None:
         streams = self._camera(camera)
         if image.ndim != 2:
@@ -257,7 +282,8 @@ class FrameBuffer:
             getattr(streams, stream).add(stamp, (image, decode))
 
     def _keeps_color(self, streams: _CameraStreams, stamp: float) -> bool:
-        """Whether a colour frame at `stamp` has room; one that has not is noted as seen and skipped."""
+        """Whether a colour frame at `stamp` has room; one that has not is noted as seen and
+        skipped."""
         interval = self.limits.min_interval_s
         if not interval or streams.color.has_room_for(stamp, interval):
             return True
@@ -282,7 +308,10 @@ class FrameBuffer:
         if not self.limits.min_interval_s:
             return True
         tolerance = self.limits.sync_tolerance_s
-        return stamp > streams.newest_color_seen + tolerance or streams.color.nearest(stamp, tolerance) is not None
+        return (
+            stamp > streams.newest_color_seen + tolerance
+            or streams.color.nearest(stamp, tolerance) is not None
+        )
 
     def _newest_paired(self, streams: _CameraStreams, stamps: list[float]) -> float:
         """The newest colour stamp whose depth and labels (for the streams this camera sends)
@@ -292,7 +321,8 @@ class FrameBuffer:
         behind = [
             queue
             for queue in (streams.depth, streams.labels)
-            if queue.stamps and stamps[-1] - _PAIRING_WAIT_S <= queue.stamps[-1] < stamps[-1] - tolerance
+            if queue.stamps
+            and stamps[-1] - _PAIRING_WAIT_S <= queue.stamps[-1] < stamps[-1] - tolerance
         ]
         for stamp in reversed(stamps):
             if all(queue.stamps[-1] >= stamp - tolerance for queue in behind):
@@ -315,8 +345,9 @@ class FrameBuffer:
         pose_at: Callable[[float], np.ndarray | None] | None = None,
         world_frame: str = "",
     ) -> FrameSet:
-        """`request.count` frames spread evenly over the window (always including its newest frame),
-        each with the depth, labels and intrinsics nearest its stamp and the pose `pose_at` gives.
+        """`request.count` frames spread evenly over the window (always including its newest
+        frame), each with the depth, labels and intrinsics nearest its stamp and the pose `pose_at`
+        gives.
 
         Raises NoFramesError when the window holds no colour frame, UnknownCameraError for a
         camera that is not configured.
@@ -327,17 +358,25 @@ class FrameBuffer:
             if not streams.color.stamps:
                 raise NoFramesError(f"no frames received yet from camera {camera!r}")
             stamps = list(streams.color.stamps)
-            end = self._newest_paired(streams, stamps) if request.at_time is None else request.at_time
+            end = (
+                self._newest_paired(streams, stamps)
+                if request.at_time is None
+                else request.at_time
+            )
             first = bisect.bisect_left(stamps, end - request.window_s - tolerance)
             last = bisect.bisect_right(stamps, end + tolerance)
             if first >= last:
                 raise NoFramesError(
-                    f"camera {camera!r} has no frames between {end - request.window_s:.3f} s and {end:.3f} s; "
+                    f"camera {camera!r} has no frames between "
+                    f"{end - request.window_s:.3f} s and {end:.3f} s; "
                     f"it holds {stamps[0]:.3f} s to {stamps[-1]:.3f} s"
                 )
             picked = _spread(first, last, request.count)
-            if streams.depth.stamps:  # a camera that sends depth: avoid frames whose depth message was lost
-                picked = _swap_for_paired(picked, first, last, lambda i: streams.depth.nearest(stamps[i], tolerance))
+            # a camera that sends depth: avoid frames whose depth message was lost
+            if streams.depth.stamps:
+                picked = _swap_for_paired(
+                    picked, first, last, lambda i: streams.depth.nearest(stamps[i], tolerance)
+                )
             selected = [
                 (
                     stamps[i],
@@ -350,8 +389,8 @@ class FrameBuffer:
             ]
             label_names = dict(streams.label_names)
         frames = []
-        for index, (stamp, image, depth, labels, intrinsics) in enumerate(selected):
-            labels = _decoded(labels)
+        for index, (stamp, image, depth, stored_labels, intrinsics) in enumerate(selected):
+            labels = _decoded(stored_labels)
             frames.append(
                 Frame(
                     image=image,
@@ -366,7 +405,8 @@ class FrameBuffer:
                 )
             )
         if pose_at is not None and not all(f.pose is not None for f in frames):
-            # A half-posed frame set would mix world frames; reconstruction estimates all poses instead.
+            # A half-posed frame set would mix world frames; reconstruction estimates all poses
+            # instead.
             for frame in frames:
                 frame.pose = None
             world_frame = ""
@@ -380,7 +420,9 @@ def _decoded(stored: tuple | None) -> np.ndarray | None:
     return decode(pixels) if decode is not None else pixels
 
 
-def _swap_for_paired(picked: list[int], first: int, last: int, paired: Callable[[int], object]) -> list[int]:
+def _swap_for_paired(
+    picked: list[int], first: int, last: int, paired: Callable[[int], object]
+) -> list[int]:
     """`picked`, each index whose frame has no pair (`paired(i)` is None) swapped for the nearest
     unpicked index in [first, last) that has one, if any."""
     chosen = set(picked)

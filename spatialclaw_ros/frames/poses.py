@@ -1,4 +1,5 @@
-"""Camera poses over time, ROS-free: a bounded history of rigid transforms, interpolated at any stamp.
+"""Camera poses over time, ROS-free: a bounded history of rigid transforms, interpolated at any
+stamp.
 
 The ROS node feeds it from odometry (base pose in the odometry frame) and composes a fixed
 camera extrinsic; tests and bag readers feed it directly.
@@ -29,7 +30,8 @@ def translation_quaternion(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return matrix[:3, 3].copy(), Rotation.from_matrix(matrix[:3, :3]).as_quat()
 
 
-# REP-103 body axes (x forward, y left, z up) seen from an optical frame (x right, y down, z forward).
+# REP-103 body axes (x forward, y left, z up) seen from an optical frame (x right, y down, z
+# forward).
 BODY_FROM_OPTICAL = np.array(
     [[0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
@@ -39,7 +41,8 @@ class PoseHistory:
     """Timestamped 4x4 poses, bounded by count, interpolated between neighbours (slerp + lerp).
 
     `at(stamp)` answers only inside the recorded span (plus `tolerance_s` at either end): a pose
-    extrapolated from stale odometry is worse than no pose, because reconstruction can estimate one.
+    extrapolated from stale odometry is worse than no pose, because reconstruction can
+    estimate one.
     """
 
     def __init__(self, max_poses: int = 2000, tolerance_s: float = 0.05):

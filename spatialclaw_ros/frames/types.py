@@ -35,7 +35,9 @@ class CameraIntrinsics:
     @classmethod
     def from_matrix(cls, k: np.ndarray, width: int, height: int) -> CameraIntrinsics:
         k = np.asarray(k, dtype=np.float64)
-        return cls(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), int(width), int(height))
+        return cls(
+            float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), int(width), int(height)
+        )
 
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
@@ -44,7 +46,12 @@ class CameraIntrinsics:
         """The same camera at another resolution (pixel centres kept aligned)."""
         sx, sy = width / self.width, height / self.height
         return CameraIntrinsics(
-            self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5, (self.cy + 0.5) * sy - 0.5, width, height
+            self.fx * sx,
+            self.fy * sy,
+            (self.cx + 0.5) * sx - 0.5,
+            (self.cy + 0.5) * sy - 0.5,
+            width,
+            height,
         )
 
 
@@ -65,7 +72,9 @@ class Frame:
     def __post_init__(self) -> None:
         image = np.asarray(self.image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"frame image must be H x W x 3 uint8 RGB, got {image.shape} {image.dtype}")
+            raise ValueError(
+                f"frame image must be H x W x 3 uint8 RGB, got {image.shape} {image.dtype}"
+            )
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError("frame image is empty")
         self.image = image
@@ -73,19 +82,27 @@ class Frame:
         if self.depth is not None:
             depth = np.asarray(self.depth, dtype=np.float32)
             if depth.shape != size:
-                raise ValueError(f"depth is {depth.shape[1]}x{depth.shape[0]} but the image is {size[1]}x{size[0]}")
+                raise ValueError(
+                    f"depth is {depth.shape[1]}x{depth.shape[0]} but the image is "
+                    f"{size[1]}x{size[0]}"
+                )
             self.depth = depth
         if self.labels is not None:
             labels = np.asarray(self.labels)
             if labels.shape != size:
                 raise ValueError(f"label image is {labels.shape} but the image is {size}")
             self.labels = labels.astype(np.int32, copy=False)
-        if self.intrinsics is not None and (self.intrinsics.width, self.intrinsics.height) != (size[1], size[0]):
+        if self.intrinsics is not None and (self.intrinsics.width, self.intrinsics.height) != (
+            size[1],
+            size[0],
+        ):
             self.intrinsics = self.intrinsics.scaled(size[1], size[0])
         if self.pose is not None:
             pose = np.asarray(self.pose, dtype=np.float64)
             if pose.shape != (4, 4):
-                raise ValueError(f"camera pose must be a 4x4 camera-to-world matrix, got {pose.shape}")
+                raise ValueError(
+                    f"camera pose must be a 4x4 camera-to-world matrix, got {pose.shape}"
+                )
             self.pose = pose
 
     @property

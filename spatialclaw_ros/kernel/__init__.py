@@ -5,4 +5,11 @@ from spatialclaw_ros.kernel.host import Kernel
 from spatialclaw_ros.kernel.process import KernelStartError
 from spatialclaw_ros.kernel.types import KernelConfig, StepResult, VLMDispatch
 
-__all__ = ["Kernel", "KernelConfig", "KernelStartError", "SandboxUnavailable", "StepResult", "VLMDispatch"]
+__all__ = [
+    "Kernel",
+    "KernelConfig",
+    "KernelStartError",
+    "SandboxUnavailable",
+    "StepResult",
+    "VLMDispatch",
+]

@@ -1,18 +1,19 @@
 """The worker's PEP 578 audit hook: the layer that holds when the static check is bypassed.
 
 Once armed it refuses, whoever asks (agent code or a library on its behalf): opening a file for
-writing, reading outside the interpreter's own library directories, sockets, processes,
-signals to other processes, native code (ctypes, mmap), changing limits, loading forbidden
-modules, and compiling code except while a module loads or from a short list of library
-callers. Frame and code
-object attributes are refused when agent code asks for them. Every refusal is also recorded,
-so the cell fails even if the code catches the exception.
+writing, reading outside the interpreter's own library directories, sockets, processes, signals to
+other processes, native code (ctypes, mmap), changing limits, loading forbidden modules, and
+compiling code except while a module loads or from a short list of library callers. Frame and code
+object attributes are refused when agent code asks for them. Every refusal is also recorded, so the
+cell fails even if the code catches the exception.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from types import FrameType
 
 from spatialclaw_ros.kernel.policy import module_forbidden_in_worker
 
@@ -20,21 +21,40 @@ CELL_FILENAME_PREFIX = "<cell-"
 
 
 def cell_filename(step: int) -> str:
-    """The filename a cell's code is compiled under (tracebacks show it; the hook recognises it)."""
+    """The filename a cell's code is compiled under (tracebacks show it; the hook recognises
+    it)."""
     return f"{CELL_FILENAME_PREFIX}{step}>"
+
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _DENIED_EVENT_PREFIXES = (
-    "socket.", "subprocess.", "ctypes.", "shutil.", "winreg.", "msvcrt.", "fcntl.", "syslog.", "sqlite3.",
-    "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "webbrowser.",
+    "socket.", "subprocess.", "ctypes.", "shutil.", "winreg.", "msvcrt.", "fcntl.", "syslog.",
+    "sqlite3.",
+    "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.",
+    "webbrowser.",
     "pty.", "resource.", "signal.pthread_kill", "mmap.", "gc.get_", "pickle.", "code.__new__",
     "sys.settrace", "sys.setprofile", "sys._current_frames", "sys.addaudithook",
-    "sys.monitoring", "cpython.", "builtins.input", "builtins.breakpoint", "_thread.start_new_thread",
-)  # fmt: skip
+    "sys.monitoring", "cpython.", "builtins.input", "builtins.breakpoint",
+    "_thread.start_new_thread",
+)  # fmt: skip  # a table, kept in rows
 
 # Attribute reads CPython audits; refused when agent code itself performs them.
-_FRAME_ATTRIBUTES = frozenset({"__globals__", "__code__", "__builtins__", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code", "cr_code", "ag_code", "f_back"})
+_FRAME_ATTRIBUTES = frozenset(
+    {
+        "__globals__",
+        "__code__",
+        "__builtins__",
+        "tb_frame",
+        "gi_frame",
+        "cr_frame",
+        "ag_frame",
+        "gi_code",
+        "cr_code",
+        "ag_code",
+        "f_back",
+    }
+)
 
 
 class SandboxViolation(PermissionError):
@@ -42,7 +62,9 @@ class SandboxViolation(PermissionError):
 
 
 class AuditPolicy:
-    def __init__(self, read_roots: list[str], compile_callers: list[str], map_callers: list[str] = ()) -> None:
+    def __init__(
+        self, read_roots: list[str], compile_callers: list[str], map_callers: Sequence[str] = ()
+    ) -> None:
         self.read_roots = tuple(os.path.join(os.path.realpath(r), "") for r in read_roots)
         self.compile_callers = tuple(os.path.realpath(c) for c in compile_callers)
         self.map_callers = tuple(os.path.realpath(c) for c in map_callers)
@@ -56,7 +78,9 @@ class AuditPolicy:
 
     def arm(self) -> None:
         """From now on the rules apply (imports and caches needed by the worker are done)."""
-        self.import_paths = frozenset(os.path.realpath(os.fsdecode(p)) for p in sys.path if isinstance(p, (str, bytes)))
+        self.import_paths = frozenset(
+            os.path.realpath(os.fsdecode(p)) for p in sys.path if isinstance(p, (str, bytes))
+        )
         self.armed = True
 
     def _hook(self, event: str, args: tuple) -> None:
@@ -78,16 +102,19 @@ class AuditPolicy:
             real = os.path.realpath(os.fsdecode(path))
         except (TypeError, ValueError):
             return False
-        return real in self.import_paths or any(os.path.join(real, "").startswith(root) for root in self.read_roots)
+        return real in self.import_paths or any(
+            os.path.join(real, "").startswith(root) for root in self.read_roots
+        )
 
     def _caller_file(self) -> str:
-        frame = sys._getframe(3)  # _caller_file <- _reason <- _hook <- the code that raised the event
+        # _caller_file <- _reason <- _hook <- the code that raised the event
+        frame = sys._getframe(3)
         return frame.f_code.co_filename if frame is not None else ""
 
     @staticmethod
     def _importing() -> bool:
         """Whether a module is being loaded (library code compiling its own source then)."""
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename.startswith("<frozen importlib"):
                 return True
@@ -115,7 +142,11 @@ class AuditPolicy:
             return f"'{event}' is not allowed"
         if event == "import":
             name = str(args[0])
-            return f"loading module '{name}' is not allowed" if module_forbidden_in_worker(name) else None
+            return (
+                f"loading module '{name}' is not allowed"
+                if module_forbidden_in_worker(name)
+                else None
+            )
         if event == "compile":
             caller = self._caller_file()
             caller = caller if caller.startswith("<") else os.path.realpath(caller)
@@ -123,7 +154,13 @@ class AuditPolicy:
                 return None
             return "compiling code at run time is not allowed"
         if event in ("object.__getattr__", "sys._getframe"):
-            name = str(args[1]) if event == "object.__getattr__" and len(args) > 1 else "sys._getframe"
-            if (event == "sys._getframe" or name in _FRAME_ATTRIBUTES) and self._caller_file().startswith(CELL_FILENAME_PREFIX):
+            name = (
+                str(args[1])
+                if event == "object.__getattr__" and len(args) > 1
+                else "sys._getframe"
+            )
+            if (
+                event == "sys._getframe" or name in _FRAME_ATTRIBUTES
+            ) and self._caller_file().startswith(CELL_FILENAME_PREFIX):
                 return f"access to '{name}' is not allowed"
         return None

@@ -88,20 +88,42 @@ def probe() -> LayerReport:
         reason = "bubblewrap (`bwrap`) is not installed: apt install bubblewrap"
         reasons.update(identity=reason, network=reason, filesystem=reason)
     else:
-        argv = [bwrap, *_namespace_flags(os.geteuid() == 0), "--ro-bind", "/", "/", "--proc", "/proc", "--", "/bin/true"]
+        argv = [
+            bwrap,
+            *_namespace_flags(os.geteuid() == 0),
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--",
+            "/bin/true",
+        ]
         done = _run_quiet(argv)
         if done is not None and done.returncode == 0:
             available.update(identity=True, network=True, filesystem=True)
         else:
-            detail = done.stderr.decode(errors="replace").strip()[-300:] if done is not None else "did not run"
+            detail = (
+                done.stderr.decode(errors="replace").strip()[-300:]
+                if done is not None
+                else "did not run"
+            )
             reason = f"bubblewrap could not create the namespaces: {detail}"
             reasons.update(identity=reason, network=reason, filesystem=reason)
-    seccomp = _run_quiet([sys.executable, "-I", "-c", "import pyseccomp; pyseccomp.SyscallFilter(pyseccomp.ALLOW)"])
+    seccomp = _run_quiet(
+        [sys.executable, "-I", "-c", "import pyseccomp; pyseccomp.SyscallFilter(pyseccomp.ALLOW)"]
+    )
     if seccomp is not None and seccomp.returncode == 0:
         available["seccomp"] = True
     else:
-        detail = seccomp.stderr.decode(errors="replace").strip().splitlines()[-1:] if seccomp is not None else ["did not run"]
-        reasons["seccomp"] = f"libseccomp or its binding (pyseccomp) is missing: {' '.join(detail)}"
+        detail = (
+            seccomp.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            if seccomp is not None
+            else ["did not run"]
+        )
+        reasons["seccomp"] = (
+            f"libseccomp or its binding (pyseccomp) is missing: {' '.join(detail)}"
+        )
     report = LayerReport(available, reasons, bwrap if available["filesystem"] else None)
     log.info("kernel containment on this machine: %s", report.describe())
     return report
@@ -117,19 +139,28 @@ def require(allow_weaker: bool) -> LayerReport:
         )
         if not allow_weaker:
             raise SandboxUnavailable(message)
-        log.warning("%s: running with a weaker sandbox because allow_weaker_sandbox is set", message)
+        log.warning(
+            "%s: running with a weaker sandbox because allow_weaker_sandbox is set", message
+        )
     return report
 
 
 def _namespace_flags(as_root: bool) -> list[str]:
-    flags = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    flags = [
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+    ]
     flags += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if as_root:
         # Root makes the namespaces itself, then the worker's first statement drops to the
         # unprivileged uid/gid (which clears every capability); only that step needs these two.
         flags += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        flags.append("--unshare-user")  # a normal user gets its namespaces through a user namespace
+        # a normal user gets its namespaces through a user namespace
+        flags.append("--unshare-user")
     return flags
 
 
@@ -144,7 +175,9 @@ def package_directories() -> list[str]:
     paths = sysconfig.get_paths()
     found = [paths["purelib"], paths["platlib"]]
     prefix = os.path.join(os.path.realpath(sys.prefix), "")
-    found += [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p).startswith(prefix)]
+    found += [
+        p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p).startswith(prefix)
+    ]
     return list(dict.fromkeys(os.path.realpath(p) for p in found))
 
 
@@ -170,7 +203,7 @@ def _read_only_paths(package_root: str) -> list[str]:
 
 
 def _parents_and_binds(paths: list[str]) -> list[str]:
-    """bubblewrap arguments that bind `paths` read-only at the same place. Directories bubblewrap
+    """Bubblewrap arguments that bind `paths` read-only at the same place. Directories bubblewrap
     creates on the way would be mode 0700, which the unprivileged uid could not traverse."""
     args: list[str] = []
     made: set[str] = {"/"}
@@ -213,7 +246,8 @@ def matplotlib_cache() -> str:
 
 @dataclass(frozen=True)
 class WorkerCommand:
-    """How to start one worker: argv, the files whose descriptors it needs, and the user to run as."""
+    """How to start one worker: argv, the files whose descriptors it needs, and the user to run
+    as."""
 
     argv: list[str]
     pass_fds: list[int]
@@ -223,12 +257,19 @@ class WorkerCommand:
 
 
 def worker_command(
-    report: LayerReport, bootstrap: list[str], channel_fd: int, package_root: str, uid: int, gid: int, data_fds: list[tuple[int, str]]
+    report: LayerReport,
+    bootstrap: list[str],
+    channel_fd: int,
+    package_root: str,
+    uid: int,
+    gid: int,
+    data_fds: list[tuple[int, str]],
 ) -> WorkerCommand:
     """The command line for a worker under the layers in `report`. `bootstrap` is the Python
     command line of the worker; `data_fds` are (descriptor, path) pairs copied into its scratch."""
     env = {
-        "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1",  # the venv's ROS bootstrapper must not re-exec the worker
+        # the venv's ROS bootstrapper must not re-exec the worker
+        "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1",
         "LANG": "C.UTF-8",
     }
     if report.bwrap is None:
@@ -237,7 +278,9 @@ def worker_command(
         # to read the interpreter (/root is private); it runs in its own scratch directory.
         scratch = tempfile.mkdtemp(prefix="spatialclaw-kernel-")
         os.chmod(scratch, 0o1777)
-        env.update(HOME=scratch, MPLCONFIGDIR=matplotlib_cache(), SPATIALCLAW_WORKER_SCRATCH=scratch)
+        env.update(
+            HOME=scratch, MPLCONFIGDIR=matplotlib_cache(), SPATIALCLAW_WORKER_SCRATCH=scratch
+        )
         return WorkerCommand(bootstrap + [str(channel_fd)], [channel_fd], env, scratch, scratch)
     argv = [report.bwrap, *_namespace_flags(os.geteuid() == 0)]
     # bubblewrap's root is an empty tmpfs: only what is bound below exists.

@@ -31,7 +31,7 @@ def cap_middle(text: str, limit: int) -> str:
 
 
 def count_calls(calls: list[str]) -> str:
-    """"tools.A, tools.B x2" in first-call order."""
+    """Calls counted, e.g. "tools.A, tools.B x2", in first-call order."""
     return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in Counter(calls).items())
 
 
@@ -54,7 +54,9 @@ def render(result: StepResult, images_left: int) -> str:
     if result.vlm_queries:
         lines += ["vlm queries:"] + [f"- {q}" for q in result.vlm_queries]
     if result.variables:
-        lines += ["variables:"] + [f"- {name}: {summary}" for name, summary in result.variables.items()]
+        lines += ["variables:"] + [
+            f"- {name}: {summary}" for name, summary in result.variables.items()
+        ]
     if result.images:
         lines.append(f"images attached: {len(result.images)} ({images_left} left)")
     if result.tool_calls:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 import sys
 import types
+from typing import cast
 
 MAX_LISTED = 40  # attribute names listed in one hint
 TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw")
 NO_HELP = (
-    "help() is not available in the kernel: print(x) summarises a value, dir(x) lists its attributes, "
+    "help() is not available in the kernel: print(x) summarises a value, dir(x) lists "
+    "its attributes, "
     "and the tool reference in the instructions documents every tool and result type"
 )
 EMPTY_SEGMENTATION = (
@@ -26,7 +28,7 @@ EMPTY_SEGMENTATION = (
 def public_attributes(obj: object) -> list[str]:
     """The public names an object offers: its class chain's and its own instance attributes."""
     owner = type(obj)
-    classes = obj.__mro__ if issubclass(owner, type) else owner.__mro__  # type: ignore[attr-defined]
+    classes = cast(type, obj).__mro__ if issubclass(owner, type) else owner.__mro__
     names: set[str] = set()
     for klass in classes:
         names.update(klass.__dict__)
@@ -38,7 +40,7 @@ def public_attributes(obj: object) -> list[str]:
 
 
 def attribute_hint(error: AttributeError) -> str:
-    """"Did you mean ...?" and the available attributes, for an attribute that does not exist."""
+    """A "Did you mean ...?" and the available attributes, for an attribute that does not exist."""
     name, obj = getattr(error, "name", None), getattr(error, "obj", None)
     if not isinstance(name, str) or obj is None or _is_facade(obj):
         return ""
@@ -46,10 +48,14 @@ def attribute_hint(error: AttributeError) -> str:
     if not available:
         return ""
     lowered = {a.lower(): a for a in available}
-    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [lowered.get(name.lower(), "")]
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [
+        lowered.get(name.lower(), "")
+    ]
     guess = f"Did you mean {close[0]!r}? " if close[0] else ""
     listed = ", ".join(available[:MAX_LISTED]) + (", ..." if len(available) > MAX_LISTED else "")
-    return f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
+    return (
+        f"{guess}{type(obj).__name__ if not isinstance(obj, type) else obj.__name__} has: {listed}"
+    )
 
 
 def name_hint(error: NameError) -> str:

@@ -16,11 +16,18 @@ from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.kernel import policy
 from spatialclaw_ros.kernel.audit import cell_filename
 from spatialclaw_ros.kernel.feedback import cap_middle, error_location, render
-from spatialclaw_ros.kernel.types import ErrorKind, KernelConfig, StepResult, VLMDispatch
 from spatialclaw_ros.kernel.pool import POOL
-from spatialclaw_ros.kernel.process import KernelStartError, WorkerProcess, WorkerSpec, exit_signal
+from spatialclaw_ros.kernel.process import WorkerProcess, WorkerSpec, exit_signal
+from spatialclaw_ros.kernel.types import ErrorKind, KernelConfig, StepResult, VLMDispatch
 from spatialclaw_ros.kernel.wire import ChannelClosed, ChannelTimeout, WireError
-from spatialclaw_ros.perception.types import Box3D, ObjectDistance, Perception, Reconstruction, Segmentation, SegmentRequest
+from spatialclaw_ros.perception.types import (
+    Box3D,
+    ObjectDistance,
+    Perception,
+    Reconstruction,
+    Segmentation,
+    SegmentRequest,
+)
 from spatialclaw_ros.tools.inputs import Metadata, VideoInfo
 from spatialclaw_ros.tools.vlm import MAX_ASK_IMAGES, MAX_LOCATE_IMAGES
 
@@ -35,7 +42,7 @@ class _StepFailure(Exception):
     `poisoned_from`: the first step whose report can no longer be believed (a message of that
     step arrived later, so its "done" was forged); it and later steps are not restored."""
 
-    def __init__(self, kind: str, message: str, poisoned_from: int | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, poisoned_from: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.poisoned_from = poisoned_from
@@ -140,7 +147,10 @@ class Kernel:
         for i, video in enumerate(self.videos):
             indices = [f.index for f in video]
             if len(set(indices)) != len(indices):
-                raise ValueError(f"video {i + 1} has repeated Frame.index values; each frame needs its own index")
+                raise ValueError(
+                    f"video {i + 1} has repeated Frame.index values; each frame needs "
+                    "its own index"
+                )
         self.perception = perception
         self.vlm = vlm
         self.config = config
@@ -167,7 +177,15 @@ class Kernel:
         keep_warm = self.config.warm_workers if self._spec.python_layer else 0
         worker = POOL.acquire(self._spec, keep_warm)
         frames = [
-            [{"pixels": f.image, "frame_index": f.index, "timestamp": f.timestamp, "camera": f.camera} for f in video]
+            [
+                {
+                    "pixels": f.image,
+                    "frame_index": f.index,
+                    "timestamp": f.timestamp,
+                    "camera": f.camera,
+                }
+                for f in video
+            ]
             for video in self.videos
         ]
         init = {
@@ -211,7 +229,9 @@ class Kernel:
         result = StepResult(step=self.step, status="success")
         if not self._worker.alive():
             result.restarted = True
-            result.note = self._restart(f"the kernel process had exited ({self._worker.last_words()})")
+            result.note = self._restart(
+                f"the kernel process had exited ({self._worker.last_words()})"
+            )
         rejection = self._static_check(code) if self._spec.python_layer else self._size_check(code)
         if rejection is not None:
             result.status, result.error_kind, result.error = "error", *rejection
@@ -235,15 +255,16 @@ class Kernel:
         result.feedback = render(result, self.images_left)
         return result
 
-    def _size_check(self, code: str) -> tuple[str, str] | None:
+    def _size_check(self, code: str) -> tuple[ErrorKind, str] | None:
         if len(code) > self.config.max_cell_chars:
             return "code", (
-                f"CellTooLong: the cell has {len(code)} characters; the limit is {self.config.max_cell_chars}. "
+                f"CellTooLong: the cell has {len(code)} characters; the limit is "
+                f"{self.config.max_cell_chars}. "
                 "Split the work over several cells."
             )
         return None
 
-    def _static_check(self, code: str) -> tuple[str, str] | None:
+    def _static_check(self, code: str) -> tuple[ErrorKind, str] | None:
         too_long = self._size_check(code)
         if too_long is not None:
             return too_long
@@ -252,26 +273,43 @@ class Kernel:
             violations = policy.check(code, cell_filename(self.step))
         except SyntaxError as exc:
             return "code", f"{error_location(exc.lineno, exc.text)}SyntaxError: {exc.msg}"
-        except (RecursionError, MemoryError) as exc:  # Python itself cannot parse something this deep
+        # Python itself cannot parse something this deep
+        except (RecursionError, MemoryError) as exc:
             return "code", f"{type(exc).__name__}: {exc}"
         if not violations:
             return None
         first = violations[0]
         line = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else ""
         others = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        return "sandbox", f"{error_location(first.line, line)}SandboxViolation: blocked by the sandbox: {first.message}{others}"
+        return (
+            "sandbox",
+            f"{error_location(first.line, line)}SandboxViolation: blocked by the "
+            f"sandbox: {first.message}{others}",
+        )
 
-    def _exchange(self, record: _CellRecord, replay: bool, calls: list[_HostCall] | None, result: StepResult | None) -> dict:
+    def _exchange(
+        self,
+        record: _CellRecord,
+        replay: bool,
+        calls: list[_HostCall] | None,
+        result: StepResult | None,
+    ) -> dict:
         """Send a cell, serve its host calls until it is done; kills the worker on failure.
         Every message must carry this step's number and stay within the step's byte budget:
         anything else is a protocol breach, and the worker is replaced."""
-        worker = self._worker
+        worker = self.worker
         deadline = time.monotonic() + self.config.cell_timeout_s
         pending = list(calls or [])
         budget = self.config.max_step_mb * 2**20
         try:
             worker.channel.send(
-                {"op": "run", "code": record.code, "step": record.step, "replay": replay, "images_left": self.images_left}
+                {
+                    "op": "run",
+                    "code": record.code,
+                    "step": record.step,
+                    "replay": replay,
+                    "images_left": self.images_left,
+                }
             )
             while True:
                 message = worker.channel.receive(deadline)
@@ -280,7 +318,9 @@ class Kernel:
                     raise WireError(f"the step sent more than {self.config.max_step_mb} MiB")
                 if not isinstance(message, dict) or message.get("step") != record.step:
                     stale = message.get("step") if isinstance(message, dict) else None
-                    raise _OutOfTurn(stale if isinstance(stale, int) and 0 < stale < record.step else None)
+                    raise _OutOfTurn(
+                        stale if isinstance(stale, int) and 0 < stale < record.step else None
+                    )
                 if message.get("op") == "done":
                     return message
                 if message.get("op") != "call" or not isinstance(message.get("name"), str):
@@ -293,14 +333,22 @@ class Kernel:
                     reply = self._serve(name, args if isinstance(args, dict) else {}, result)
                 try:
                     worker.channel.send(reply)
-                except TypeError as exc:  # a service returned something that cannot cross the channel
-                    reply = {"op": "reply", "ok": False, "kind": "perception", "message": f"TypeError: {exc}"}
+                # a service returned something that cannot cross the channel
+                except TypeError as exc:
+                    reply = {
+                        "op": "reply",
+                        "ok": False,
+                        "kind": "perception",
+                        "message": f"TypeError: {exc}",
+                    }
                     worker.channel.send(reply)
                 record.calls.append(_HostCall(key, reply))
         except ChannelTimeout:
             worker.kill()
             raise _StepFailure(
-                "timeout", f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} s and was stopped"
+                "timeout",
+                f"TimeoutError: the cell ran longer than {self.config.cell_timeout_s:g} "
+                "s and was stopped",
             ) from None
         except ChannelClosed:
             code = worker.reap()
@@ -308,18 +356,30 @@ class Kernel:
         except (WireError, TypeError, RecursionError) as exc:
             worker.kill()
             poisoned = exc.step if isinstance(exc, _OutOfTurn) else None
-            raise _StepFailure("sandbox", f"KernelError: the kernel broke protocol ({exc}) and was stopped", poisoned) from None
+            raise _StepFailure(
+                "sandbox",
+                f"KernelError: the kernel broke protocol ({exc}) and was stopped",
+                poisoned,
+            ) from None
 
-    def _death(self, code: int | None, worker: WorkerProcess) -> tuple[str, str]:
+    def _death(self, code: int | None, worker: WorkerProcess) -> tuple[ErrorKind, str]:
         died_of = exit_signal(code)
         if died_of == signal.SIGXCPU:
-            return "timeout", f"TimeoutError: the kernel used up its CPU time limit ({self.config.cpu_limit_s} s)"
+            return (
+                "timeout",
+                "TimeoutError: the kernel used up its CPU time limit "
+                f"({self.config.cpu_limit_s} s)",
+            )
         if died_of in (signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
             return "memory", (
-                f"MemoryError: the kernel process died (signal {died_of}), most likely out of memory "
+                f"MemoryError: the kernel process died (signal {died_of}), most likely "
+                "out of memory "
                 f"(limit {self.config.memory_limit_mb} MiB)"
             )
-        return "code", f"KernelError: the kernel process exited (code {code}): {worker.last_words()}"
+        return (
+            "code",
+            f"KernelError: the kernel process exited (code {code}): {worker.last_words()}",
+        )
 
     def _restart(self, reason: str) -> str:
         """Start a fresh worker and, if configured, re-run the successful cells so far."""
@@ -329,7 +389,10 @@ class Kernel:
         if not self._history:
             return "the kernel was restarted; no earlier variables needed restoring"
         if not self.config.restore_on_restart:
-            return "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
+            return (
+                "the kernel was restarted; variables from earlier steps are gone, re-create "
+                "what you need"
+            )
         for i, record in enumerate(self._history):
             replay = _CellRecord(record.code, record.step)
             try:
@@ -344,16 +407,23 @@ class Kernel:
                     kept = []
                     self._history = []
                 return (
-                    f"the kernel was restarted; re-running step {record.step} failed, so only the variables of "
-                    f"steps {kept} were restored" if kept else
-                    f"the kernel was restarted; re-running step {record.step} failed, so earlier variables are gone"
-                )  # fmt: skip
+                    f"the kernel was restarted; re-running step {record.step} failed, "
+                    "so only the variables of "
+                    f"steps {kept} were restored"
+                    if kept
+                    else f"the kernel was restarted; re-running step {record.step} failed, "
+                    "so earlier variables are gone"
+                )
         steps = [r.step for r in self._history]
-        return f"the kernel was restarted and steps {steps} were re-run: earlier variables are restored"
+        return (
+            f"the kernel was restarted and steps {steps} were re-run: earlier variables are "
+            "restored"
+        )
 
     # ---- host services ---------------------------------------------------------------------
     def _serve(self, name: str, args: dict, result: StepResult | None) -> dict:
         kind = "vlm" if name.startswith("vlm_") else "perception"
+        value: Reconstruction | Segmentation | bool | Any
         try:
             if name == "reconstruct":
                 value = self._reconstruct(args)
@@ -367,7 +437,12 @@ class Kernel:
                 raise ValueError(f"unknown request {name!r}")
             return {"op": "reply", "ok": True, "value": value}
         except Exception as exc:  # noqa: BLE001 - any service failure is reported to the cell
-            return {"op": "reply", "ok": False, "kind": kind, "message": f"{type(exc).__name__}: {exc}"[:_MAX_TEXT]}
+            return {
+                "op": "reply",
+                "ok": False,
+                "kind": kind,
+                "message": f"{type(exc).__name__}: {exc}"[:_MAX_TEXT],
+            }
 
     def _frames(self, args: dict) -> tuple[FrameSet, list[int]]:
         video = args.get("video")
@@ -376,13 +451,19 @@ class Kernel:
         frameset = self.videos[video]
         indices = args.get("frame_indices")
         known = {f.index for f in frameset}
-        if not isinstance(indices, list) or not indices or not all(isinstance(i, int) and i in known for i in indices):
+        if (
+            not isinstance(indices, list)
+            or not indices
+            or not all(isinstance(i, int) and i in known for i in indices)
+        ):
             raise ValueError("frame_indices must name frames of that video")
         return frameset, indices
 
     def _reconstruct(self, args: dict) -> Reconstruction:
         if self.perception is None:
-            raise RuntimeError("tools.Reconstruct is not available: this kernel was started without perception")
+            raise RuntimeError(
+                "tools.Reconstruct is not available: this kernel was started without perception"
+            )
         frameset, indices = self._frames(args)
         value = self.perception.reconstruct(frameset, indices)
         if not isinstance(value, Reconstruction):
@@ -391,7 +472,9 @@ class Kernel:
 
     def _segment(self, args: dict) -> Segmentation:
         if self.perception is None:
-            raise RuntimeError("tools.SAM3 is not available: this kernel was started without perception")
+            raise RuntimeError(
+                "tools.SAM3 is not available: this kernel was started without perception"
+            )
         frameset, indices = self._frames(args)
         request = SegmentRequest(frame_indices=indices)
         text = args.get("text")
@@ -415,25 +498,41 @@ class Kernel:
 
     def _exists(self, args: dict) -> bool:
         if self.perception is None:
-            raise RuntimeError("tools.SAM3 is not available: this kernel was started without perception")
+            raise RuntimeError(
+                "tools.SAM3 is not available: this kernel was started without perception"
+            )
         frameset, indices = self._frames(args)
-        return bool(self.perception.exists(frameset, str(args.get("name", ""))[:_MAX_TEXT], indices))
+        return bool(
+            self.perception.exists(frameset, str(args.get("name", ""))[:_MAX_TEXT], indices)
+        )
 
     def _ask_vlm(self, name: str, args: dict, result: StepResult | None) -> Any:
         if self.vlm is None:
             raise RuntimeError("vlm is not available: this kernel was started without a VLM")
         images, query = args.get("images"), str(args.get("query", ""))[:_MAX_TEXT]
         limit = MAX_LOCATE_IMAGES if name == "vlm_locate" else MAX_ASK_IMAGES
-        if not isinstance(images, list) or not 0 < len(images) <= limit or not all(_is_rgb(i) for i in images):
+        if (
+            not isinstance(images, list)
+            or not 0 < len(images) <= limit
+            or not all(_is_rgb(i) for i in images)
+        ):
             raise ValueError(f"give 1 to {limit} RGB images")
         if name == "vlm_locate":
             raw = self.vlm.locate(images, query)
             value: Any = raw if isinstance(raw, str) else [(float(x), float(y)) for x, y in raw]
-            shown = value if isinstance(value, str) else [(round(x, 1), round(y, 1)) for x, y in value]
-            entry = f"locate {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {shown}"
+            shown = (
+                value if isinstance(value, str) else [(round(x, 1), round(y, 1)) for x, y in value]
+            )
+            entry = (
+                f"locate {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> "
+                f"{shown}"
+            )
         else:
             value = str(self.vlm.ask(images, query))
-            entry = f"ask {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> {cap_middle(value, 300)!r}"
+            entry = (
+                f"ask {query!r} ({len(images)} image{'s' if len(images) > 1 else ''}) -> "
+                f"{cap_middle(value, 300)!r}"
+            )
         if result is not None:
             result.vlm_queries.append(entry)
         return value
@@ -445,12 +544,19 @@ class Kernel:
         if status not in ("success", "error"):
             raise _StepFailure("sandbox", "KernelError: the kernel sent a malformed result")
         result.status = status
-        # The worker already cut the middle of long output (and said so); this bounds a worker that did not.
+        # The worker already cut the middle of long output (and said so); this bounds a worker that
+        # did not.
         result.stdout = _text(done.get("stdout"), self.config.max_output_chars + _CUT_NOTE_CHARS)
         result.warnings = _texts(done.get("warnings"))
         result.tool_calls = _texts(done.get("tool_calls"))
         sent = done.get("images")
-        images = [i for i in sent if _is_rgb(i)][: min(self.images_left, self.config.max_images_per_step)] if isinstance(sent, list) else []
+        images = (
+            [i for i in sent if _is_rgb(i)][
+                : min(self.images_left, self.config.max_images_per_step)
+            ]
+            if isinstance(sent, list)
+            else []
+        )
         self.images_left -= len(images)
         result.images = [np.array(i) for i in images]
         if status == "error":
@@ -460,11 +566,17 @@ class Kernel:
             return
         variables = done.get("variables")
         if isinstance(variables, dict):
-            result.variables = {_text(k, 100): _text(v, 300) for k, v in list(variables.items())[:200]}
+            result.variables = {
+                _text(k, 100): _text(v, 300) for k, v in list(variables.items())[:200]
+            }
         result.objects = [b for b in _items(done.get("objects")) if _valid_box(b)]
         result.distances = [d for d in _items(done.get("distances")) if _valid_distance(d)]
         answer = done.get("answer")
-        if done.get("has_answer") and isinstance(answer, (str, int, float)) and not isinstance(answer, bool):
+        if (
+            done.get("has_answer")
+            and isinstance(answer, (str, int, float))
+            and not isinstance(answer, bool)
+        ):
             if not (isinstance(answer, float) and not math.isfinite(answer)):
                 result.answer = answer[:_MAX_TEXT] if isinstance(answer, str) else answer
 
@@ -478,7 +590,11 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _texts(values: Any) -> list[str]:
-    return [_text(v, _MAX_TEXT) for v in values[:_MAX_LIST] if isinstance(v, str)] if isinstance(values, list) else []
+    return (
+        [_text(v, _MAX_TEXT) for v in values[:_MAX_LIST] if isinstance(v, str)]
+        if isinstance(values, list)
+        else []
+    )
 
 
 def _is_rgb(image: Any) -> bool:
@@ -500,7 +616,12 @@ def _finite(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 
 def _vec(value: Any, shape: tuple[int, ...]) -> bool:
-    return isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind == "f" and bool(np.isfinite(value).all())
+    return (
+        isinstance(value, np.ndarray)
+        and value.shape == shape
+        and value.dtype.kind == "f"
+        and bool(np.isfinite(value).all())
+    )
 
 
 def _valid_box(box: Any) -> bool:
@@ -519,6 +640,11 @@ def _valid_distance(d: Any) -> bool:
         isinstance(d, ObjectDistance)
         and isinstance(d.label_a, str)
         and isinstance(d.label_b, str)
-        and all(_vec(getattr(d, f), (3,)) for f in ("point_a", "point_b", "centroid_a", "centroid_b"))
-        and all(isinstance(getattr(d, f), float) and math.isfinite(getattr(d, f)) for f in ("closest", "centroid_distance"))
+        and all(
+            _vec(getattr(d, f), (3,)) for f in ("point_a", "point_b", "centroid_a", "centroid_b")
+        )
+        and all(
+            isinstance(getattr(d, f), float) and math.isfinite(getattr(d, f))
+            for f in ("closest", "centroid_distance")
+        )
     )

@@ -19,15 +19,20 @@ DENIED_SYSCALLS = (
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
     # other processes, the kernel and the machine
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
-    "unshare", "setns", "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register",  # io_uring runs system calls seccomp never sees
+    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount",
+    "fsconfig", "fspick",
+    "unshare", "setns", "bpf", "keyctl", "add_key", "request_key", "perf_event_open",
+    "userfaultfd",
+    # io_uring runs system calls seccomp never sees
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "syslog", "iopl", "ioperm", "acct", "quotactl", "lookup_dcookie", "uselib", "vhangup",
+    "swapon", "swapoff", "syslog", "iopl", "ioperm", "acct", "quotactl", "lookup_dcookie",
+    "uselib", "vhangup",
     "open_by_handle_at", "name_to_handle_at", "mknod", "mknodat", "personality",
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "capset",
-)  # fmt: skip
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+    "setfsgid", "capset",
+)  # fmt: skip  # a table, kept in rows
 
 
 def set_limits(memory_mb: int, cpu_s: int, file_mb: int) -> None:
@@ -39,7 +44,8 @@ def set_limits(memory_mb: int, cpu_s: int, file_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing us
+    # a write past the limit fails instead of killing us
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def install_seccomp() -> None:
@@ -66,4 +72,10 @@ def identity() -> dict[str, int]:
             key, _, value = line.partition(":")
             if key in ("CapEff", "CapPrm", "NoNewPrivs", "Seccomp"):
                 caps[key] = int(value.strip(), 16) if key.startswith("Cap") else int(value.strip())
-    return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": len(os.getgroups()), **caps}
+    return {
+        "uid": os.getuid(),
+        "euid": os.geteuid(),
+        "gid": os.getgid(),
+        "groups": len(os.getgroups()),
+        **caps,
+    }

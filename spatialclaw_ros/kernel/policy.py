@@ -17,12 +17,14 @@ from dataclasses import dataclass
 # Modules agent code may import (a module is allowed when it or a parent package is listed).
 ALLOWED_MODULES = frozenset(
     {
-        "numpy", "scipy", "math", "cmath", "cv2", "networkx", "collections", "itertools", "functools",
+        "numpy", "scipy", "math", "cmath", "cv2", "networkx", "collections", "itertools",
+        "functools",
         "statistics", "random", "heapq", "bisect", "re", "json", "dataclasses", "typing", "copy",
-        "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings", "pprint", "textwrap",
+        "fractions", "decimal", "operator", "enum", "numbers", "datetime", "abc", "warnings",
+        "pprint", "textwrap",
         "colorsys", "time", "matplotlib", "mpl_toolkits.mplot3d",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Allowed as a whole module only: agent code gets a reduced facade, never the real submodules
 # (cv2 without file/camera/network functions, time without clock setting).
@@ -34,39 +36,54 @@ DENIED_MODULES = frozenset(
         "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.format",
         "numpy.lib.npyio", "numpy.lib.recfunctions",
         "scipy.io", "scipy.datasets", "scipy.misc",
-        "matplotlib.backends", "matplotlib.backend_bases", "matplotlib.testing", "matplotlib.style",
+        "matplotlib.backends", "matplotlib.backend_bases", "matplotlib.testing",
+        "matplotlib.style",
         "matplotlib.font_manager", "matplotlib.animation", "matplotlib.image",
-        "networkx.readwrite", "networkx.drawing.nx_agraph", "networkx.drawing.nx_pydot", "networkx.drawing.nx_latex",
+        "networkx.readwrite", "networkx.drawing.nx_agraph", "networkx.drawing.nx_pydot",
+        "networkx.drawing.nx_latex",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Modules no code in the worker may load once agent code runs, even when a library asks.
 FORBIDDEN_IN_WORKER = frozenset(
     {
-        "subprocess", "socket", "_socket", "ssl", "asyncio", "multiprocessing", "concurrent", "http", "urllib",
-        "ftplib", "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "webbrowser", "pty", "tty", "shutil",
-        "tempfile", "sqlite3", "dbm", "shelve", "pdb", "code", "codeop", "runpy", "ctypes", "_ctypes", "mmap",
-        "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "scipy.io", "scipy.datasets",
+        "subprocess", "socket", "_socket", "ssl", "asyncio", "multiprocessing", "concurrent",
+        "http", "urllib",
+        "ftplib", "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "webbrowser", "pty",
+        "tty", "shutil",
+        "tempfile", "sqlite3", "dbm", "shelve", "pdb", "code", "codeop", "runpy", "ctypes",
+        "_ctypes", "mmap",
+        "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "scipy.io",
+        "scipy.datasets",
         "pydot", "pygraphviz",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Builtins that run code, reach namespaces or the console by name.
-DENIED_BUILTINS = frozenset({"eval", "exec", "compile", "open", "globals", "locals", "vars", "breakpoint"})
+DENIED_BUILTINS = frozenset(
+    {"eval", "exec", "compile", "open", "globals", "locals", "vars", "breakpoint"}
+)
 
-# Attributes that lead to the interpreter, the OS, or reflective access, whatever object holds them.
+# Attributes that lead to the interpreter, the OS, or reflective access, whatever object holds
+# them.
 DENIED_ATTRIBUTES = frozenset(
     {
-        "os", "sys", "builtins", "subprocess", "ctypes", "ctypeslib", "socket", "shutil", "importlib", "pickle",
-        "marshal", "posix", "io", "f2py", "testing", "distutils", "gc", "inspect", "system", "popen", "environ",
-        "getenv", "attrgetter", "methodcaller", "f_globals", "f_locals", "f_back", "f_builtins", "f_code",
-        "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code",
+        "os", "sys", "builtins", "subprocess", "ctypes", "ctypeslib", "socket", "shutil",
+        "importlib", "pickle",
+        "marshal", "posix", "io", "f2py", "testing", "distutils", "gc", "inspect", "system",
+        "popen", "environ",
+        "getenv", "attrgetter", "methodcaller", "f_globals", "f_locals", "f_back", "f_builtins",
+        "f_code",
+        "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next",
+        "co_code",
         "format_map", "as_strided", "bltns",
     }
-)  # fmt: skip
+)  # fmt: skip  # a table, kept in rows
 
 # Underscore attributes with no reach beyond their object.
-ALLOWED_UNDERSCORE_ATTRIBUTES = frozenset({"__init__", "__name__", "__doc__", "_asdict", "_replace", "_fields", "_make"})
+ALLOWED_UNDERSCORE_ATTRIBUTES = frozenset(
+    {"__init__", "__name__", "__doc__", "_asdict", "_replace", "_fields", "_make"}
+)
 
 
 def module_allowed(name: str, private_ok: bool = False) -> bool:
@@ -74,10 +91,14 @@ def module_allowed(name: str, private_ok: bool = False) -> bool:
     `private_ok` admits private submodules of allowed packages, which numpy's C code imports
     lazily through the builtins of whatever frame is running."""
     parts = name.split(".")
-    if (not private_ok and any(p.startswith("_") for p in parts)) or (parts[0] in FACADE_MODULES and len(parts) > 1):
+    if (not private_ok and any(p.startswith("_") for p in parts)) or (
+        parts[0] in FACADE_MODULES and len(parts) > 1
+    ):
         return False
     prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(p in ALLOWED_MODULES for p in prefixes) and not any(p in DENIED_MODULES for p in prefixes)
+    return any(p in ALLOWED_MODULES for p in prefixes) and not any(
+        p in DENIED_MODULES for p in prefixes
+    )
 
 
 def import_from_allowed(module: str, name: str, private_ok: bool = False) -> bool:
@@ -106,7 +127,8 @@ class Violation:
 
 
 def _format_template_ok(template: str) -> bool:
-    """A literal str.format template may not look up underscore attributes or keys in its fields."""
+    """A literal str.format template may not look up underscore attributes or keys in its
+    fields."""
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
     except ValueError:
@@ -139,7 +161,11 @@ class _Checker:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            if alias.name.startswith("_") or not import_from_allowed(node.module, alias.name) or not attribute_allowed(alias.name):
+            if (
+                alias.name.startswith("_")
+                or not import_from_allowed(node.module, alias.name)
+                or not attribute_allowed(alias.name)
+            ):
                 self.deny(node, f"import of '{node.module}.{alias.name}' is not allowed")
 
     def visit_Name(self, node: ast.Name) -> None:

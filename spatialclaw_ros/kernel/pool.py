@@ -24,7 +24,10 @@ class WorkerPool:
         self._lock = threading.Lock()
         # Several at once: concurrent evaluation episodes each need a worker (an idle
         # ThreadPoolExecutor thread waits for work; it does not exit).
-        self._launchers = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="spatialclaw-kernel-launcher")
+        self._launchers = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1),
+            thread_name_prefix="spatialclaw-kernel-launcher",
+        )
         self._closed = False
 
     def acquire(self, spec: WorkerSpec, keep_warm: int) -> WorkerProcess:
@@ -56,7 +59,11 @@ class WorkerPool:
 
     def _refill(self, spec: WorkerSpec) -> None:
         with self._lock:
-            missing = self._wanted.get(spec, 0) - len(self._ready.get(spec, [])) - self._pending.get(spec, 0)
+            missing = (
+                self._wanted.get(spec, 0)
+                - len(self._ready.get(spec, []))
+                - self._pending.get(spec, 0)
+            )
             self._pending[spec] = self._pending.get(spec, 0) + max(missing, 0)
         for _ in range(max(missing, 0)):
             self._launchers.submit(self._start_spare, spec)

@@ -13,7 +13,13 @@ import weakref
 from dataclasses import dataclass, replace
 
 from spatialclaw_ros.kernel import containment
-from spatialclaw_ros.kernel.wire import WORKER_TO_HOST, Channel, ChannelClosed, ChannelTimeout, WireError
+from spatialclaw_ros.kernel.wire import (
+    WORKER_TO_HOST,
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+    WireError,
+)
 from spatialclaw_ros.kernel.wire_types import RESULT_TYPES, WIRE_TYPES
 
 # The worker is the base interpreter (so the venv's own files, pyvenv.cfg included, need not be
@@ -79,10 +85,21 @@ class WorkerProcess:
         self.spec = spec
         self.layers = containment.require(spec.allow_weaker_sandbox)
         host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        data = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), f"{containment.MATPLOTLIB_DIR}/{os.path.basename(path)}")
-                for path in containment.matplotlib_files()]  # fmt: skip
+        data = [
+            (
+                os.open(path, os.O_RDONLY | os.O_CLOEXEC),
+                f"{containment.MATPLOTLIB_DIR}/{os.path.basename(path)}",
+            )
+            for path in containment.matplotlib_files()
+        ]
         command = containment.worker_command(
-            self.layers, [containment.base_interpreter(), "-I", "-B", "-c", _BOOTSTRAP], worker_end.fileno(), _PACKAGE_ROOT, spec.uid, spec.gid, data
+            self.layers,
+            [containment.base_interpreter(), "-I", "-B", "-c", _BOOTSTRAP],
+            worker_end.fileno(),
+            _PACKAGE_ROOT,
+            spec.uid,
+            spec.gid,
+            data,
         )
         try:
             self.process = subprocess.Popen(
@@ -105,7 +122,9 @@ class WorkerProcess:
         self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         limits = replace(WORKER_TO_HOST, max_total_bytes=spec.max_message_mb * 2**20)
-        self.channel = Channel(host_end, WIRE_TYPES, RESULT_TYPES, limits=limits, share_memory=True)
+        self.channel = Channel(
+            host_end, WIRE_TYPES, RESULT_TYPES, limits=limits, share_memory=True
+        )
         self._finalizer = weakref.finalize(self, _kill, self.process, host_end, command.scratch)
         deadline = time.monotonic() + spec.startup_timeout_s
         settings = {
@@ -122,22 +141,34 @@ class WorkerProcess:
             self.identity = _identity(ready)
         except (ChannelClosed, ChannelTimeout, WireError, ValueError) as exc:
             self.kill()
-            raise KernelStartError(f"the kernel worker did not start: {exc}; {self.last_words()}") from exc
+            raise KernelStartError(
+                f"the kernel worker did not start: {exc}; {self.last_words()}"
+            ) from exc
 
     def begin(self, init: dict, timeout_s: float) -> None:
-        """Hand the worker its episode (frames through shared memory) and wait until it has them."""
+        """Hand the worker its episode (frames through shared memory) and wait until it has
+        them."""
         try:
             self.channel.send({"op": "init", **init})
             reply = self.channel.receive(time.monotonic() + timeout_s)
         except (ChannelClosed, ChannelTimeout, WireError) as exc:
             self.kill()
-            raise KernelStartError(f"the kernel worker did not take the episode: {exc}; {self.last_words()}") from exc
-        if not isinstance(reply, dict) or reply.get("op") != "initialized" or reply.get("step") != 0:
+            raise KernelStartError(
+                f"the kernel worker did not take the episode: {exc}; {self.last_words()}"
+            ) from exc
+        if (
+            not isinstance(reply, dict)
+            or reply.get("op") != "initialized"
+            or reply.get("step") != 0
+        ):
             self.kill()
             raise KernelStartError("the kernel worker sent an unexpected reply to its episode")
 
     def _drain_stderr(self) -> None:
-        for line in self.process.stderr:
+        stderr = self.process.stderr
+        if stderr is None:
+            raise RuntimeError("the worker was started without a stderr pipe")
+        for line in stderr:
             self.stderr_tail.append(line)
 
     def last_words(self) -> str:

@@ -7,13 +7,21 @@ import builtins
 import types
 
 from spatialclaw_ros.kernel.audit import SandboxViolation
-from spatialclaw_ros.kernel.policy import DENIED_BUILTINS, attribute_allowed, import_from_allowed, module_allowed
+from spatialclaw_ros.kernel.policy import (
+    DENIED_BUILTINS,
+    attribute_allowed,
+    import_from_allowed,
+    module_allowed,
+)
 
 # The name cells' attribute reads are routed through (see guard_attributes); it lives in the
 # cell's builtins, and cell code cannot name it (the static check refuses names with "__").
 ATTRIBUTE_GUARD = "__spatialclaw_attribute__"
 _INTERPRETER_TYPES = (types.FrameType, types.CodeType, types.TracebackType)
-_REAL_BUILTINS = frozenset(id(getattr(builtins, name)) for name in (*DENIED_BUILTINS, "__import__", "getattr", "setattr", "delattr", "input"))
+_REAL_BUILTINS = frozenset(
+    id(getattr(builtins, name))
+    for name in (*DENIED_BUILTINS, "__import__", "getattr", "setattr", "delattr", "input")
+)
 
 
 class _AttributeGuard(ast.NodeTransformer):
@@ -21,7 +29,9 @@ class _AttributeGuard(ast.NodeTransformer):
         self.generic_visit(node)
         if not isinstance(node.ctx, ast.Load):
             return node
-        call = ast.Call(ast.Name(ATTRIBUTE_GUARD, ast.Load()), [node.value, ast.Constant(node.attr)], [])
+        call = ast.Call(
+            ast.Name(ATTRIBUTE_GUARD, ast.Load()), [node.value, ast.Constant(node.attr)], []
+        )
         return ast.copy_location(call, node)
 
 
@@ -31,34 +41,50 @@ def guard_attributes(tree: ast.Module) -> ast.Module:
     of a library module (`enum.bltns` is the real builtins module), which no static check sees."""
     return ast.fix_missing_locations(_AttributeGuard().visit(tree))
 
+
 _REMOVED_BUILTINS = DENIED_BUILTINS | {
-    "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__", "__spec__",
+    "__import__", "input", "help", "exit", "quit", "copyright", "credits", "license", "__loader__",
+    "__spec__",
     "getattr", "setattr", "delattr", "hasattr",
-}  # fmt: skip
+}  # fmt: skip  # a table, kept in rows
 
 # OpenCV functions without file, camera, network or plugin access.
 CV2_FUNCTIONS = (
-    "cvtColor resize GaussianBlur medianBlur blur bilateralFilter Canny Sobel Laplacian threshold adaptiveThreshold "
-    "inRange bitwise_and bitwise_or bitwise_not bitwise_xor addWeighted add subtract absdiff erode dilate "
-    "morphologyEx getStructuringElement findContours drawContours contourArea arcLength approxPolyDP boundingRect "
-    "minAreaRect boxPoints minEnclosingCircle fitEllipse fitLine convexHull moments HuMoments pointPolygonTest "
-    "connectedComponents connectedComponentsWithStats distanceTransform floodFill rectangle circle line arrowedLine "
-    "ellipse polylines fillPoly fillConvexPoly putText getTextSize drawMarker warpAffine warpPerspective "
-    "getAffineTransform getPerspectiveTransform getRotationMatrix2D perspectiveTransform transform remap flip rotate "
-    "copyMakeBorder equalizeHist calcHist compareHist normalize split merge matchTemplate minMaxLoc meanStdDev mean "
-    "countNonZero findNonZero norm magnitude phase cartToPolar polarToCart Rodrigues projectPoints solvePnP "
-    "solvePnPRansac undistort undistortPoints initUndistortRectifyMap findHomography findFundamentalMat "
+    "cvtColor resize GaussianBlur medianBlur blur bilateralFilter Canny Sobel Laplacian "
+    "threshold adaptiveThreshold "
+    "inRange bitwise_and bitwise_or bitwise_not bitwise_xor addWeighted add subtract "
+    "absdiff erode dilate "
+    "morphologyEx getStructuringElement findContours drawContours contourArea arcLength "
+    "approxPolyDP boundingRect "
+    "minAreaRect boxPoints minEnclosingCircle fitEllipse fitLine convexHull moments "
+    "HuMoments pointPolygonTest "
+    "connectedComponents connectedComponentsWithStats distanceTransform floodFill "
+    "rectangle circle line arrowedLine "
+    "ellipse polylines fillPoly fillConvexPoly putText getTextSize drawMarker "
+    "warpAffine warpPerspective "
+    "getAffineTransform getPerspectiveTransform getRotationMatrix2D "
+    "perspectiveTransform transform remap flip rotate "
+    "copyMakeBorder equalizeHist calcHist compareHist normalize split merge "
+    "matchTemplate minMaxLoc meanStdDev mean "
+    "countNonZero findNonZero norm magnitude phase cartToPolar polarToCart Rodrigues "
+    "projectPoints solvePnP "
+    "solvePnPRansac undistort undistortPoints initUndistortRectifyMap findHomography "
+    "findFundamentalMat "
     "findEssentialMat recoverPose decomposeEssentialMat decomposeHomographyMat triangulatePoints "
-    "convertPointsToHomogeneous convertPointsFromHomogeneous estimateAffine2D estimateAffinePartial2D "
-    "calcOpticalFlowPyrLK calcOpticalFlowFarneback goodFeaturesToTrack cornerHarris HoughLines HoughLinesP "
-    "HoughCircles pyrDown pyrUp applyColorMap LUT convertScaleAbs kmeans watershed intersectConvexConvex "
+    "convertPointsToHomogeneous convertPointsFromHomogeneous estimateAffine2D "
+    "estimateAffinePartial2D "
+    "calcOpticalFlowPyrLK calcOpticalFlowFarneback goodFeaturesToTrack cornerHarris "
+    "HoughLines HoughLinesP "
+    "HoughCircles pyrDown pyrUp applyColorMap LUT convertScaleAbs kmeans watershed "
+    "intersectConvexConvex "
     "rotatedRectangleIntersection hconcat vconcat"
 ).split()
 
 
 # Clocks and sleeping; not clock_settime & co.
 TIME_FUNCTIONS = (
-    "time time_ns perf_counter perf_counter_ns monotonic monotonic_ns process_time sleep strftime strptime gmtime "
+    "time time_ns perf_counter perf_counter_ns monotonic monotonic_ns process_time "
+    "sleep strftime strptime gmtime "
     "localtime mktime ctime asctime struct_time"
 ).split()
 
@@ -76,8 +102,11 @@ def _facade(module: types.ModuleType, doc: str, names: list[str]) -> types.Modul
 
 
 def opencv_facade(cv2: types.ModuleType) -> types.ModuleType:
-    """A `cv2` module holding only the pure image-processing functions and the numeric constants."""
-    return _facade(cv2, "OpenCV (image processing only; no file, camera or network I/O)", CV2_FUNCTIONS)
+    """A `cv2` module holding only the pure image-processing functions and the numeric
+    constants."""
+    return _facade(
+        cv2, "OpenCV (image processing only; no file, camera or network I/O)", CV2_FUNCTIONS
+    )
 
 
 def time_facade(time: types.ModuleType) -> types.ModuleType:
@@ -111,21 +140,27 @@ class SafeBuiltins:
             if module in self._overrides:
                 return self._overrides[module]
             if value is builtins or not isinstance(module, str) or not module_allowed(module):
-                raise self._refuse(f"the module behind '.{name}' ({module}) is not available in the kernel")
+                raise self._refuse(
+                    f"the module behind '.{name}' ({module}) is not available in the kernel"
+                )
         elif isinstance(value, _INTERPRETER_TYPES):
             raise self._refuse(f"'.{name}' leads to the interpreter's frames or code")
         elif id(value) in _REAL_BUILTINS:
-            raise self._refuse(f"'.{name}' is the interpreter's own '{getattr(value, '__name__', name)}'")
+            raise self._refuse(
+                f"'.{name}' is the interpreter's own '{getattr(value, '__name__', name)}'"
+            )
         return value
 
     def build(self) -> dict:
         namespace = {k: v for k, v in vars(builtins).items() if k not in _REMOVED_BUILTINS}
 
-        def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s signature
             if level or not isinstance(name, str) or not module_allowed(name, private_ok=True):
                 raise self._refuse(f"import of {name!r} is not allowed")
             for item in fromlist or ():
-                if not isinstance(item, str) or not import_from_allowed(name, item, private_ok=True):
+                if not isinstance(item, str) or not import_from_allowed(
+                    name, item, private_ok=True
+                ):
                     raise self._refuse(f"import of '{name}.{item}' is not allowed")
             if name in self._overrides:
                 return self._overrides[name]
@@ -143,7 +178,11 @@ class SafeBuiltins:
             if len(args) == 3 and isinstance(args[2], dict):
                 annotations = args[2].get("__annotations__", {})
                 keys = [*args[2], *(annotations if isinstance(annotations, dict) else ())]
-                if any(not isinstance(k, str) or not k.isidentifier() or not attribute_allowed(k) for k in keys if k != "__annotations__"):
+                if any(
+                    not isinstance(k, str) or not k.isidentifier() or not attribute_allowed(k)
+                    for k in keys
+                    if k != "__annotations__"
+                ):
                     raise self._refuse("type(): class namespaces may only hold plain identifiers")
             return type(*args, **kwargs)
 
@@ -167,18 +206,28 @@ class SafeBuiltins:
         # and fails obscurely when it is missing.
         namespace.update({name: refused(name) for name in DENIED_BUILTINS})
         namespace.update(
-            __import__=guarded_import, getattr=getattr_, setattr=setattr_, delattr=delattr_, hasattr=hasattr_
+            __import__=guarded_import,
+            getattr=getattr_,
+            setattr=setattr_,
+            delattr=delattr_,
+            hasattr=hasattr_,
         )
         namespace[ATTRIBUTE_GUARD] = attribute
         namespace["type"] = _TypeProxy(type_)
-        for fn, name in ((getattr_, "getattr"), (setattr_, "setattr"), (delattr_, "delattr"), (hasattr_, "hasattr")):
+        for fn, name in (
+            (getattr_, "getattr"),
+            (setattr_, "setattr"),
+            (delattr_, "delattr"),
+            (hasattr_, "hasattr"),
+        ):
             fn.__name__ = fn.__qualname__ = name
             fn.__doc__ = getattr(builtins, name).__doc__
         return namespace
 
 
 class _TypeProxy:
-    """`type` for cells: calls are checked, while `isinstance(x, type)` and `type(x)` still work."""
+    """`type` for cells: calls are checked, while `isinstance(x, type)` and `type(x)` still
+    work."""
 
     def __init__(self, call) -> None:
         self._call = call

@@ -52,19 +52,22 @@ class PreparedMemory:
         self._thread: threading.Thread | None = None
 
     def copy_in(self, buffer: memoryview) -> int:
-        """A memfd holding a copy of `buffer` (its size may be larger); the caller owns the descriptor."""
+        """A memfd holding a copy of `buffer` (its size may be larger); the caller owns the
+        descriptor."""
         size = -(-buffer.nbytes // _GRANULE) * _GRANULE
         with self._lock:
             self._recent[size] = None
             self._recent.move_to_end(size)
             while len(self._recent) > _MAX_SIZES:
                 old, _ = self._recent.popitem(last=False)
-                for prepared in self._ready.pop(old, []):
-                    prepared.release()
+                for stale in self._ready.pop(old, []):
+                    stale.release()
             ready = self._ready.get(size)
             prepared = ready.pop() if ready else None
             if self._thread is None:
-                self._thread = threading.Thread(target=self._prepare_forever, name="spatialclaw-shm", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._prepare_forever, name="spatialclaw-shm", daemon=True
+                )
                 self._thread.start()
         if prepared is None:
             prepared = _Prepared(size)
@@ -84,7 +87,11 @@ class PreparedMemory:
             while True:
                 with self._lock:
                     held = sum(p.size for ready in self._ready.values() for p in ready)
-                    wanted = [s for s in reversed(self._recent) if len(self._ready[s]) < _KEEP_PER_SIZE and held + s <= _MAX_PREPARED_BYTES]
+                    wanted = [
+                        s
+                        for s in reversed(self._recent)
+                        if len(self._ready[s]) < _KEEP_PER_SIZE and held + s <= _MAX_PREPARED_BYTES
+                    ]
                 if not wanted:
                     break
                 try:
@@ -92,10 +99,10 @@ class PreparedMemory:
                 except OSError:
                     break  # out of memory for now; the sender allocates on demand
                 with self._lock:
-                    if wanted[0] in self._recent:
+                    kept = wanted[0] in self._recent
+                    if kept:
                         self._ready[wanted[0]].append(prepared)
-                        prepared = None
-                if prepared is not None:
+                if not kept:
                     prepared.release()
 
 

@@ -42,15 +42,27 @@ def summarize(value) -> str:
                 text += f" min {finite.min():.3g} max {finite.max():.3g}"
         return _short(text)
     if isinstance(value, Box3D):
-        return _short(f"Box3D {value.label!r} center {_vector(value.center)} size {_vector(value.size)} ({value.world_frame})")
+        return _short(
+            f"Box3D {value.label!r} center {_vector(value.center)} size "
+            f"{_vector(value.size)} ({value.world_frame})"
+        )
     if isinstance(value, ObjectDistance):
-        return _short(f"ObjectDistance {value.label_a!r}-{value.label_b!r}: closest {value.closest:.3f} m, centroids {value.centroid_distance:.3f} m")
+        return _short(
+            f"ObjectDistance {value.label_a!r}-{value.label_b!r}: closest "
+            f"{value.closest:.3f} m, centroids {value.centroid_distance:.3f} m"
+        )
     if isinstance(value, Reconstruction):
         n, h, w = np.shape(value.depth)
         scale = "metric" if value.is_metric else "relative scale"
-        return f"Reconstruction: {n} frames {w}x{h}, {scale}, backend {value.backend}, world {value.world_frame}"
+        return (
+            f"Reconstruction: {n} frames {w}x{h}, {scale}, backend {value.backend}, world "
+            f"{value.world_frame}"
+        )
     if isinstance(value, Segmentation):
-        return _short(f"Segmentation {value.prompt!r}: {len(value.masks)} masks on frames {value.frame_indices}")
+        return _short(
+            f"Segmentation {value.prompt!r}: {len(value.masks)} masks on frames "
+            f"{value.frame_indices}"
+        )
     if isinstance(value, type):
         # no signature: for classes inspect may compile a text signature, which the sandbox refuses
         return _short(f"class {value.__name__}")
@@ -71,7 +83,8 @@ def summarize(value) -> str:
 
 
 def find_results(values, depth: int = _SCAN_DEPTH) -> tuple[list[Box3D], list[ObjectDistance]]:
-    """Box3D and ObjectDistance values among `values`, looking inside lists, tuples, sets and dicts."""
+    """Box3D and ObjectDistance values among `values`, looking inside lists, tuples, sets and
+    dicts."""
     boxes: list[Box3D] = []
     distances: list[ObjectDistance] = []
     seen: set[int] = set()

@@ -8,7 +8,8 @@ msgpack body, then the in-band buffers. Arrays inside the body are ext type 1
 
 Large arrays from the host go through shared memory: each is copied once into a memfd prepared
 ahead of time (kernel/shared_memory.py) whose descriptor travels with the header (SCM_RIGHTS);
-the worker maps it copy-on-write, so nothing is copied through the socket. The other direction never accepts descriptors.
+the worker maps it copy-on-write, so nothing is copied through the socket. The other direction
+never accepts descriptors.
 
 Every receiver decodes under `WireLimits`: the host, which trusts nothing from the worker,
 bounds the body, the number of buffers, containers and nesting, and the total size before it
@@ -55,7 +56,11 @@ class WireLimits:
 # What the host accepts from the worker: a step's report holds a few kilobytes of text plus
 # images; these bounds keep a hostile worker from costing the host more than a bounded amount.
 WORKER_TO_HOST = WireLimits(
-    max_body_bytes=4 << 20, max_buffers=1024, max_total_bytes=512 << 20, max_containers=100_000, max_depth=16
+    max_body_bytes=4 << 20,
+    max_buffers=1024,
+    max_total_bytes=512 << 20,
+    max_containers=100_000,
+    max_depth=16,
 )
 # What the worker accepts from the host (trusted: perception results and frames).
 HOST_TO_WORKER = WireLimits(accept_shared_memory=True)
@@ -84,8 +89,10 @@ def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> An
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise TypeError(f"arrays of dtype {value.dtype} cannot be sent; use numeric arrays")
         array = np.ascontiguousarray(value).view(np.ndarray)
-        buffers.append(memoryview(array).cast("B"))
-        return msgpack.ExtType(_ARRAY, msgpack.packb([array.dtype.str, list(array.shape), len(buffers) - 1]))
+        buffers.append(array.data.cast("B"))
+        return msgpack.ExtType(
+            _ARRAY, msgpack.packb([array.dtype.str, list(array.shape), len(buffers) - 1])
+        )
     if isinstance(value, list):
         return [_encode(v, buffers, types) for v in value]
     if isinstance(value, tuple):
@@ -94,14 +101,18 @@ def _encode(value: Any, buffers: list[memoryview], types: dict[str, type]) -> An
         return {_key(k): _encode(v, buffers, types) for k, v in value.items()}
     name = type(value).__name__
     if dataclasses.is_dataclass(value) and types.get(name) is type(value):
-        fields = {f.name: _encode(getattr(value, f.name), buffers, types) for f in dataclasses.fields(value) if f.init}
+        fields = {
+            f.name: _encode(getattr(value, f.name), buffers, types)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
         return msgpack.ExtType(_DATACLASS, msgpack.packb([name, fields]))
     raise TypeError(f"cannot send a {name} between the kernel and its host")
 
 
 def _utf8(text: str) -> str:
-    """`text` as a plain str, lone surrogates (which UTF-8 cannot carry) written as escapes
-    like \\udcff. Unbound str methods: a str subclass from agent code may override them."""
+    r"""`text` as a plain str, lone surrogates (which UTF-8 cannot carry) written as escapes
+    like \udcff. Unbound str methods: a str subclass from agent code may override them."""
     text = str.__str__(text)
     if str.isascii(text):
         return text
@@ -136,7 +147,8 @@ class _Budget:
 
 
 def _check_depth(value: Any, max_depth: int) -> None:
-    """Refuse values nested deeper than `max_depth` (iteratively: no recursion on hostile input)."""
+    """Refuse values nested deeper than `max_depth` (iteratively: no recursion on hostile
+    input)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -144,9 +156,13 @@ def _check_depth(value: Any, max_depth: int) -> None:
             if depth > max_depth:
                 raise WireError(f"message nested deeper than {max_depth} levels")
             children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (list, tuple, dict)))
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (list, tuple, dict))
+            )
         elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack.append(({f.name: getattr(item, f.name) for f in dataclasses.fields(item)}, depth))
+            stack.append(
+                ({f.name: getattr(item, f.name) for f in dataclasses.fields(item)}, depth)
+            )
 
 
 def _decoder(buffers: list[np.ndarray | memoryview], types: dict[str, type], limits: WireLimits):
@@ -191,10 +207,18 @@ def _decoder(buffers: list[np.ndarray | memoryview], types: dict[str, type], lim
 
     def unpack(data: bytes) -> Any:
         return msgpack.unpackb(
-            data, ext_hook=hook, raw=False, strict_map_key=False, list_hook=budget.count, object_hook=budget.count,
-            max_str_len=limits.max_body_bytes, max_bin_len=limits.max_body_bytes, max_ext_len=limits.max_body_bytes,
-            max_array_len=limits.max_containers, max_map_len=limits.max_containers,
-        )  # fmt: skip
+            data,
+            ext_hook=hook,
+            raw=False,
+            strict_map_key=False,
+            list_hook=budget.count,
+            object_hook=budget.count,
+            max_str_len=limits.max_body_bytes,
+            max_bin_len=limits.max_body_bytes,
+            max_ext_len=limits.max_body_bytes,
+            max_array_len=limits.max_containers,
+            max_map_len=limits.max_containers,
+        )
 
     return unpack
 
@@ -214,7 +238,9 @@ def _map_shared(fd: int, size: int) -> memoryview:
             raise WireError("shared-memory file is smaller than announced")
         if size == 0:
             return memoryview(b"")
-        return memoryview(mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE))
+        return memoryview(
+            mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        )
     finally:
         os.close(fd)
 
@@ -252,14 +278,16 @@ class Channel:
                     lengths.append(buffer.nbytes)
             header = _HEADER.pack(len(body), len(buffers), len(fds))
             header += b"".join(_LENGTH.pack(n) for n in lengths)
-            header += b"".join(_LENGTH.pack(b.nbytes) for b, n in zip(buffers, lengths) if n < 0)
+            header += b"".join(
+                _LENGTH.pack(b.nbytes) for b, n in zip(buffers, lengths, strict=True) if n < 0
+            )
             if fds:
                 sent = socket.send_fds(self.sock, [header], fds)
                 self.sock.sendall(header[sent:])
             else:
                 self.sock.sendall(header)
             self.sock.sendall(body)
-            for buffer, n in zip(buffers, lengths):
+            for buffer, n in zip(buffers, lengths, strict=True):
                 if n >= 0:
                     self.sock.sendall(buffer)
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -278,20 +306,29 @@ class Channel:
             if shared and not limits.accept_shared_memory:
                 raise WireError("shared memory is not accepted in this direction")
             if count > limits.max_buffers or shared > min(count, _MAX_FDS) or len(fds) != shared:
-                raise WireError(f"bad buffer table ({count} buffers, {shared} shared, {len(fds)} descriptors)")
+                raise WireError(
+                    f"bad buffer table ({count} buffers, {shared} shared, {len(fds)} descriptors)"
+                )
             if body_length > limits.max_body_bytes:
-                raise WireError(f"message body of {body_length} bytes exceeds the {limits.max_body_bytes}-byte limit")
+                raise WireError(
+                    f"message body of {body_length} bytes exceeds the "
+                    f"{limits.max_body_bytes}-byte limit"
+                )
             table = self._read(_LENGTH.size * (count + shared), deadline)
-            entries = [_LENGTH.unpack_from(table, i * _LENGTH.size)[0] for i in range(count + shared)]
+            entries = [
+                _LENGTH.unpack_from(table.data, i * _LENGTH.size)[0] for i in range(count + shared)
+            ]
             lengths, shared_sizes = entries[:count], entries[count:]
             if any(n < -shared for n in lengths) or any(n < 0 for n in shared_sizes):
                 raise WireError("bad buffer table")
             total = body_length + sum(n for n in lengths if n >= 0) + sum(shared_sizes)
             if total > limits.max_total_bytes:
-                raise WireError(f"message of {total} bytes exceeds the {limits.max_total_bytes}-byte limit")
+                raise WireError(
+                    f"message of {total} bytes exceeds the {limits.max_total_bytes}-byte limit"
+                )
             self.last_size = total
             body = self._read(body_length, deadline)
-            mapped = [_map_shared(fd, size) for fd, size in zip(fds, shared_sizes)]
+            mapped = [_map_shared(fd, size) for fd, size in zip(fds, shared_sizes, strict=True)]
             fds = []
             buffers = [self._read(n, deadline) if n >= 0 else mapped[-1 - n] for n in lengths]
         finally:
@@ -307,13 +344,16 @@ class Channel:
             raise WireError(f"malformed message: {type(exc).__name__}: {exc}") from exc
 
     def _read_first(self, deadline: float | None) -> tuple[bytes, list[int]]:
-        """The fixed header, and the descriptors that came with it (only where they are accepted)."""
+        """The fixed header, and the descriptors that came with it (only where they are
+        accepted)."""
         if not self.limits.accept_shared_memory:
             return bytes(self._read(_HEADER.size, deadline)), []
         self._wait(deadline)
         try:
-            data, ancillary, _flags, _addr = self.sock.recvmsg(_HEADER.size, socket.CMSG_SPACE(_MAX_FDS * 4))
-        except socket.timeout as exc:
+            data, ancillary, _flags, _addr = self.sock.recvmsg(
+                _HEADER.size, socket.CMSG_SPACE(_MAX_FDS * 4)
+            )
+        except TimeoutError as exc:
             raise ChannelTimeout("timed out waiting for the other side") from exc
         except OSError as exc:
             raise ChannelClosed(str(exc)) from exc
@@ -345,13 +385,13 @@ class Channel:
         # np.empty, not bytearray: a bytearray is zero-filled first, which for a 33 MiB depth
         # stack took about twice as long as receiving it.
         buffer = np.empty(size, dtype=np.uint8)
-        view = memoryview(buffer)
+        view = buffer.data
         received = 0
         while received < size:
             self._wait(deadline)
             try:
                 n = self.sock.recv_into(view[received:])
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise ChannelTimeout("timed out waiting for the other side") from exc
             except (ConnectionResetError, OSError) as exc:
                 raise ChannelClosed(str(exc)) from exc

@@ -16,48 +16,61 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ["MPLBACKEND"] = "Agg"
 
-import ast  # noqa: E402
-import builtins  # noqa: E402
-import collections  # noqa: E402
-import contextlib  # noqa: E402
-import importlib.util  # noqa: E402
-import io  # noqa: E402
-import math  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
-import sysconfig  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-import types  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from warnings import catch_warnings, simplefilter  # noqa: E402
+# ruff: noqa: E402 - the environment above must be set before numpy and matplotlib load
+import ast
+import builtins
+import collections
+import contextlib
+import importlib.util
+import io
+import math
+import socket
+import sys
+import sysconfig
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+from warnings import catch_warnings, simplefilter
 
-import cv2  # noqa: E402
-import matplotlib  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.pyplot import close as close_figure, figure as get_figure, get_fignums  # noqa: E402
+import cv2
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy
+from matplotlib.figure import Figure
+from matplotlib.pyplot import close as close_figure, figure as get_figure, get_fignums
 
-import spatialclaw_ros  # noqa: E402
-from spatialclaw_ros.kernel.audit import AuditPolicy, SandboxViolation, cell_filename  # noqa: E402
-from spatialclaw_ros.kernel.lockdown import identity, install_seccomp, set_limits  # noqa: E402
-from spatialclaw_ros.kernel.feedback import error_location, join_cut, split_limit  # noqa: E402
-from spatialclaw_ros.kernel.sandbox import SafeBuiltins, guard_attributes, opencv_facade, time_facade  # noqa: E402
-from spatialclaw_ros.kernel.summaries import find_results, summarize  # noqa: E402
-from spatialclaw_ros.kernel import wire  # noqa: E402
-from spatialclaw_ros.kernel.wire import HOST_TO_WORKER, Channel, ChannelClosed, ChannelTimeout  # noqa: E402
-from spatialclaw_ros.kernel.wire_types import WIRE_TYPES  # noqa: E402
-from spatialclaw_ros.perception.types import Box3D, ObjectDistance  # noqa: E402
-from spatialclaw_ros.tools import VLM, HostServiceError, InputImage, Toolbox  # noqa: E402
-from spatialclaw_ros.tools.images import cap_long_edge, to_rgb  # noqa: E402
+import spatialclaw_ros
+from spatialclaw_ros.kernel import wire
+from spatialclaw_ros.kernel.audit import AuditPolicy, SandboxViolation, cell_filename
+from spatialclaw_ros.kernel.feedback import error_location, join_cut, split_limit
+from spatialclaw_ros.kernel.lockdown import identity, install_seccomp, set_limits
+from spatialclaw_ros.kernel.sandbox import (
+    SafeBuiltins,
+    guard_attributes,
+    opencv_facade,
+    time_facade,
+)
+from spatialclaw_ros.kernel.summaries import find_results, summarize
+from spatialclaw_ros.kernel.wire import HOST_TO_WORKER, Channel, ChannelClosed, ChannelTimeout
+from spatialclaw_ros.kernel.wire_types import WIRE_TYPES
+from spatialclaw_ros.perception.types import Box3D, ObjectDistance
+from spatialclaw_ros.tools import VLM, HostServiceError, InputImage, Toolbox
+from spatialclaw_ros.tools.images import cap_long_edge, to_rgb
 
 # The worker uses its own references (close_figure, catch_warnings, ...) rather than module
 # attributes: agent code may rebind those (`plt.close = None`), which must not break reporting.
 _MAX_REPORTED = 1000  # tool calls listed per step
 
-PREIMPORTED = {"np": np, "numpy": np, "math": math, "scipy": scipy, "matplotlib": matplotlib, "plt": plt}
+PREIMPORTED = {
+    "np": np,
+    "numpy": np,
+    "math": math,
+    "scipy": scipy,
+    "matplotlib": matplotlib,
+    "plt": plt,
+}
 
 
 @dataclass
@@ -150,8 +163,9 @@ class RecordedTool:
     def __repr__(self) -> str:
         return repr(self._target)
 
+    # a property where classes have a plain attribute: agent code reads the wrapped tool's doc
     @property
-    def __doc__(self):  # noqa: D105 - agent code reads tool docs through the wrapper
+    def __doc__(self):  # type: ignore[override]
         return self._target.__doc__
 
 
@@ -174,14 +188,19 @@ class Worker:
         self.memory_limit_mb = settings.memory_limit_mb
         self.step = 0
         self.cell: CellState | None = None
-        self.audit = AuditPolicy(_library_roots(settings.package_dirs), _compile_callers(), [wire.__file__]) if settings.python_layer else None
+        self.audit = (
+            AuditPolicy(_library_roots(settings.package_dirs), _compile_callers(), [wire.__file__])
+            if settings.python_layer
+            else None
+        )
         self.violations: list[str] = self.audit.violations if self.audit else []
         if settings.python_layer:
             facades = {"cv2": opencv_facade(cv2), "time": time_facade(time)}
             self.builtins = SafeBuiltins(self.violations, facades).build()
         else:
             self.builtins = dict(vars(builtins))
-        plt.show = lambda *args, **kwargs: self._show_open_figures()  # pyplot annotates its show function
+        # pyplot annotates its show function
+        plt.show = lambda *args, **kwargs: self._show_open_figures()
         self.entry_points: dict = {}
         self.namespace: dict = {}
 
@@ -189,7 +208,8 @@ class Worker:
         """Limits, an empty environment, the seccomp filter and the audit hook: after this no
         code runs with more than agent code may do."""
         settings = self.settings
-        if settings.seccomp:  # first: loading libseccomp's binding runs `ldconfig -p` in a child process
+        # first: loading libseccomp's binding runs `ldconfig -p` in a child process
+        if settings.seccomp:
             install_seccomp()
         set_limits(settings.memory_limit_mb, settings.cpu_limit_s, settings.file_limit_mb)
         os.environ.clear()
@@ -204,7 +224,12 @@ class Worker:
         self.max_output_chars = int(init["max_output_chars"])
         self.max_images_per_step = int(init["max_images_per_step"])
         videos = [
-            [InputImage(f["pixels"], v, int(f["frame_index"]), float(f["timestamp"]), str(f["camera"])) for f in frames]
+            [
+                InputImage(
+                    f["pixels"], v, int(f["frame_index"]), float(f["timestamp"]), str(f["camera"])
+                )
+                for f in frames
+            ]
             for v, frames in enumerate(init["videos"])
         ]
         link = HostChannelLink(self.channel, lambda: self.step)
@@ -217,12 +242,20 @@ class Worker:
             ReturnAnswer=self.return_answer,
         )
         if len(videos) > 1:
-            self.entry_points.update({f"InputImages_{i + 1}": frames for i, frames in enumerate(videos)})
-        self.namespace = {"__builtins__": self.builtins, "__name__": "__main__", **PREIMPORTED, **self.entry_points}
+            self.entry_points.update(
+                {f"InputImages_{i + 1}": frames for i, frames in enumerate(videos)}
+            )
+        self.namespace = {
+            "__builtins__": self.builtins,
+            "__name__": "__main__",
+            **PREIMPORTED,
+            **self.entry_points,
+        }
 
     # ---- entry points --------------------------------------------------------------------
     def show(self, *items) -> None:
-        """Attach images (arrays, InputImages, matplotlib figures, or lists of them) to the feedback."""
+        """Attach images (arrays, InputImages, matplotlib figures, or lists of them) to the
+        feedback."""
         cell = self._current()
         for item in items:
             if isinstance(item, (list, tuple)):
@@ -234,9 +267,15 @@ class Worker:
             if cell.replay:
                 continue
             if cell.images_left <= 0 or len(cell.images) >= self.max_images_per_step:
-                what = "this episode" if cell.images_left <= 0 else f"one step ({self.max_images_per_step} images)"
+                what = (
+                    "this episode"
+                    if cell.images_left <= 0
+                    else f"one step ({self.max_images_per_step} images)"
+                )
                 if "image budget" not in " ".join(cell.warnings):
-                    cell.warnings.append(f"show(): the image budget for {what} is used up; image not attached")
+                    cell.warnings.append(
+                        f"show(): the image budget for {what} is used up; image not attached"
+                    )
                 continue
             cell.images.append(cap_long_edge(image, self.max_image_edge))
             cell.images_left -= 1
@@ -251,7 +290,9 @@ class Worker:
             raise ValueError(f"ReturnAnswer got {answer}; give a finite number")
         cell = self._current()
         if cell.has_answer:
-            cell.warnings.append(f"ReturnAnswer was called again in this cell: the last answer ({answer!r}) counts")
+            cell.warnings.append(
+                f"ReturnAnswer was called again in this cell: the last answer ({answer!r}) counts"
+            )
         cell.answer, cell.has_answer = answer, True
 
     def _show_open_figures(self) -> None:
@@ -290,7 +331,13 @@ class Worker:
                     error = exc
         close_figure("all")
         cell.warnings += [_warning_text(w) for w in caught]
-        result = {"op": "done", "step": step, "stdout": output.getvalue(), "images": cell.images, "tool_calls": cell.tool_calls[:_MAX_REPORTED]}
+        result = {
+            "op": "done",
+            "step": step,
+            "stdout": output.getvalue(),
+            "images": cell.images,
+            "tool_calls": cell.tool_calls[:_MAX_REPORTED],
+        }
         if error is None and self.violations:
             error = SandboxViolation(f"blocked by the sandbox: {self.violations[0]}")
         if error is not None:
@@ -298,9 +345,15 @@ class Worker:
             kind, message = self._describe_error(error, code, filename)
             result.update(status="error", error=message, error_kind=kind, warnings=cell.warnings)
             return result
-        replaced = [name for name, value in self.entry_points.items() if self.namespace.get(name) is not value]
+        replaced = [
+            name
+            for name, value in self.entry_points.items()
+            if self.namespace.get(name) is not value
+        ]
         if replaced:
-            cell.warnings.append(f"{', '.join(replaced)}: part of the kernel, back to the original in the next cell")
+            cell.warnings.append(
+                f"{', '.join(replaced)}: part of the kernel, back to the original in the next cell"
+            )
         result.update(status="success", error=None, error_kind=None, warnings=cell.warnings)
         result.update(has_answer=cell.has_answer, answer=cell.answer)
         if not replay:  # a re-run after a restart only restores state; the host reads no report
@@ -313,7 +366,8 @@ class Worker:
             name
             for name, value in self.namespace.items()
             if not name.startswith("_")
-            and type(value) is not types.ModuleType  # not isinstance: agent classes may fake __class__
+            # not isinstance: agent classes may fake __class__
+            and type(value) is not types.ModuleType
             and (name not in before or before[name] is not value)
         ]
         try:
@@ -330,12 +384,21 @@ class Worker:
         # not ast.parse: the audit hook trusts this file. dont_inherit: cells must not get this
         # module's `from __future__ import annotations` (typing.NamedTuple would compile strings).
         tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        if not isinstance(tree, ast.Module):  # "exec" mode always parses to a Module
+            raise TypeError(f"a cell parsed to {type(tree).__name__}, not a module")
         if self.settings.python_layer:
             tree = guard_attributes(tree)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr):
+            tree.body.pop()
+        else:
+            last = None
         exec(compile(tree, filename, "exec", dont_inherit=True), self.namespace)
         if last is not None:  # like a notebook cell: show the value of a final expression
-            value = eval(compile(ast.Expression(last.value), filename, "eval", dont_inherit=True), self.namespace)
+            value = eval(
+                compile(ast.Expression(last.value), filename, "eval", dont_inherit=True),
+                self.namespace,
+            )
             if value is not None:
                 print(repr(value))
 
@@ -349,18 +412,32 @@ class Worker:
         if isinstance(error, SyntaxError) and error.filename == filename:
             return "code", f"{error_location(error.lineno, error.text)}SyntaxError: {error.msg}"
         line_number = None
-        for frame, frame_line in traceback.walk_tb(error.__traceback__):  # walk_tb reads no source files
+        # walk_tb reads no source files
+        for frame, frame_line in traceback.walk_tb(error.__traceback__):
             if frame.f_code.co_filename == filename:
                 line_number = frame_line
-        where = error_location(line_number, lines[line_number - 1]) if line_number and 0 < line_number <= len(lines) else ""
+        where = (
+            error_location(line_number, lines[line_number - 1])
+            if line_number and 0 < line_number <= len(lines)
+            else ""
+        )
         if isinstance(error, SandboxViolation) or self.violations:
-            return "sandbox", f"{where}SandboxViolation: {error if isinstance(error, SandboxViolation) else self.violations[0]}"
+            return (
+                "sandbox",
+                f"{where}SandboxViolation: "
+                f"{error if isinstance(error, SandboxViolation) else self.violations[0]}",
+            )
         if isinstance(error, MemoryError):
-            return "memory", f"{where}MemoryError: the cell ran out of memory (the kernel is limited to {self.memory_limit_mb} MiB)"
+            return (
+                "memory",
+                f"{where}MemoryError: the cell ran out of memory (the kernel is limited "
+                f"to {self.memory_limit_mb} MiB)",
+            )
         kind = error.kind if isinstance(error, HostServiceError) else "code"
         text = _exception_text(error)
         name = type(error).__name__
-        from spatialclaw_ros.kernel.hints import error_hint  # loaded with the summaries, before lockdown
+        # loaded with the summaries, before lockdown
+        from spatialclaw_ros.kernel.hints import error_hint
 
         hint = error_hint(error, self.cell.warnings if self.cell else [])
         return kind, (f"{where}{name}: {text}" if text else f"{where}{name}") + hint
@@ -384,13 +461,30 @@ class Worker:
         """Run a cell and send its result; whatever goes wrong in the worker's own reporting is
         sent as an error of that cell instead of ending the worker."""
         try:
-            result = self.run_cell(str(message["code"]), int(message["step"]), bool(message["replay"]), int(message["images_left"]))
+            result = self.run_cell(
+                str(message["code"]),
+                int(message["step"]),
+                bool(message["replay"]),
+                int(message["images_left"]),
+            )
             self.channel.send(result)
         except (ChannelClosed, ChannelTimeout):
             raise
         except BaseException as exc:  # noqa: BLE001 - the worker must outlive any cell
-            failure = f"KernelError: the kernel could not report this cell ({type(exc).__name__}: {_exception_text(exc)})"
-            self.channel.send({"op": "done", "step": self.step, "status": "error", "error": failure, "error_kind": "code", "stdout": ""})
+            failure = (
+                f"KernelError: the kernel could not report this cell ({type(exc).__name__}: "
+                f"{_exception_text(exc)})"
+            )
+            self.channel.send(
+                {
+                    "op": "done",
+                    "step": self.step,
+                    "status": "error",
+                    "error": failure,
+                    "error_kind": "code",
+                    "stdout": "",
+                }
+            )
 
 
 def _clean_box(box: Box3D) -> Box3D | None:
@@ -414,9 +508,16 @@ def _clean_distance(d: ObjectDistance) -> ObjectDistance | None:
 
     try:
         return ObjectDistance(
-            str(d.label_a), str(d.label_b), float(d.closest), vec(d.point_a), vec(d.point_b),
-            float(d.centroid_distance), vec(d.centroid_a), vec(d.centroid_b), str(d.world_frame),
-        )  # fmt: skip
+            str(d.label_a),
+            str(d.label_b),
+            float(d.closest),
+            vec(d.point_a),
+            vec(d.point_b),
+            float(d.centroid_distance),
+            vec(d.centroid_a),
+            vec(d.centroid_b),
+            str(d.world_frame),
+        )
     except (TypeError, ValueError):
         return None
 
@@ -424,7 +525,13 @@ def _clean_distance(d: ObjectDistance) -> ObjectDistance | None:
 def _library_roots(package_dirs: list[str]) -> list[str]:
     """Directories lazy imports read from: the standard library, site-packages, this package."""
     paths = sysconfig.get_paths()
-    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"], *package_dirs}
+    roots = {
+        paths["stdlib"],
+        paths["platstdlib"],
+        paths["purelib"],
+        paths["platlib"],
+        *package_dirs,
+    }
     roots.update(spatialclaw_ros.__path__)  # the package itself, not the repository around it
     return sorted(roots)
 
@@ -469,7 +576,10 @@ def _warning_text(caught) -> str:
 
 def main() -> None:
     channel = Channel(
-        socket.socket(fileno=int(sys.argv[-1])), send_types=WIRE_TYPES, receive_types=WIRE_TYPES, limits=HOST_TO_WORKER
+        socket.socket(fileno=int(sys.argv[-1])),
+        send_types=WIRE_TYPES,
+        receive_types=WIRE_TYPES,
+        limits=HOST_TO_WORKER,
     )
     cv2.setNumThreads(0)
     configure = channel.receive()

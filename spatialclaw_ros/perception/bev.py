@@ -23,8 +23,13 @@ def ground_axes(reconstruction: Reconstruction) -> tuple[int, int, str, str]:
     return 0, 2, "x, right", "z, forward"
 
 
-def render_bev(reconstruction: Reconstruction, objects: list[Box3D], highlighted: np.ndarray | None,
-               size_px: int = 640, show_points: bool = True) -> np.ndarray:
+def render_bev(
+    reconstruction: Reconstruction,
+    objects: list[Box3D],
+    highlighted: np.ndarray | None,
+    size_px: int = 640,
+    show_points: bool = True,
+) -> np.ndarray:
     a, b, a_name, b_name = ground_axes(reconstruction)
     figure = Figure(figsize=(size_px / 100, size_px / 100), dpi=100)
     canvas = FigureCanvasAgg(figure)
@@ -41,30 +46,48 @@ def render_bev(reconstruction: Reconstruction, objects: list[Box3D], highlighted
         hull = ConvexHull(corners, qhull_options="QJ")  # joggle: flat boxes project to a line
         footprint = corners[np.append(hull.vertices, hull.vertices[0])]
         ax.plot(footprint[:, 0], footprint[:, 1], color=colour, linewidth=1.5)
-        ax.annotate(box.label, (box.center[a], box.center[b]), color=colour, fontsize=9, ha="center")
+        ax.annotate(
+            box.label, (box.center[a], box.center[b]), color=colour, fontsize=9, ha="center"
+        )
     centres = reconstruction.camera_centers()
     forward = reconstruction.extrinsics[:, :3, 2]  # optical axis in world
     ax.plot(centres[:, a], centres[:, b], "-", color="tab:blue", linewidth=1)
-    ax.quiver(centres[:, a], centres[:, b], forward[:, a], forward[:, b], color="tab:blue", angles="xy",
-              scale_units="xy", scale=2.0 / max(_scene_extent(reconstruction), 1e-6), width=0.004)
+    ax.quiver(
+        centres[:, a],
+        centres[:, b],
+        forward[:, a],
+        forward[:, b],
+        color="tab:blue",
+        angles="xy",
+        scale_units="xy",
+        scale=2.0 / max(_scene_extent(reconstruction), 1e-6),
+        width=0.004,
+    )
     for i, frame_index in enumerate(reconstruction.frame_indices):
         ax.annotate(str(frame_index), (centres[i, a], centres[i, b]), fontsize=7, color="tab:blue")
     ax.set_xlabel(a_name)
     ax.set_ylabel(b_name)
     ax.set_aspect("equal", adjustable="datalim")
     ax.grid(True, linewidth=0.3)
-    ax.set_title(f"bird's-eye view ({reconstruction.world_frame}{'' if reconstruction.is_metric else ', relative scale'})",
-                 fontsize=9)
+    ax.set_title(
+        "bird's-eye view "
+        f"({reconstruction.world_frame}{'' if reconstruction.is_metric else ', relative scale'})",
+        fontsize=9,
+    )
     figure.tight_layout()
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
 
 def _scene_points(reconstruction: Reconstruction) -> np.ndarray:
-    step = max(1, int(np.sqrt(reconstruction.depth[0].size * len(reconstruction) / MAX_SCENE_POINTS)))
+    step = max(
+        1, int(np.sqrt(reconstruction.depth[0].size * len(reconstruction) / MAX_SCENE_POINTS))
+    )
     grid = np.zeros(reconstruction.depth.shape[1:], dtype=bool)
     grid[::step, ::step] = True  # every step-th pixel of every step-th row
-    return np.concatenate([reconstruction.points_of(grid, i, allow_empty=True) for i in reconstruction.frame_indices])
+    return np.concatenate(
+        [reconstruction.points_of(grid, i, allow_empty=True) for i in reconstruction.frame_indices]
+    )
 
 
 def _scene_extent(reconstruction: Reconstruction) -> float:

@@ -32,7 +32,9 @@ def build_reconstructor(config: PerceptionConfig):
         return SensorReconstructor()
     from spatialclaw_ros.perception.da3 import DA3Reconstructor
 
-    depth_model = DA3Reconstructor(config.da3_model, config.device, config.process_res, config.chunk_size)
+    depth_model = DA3Reconstructor(
+        config.da3_model, config.device, config.process_res, config.chunk_size
+    )
     if config.reconstruct_backend == "da3":
         return depth_model
     from spatialclaw_ros.perception.fused import FusedReconstructor
@@ -47,4 +49,6 @@ def build_segmenter(config: PerceptionConfig):
         return LabelSegmenter()
     from spatialclaw_ros.perception.sam3 import Sam3Segmenter
 
-    return Sam3Segmenter(config.sam3_model, config.device, config.sam3_threshold, config.mask_threshold)
+    return Sam3Segmenter(
+        config.sam3_model, config.device, config.sam3_threshold, config.mask_threshold
+    )

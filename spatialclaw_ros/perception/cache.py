@@ -1,4 +1,5 @@
-"""A bounded in-memory LRU cache of perception results, keyed by frame content, backend and parameters.
+"""A bounded in-memory LRU cache of perception results, keyed by frame content, backend and
+parameters.
 
 Cached arrays are made read-only so a caller that edits a result cannot corrupt later hits.
 """
@@ -7,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,7 +37,8 @@ class ResultCache:
                 self.hits += 1
                 return self._entries[key][0]
             self.misses += 1
-        value = compute()  # outside the lock: model calls are long and another thread may need a hit
+        # outside the lock: model calls are long and another thread may need a hit
+        value = compute()
         size = _freeze(value)
         with self._lock:
             if key not in self._entries and size <= self.max_bytes:

@@ -41,29 +41,42 @@ class DepthPrediction:
 
 
 def load_depth_anything(model: str, device: torch.device):
-    """A DepthAnything3 from a hub id or local directory (or random weights for `random:<preset>`)."""
+    """A DepthAnything3 from a hub id or local directory (or random weights for
+    `random:<preset>`)."""
     from depth_anything_3.api import DepthAnything3
 
     if model.startswith(RANDOM_PREFIX):
-        network = DepthAnything3(model_name=model[len(RANDOM_PREFIX):])
+        network = DepthAnything3(model_name=model[len(RANDOM_PREFIX) :])
     else:
         try:
             network = DepthAnything3.from_pretrained(model)
-        except Exception as error:  # hub/IO errors come in many types; name the model and the cause
-            where = "local directory" if Path(model).exists() else "hub id (set HF_HUB_OFFLINE=0 and log in if gated)"
-            raise PerceptionError(f"could not load Depth Anything 3 from {model!r} ({where}): {error}") from error
+        # hub/IO errors come in many types; name the model and the cause
+        except Exception as error:
+            where = (
+                "local directory"
+                if Path(model).exists()
+                else "hub id (set HF_HUB_OFFLINE=0 and log in if gated)"
+            )
+            raise PerceptionError(
+                f"could not load Depth Anything 3 from {model!r} ({where}): {error}"
+            ) from error
     network = network.to(device).eval()
     network.device = device
     dtype = inference_dtype(device)
-    # DA3's forward always autocasts to half precision, which is slow on CPU: run in our dtype instead.
+    # DA3's forward always autocasts to half precision, which is slow on CPU: run in our dtype
+    # instead.
     network.forward = types.MethodType(_forward_in(dtype), network)
     return network
 
 
 def _forward_in(dtype: torch.dtype):
     def forward(self, image, extrinsics=None, intrinsics=None, *args):
-        with torch.no_grad(), torch.autocast(device_type=image.device.type, dtype=dtype,
-                                             enabled=dtype != torch.float32):
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type=image.device.type, dtype=dtype, enabled=dtype != torch.float32
+            ),
+        ):
             return self.model(image, extrinsics, intrinsics, *args)
 
     return forward
@@ -72,7 +85,9 @@ def _forward_in(dtype: torch.dtype):
 class DA3Reconstructor:
     name = "da3"
 
-    def __init__(self, model: str, device: str = "auto", process_res: int = 504, chunk_size: int = 32):
+    def __init__(
+        self, model: str, device: str = "auto", process_res: int = 504, chunk_size: int = 32
+    ):
         self.model_id = model
         self.device = resolve_device(device)
         self.process_res = process_res
@@ -88,13 +103,16 @@ class DA3Reconstructor:
             self._network = load_depth_anything(self.model_id, self.device)
         return self._network
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         chosen = select_frames(frames, frame_indices)
         prediction = self.predict(chosen)
         if prediction.camera_to_first is None:
             if len(chosen) > 1:
                 raise PerceptionError(
-                    f"{self.model_id} predicts depth only, no camera poses: use a multi-view DA3 checkpoint, "
+                    f"{self.model_id} predicts depth only, no camera poses: use a "
+                    "multi-view DA3 checkpoint, "
                     "or the fused backend with robot poses"
                 )
             prediction.camera_to_first = np.eye(4)[None]
@@ -116,36 +134,63 @@ class DA3Reconstructor:
         starts = list(range(0, max(len(chosen) - 1, 1), step))
         merged: DepthPrediction | None = None
         for n, start in enumerate(starts):
-            chunk = chosen[start:start + self.chunk_size]
-            log.info("DA3 %s: chunk %d/%d (%d frames)", self.model_id, n + 1, len(starts), len(chunk))
-            merged = self._predict_chunk(chunk) if merged is None else _chain(merged, self._predict_chunk(chunk))
+            chunk = chosen[start : start + self.chunk_size]
+            log.info(
+                "DA3 %s: chunk %d/%d (%d frames)", self.model_id, n + 1, len(starts), len(chunk)
+            )
+            merged = (
+                self._predict_chunk(chunk)
+                if merged is None
+                else _chain(merged, self._predict_chunk(chunk))
+            )
+        if merged is None:  # `starts` always holds 0, so only a bug gets here
+            raise PerceptionError("no chunk was predicted")
         return merged
 
     def _predict_chunk(self, chunk: list[Frame]) -> DepthPrediction:
         height, width = chunk[0].height, chunk[0].width
-        result = self.network.inference([f.image for f in chunk], process_res=self.process_res,
-                                        process_res_method="upper_bound_resize", ref_view_strategy="first")
+        result = self.network.inference(
+            [f.image for f in chunk],
+            process_res=self.process_res,
+            process_res_method="upper_bound_resize",
+            ref_view_strategy="first",
+        )
         processed_h, processed_w = result.depth.shape[1:]
         sx, sy = width / processed_w, height / processed_h
         depth = _resize_stack(result.depth, width, height)
-        confidence = (_resize_stack(result.conf, width, height) if result.conf is not None
-                      else np.ones_like(depth))
+        confidence = (
+            _resize_stack(result.conf, width, height)
+            if result.conf is not None
+            else np.ones_like(depth)
+        )
         intrinsics = self._intrinsics(chunk, result.intrinsics, sx, sy)
         model_name = getattr(self.network, "model_name", "")
         is_metric = bool(result.is_metric) or "nested" in model_name
         if "metric" in model_name:
-            focal = (intrinsics[:, 0, 0] / sx + intrinsics[:, 1, 1] / sy) / 2  # at processed resolution
+            # at processed resolution
+            focal = (intrinsics[:, 0, 0] / sx + intrinsics[:, 1, 1] / sy) / 2
             depth = depth * (focal / METRIC_FOCAL_REFERENCE)[:, None, None]
             is_metric = True
-        return DepthPrediction(depth.astype(np.float32), confidence.astype(np.float32), intrinsics,
-                               _relative_to_first(result.extrinsics), is_metric)
+        return DepthPrediction(
+            depth.astype(np.float32),
+            confidence.astype(np.float32),
+            intrinsics,
+            _relative_to_first(result.extrinsics),
+            is_metric,
+        )
 
-    def _intrinsics(self, chunk: list[Frame], predicted: np.ndarray | None, sx: float, sy: float) -> np.ndarray:
-        """Known CameraInfo wins; otherwise DA3's estimate scaled from processed to input pixels."""
-        if all(f.intrinsics is not None for f in chunk):
-            return np.stack([f.intrinsics.matrix() for f in chunk])
+    def _intrinsics(
+        self, chunk: list[Frame], predicted: np.ndarray | None, sx: float, sy: float
+    ) -> np.ndarray:
+        """Known CameraInfo wins; otherwise DA3's estimate scaled from processed to input
+        pixels."""
+        known = [f.intrinsics.matrix() for f in chunk if f.intrinsics is not None]
+        if len(known) == len(chunk):
+            return np.stack(known)
         if predicted is None:
-            raise PerceptionError(f"{self.model_id} does not estimate intrinsics and the frames carry none")
+            raise PerceptionError(
+                f"{self.model_id} does not estimate intrinsics and the frames carry none"
+            )
         scaled = np.array(predicted, dtype=np.float64)
         scaled[:, 0, :] *= sx
         scaled[:, 1, :] *= sy
@@ -155,7 +200,12 @@ class DA3Reconstructor:
 def _resize_stack(maps: np.ndarray, width: int, height: int) -> np.ndarray:
     if maps.shape[1:] == (height, width):
         return maps.astype(np.float32)
-    return np.stack([cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+    return np.stack(
+        [
+            cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+            for m in maps
+        ]
+    )
 
 
 def _relative_to_first(world_to_camera: np.ndarray | None) -> np.ndarray | None:
@@ -169,7 +219,8 @@ def _relative_to_first(world_to_camera: np.ndarray | None) -> np.ndarray | None:
 
 
 def _chain(done: DepthPrediction, chunk: DepthPrediction) -> DepthPrediction:
-    """Append a chunk whose first frame is `done`'s last frame: match that frame's depth scale and pose."""
+    """Append a chunk whose first frame is `done`'s last frame: match that frame's depth scale and
+    pose."""
     shared_before, shared_now = done.depth[-1], chunk.depth[0]
     valid = np.isfinite(shared_before) & np.isfinite(shared_now) & (shared_now > 0)
     scale = float(np.median(shared_before[valid] / shared_now[valid])) if valid.any() else 1.0

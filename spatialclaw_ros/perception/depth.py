@@ -14,7 +14,8 @@ MILLIMETRES_PER_METRE = 1000.0
 
 
 def decode_depth(raw: np.ndarray, encoding: str) -> np.ndarray:
-    """Decode a depth image given its ROS encoding ("32FC1" or "16UC1"; "mono16" is treated as 16UC1)."""
+    """Decode a depth image given its ROS encoding ("32FC1" or "16UC1"; "mono16" is treated as
+    16UC1)."""
     raw = np.asarray(raw)
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[:, :, 0]
@@ -29,7 +30,9 @@ def decode_depth(raw: np.ndarray, encoding: str) -> np.ndarray:
         if raw.dtype != np.uint16:
             raise PerceptionError(f"16UC1 depth must be uint16 millimetres, got {raw.dtype}")
         return metres_from_millimetres(raw)
-    raise PerceptionError(f"unsupported depth encoding {encoding!r}: expected 32FC1 (metres) or 16UC1 (millimetres)")
+    raise PerceptionError(
+        f"unsupported depth encoding {encoding!r}: expected 32FC1 (metres) or 16UC1 (millimetres)"
+    )
 
 
 def metres_from_float(depth: np.ndarray) -> np.ndarray:

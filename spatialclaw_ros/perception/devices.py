@@ -20,8 +20,8 @@ def check_device_name(name: str) -> None:
 
 
 def resolve_device(name: str):
-    """"auto" -> the first CUDA device when there is one, else the CPU. A named device this machine
-    does not have is an error."""
+    """The device for `name`: "auto" -> the first CUDA device when there is one, else the CPU.
+    A named device this machine does not have is an error."""
     import torch
 
     check_device_name(name)
@@ -31,17 +31,22 @@ def resolve_device(name: str):
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise PerceptionError(f"device {name!r} was asked for but this machine has no usable CUDA GPU "
-                                  "(torch.cuda.is_available() is False); use device cpu or auto")
+            raise PerceptionError(
+                f"device {name!r} was asked for but this machine has no usable CUDA GPU "
+                "(torch.cuda.is_available() is False); use device cpu or auto"
+            )
         if device.index is not None and device.index >= count:
-            raise PerceptionError(f"device {name!r} was asked for but this machine has {count} CUDA GPU(s)")
+            raise PerceptionError(
+                f"device {name!r} was asked for but this machine has {count} CUDA GPU(s)"
+            )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise PerceptionError(f"device {name!r} was asked for but this machine has no MPS backend")
     return device
 
 
 def inference_dtype(device):
-    """fp32 on CPU (half precision is emulated there and slower); bf16 on GPUs that have it, else fp16."""
+    """fp32 on CPU (half precision is emulated there and slower); bf16 on GPUs that have it, else
+    fp16."""
     import torch
 
     if device.type != "cuda":

@@ -32,7 +32,9 @@ class FusedReconstructor:
     def params(self) -> tuple:
         return (*self.depth_model.params(), self.prefer_sensor_depth)
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         chosen = select_frames(frames, frame_indices)
         prediction = self.depth_model.predict(chosen)
         sensor = _sensor_depth_stack(chosen, prediction.depth.shape)
@@ -52,21 +54,26 @@ class FusedReconstructor:
             world_frame=world,
         )
 
-    def _scale(self, chosen: list[Frame], prediction: DepthPrediction, sensor: np.ndarray | None) -> float:
+    def _scale(
+        self, chosen: list[Frame], prediction: DepthPrediction, sensor: np.ndarray | None
+    ) -> float:
         if sensor is not None:
             shared = np.isfinite(sensor) & np.isfinite(prediction.depth) & (prediction.depth > 0)
             if shared.any():
                 return float(np.median(sensor[shared] / prediction.depth[shared]))
         posed = [i for i, f in enumerate(chosen) if f.pose is not None]
         if len(posed) >= 2 and prediction.camera_to_first is not None:
-            robot_path = path_length(np.stack([chosen[i].pose[:3, 3] for i in posed]))
+            robot_path = path_length(
+                np.stack([pose[:3, 3] for f in chosen if (pose := f.pose) is not None])
+            )
             model_path = path_length(prediction.camera_to_first[posed, :3, 3])
             if robot_path >= MIN_BASELINE_M and model_path > 0:
                 return robot_path / model_path
         if prediction.is_metric:
             return 1.0
         raise PerceptionError(
-            "the fused backend needs metric cues: sensor depth on some pixels, two or more posed frames "
+            "the fused backend needs metric cues: sensor depth on some pixels, two or "
+            "more posed frames "
             f"at least {MIN_BASELINE_M} m apart, or a metric DA3 checkpoint"
         )
 
@@ -82,15 +89,18 @@ def _sensor_depth_stack(chosen: list[Frame], shape: tuple[int, ...]) -> np.ndarr
     return stack
 
 
-def _poses(chosen: list[Frame], prediction: DepthPrediction, scale: float, frames: FrameSet) -> tuple[np.ndarray, str]:
+def _poses(
+    chosen: list[Frame], prediction: DepthPrediction, scale: float, frames: FrameSet
+) -> tuple[np.ndarray, str]:
     posed = [i for i, f in enumerate(chosen) if f.pose is not None]
     if len(posed) == len(chosen):
-        return np.stack([f.pose for f in chosen]), world_name(frames)
+        return np.stack([f.pose for f in chosen if f.pose is not None]), world_name(frames)
     if prediction.camera_to_first is None:
         if len(chosen) == 1:
             return np.eye(4)[None], FIRST_CAMERA
         raise PerceptionError(
-            "this DA3 checkpoint predicts no camera poses, so every frame needs a robot pose in the fused backend"
+            "this DA3 checkpoint predicts no camera poses, so every frame needs a robot "
+            "pose in the fused backend"
         )
     relative = prediction.camera_to_first.copy()
     relative[:, :3, 3] *= scale

@@ -23,8 +23,11 @@ FILLER_WORDS = frozenset({"the", "a", "an", "of"})
 
 def label_words(text: str) -> frozenset[str]:
     words = re.split(r"[\s_\-]+", text.lower().strip())
-    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-                     for w in words if w and w not in FILLER_WORDS)
+    return frozenset(
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in words
+        if w and w not in FILLER_WORDS
+    )
 
 
 def names_match(query: str, name: str) -> bool:
@@ -51,8 +54,9 @@ class LabelSegmenter:
         masks = []
         for frame in chosen:
             names = frame.label_names or {}
+            labels = _labels_of(frame)
             for instance in sorted(ids):
-                mask = frame.labels == instance
+                mask: np.ndarray = labels == instance
                 if mask.any():
                     label = request.label or names.get(instance, str(instance))
                     masks.append(ObjectMask(mask, label, 1.0, frame.index, int(instance)))
@@ -63,7 +67,8 @@ class LabelSegmenter:
         _require_labels(chosen)
         return any(
             names_match(name, label) and np.any(f.labels == instance)
-            for f in chosen for instance, label in (f.label_names or {}).items()
+            for f in chosen
+            for instance, label in (f.label_names or {}).items()
         )
 
     def _ids_for_text(self, chosen: list[Frame], text: str) -> set[int]:
@@ -77,7 +82,8 @@ class LabelSegmenter:
         return ids
 
     def _id_for_geometry(self, frame: Frame, request: SegmentRequest) -> int:
-        h, w = frame.labels.shape
+        labels = _labels_of(frame)
+        h, w = labels.shape
         if request.points is not None:
             points = np.asarray(request.points, dtype=np.float64)
             positive = points[request.positive_labels() == 1]
@@ -86,18 +92,32 @@ class LabelSegmenter:
             x, y = int(round(positive[0][0])), int(round(positive[0][1]))
             if not (0 <= x < w and 0 <= y < h):
                 raise PerceptionError(f"point ({x}, {y}) is outside the {w}x{h} image")
-            instance = int(frame.labels[y, x])
+            instance = int(labels[y, x])
         else:
-            x0, y0, x1, y1 = np.clip(np.round(np.asarray(request.box, dtype=np.float64)), 0, [w, h, w, h]).astype(int)
-            inside = frame.labels[y0:y1, x0:x1]
-            counts = np.bincount(inside[inside > 0].ravel()) if (inside > 0).any() else np.zeros(1, int)
+            x0, y0, x1, y1 = np.clip(
+                np.round(np.asarray(request.box, dtype=np.float64)), 0, [w, h, w, h]
+            ).astype(int)
+            inside = labels[y0:y1, x0:x1]
+            counts = (
+                np.bincount(inside[inside > 0].ravel()) if (inside > 0).any() else np.zeros(1, int)
+            )
             instance = int(np.argmax(counts))
         if instance == 0:
-            raise PerceptionError(f"the prompt on frame {frame.index} selects background, not a labelled object")
+            raise PerceptionError(
+                f"the prompt on frame {frame.index} selects background, not a labelled object"
+            )
         return instance
+
+
+def _labels_of(frame: Frame) -> np.ndarray:
+    if frame.labels is None:
+        raise PerceptionError(f"frame {frame.index} has no label image")
+    return frame.labels
 
 
 def _require_labels(chosen: list[Frame]) -> None:
     missing = [f.index for f in chosen if f.labels is None]
     if missing:
-        raise PerceptionError(f"frames {missing} have no label image; the labels backend needs instance labels")
+        raise PerceptionError(
+            f"frames {missing} have no label image; the labels backend needs instance labels"
+        )

@@ -58,15 +58,21 @@ class DecodeLimits:
                 raise PerceptionError(f"decode limit {name} must be positive, got {value}")
 
     @classmethod
-    def from_megabytes(cls, request_mb: int, decoded_mb: int | None = None, **other: Any) -> DecodeLimits:
+    def from_megabytes(
+        cls, request_mb: int, decoded_mb: int | None = None, **other: Any
+    ) -> DecodeLimits:
         decoded = decoded_mb if decoded_mb is not None else cls.max_decoded_bytes // MEGABYTE
-        return cls(max_body_bytes=request_mb * MEGABYTE, max_decoded_bytes=decoded * MEGABYTE, **other)
+        return cls(
+            max_body_bytes=request_mb * MEGABYTE, max_decoded_bytes=decoded * MEGABYTE, **other
+        )
 
 
 def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
     """The arrays of an npz archive, name -> array, each checked before it is decompressed."""
     if len(body) > limits.max_body_bytes:
-        raise LimitExceeded(f"the body has {len(body)} bytes; the limit is {limits.max_body_bytes}")
+        raise LimitExceeded(
+            f"the body has {len(body)} bytes; the limit is {limits.max_body_bytes}"
+        )
     if not body.startswith(ZIP_MAGIC):
         raise WireError("the body is not an npz archive (pickled and other payloads are refused)")
     try:
@@ -86,39 +92,61 @@ def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
                     arrays[name] = _read_npy(stream, entry, limits)
             except WireError:
                 raise
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
-                # NotImplementedError: an unsupported compression method; RuntimeError: encrypted entries
-                raise WireError(f"the npz archive is malformed at {entry.filename!r}: {error}") from error
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                ValueError,
+                EOFError,
+                NotImplementedError,
+                RuntimeError,
+            ) as error:
+                # NotImplementedError: an unsupported compression method; RuntimeError: encrypted
+                # entries
+                raise WireError(
+                    f"the npz archive is malformed at {entry.filename!r}: {error}"
+                ) from error
     return arrays
 
 
-def _check_directory(entries: list[zipfile.ZipInfo], body_bytes: int, limits: DecodeLimits) -> None:
+def _check_directory(
+    entries: list[zipfile.ZipInfo], body_bytes: int, limits: DecodeLimits
+) -> None:
     """Sizes as the zip directory declares them; reads never go past them (zipfile stops there)."""
     if len(entries) > limits.max_entries:
-        raise LimitExceeded(f"the archive has {len(entries)} entries; the limit is {limits.max_entries}")
+        raise LimitExceeded(
+            f"the archive has {len(entries)} entries; the limit is {limits.max_entries}"
+        )
     total = 0
     for entry in entries:
         if not entry.filename.endswith(".npy"):
             raise WireError(f"archive entry {entry.filename!r} is not an .npy array")
-        # The directory's sizes must fit the body, or a few bytes could make us set aside gigabytes.
-        if entry.compress_size > body_bytes or (entry.compress_type == zipfile.ZIP_STORED
-                                                 and entry.compress_size != entry.file_size):
-            raise WireError(f"archive entry {entry.filename!r} declares sizes that do not fit the body")
+        # The directory's sizes must fit the body, or a few bytes could make us set aside
+        # gigabytes.
+        if entry.compress_size > body_bytes or (
+            entry.compress_type == zipfile.ZIP_STORED and entry.compress_size != entry.file_size
+        ):
+            raise WireError(
+                f"archive entry {entry.filename!r} declares sizes that do not fit the body"
+            )
         total += entry.file_size
         if total > limits.max_decoded_bytes:
             raise LimitExceeded(
                 f"the archive decompresses to more than {limits.max_decoded_bytes} bytes "
                 f"(limit on decoded size; it was {len(entries)} entries)"
             )
-        if entry.file_size > RATIO_CHECK_FROM_BYTES and entry.file_size > limits.max_ratio * max(entry.compress_size, 1):
+        if entry.file_size > RATIO_CHECK_FROM_BYTES and entry.file_size > limits.max_ratio * max(
+            entry.compress_size, 1
+        ):
             raise LimitExceeded(
-                f"archive entry {entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):.0f}-fold; "
+                f"archive entry {entry.filename!r} expands "
+                f"{entry.file_size / max(entry.compress_size, 1):.0f}-fold; "
                 f"the limit is {limits.max_ratio:g}"
             )
 
 
 def _read_npy(stream, entry: zipfile.ZipInfo, limits: DecodeLimits) -> np.ndarray:
-    """One .npy array: header first (shape and dtype checked), then exactly the bytes it declares."""
+    """One .npy array: header first (shape and dtype checked), then exactly the bytes it
+    declares."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(stream)
@@ -127,19 +155,34 @@ def _read_npy(stream, entry: zipfile.ZipInfo, limits: DecodeLimits) -> np.ndarra
         elif version in ((2, 0), (3, 0)):
             shape, fortran_order, dtype = fmt.read_array_header_2_0(stream, max_header_size=4096)
         else:
-            raise WireError(f"{entry.filename!r} has npy format version {version}, which is not supported")
+            raise WireError(
+                f"{entry.filename!r} has npy format version {version}, which is not supported"
+            )
     except (ValueError, SyntaxError, TypeError) as error:
         raise WireError(f"{entry.filename!r} has a malformed npy header: {error}") from error
-    if dtype.hasobject or dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-        raise WireError(f"{entry.filename!r} has dtype {dtype}; only plain numeric arrays are accepted "
-                        "(object arrays are refused: no pickle)")
+    if (
+        dtype.hasobject
+        or dtype.kind not in NUMERIC_KINDS
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+    ):
+        raise WireError(
+            f"{entry.filename!r} has dtype {dtype}; only plain numeric arrays are accepted "
+            "(object arrays are refused: no pickle)"
+        )
     elements = math.prod(shape)  # Python ints: a header declaring 10^12 elements does not overflow
     if elements > limits.max_array_elements:
-        raise LimitExceeded(f"{entry.filename!r} declares {elements} elements; the limit is {limits.max_array_elements}")
+        raise LimitExceeded(
+            f"{entry.filename!r} declares {elements} elements; the limit is "
+            f"{limits.max_array_elements}"
+        )
     nbytes = elements * dtype.itemsize
     header_bytes = stream.tell() if stream.seekable() else None
     if header_bytes is not None and header_bytes + nbytes != entry.file_size:
-        raise WireError(f"{entry.filename!r} declares {nbytes} bytes of data but holds {entry.file_size - header_bytes}")
+        raise WireError(
+            f"{entry.filename!r} declares {nbytes} bytes of data but holds "
+            f"{entry.file_size - header_bytes}"
+        )
     buffer = bytearray(nbytes)
     view, filled = memoryview(buffer), 0
     while filled < nbytes:
@@ -156,14 +199,19 @@ def parse_meta(raw: np.ndarray, limits: DecodeLimits) -> dict[str, Any]:
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise WireError("the 'meta' entry must be JSON as a 1-D uint8 array")
     if raw.size > limits.max_meta_bytes:
-        raise LimitExceeded(f"the 'meta' entry has {raw.size} bytes; the limit is {limits.max_meta_bytes}")
+        raise LimitExceeded(
+            f"the 'meta' entry has {raw.size} bytes; the limit is {limits.max_meta_bytes}"
+        )
     text = raw.tobytes()
     depth = json_depth(text)
     if depth > limits.max_json_depth:
-        raise LimitExceeded(f"the 'meta' JSON nests {depth} deep; the limit is {limits.max_json_depth}")
+        raise LimitExceeded(
+            f"the 'meta' JSON nests {depth} deep; the limit is {limits.max_json_depth}"
+        )
     try:
         meta = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as error:  # ValueError also covers JSONDecodeError and huge ints
+    # ValueError also covers JSONDecodeError and huge ints
+    except (UnicodeDecodeError, ValueError) as error:
         raise WireError(f"the 'meta' entry is not JSON: {error}") from error
     if not isinstance(meta, dict):
         raise WireError("the 'meta' entry must be a JSON object")

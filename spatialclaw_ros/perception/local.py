@@ -17,7 +17,9 @@ class Reconstructor(Protocol):
 
     def params(self) -> tuple: ...
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction: ...
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction: ...
 
 
 class Segmenter(Protocol):
@@ -27,33 +29,60 @@ class Segmenter(Protocol):
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation: ...
 
-    def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool: ...
+    def exists(
+        self, frames: FrameSet, name: str, frame_indices: list[int] | None = None
+    ) -> bool: ...
 
 
 class LocalPerception:
     """Satisfies the Perception protocol; a second identical request is served from the cache."""
 
-    def __init__(self, reconstructor: Reconstructor, segmenter: Segmenter, cache: ResultCache | None = None):
+    def __init__(
+        self, reconstructor: Reconstructor, segmenter: Segmenter, cache: ResultCache | None = None
+    ):
         self.reconstructor = reconstructor
         self.segmenter = segmenter
         self.cache = cache or ResultCache()
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         _require_frames(frames)
-        key = ("reconstruct", frames.content_key(), self.reconstructor.name, self.reconstructor.params(),
-               _indices_key(frame_indices))
-        return self.cache.get_or_compute(key, lambda: self.reconstructor.reconstruct(frames, frame_indices))
+        key = (
+            "reconstruct",
+            frames.content_key(),
+            self.reconstructor.name,
+            self.reconstructor.params(),
+            _indices_key(frame_indices),
+        )
+        return self.cache.get_or_compute(
+            key, lambda: self.reconstructor.reconstruct(frames, frame_indices)
+        )
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
         _require_frames(frames)
-        key = ("segment", frames.content_key(), self.segmenter.name, self.segmenter.params(), _request_key(request))
+        key = (
+            "segment",
+            frames.content_key(),
+            self.segmenter.name,
+            self.segmenter.params(),
+            _request_key(request),
+        )
         return self.cache.get_or_compute(key, lambda: self.segmenter.segment(frames, request))
 
     def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool:
         _require_frames(frames)
-        key = ("exists", frames.content_key(), self.segmenter.name, self.segmenter.params(), name,
-               _indices_key(frame_indices))
-        return self.cache.get_or_compute(key, lambda: self.segmenter.exists(frames, name, frame_indices))
+        key = (
+            "exists",
+            frames.content_key(),
+            self.segmenter.name,
+            self.segmenter.params(),
+            name,
+            _indices_key(frame_indices),
+        )
+        return self.cache.get_or_compute(
+            key, lambda: self.segmenter.exists(frames, name, frame_indices)
+        )
 
 
 def _require_frames(frames: FrameSet) -> None:
@@ -69,6 +98,13 @@ def _request_key(request: SegmentRequest) -> tuple:
     def array_key(value):
         return None if value is None else np.asarray(value, dtype=np.float64).round(3).tobytes()
 
-    return (_indices_key(request.frame_indices), request.text, array_key(request.points),
-            array_key(request.point_labels), array_key(request.box), request.prompt_frame, request.threshold,
-            request.label)
+    return (
+        _indices_key(request.frame_indices),
+        request.text,
+        array_key(request.points),
+        array_key(request.point_labels),
+        array_key(request.box),
+        request.prompt_frame,
+        request.threshold,
+        request.label,
+    )

@@ -33,7 +33,9 @@ class ModelLoader:
     """Runs `load` on a background thread until it succeeds, with exponential backoff between
     failures (first_backoff_s, doubling, at most max_backoff_s)."""
 
-    def __init__(self, load: Callable[[], None], first_backoff_s: float = 2.0, max_backoff_s: float = 300.0):
+    def __init__(
+        self, load: Callable[[], None], first_backoff_s: float = 2.0, max_backoff_s: float = 300.0
+    ):
         self._load = load
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -45,7 +47,9 @@ class ModelLoader:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="perception-model-loader", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="perception-model-loader", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -53,8 +57,12 @@ class ModelLoader:
 
     def status(self) -> Readiness:
         with self._lock:
-            retry_in = None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
-            return Readiness(self._state == "ready", self._state, self._reason, self._attempts, retry_in)
+            retry_in = (
+                None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
+            )
+            return Readiness(
+                self._state == "ready", self._state, self._reason, self._attempts, retry_in
+            )
 
     def _run(self) -> None:
         backoff = self._first_backoff_s
@@ -64,17 +72,20 @@ class ModelLoader:
                 attempt = self._attempts
             try:
                 self._load()
-            except Exception as error:  # any failure to load is reported, never raised into the service
+            except Exception as error:  # noqa: BLE001 - reported, never raised into the service
                 wait = backoff
                 backoff = min(backoff * 2, self._max_backoff_s)
                 with self._lock:
                     self._state = "failed"
-                    self._reason = f"model load failed (attempt {attempt}, next in {wait:g} s): {error}"
+                    self._reason = (
+                        f"model load failed (attempt {attempt}, next in {wait:g} s): {error}"
+                    )
                     self._retry_at = time.monotonic() + wait
                 log.error("perception: %s", self._reason)
                 self._stop.wait(wait)
                 continue
-            gc.freeze()  # the loaded models live as long as the process: keep them out of full collections
+            # the loaded models live as long as the process: keep them out of full collections
+            gc.freeze()
             with self._lock:
                 self._state, self._reason, self._retry_at = "ready", "", None
             log.info("perception: models loaded (attempt %d)", attempt)
@@ -99,5 +110,6 @@ def load_models(perception: Perception) -> None:
     if da3 is not None and isinstance(reconstructor, da3.DA3Reconstructor):
         reconstructor.network  # noqa: B018 - the property loads the weights once
     if sam3 is not None and isinstance(perception.segmenter, sam3.Sam3Segmenter):
-        # The image model proves the checkpoint loads; the tracker and video roles load on first use.
+        # The image model proves the checkpoint loads; the tracker and video roles load on first
+        # use.
         perception.segmenter.load("image")

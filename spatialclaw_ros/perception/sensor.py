@@ -1,4 +1,5 @@
-"""The `sensor` backend: the robot's own depth, CameraInfo and poses. Exact and metric, no network."""
+"""The `sensor` backend: the robot's own depth, CameraInfo and poses. Exact and metric, no
+network."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.perception.errors import PerceptionError
-from spatialclaw_ros.perception.inputs import common_size, intrinsics_matrices, select_frames, sensor_depths, world_name
+from spatialclaw_ros.perception.inputs import (
+    common_size,
+    intrinsics_matrices,
+    select_frames,
+    sensor_depths,
+    world_name,
+)
 from spatialclaw_ros.perception.types import FIRST_CAMERA, Reconstruction
 
 
@@ -16,19 +23,23 @@ class SensorReconstructor:
     def params(self) -> tuple:
         return ()
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         chosen = select_frames(frames, frame_indices)
         common_size(chosen)
         depth = sensor_depths(chosen)
         intrinsics = intrinsics_matrices(chosen)
-        if all(f.pose is not None for f in chosen):
-            extrinsics, world = np.stack([f.pose for f in chosen]), world_name(frames)
+        poses = [f.pose for f in chosen if f.pose is not None]
+        if len(poses) == len(chosen):
+            extrinsics, world = np.stack(poses), world_name(frames)
         elif len(chosen) == 1:
             extrinsics, world = np.eye(4)[None], FIRST_CAMERA
         else:
             missing = [f.index for f in chosen if f.pose is None]
             raise PerceptionError(
-                f"frames {missing} have no camera pose; several frames need poses (TF or odometry) to share a world"
+                f"frames {missing} have no camera pose; several frames need poses (TF "
+                "or odometry) to share a world"
             )
         return Reconstruction(
             depth=depth,

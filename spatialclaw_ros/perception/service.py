@@ -5,7 +5,8 @@ archives (see wire.py; pickle refused). Every bad input gets a 4xx with the reas
 415 for a body that is not an npz archive, 413 for one over a limit (body size, decompressed size,
 compression ratio, array size, JSON depth, frame count: `DecodeLimits`), 400 for anything else
 malformed. Decoding and model calls run on worker threads, never on the event loop, so `/health`
-answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once, which
+answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once,
+which
 bounds memory. Model calls run one at a time.
 
 `/health` says the process is alive; `/ready` says whether the models are loaded (503 with the
@@ -38,10 +39,18 @@ from spatialclaw_ros.perception.types import Perception
 Prepared = Callable[[], bytes]
 
 
-def create_app(perception: Perception, token: str, limits: DecodeLimits | None = None, *,
-               loader: ModelLoader | None = None, max_concurrent_decodes: int = 2) -> FastAPI:
+def create_app(
+    perception: Perception,
+    token: str,
+    limits: DecodeLimits | None = None,
+    *,
+    loader: ModelLoader | None = None,
+    max_concurrent_decodes: int = 2,
+) -> FastAPI:
     if not token:
-        raise PerceptionError("the perception service needs a token (set SPATIALCLAW_PERCEPTION_TOKEN or --token)")
+        raise PerceptionError(
+            "the perception service needs a token (set SPATIALCLAW_PERCEPTION_TOKEN or --token)"
+        )
     limits = limits or DecodeLimits()
     loader = loader or ModelLoader(lambda: load_models(perception))
 
@@ -64,27 +73,41 @@ def create_app(perception: Perception, token: str, limits: DecodeLimits | None =
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(403, "wrong token")
 
     def require_ready() -> None:
         status = loader.status()
         if not status.ready:
-            retry = {} if status.retry_in_s is None else {"Retry-After": str(max(1, round(status.retry_in_s)))}
-            raise HTTPException(503, f"perception models not ready: {status.reason}", headers=retry)
+            retry = (
+                {}
+                if status.retry_in_s is None
+                else {"Retry-After": str(max(1, round(status.retry_in_s)))}
+            )
+            raise HTTPException(
+                503, f"perception models not ready: {status.reason}", headers=retry
+            )
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
-            raise HTTPException(413, f"request body of {declared} bytes exceeds the limit of {limits.max_body_bytes}")
+            raise HTTPException(
+                413,
+                f"request body of {declared} bytes exceeds the limit of {limits.max_body_bytes}",
+            )
         chunks, size = [], 0
         async for chunk in request.stream():
             chunks.append(chunk)
             size += len(chunk)
             if size > limits.max_body_bytes:
-                raise HTTPException(413, f"request body exceeds the limit of {limits.max_body_bytes} bytes")
-        return b"".join(chunks)  # one copy, no growing buffer; bytes let the decoder read it without another
+                raise HTTPException(
+                    413, f"request body exceeds the limit of {limits.max_body_bytes} bytes"
+                )
+        # one copy, no growing buffer; bytes let the decoder read it without another
+        return b"".join(chunks)
 
     def decode(body: bytes, prepare: Callable[[dict, dict], Prepared]) -> Prepared:
         try:
@@ -93,7 +116,9 @@ def create_app(perception: Perception, token: str, limits: DecodeLimits | None =
         except LimitExceeded as error:
             raise HTTPException(413, str(error)) from error
         except wire.WireError as error:
-            raise HTTPException(415 if not body.startswith(wire.ZIP_MAGIC) else 400, str(error)) from error
+            raise HTTPException(
+                415 if not body.startswith(wire.ZIP_MAGIC) else 400, str(error)
+            ) from error
         except PerceptionError as error:  # a well-formed request the operation cannot serve
             raise HTTPException(400, str(error)) from error
 
@@ -140,8 +165,12 @@ def create_app(perception: Perception, token: str, limits: DecodeLimits | None =
     @app.get("/ready")
     async def ready() -> JSONResponse:
         status = loader.status()
-        body = {"status": status.state, "reason": status.reason, "attempts": status.attempts,
-                "retry_in_s": status.retry_in_s}
+        body = {
+            "status": status.state,
+            "reason": status.reason,
+            "attempts": status.attempts,
+            "retry_in_s": status.retry_in_s,
+        }
         return JSONResponse(body, status_code=200 if status.ready else 503)
 
     @app.post("/reconstruct")

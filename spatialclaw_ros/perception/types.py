@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -52,7 +52,8 @@ class FrameArray(np.ndarray):
         frame = int(frame)
         if frame not in self.frame_indices:
             raise IndexError(
-                f"frame {frame} is not in this reconstruction: its arrays are indexed by frame number "
+                f"frame {frame} is not in this reconstruction: its arrays are indexed "
+                "by frame number "
                 f"(.frame_index), and its frames are {list(self.frame_indices)}; the n-th one is "
                 "recon.frame_indices[n]"
             )
@@ -73,7 +74,11 @@ class FrameArray(np.ndarray):
 
     def __repr__(self) -> str:
         plain = repr(self.view(np.ndarray))
-        return f"{plain} (indexed by frame number: {list(self.frame_indices)})" if self.frame_indices else plain
+        return (
+            f"{plain} (indexed by frame number: {list(self.frame_indices)})"
+            if self.frame_indices
+            else plain
+        )
 
     def __str__(self) -> str:
         return str(self.view(np.ndarray))
@@ -106,9 +111,14 @@ class Box3D:
         return float(along.max() - along.min())
 
     def __repr__(self) -> str:
-        vector = lambda v: "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"  # noqa: E731
-        return (f"Box3D({self.label!r}, center={vector(self.center)}, size={vector(self.size)} along its axes, "
-                f"frames={self.frame_indices}, world={self.world_frame!r})")
+        def vector(v) -> str:
+            return "(" + ", ".join(f"{x:.3f}" for x in np.asarray(v).reshape(-1)) + ")"
+
+        return (
+            f"Box3D({self.label!r}, center={vector(self.center)}, "
+            f"size={vector(self.size)} along its axes, "
+            f"frames={self.frame_indices}, world={self.world_frame!r})"
+        )
 
 
 @dataclass
@@ -126,13 +136,28 @@ class ObjectDistance:
     world_frame: str = FIRST_CAMERA
 
     @classmethod
-    def between(cls, points_a: np.ndarray, points_b: np.ndarray, label_a: str, label_b: str,
-                world_frame: str = FIRST_CAMERA) -> ObjectDistance:
+    def between(
+        cls,
+        points_a: np.ndarray,
+        points_b: np.ndarray,
+        label_a: str,
+        label_b: str,
+        world_frame: str = FIRST_CAMERA,
+    ) -> ObjectDistance:
         """Closest points and centroids of two non-empty point sets (N x 3, M x 3)."""
         closest, point_a, point_b = geometry.closest_points(points_a, points_b)
         centroid_a, centroid_b = points_a.mean(axis=0), points_b.mean(axis=0)
-        return cls(label_a, label_b, closest, point_a, point_b, float(np.linalg.norm(centroid_a - centroid_b)),
-                   centroid_a, centroid_b, world_frame)
+        return cls(
+            label_a,
+            label_b,
+            closest,
+            point_a,
+            point_b,
+            float(np.linalg.norm(centroid_a - centroid_b)),
+            centroid_a,
+            centroid_b,
+            world_frame,
+        )
 
 
 @dataclass
@@ -151,8 +176,11 @@ class ObjectMask:
 
     def __repr__(self) -> str:
         h, w = np.shape(self.mask)
-        return (f"ObjectMask({self.label!r}, frame_index={self.frame_index}, object_id={self.object_id}, "
-                f"score={self.score:.2f}, area={self.area} px of {w}x{h})")
+        return (
+            f"ObjectMask({self.label!r}, frame_index={self.frame_index}, "
+            f"object_id={self.object_id}, "
+            f"score={self.score:.2f}, area={self.area} px of {w}x{h})"
+        )
 
 
 @dataclass
@@ -167,10 +195,15 @@ class Segmentation:
 
     def __repr__(self) -> str:
         if not self.masks:
-            return (f"Segmentation({self.prompt!r}: 0 masks; rephrase the prompt, or find the object with "
-                    "vlm.locate and prompt with points)")
-        return (f"Segmentation({self.prompt!r}: {len(self.masks)} masks, labels {self.labels}, "
-                f"frames {self.frame_indices}, objects {self.object_ids})")
+            return (
+                f"Segmentation({self.prompt!r}: 0 masks; rephrase the prompt, or find "
+                "the object with "
+                "vlm.locate and prompt with points)"
+            )
+        return (
+            f"Segmentation({self.prompt!r}: {len(self.masks)} masks, labels {self.labels}, "
+            f"frames {self.frame_indices}, objects {self.object_ids})"
+        )
 
     @property
     def labels(self) -> list[str]:
@@ -186,31 +219,44 @@ class Segmentation:
 
     def for_frame(self, frame_index: int) -> list[ObjectMask]:
         """The masks on one frame, best score first."""
-        return sorted((m for m in self.masks if m.frame_index == frame_index), key=lambda m: -m.score)
+        return sorted(
+            (m for m in self.masks if m.frame_index == frame_index), key=lambda m: -m.score
+        )
 
     def for_object(self, object_id: int) -> list[ObjectMask]:
         """One tracked object through the frames, in frame order."""
-        return sorted((m for m in self.masks if m.object_id == object_id), key=lambda m: m.frame_index)
+        return sorted(
+            (m for m in self.masks if m.object_id == object_id), key=lambda m: m.frame_index
+        )
 
     def best(self, label: str | None = None) -> ObjectMask:
         """The highest-scoring mask (of `label` if given)."""
         candidates = [m for m in self.masks if label is None or m.label == label]
         if not candidates:
             known = ", ".join(self.labels) or "none"
-            raise PerceptionError(f"no mask{' labelled ' + repr(label) if label else ''} in this result (labels: {known})")
+            raise PerceptionError(
+                f"no mask{' labelled ' + repr(label) if label else ''} in this result "
+                f"(labels: {known})"
+            )
         return max(candidates, key=lambda m: (m.score, m.area))
 
-    def points(self, reconstruction: Reconstruction, object_id: int | None = None) -> dict[int, np.ndarray]:
+    def points(
+        self, reconstruction: Reconstruction, object_id: int | None = None
+    ) -> dict[int, np.ndarray]:
         """World points of the masks (of one object if given), per frame index, for frames the
         reconstruction covers."""
         per_frame: dict[int, list[np.ndarray]] = {}
         for m in self.masks:
-            if (object_id is None or m.object_id == object_id) and m.frame_index in reconstruction.frame_indices:
-                per_frame.setdefault(m.frame_index, []).append(reconstruction.points_of(m, allow_empty=True))
+            if (
+                object_id is None or m.object_id == object_id
+            ) and m.frame_index in reconstruction.frame_indices:
+                per_frame.setdefault(m.frame_index, []).append(
+                    reconstruction.points_of(m, allow_empty=True)
+                )
         return {i: np.concatenate(p) for i, p in sorted(per_frame.items())}
 
 
-MaskLike = Union[ObjectMask, np.ndarray, Segmentation, Sequence[ObjectMask]]
+MaskLike = ObjectMask | np.ndarray | Segmentation | Sequence[ObjectMask]
 
 
 @dataclass
@@ -233,8 +279,11 @@ class Reconstruction:
     def __repr__(self) -> str:
         n, h, w = np.shape(self.depth)
         scale = "metric" if self.is_metric else "relative scale"
-        return (f"Reconstruction({n} frames {self.frame_indices}, {w}x{h}, {scale}, backend {self.backend!r}, "
-                f"world {self.world_frame!r}, up {tuple(round(float(v), 3) for v in self.up)})")
+        return (
+            f"Reconstruction({n} frames {self.frame_indices}, {w}x{h}, {scale}, backend "
+            f"{self.backend!r}, "
+            f"world {self.world_frame!r}, up {tuple(round(float(v), 3) for v in self.up)})"
+        )
 
     @property
     def up(self) -> np.ndarray:
@@ -251,16 +300,23 @@ class Reconstruction:
         """An object's height: the extent of its masked points along `up` (metres if metric).
         `trim` drops that fraction of points at the bottom and the top (stray depth pixels)."""
         along = self._object_points(mask, frame_index)[1] @ self.up
-        low, high = np.quantile(along, [trim, 1 - trim]) if trim > 0 else (along.min(), along.max())
+        low, high = (
+            np.quantile(along, [trim, 1 - trim]) if trim > 0 else (along.min(), along.max())
+        )
         return float(high - low)
 
     def indexed_by_frame(self) -> Reconstruction:
-        """The same reconstruction with its per-frame arrays indexed by frame number (FrameArray)."""
-        return replace(self, **{name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME})
+        """The same reconstruction with its per-frame arrays indexed by frame number
+        (FrameArray)."""
+        arrays: dict[str, Any] = {
+            name: FrameArray(getattr(self, name), self.frame_indices) for name in _PER_FRAME
+        }
+        return replace(self, **arrays)
 
     def _positional(self) -> Reconstruction:
         """The same reconstruction with plain row-indexed arrays, for code that walks the rows."""
-        return replace(self, **{name: np.asarray(getattr(self, name)) for name in _PER_FRAME})
+        arrays: dict[str, Any] = {name: np.asarray(getattr(self, name)) for name in _PER_FRAME}
+        return replace(self, **arrays)
 
     def row(self, frame_index: int) -> int:
         """Position of a frame index in the arrays."""
@@ -280,8 +336,13 @@ class Reconstruction:
         i, rows = self.row(frame_index), self._positional()
         return geometry.point_map(rows.depth[i], rows.intrinsics[i], rows.extrinsics[i])
 
-    def points_of(self, mask: ObjectMask | np.ndarray, frame_index: int | None = None,
-                  min_confidence: float | None = None, allow_empty: bool = False) -> np.ndarray:
+    def points_of(
+        self,
+        mask: ObjectMask | np.ndarray,
+        frame_index: int | None = None,
+        min_confidence: float | None = None,
+        allow_empty: bool = False,
+    ) -> np.ndarray:
         """World points (K, 3) under a mask. A bare bool array needs `frame_index` unless the
         reconstruction has one frame."""
         array, frame_index = self._mask_and_frame(mask, frame_index)
@@ -290,15 +351,24 @@ class Reconstruction:
             array = array & (rows.confidence[i] >= min_confidence)
         points = geometry.backproject(rows.depth[i], rows.intrinsics[i], rows.extrinsics[i], array)
         if len(points) == 0 and not allow_empty:
-            raise PerceptionError(f"the mask on frame {frame_index} covers no pixel with valid depth")
+            raise PerceptionError(
+                f"the mask on frame {frame_index} covers no pixel with valid depth"
+            )
         return points
 
     def centroid(self, mask: MaskLike, frame_index: int | None = None) -> np.ndarray:
         """Mean world position of the masked points (over all frames given)."""
         return self._object_points(mask, frame_index)[1].mean(axis=0)
 
-    def box_3d(self, mask: MaskLike, frame_index: int | None = None, oriented: bool = True,
-               trim: float = 0.0, label: str | None = None, upright: bool = False) -> Box3D:
+    def box_3d(
+        self,
+        mask: MaskLike,
+        frame_index: int | None = None,
+        oriented: bool = True,
+        trim: float = 0.0,
+        label: str | None = None,
+        upright: bool = False,
+    ) -> Box3D:
         """A 3D box around the masked points: oriented by PCA, or aligned with the world axes.
         `size` is along the box's own axes (`rotation` columns), so size[2] is a height only for
         an upright box: upright=True stands the box on `up` (size[2] is then the height along up)
@@ -324,43 +394,73 @@ class Reconstruction:
         first /= np.linalg.norm(first)
         return np.column_stack([first, np.cross(up, first), up])
 
-    def distance_between(self, a: MaskLike, b: MaskLike, frame_index: int | None = None) -> ObjectDistance:
+    def distance_between(
+        self, a: MaskLike, b: MaskLike, frame_index: int | None = None
+    ) -> ObjectDistance:
         """Closest points and centroids of two masked objects."""
         label_a, points_a, _, _ = self._object_points(a, frame_index)
         label_b, points_b, _, _ = self._object_points(b, frame_index)
         return ObjectDistance.between(points_a, points_b, label_a, label_b, self.world_frame)
 
-    def bev(self, objects: Sequence[Box3D] = (), masks: MaskLike | None = None, size_px: int = 640,
-            show_points: bool = True) -> np.ndarray:
-        """Bird's-eye view (RGB uint8): scene points, object footprints with labels, camera path."""
+    def bev(
+        self,
+        objects: Sequence[Box3D] = (),
+        masks: MaskLike | None = None,
+        size_px: int = 640,
+        show_points: bool = True,
+    ) -> np.ndarray:
+        """Bird's-eye view (RGB uint8): scene points, object footprints with labels, camera
+        path."""
         from spatialclaw_ros.perception.bev import render_bev  # matplotlib only when asked
 
         highlighted = self._object_points(masks, None)[1] if masks is not None else None
-        return render_bev(self._positional(), list(objects), highlighted, size_px=size_px, show_points=show_points)
+        return render_bev(
+            self._positional(),
+            list(objects),
+            highlighted,
+            size_px=size_px,
+            show_points=show_points,
+        )
 
-    def _mask_and_frame(self, mask: ObjectMask | np.ndarray, frame_index: int | None) -> tuple[np.ndarray, int]:
+    def _mask_and_frame(
+        self, mask: ObjectMask | np.ndarray, frame_index: int | None
+    ) -> tuple[np.ndarray, int]:
         if isinstance(mask, ObjectMask):
-            array, frame_index = mask.mask, mask.frame_index if frame_index is None else frame_index
+            array, frame_index = (
+                mask.mask,
+                mask.frame_index if frame_index is None else frame_index,
+            )
         else:
             array = np.asarray(mask)
             if frame_index is None:
                 if len(self.frame_indices) != 1:
-                    raise PerceptionError("a bare mask array needs frame_index= when the reconstruction has several frames")
+                    raise PerceptionError(
+                        "a bare mask array needs frame_index= when the reconstruction "
+                        "has several frames"
+                    )
                 frame_index = self.frame_indices[0]
         if array.dtype != bool:
             raise PerceptionError(f"a mask must be a bool array, got {array.dtype}")
         if array.shape != self.depth.shape[1:]:
             h, w = self.depth.shape[1:]
-            raise PerceptionError(f"mask is {array.shape[1]}x{array.shape[0]} but the frames are {w}x{h}")
+            raise PerceptionError(
+                f"mask is {array.shape[1]}x{array.shape[0]} but the frames are {w}x{h}"
+            )
         return array, frame_index
 
-    def _object_points(self, mask: MaskLike, frame_index: int | None) -> tuple[str, np.ndarray, list[int], float]:
-        """Label, world points, frame indices and mean score of one object given in any mask form."""
+    def _object_points(
+        self, mask: MaskLike, frame_index: int | None
+    ) -> tuple[str, np.ndarray, list[int], float]:
+        """Label, world points, frame indices and mean score of one object given in any mask
+        form."""
+        given: Sequence[ObjectMask | np.ndarray]
         if isinstance(mask, Segmentation):
-            mask = mask.masks
-        if isinstance(mask, (ObjectMask, np.ndarray)):
-            mask = [mask]
-        masks = list(mask)
+            given = mask.masks
+        elif isinstance(mask, (ObjectMask, np.ndarray)):
+            given = [mask]
+        else:
+            given = mask
+        masks = list(given)
         if not masks:
             raise PerceptionError("no mask given: the segmentation is empty")
         points, frames, scores, label = [], [], [], "object"
@@ -374,7 +474,9 @@ class Reconstruction:
                 frames.append(self._mask_and_frame(m, frame_index)[1])
         stacked = np.concatenate(points)
         if len(stacked) == 0:
-            raise PerceptionError(f"the mask(s) on frame(s) {sorted(set(frames))} cover no pixel with valid depth")
+            raise PerceptionError(
+                f"the mask(s) on frame(s) {sorted(set(frames))} cover no pixel with valid depth"
+            )
         return label, stacked, sorted(set(frames)), float(np.mean(scores)) if scores else 1.0
 
 
@@ -393,30 +495,46 @@ class SegmentRequest:
     box: np.ndarray | None = None  # (4,) x0, y0, x1, y1 pixels on prompt_frame
     prompt_frame: int | None = None  # defaults to frame_indices[0]
     threshold: float | None = None
-    label: str | None = None  # name given to point/box results (text prompts are named by the text)
+    # name given to point/box results (text prompts are named by the text)
+    label: str | None = None
 
     def validate(self, frames: FrameSet) -> list[Frame]:
         """Raise PerceptionError unless the request is well formed for these frames; return the
         frames it names, in its order."""
-        given = [name for name, value in (("text", self.text), ("points", self.points), ("box", self.box))
-                 if value is not None]
+        given = [
+            name
+            for name, value in (("text", self.text), ("points", self.points), ("box", self.box))
+            if value is not None
+        ]
         if len(given) != 1:
-            raise PerceptionError(f"give exactly one of text, points or box (got {', '.join(given) or 'none'})")
-        chosen = select_frames(frames, self.frame_indices or [])  # no frames named is an error, not "all"
+            raise PerceptionError(
+                f"give exactly one of text, points or box (got {', '.join(given) or 'none'})"
+            )
+        # no frames named is an error, not "all"
+        chosen = select_frames(frames, self.frame_indices or [])
         if self.prompt_frame is not None and self.prompt_frame not in self.frame_indices:
-            raise PerceptionError(f"prompt_frame {self.prompt_frame} is not among frame_indices {self.frame_indices}")
+            raise PerceptionError(
+                f"prompt_frame {self.prompt_frame} is not among frame_indices {self.frame_indices}"
+            )
         if self.text is not None and not self.text.strip():
             raise PerceptionError("the text prompt is empty")
         if self.points is not None:
             points = np.asarray(self.points, dtype=np.float64)
             if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
-                raise PerceptionError(f"points must be (K, 2) pixel x, y, got shape {points.shape}")
-            if self.point_labels is not None and np.asarray(self.point_labels).shape != (len(points),):
+                raise PerceptionError(
+                    f"points must be (K, 2) pixel x, y, got shape {points.shape}"
+                )
+            if self.point_labels is not None and np.asarray(self.point_labels).shape != (
+                len(points),
+            ):
                 raise PerceptionError("point_labels must have one entry (1 or 0) per point")
         if self.box is not None:
             box = np.asarray(self.box, dtype=np.float64)
             if box.shape != (4,) or box[2] <= box[0] or box[3] <= box[1]:
-                raise PerceptionError(f"box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got {box.tolist()}")
+                raise PerceptionError(
+                    "box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got "
+                    f"{box.tolist()}"
+                )
         return chosen
 
     @property
@@ -425,14 +543,22 @@ class SegmentRequest:
 
     def positive_labels(self) -> np.ndarray:
         n = len(np.asarray(self.points))
-        return np.ones(n, dtype=np.int64) if self.point_labels is None else np.asarray(self.point_labels, dtype=np.int64)
+        return (
+            np.ones(n, dtype=np.int64)
+            if self.point_labels is None
+            else np.asarray(self.point_labels, dtype=np.int64)
+        )
 
 
 class Perception(Protocol):
     """What the kernel's host side needs: in-process backends and the HTTP client both fit."""
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction: ...
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction: ...
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation: ...
 
-    def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool: ...
+    def exists(
+        self, frames: FrameSet, name: str, frame_indices: list[int] | None = None
+    ) -> bool: ...

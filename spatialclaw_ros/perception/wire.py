@@ -43,18 +43,24 @@ DEFAULT_LIMITS = DecodeLimits()
 
 def pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    # numeric arrays only: nothing is ever pickled
+    meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(buffer, allow_pickle=False, meta=meta_bytes, **arrays)
     return buffer.getvalue()
 
 
-def unpack(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def unpack(
+    body: bytes, limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays = read_npz(body, limits)
     if "meta" not in arrays:
         raise WireError("the archive has no 'meta' entry (JSON as uint8 bytes)")
     return parse_meta(arrays.pop("meta"), limits), arrays
 
 
-def encode_frames(frames: FrameSet, meta: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def encode_frames(
+    frames: FrameSet, meta: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     described = []
     for k, f in enumerate(frames):
@@ -62,22 +68,45 @@ def encode_frames(frames: FrameSet, meta: dict[str, Any] | None = None) -> tuple
             value = getattr(f, name)
             if value is not None:
                 arrays[f"{name}_{k}"] = value
-        described.append({
-            "index": f.index, "timestamp": f.timestamp, "camera": f.camera,
-            "intrinsics": None if f.intrinsics is None else [f.intrinsics.fx, f.intrinsics.fy, f.intrinsics.cx,
-                                                               f.intrinsics.cy, f.intrinsics.width, f.intrinsics.height],
-            "label_names": None if f.label_names is None else {str(i): n for i, n in f.label_names.items()},
-        })
-    header = {"frames": described, "world_frame": frames.world_frame, "name": frames.name, **(meta or {})}
+        described.append(
+            {
+                "index": f.index,
+                "timestamp": f.timestamp,
+                "camera": f.camera,
+                "intrinsics": None
+                if f.intrinsics is None
+                else [
+                    f.intrinsics.fx,
+                    f.intrinsics.fy,
+                    f.intrinsics.cx,
+                    f.intrinsics.cy,
+                    f.intrinsics.width,
+                    f.intrinsics.height,
+                ],
+                "label_names": None
+                if f.label_names is None
+                else {str(i): n for i, n in f.label_names.items()},
+            }
+        )
+    header = {
+        "frames": described,
+        "world_frame": frames.world_frame,
+        "name": frames.name,
+        **(meta or {}),
+    }
     return header, arrays
 
 
-def decode_frames(meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: DecodeLimits = DEFAULT_LIMITS) -> FrameSet:
+def decode_frames(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: DecodeLimits = DEFAULT_LIMITS
+) -> FrameSet:
     described = meta.get("frames")
     if not isinstance(described, list) or not described:
         raise WireError("the request carries no frames")
     if len(described) > limits.max_frames:
-        raise LimitExceeded(f"the request has {len(described)} frames; the limit is {limits.max_frames}")
+        raise LimitExceeded(
+            f"the request has {len(described)} frames; the limit is {limits.max_frames}"
+        )
     frames = []
     for k, d in enumerate(described):
         if not isinstance(d, dict):
@@ -88,35 +117,51 @@ def decode_frames(meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: D
         for name, ndim in FRAME_ARRAY_DIMS.items():
             array = arrays.get(f"{name}_{k}")
             if array is not None and array.ndim != ndim:
-                raise WireError(f"frame {k}: {name} must have {ndim} dimensions, got shape {array.shape}")
+                raise WireError(
+                    f"frame {k}: {name} must have {ndim} dimensions, got shape {array.shape}"
+                )
         if image.ndim >= 2 and image.shape[0] * image.shape[1] > limits.max_image_pixels:
-            raise LimitExceeded(f"frame {k} has {image.shape[0] * image.shape[1]} pixels; the limit is "
-                                f"{limits.max_image_pixels}")
+            raise LimitExceeded(
+                f"frame {k} has {image.shape[0] * image.shape[1]} pixels; the limit is "
+                f"{limits.max_image_pixels}"
+            )
         pose = arrays.get(f"pose_{k}")
         if pose is not None and not np.isfinite(pose).all():
             raise WireError(f"frame {k}: the camera pose has NaN or infinite entries")
         try:
-            frames.append(Frame(
-                image=image, index=_integer(d.get("index"), f"frames[{k}].index"),
-                timestamp=_number(d.get("timestamp", 0.0), f"frames[{k}].timestamp"),
-                camera=_text(d.get("camera", "camera"), f"frames[{k}].camera", limits),
-                depth=arrays.get(f"depth_{k}"), intrinsics=_intrinsics(d.get("intrinsics"), k),
-                pose=pose, labels=arrays.get(f"labels_{k}"), label_names=_label_names(d.get("label_names"), k, limits),
-            ))
+            frames.append(
+                Frame(
+                    image=image,
+                    index=_integer(d.get("index"), f"frames[{k}].index"),
+                    timestamp=_number(d.get("timestamp", 0.0), f"frames[{k}].timestamp"),
+                    camera=_text(d.get("camera", "camera"), f"frames[{k}].camera", limits),
+                    depth=arrays.get(f"depth_{k}"),
+                    intrinsics=_intrinsics(d.get("intrinsics"), k),
+                    pose=pose,
+                    labels=arrays.get(f"labels_{k}"),
+                    label_names=_label_names(d.get("label_names"), k, limits),
+                )
+            )
         except WireError:
             raise
         except (ValueError, TypeError) as error:  # Frame's own shape and dtype checks
             raise WireError(f"frame {k}: {error}") from error
     try:
-        return FrameSet(frames, world_frame=_text(meta.get("world_frame", ""), "world_frame", limits),
-                        name=_text(meta.get("name", ""), "name", limits))
+        return FrameSet(
+            frames,
+            world_frame=_text(meta.get("world_frame", ""), "world_frame", limits),
+            name=_text(meta.get("name", ""), "name", limits),
+        )
     except ValueError as error:
         raise WireError(str(error)) from error
 
 
-def decode_frame_indices(meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS) -> list[int] | None:
+def decode_frame_indices(
+    meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS
+) -> list[int] | None:
     """`frame_indices`: absent or null (all frames), or a list of integers."""
-    return _indices(meta.get("frame_indices"), "frame_indices", limits, allow_none=True)
+    value = meta.get("frame_indices")
+    return None if value is None else _indices(value, "frame_indices", limits)
 
 
 def decode_name(meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS) -> str:
@@ -127,60 +172,106 @@ def decode_name(meta: dict[str, Any], limits: DecodeLimits = DEFAULT_LIMITS) -> 
 
 
 def encode_reconstruction(r: Reconstruction) -> bytes:
-    meta = {"is_metric": r.is_metric, "frame_indices": r.frame_indices, "backend": r.backend,
-            "world_frame": r.world_frame}
+    meta = {
+        "is_metric": r.is_metric,
+        "frame_indices": r.frame_indices,
+        "backend": r.backend,
+        "world_frame": r.world_frame,
+    }
     return pack(meta, {name: getattr(r, name) for name in RECONSTRUCTION_ARRAYS})
 
 
 def decode_reconstruction(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Reconstruction:
     meta, arrays = unpack(body, limits)
-    return Reconstruction(**{name: arrays[name] for name in RECONSTRUCTION_ARRAYS}, is_metric=bool(meta["is_metric"]),
-                          frame_indices=[int(i) for i in meta["frame_indices"]], backend=meta["backend"],
-                          world_frame=meta["world_frame"])
+    return Reconstruction(
+        **{name: arrays[name] for name in RECONSTRUCTION_ARRAYS},
+        is_metric=bool(meta["is_metric"]),
+        frame_indices=[int(i) for i in meta["frame_indices"]],
+        backend=meta["backend"],
+        world_frame=meta["world_frame"],
+    )
 
 
 def encode_segmentation(s: Segmentation, shape: tuple[int, int]) -> bytes:
     masks = np.stack([m.mask for m in s.masks]) if s.masks else np.zeros((0, *shape), dtype=bool)
-    meta = {"prompt": s.prompt, "masks": [{"label": m.label, "score": m.score, "frame_index": m.frame_index,
-                                           "object_id": m.object_id} for m in s.masks]}
+    meta = {
+        "prompt": s.prompt,
+        "masks": [
+            {
+                "label": m.label,
+                "score": m.score,
+                "frame_index": m.frame_index,
+                "object_id": m.object_id,
+            }
+            for m in s.masks
+        ],
+    }
     return pack(meta, {"masks": masks})
 
 
 def decode_segmentation(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Segmentation:
     meta, arrays = unpack(body, limits)
-    return Segmentation([ObjectMask(arrays["masks"][k], d["label"], float(d["score"]), int(d["frame_index"]),
-                                    int(d["object_id"])) for k, d in enumerate(meta["masks"])], meta["prompt"])
+    return Segmentation(
+        [
+            ObjectMask(
+                arrays["masks"][k],
+                d["label"],
+                float(d["score"]),
+                int(d["frame_index"]),
+                int(d["object_id"]),
+            )
+            for k, d in enumerate(meta["masks"])
+        ],
+        meta["prompt"],
+    )
 
 
 def encode_request(r: SegmentRequest) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    meta = {"frame_indices": r.frame_indices, "text": r.text, "prompt_frame": r.prompt_frame,
-            "threshold": r.threshold, "label": r.label}
-    arrays = {name: np.asarray(getattr(r, name)) for name in ("points", "point_labels", "box")
-              if getattr(r, name) is not None}
+    meta = {
+        "frame_indices": r.frame_indices,
+        "text": r.text,
+        "prompt_frame": r.prompt_frame,
+        "threshold": r.threshold,
+        "label": r.label,
+    }
+    arrays = {
+        name: np.asarray(getattr(r, name))
+        for name in ("points", "point_labels", "box")
+        if getattr(r, name) is not None
+    }
     return {"request": meta}, {f"request_{k}": v for k, v in arrays.items()}
 
 
-def decode_request(meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: DecodeLimits = DEFAULT_LIMITS) -> SegmentRequest:
+def decode_request(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], limits: DecodeLimits = DEFAULT_LIMITS
+) -> SegmentRequest:
     fields = meta.get("request")
     if not isinstance(fields, dict):
         raise WireError("the segment request is missing ('request' must be a JSON object)")
     points = _finite_array(arrays.get("request_points"), "request_points")
     if points is not None and points.size > 2 * limits.max_points:
-        raise LimitExceeded(f"the request has {points.size // 2} points; the limit is {limits.max_points}")
+        raise LimitExceeded(
+            f"the request has {points.size // 2} points; the limit is {limits.max_points}"
+        )
     threshold = fields.get("threshold")
     if threshold is not None and not 0.0 <= _number(threshold, "request.threshold") <= 1.0:
         raise WireError(f"request.threshold must be between 0 and 1, got {threshold}")
     return SegmentRequest(
-        frame_indices=_indices(fields.get("frame_indices"), "request.frame_indices", limits, allow_none=False),
+        frame_indices=_indices(fields.get("frame_indices"), "request.frame_indices", limits),
         text=_optional_text(fields.get("text"), "request.text", limits),
-        points=points, point_labels=_finite_array(arrays.get("request_point_labels"), "request_point_labels"),
+        points=points,
+        point_labels=_finite_array(arrays.get("request_point_labels"), "request_point_labels"),
         box=_finite_array(arrays.get("request_box"), "request_box"),
-        prompt_frame=None if fields.get("prompt_frame") is None else _integer(fields["prompt_frame"], "request.prompt_frame"),
-        threshold=threshold, label=_optional_text(fields.get("label"), "request.label", limits),
+        prompt_frame=None
+        if fields.get("prompt_frame") is None
+        else _integer(fields["prompt_frame"], "request.prompt_frame"),
+        threshold=threshold,
+        label=_optional_text(fields.get("label"), "request.label", limits),
     )
 
 
 # ---- field checks: each names the field it refuses ---------------------------------------------
+
 
 def _integer(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -200,7 +291,9 @@ def _text(value: Any, field: str, limits: DecodeLimits) -> str:
     if not isinstance(value, str):
         raise WireError(f"{field} must be a string, got {_shown(value)}")
     if len(value) > limits.max_text_chars:
-        raise LimitExceeded(f"{field} has {len(value)} characters; the limit is {limits.max_text_chars}")
+        raise LimitExceeded(
+            f"{field} has {len(value)} characters; the limit is {limits.max_text_chars}"
+        )
     return value
 
 
@@ -208,9 +301,7 @@ def _optional_text(value: Any, field: str, limits: DecodeLimits) -> str | None:
     return None if value is None else _text(value, field, limits)
 
 
-def _indices(value: Any, field: str, limits: DecodeLimits, allow_none: bool) -> list[int] | None:
-    if value is None and allow_none:
-        return None
+def _indices(value: Any, field: str, limits: DecodeLimits) -> list[int]:
     if not isinstance(value, list):
         raise WireError(f"{field} must be a list of frame indices, got {_shown(value)}")
     if len(value) > limits.max_frames:
@@ -219,7 +310,7 @@ def _indices(value: Any, field: str, limits: DecodeLimits, allow_none: bool) -> 
 
 
 def _intrinsics(value: Any, k: int) -> CameraIntrinsics | None:
-    """fx fy cx cy width height: focal lengths positive, centre finite, size positive integers."""
+    """Fx fy cx cy width height: focal lengths positive, centre finite, size positive integers."""
     if value is None:
         return None
     field = f"frames[{k}].intrinsics"

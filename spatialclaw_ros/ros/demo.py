@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,10 +59,16 @@ def run_demo(options: DemoOptions) -> int:
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     started = time.monotonic()
     scene = random_scene(options.seed, n_objects=4)
-    say(f"rendering scene {scene.name}: {', '.join(scene.names)} ({options.frames} frames, 320x240)")
+    say(
+        f"rendering scene {scene.name}: {', '.join(scene.names)} ({options.frames} "
+        "frames, 320x240)"
+    )
     frames = _render_sweep(scene, options.frames)
     questions = _questions(scene, frames)
-    say(f"ROS domain {os.environ['ROS_DOMAIN_ID']}; starting the agent node (executor: {options.executor})")
+    say(
+        f"ROS domain {os.environ['ROS_DOMAIN_ID']}; starting the agent node (executor: "
+        f"{options.executor})"
+    )
     return _run_ros(options, scene, frames, questions, started)
 
 
@@ -83,10 +90,14 @@ def _questions(scene: Scene, frames: FrameSet) -> list[DemoQuestion]:
         names = sorted(set().union(*(f.label_names.values() for f in frames)))
     spoken = {n: n.replace("_", " ") for n in names}
     a, b = names[0], names[1]
-    camera = frames[0].pose[:3, 3]
+    first_pose = frames[0].pose
+    if first_pose is None:
+        raise ValueError("the demo scene's frames carry no camera poses")
+    camera = first_pose[:3, 3]
     asked = [
         DemoQuestion(
-            f"What is the distance between the centres of the {spoken[a]} and the {spoken[b]}, in metres?",
+            f"What is the distance between the centres of the {spoken[a]} and the "
+            f"{spoken[b]}, in metres?",
             (),
             f"{np.linalg.norm(scene[a].center - scene[b].center):.2f} m",
         ),
@@ -99,13 +110,24 @@ def _questions(scene: Scene, frames: FrameSet) -> list[DemoQuestion]:
     ]
     shape = scene[a].shape
     asked.append(
-        DemoQuestion(f"How many {shape}es are there?" if shape.endswith("x") else f"How many {shape}s are there?", (),
-                     str(sum(o.shape == shape for o in scene.objects if o.name in names)))
+        DemoQuestion(
+            f"How many {shape}es are there?"
+            if shape.endswith("x")
+            else f"How many {shape}s are there?",
+            (),
+            str(sum(o.shape == shape for o in scene.objects if o.name in names)),
+        )
     )
     return asked
 
 
-def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: list[DemoQuestion], started: float) -> int:
+def _run_ros(
+    options: DemoOptions,
+    scene: Scene,
+    frames: FrameSet,
+    questions: list[DemoQuestion],
+    started: float,
+) -> int:
     from rclpy.action import ActionClient
     from rclpy.parameter import Parameter
     from visualization_msgs.msg import MarkerArray
@@ -143,14 +165,20 @@ def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: li
         FrameSetPublisher(camera_node, frames, StreamTopics(**TOPICS), rate_hz=30.0)
         agent = spinner.add(
             SpatialClawNode(
-                context=spinner.context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()]
+                context=spinner.context,
+                parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()],
             )
         )
         client_node = spinner.node("demo_client")
         markers: list[MarkerArray] = []
         client_node.create_subscription(MarkerArray, "/spatialclaw/markers", markers.append, 10)
-        client = ActionClient(client_node, AskSpatial, "/spatialclaw/ask")
-        if not wait_until(lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0):
+        # the generated action types are untyped, so the client's type parameters are too
+        client: ActionClient[Any, Any, Any] = ActionClient(
+            client_node, AskSpatial, "/spatialclaw/ask"
+        )
+        if not wait_until(
+            lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0
+        ):
             say("no frames reached the node within 20 s")
             return 1
         say(f"buffering {agent.buffer.count(CAMERA)} frames; asking {len(questions)} questions")
@@ -166,8 +194,13 @@ def _run_ros(options: DemoOptions, scene: Scene, frames: FrameSet, questions: li
 def _ask(client, action_type, question: DemoQuestion, number: int, markers: list) -> bool:
     from spatialclaw_ros.ros.spin import wait_until
 
-    say(f"Q{number}: {question.text}" + (f" options: {', '.join(question.choices)}" if question.choices else ""))
-    goal = action_type.Goal(question=question.text, choices=list(question.choices), target_frame="map")
+    say(
+        f"Q{number}: {question.text}"
+        + (f" options: {', '.join(question.choices)}" if question.choices else "")
+    )
+    goal = action_type.Goal(
+        question=question.text, choices=list(question.choices), target_frame="map"
+    )
     markers_before = len(markers)
     handle_future = client.send_goal_async(goal)
     if not wait_until(handle_future.done, 10.0) or not handle_future.result().accepted:
@@ -185,12 +218,15 @@ def _ask(client, action_type, question: DemoQuestion, number: int, markers: list
     if question.choices and len(answer) == 1 and answer.isalpha():
         answer = f"{answer} ({question.choices[ord(answer.upper()) - ord('A')]})"
     say(f"   answer: {answer}   truth: {question.truth}   steps: {result.steps}")
-    for name, estimate in zip(result.tf_frames, result.objects):
+    for name, estimate in zip(result.tf_frames, result.objects, strict=True):
         p = estimate.pose.position
         say(f"   TF {estimate.header.frame_id} -> {name}: ({p.x:.2f}, {p.y:.2f}, {p.z:.2f})")
     if wait_until(lambda: len(markers) > markers_before, 2.0):
         latest = markers[-1].markers
         kinds = Counter(m.ns for m in latest if m.ns)
-        summary = ", ".join(f"{n} {ns}" for ns, n in sorted(kinds.items())) or "none (previous ones deleted)"
+        summary = (
+            ", ".join(f"{n} {ns}" for ns, n in sorted(kinds.items()))
+            or "none (previous ones deleted)"
+        )
         say(f"   markers in {latest[0].header.frame_id}: {summary}")
     return True

@@ -41,14 +41,22 @@ GOAL_PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_cameras": (8, "most cameras one goal may name (after removing repeats)"),
     "max_window_s": (600.0, "longest window_sec a goal may ask for"),
     "max_steps": (100, "largest step budget (max_steps) a goal may ask for"),
-    "max_queued_goals": (32, "goals that may wait while one runs; more end at once with BUSY (0 with queue_goals false)"),
+    "max_queued_goals": (
+        32,
+        "goals that may wait while one runs; more end at once with BUSY "
+        "(0 with queue_goals false)",
+    ),
     "result_timeout_s": (900, "seconds a finished goal's result stays available to get_result"),
 }
 
 # Goal, cancel and result requests of a burst must all be kept until taken: rclpy's default
 # service depth (10) silently drops the rest of a burst.
-REQUEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
+REQUEST_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1000,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
 FEEDBACK_QOS = QoSProfile(depth=100)
 
 
@@ -65,11 +73,18 @@ class GoalBounds:
     max_target_frame_chars: int = 256
 
     @classmethod
-    def from_parameters(cls, values: dict[str, Any], max_question_chars: int, max_num_frames: int) -> GoalBounds:
-        return cls(max_question_chars=max_question_chars, max_num_frames=max_num_frames,
-                   max_choices=int(values["max_choices"]), max_choice_chars=int(values["max_choice_chars"]),
-                   max_cameras=int(values["max_cameras"]), max_window_s=float(values["max_window_s"]),
-                   max_steps=int(values["max_steps"]))
+    def from_parameters(
+        cls, values: dict[str, Any], max_question_chars: int, max_num_frames: int
+    ) -> GoalBounds:
+        return cls(
+            max_question_chars=max_question_chars,
+            max_num_frames=max_num_frames,
+            max_choices=int(values["max_choices"]),
+            max_choice_chars=int(values["max_choice_chars"]),
+            max_cameras=int(values["max_cameras"]),
+            max_window_s=float(values["max_window_s"]),
+            max_steps=int(values["max_steps"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -89,38 +104,63 @@ class GoalRefused(Exception):
         self.code = code
 
 
-def check_goal(goal: AskSpatial.Goal, bounds: GoalBounds, configured_cameras: Sequence[str]) -> CheckedGoal:
+def check_goal(
+    goal: AskSpatial.Goal, bounds: GoalBounds, configured_cameras: Sequence[str]
+) -> CheckedGoal:
     """Raise GoalRefused for the first field outside its bound; cheap whatever the goal holds."""
     if len(goal.question) > bounds.max_question_chars:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"the question has {len(goal.question)} characters; the limit is {bounds.max_question_chars}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"the question has {len(goal.question)} characters; the limit is "
+            f"{bounds.max_question_chars}",
+        )
     if len(goal.choices) > bounds.max_choices:
-        raise GoalRefused(Result.BAD_REQUEST, f"{len(goal.choices)} choices; the limit is {bounds.max_choices}")
+        raise GoalRefused(
+            Result.BAD_REQUEST, f"{len(goal.choices)} choices; the limit is {bounds.max_choices}"
+        )
     longest = max((len(c) for c in goal.choices), default=0)
     if longest > bounds.max_choice_chars:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"a choice has {longest} characters; the limit is {bounds.max_choice_chars}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"a choice has {longest} characters; the limit is {bounds.max_choice_chars}",
+        )
     cameras = list(dict.fromkeys(goal.cameras))
     if len(cameras) > bounds.max_cameras:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"{len(cameras)} different cameras named; the limit is {bounds.max_cameras}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"{len(cameras)} different cameras named; the limit is {bounds.max_cameras}",
+        )
     if any(len(c) > bounds.max_camera_name_chars for c in cameras):
-        raise GoalRefused(Result.BAD_REQUEST, f"a camera name is longer than {bounds.max_camera_name_chars} characters")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"a camera name is longer than {bounds.max_camera_name_chars} characters",
+        )
     unknown = [c for c in cameras if c not in configured_cameras]
     if unknown:
-        raise GoalRefused(Result.UNKNOWN_CAMERA,
-                          f"unknown camera(s) {_names(unknown)}; configured: {_names(list(configured_cameras))}")
+        raise GoalRefused(
+            Result.UNKNOWN_CAMERA,
+            f"unknown camera(s) {_names(unknown)}; configured: {_names(list(configured_cameras))}",
+        )
     if not math.isfinite(goal.window_sec) or not 0 <= goal.window_sec <= bounds.max_window_s:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"window_sec must be between 0 and {bounds.max_window_s:g}, got {goal.window_sec:g}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"window_sec must be between 0 and {bounds.max_window_s:g}, got {goal.window_sec:g}",
+        )
     if goal.num_frames > bounds.max_num_frames:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"num_frames {goal.num_frames} is above the limit of {bounds.max_num_frames}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"num_frames {goal.num_frames} is above the limit of {bounds.max_num_frames}",
+        )
     if goal.max_steps > bounds.max_steps:
-        raise GoalRefused(Result.BAD_REQUEST, f"max_steps {goal.max_steps} is above the limit of {bounds.max_steps}")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"max_steps {goal.max_steps} is above the limit of {bounds.max_steps}",
+        )
     if len(goal.target_frame) > bounds.max_target_frame_chars:
-        raise GoalRefused(Result.BAD_REQUEST,
-                          f"target_frame is longer than {bounds.max_target_frame_chars} characters")
+        raise GoalRefused(
+            Result.BAD_REQUEST,
+            f"target_frame is longer than {bounds.max_target_frame_chars} characters",
+        )
     return CheckedGoal(goal.question, list(goal.choices), cameras)
 
 
@@ -146,12 +186,16 @@ class Admission:
 
 class GoalQueue:
     """The episode slot and the goals waiting for it. `dispatch(handle)` hands a goal to the action
-    server's execute callback (`ServerGoalHandle.execute`), which asks `admission(handle)` what to do.
-    Call `release()` when the running goal ends."""
+    server's execute callback (`ServerGoalHandle.execute`), which asks `admission(handle)` what to
+    do. Call `release()` when the running goal ends."""
 
-    def __init__(self, capacity: int, dispatch: Callable[[ServerGoalHandle], None],
-                 on_queued: Callable[[ServerGoalHandle, int], None],
-                 on_lost: Callable[[ServerGoalHandle, Exception], None]):
+    def __init__(
+        self,
+        capacity: int,
+        dispatch: Callable[[ServerGoalHandle], None],
+        on_queued: Callable[[ServerGoalHandle, int], None],
+        on_lost: Callable[[ServerGoalHandle, Exception], None],
+    ):
         self.capacity = capacity
         self._dispatch = dispatch
         self._on_queued = on_queued
@@ -169,7 +213,8 @@ class GoalQueue:
             return len(self._waiting)
 
     def submit(self, handle: ServerGoalHandle, goal: CheckedGoal) -> None:
-        """A newly accepted goal within the bounds: it runs now, waits in the queue, or ends BUSY."""
+        """A newly accepted goal within the bounds: it runs now, waits in the queue, or ends
+        BUSY."""
         with self._changed:
             if not self._running and not self._waiting:
                 self._running = True
@@ -179,9 +224,14 @@ class GoalQueue:
                 self._waiting.append((handle, goal))
                 position = len(self._waiting)
             else:
-                why = (f"the goal queue is full ({len(self._waiting)} waiting); try again later" if self.capacity
-                       else "another question is being answered and queue_goals is false")
-                self._admissions[_key(handle)] = Admission(run=False, code=Result.BUSY, message=why)
+                why = (
+                    f"the goal queue is full ({len(self._waiting)} waiting); try again later"
+                    if self.capacity
+                    else "another question is being answered and queue_goals is false"
+                )
+                self._admissions[_key(handle)] = Admission(
+                    run=False, code=Result.BUSY, message=why
+                )
                 position = -1
         if position > 0:
             self._on_queued(handle, position)
@@ -198,8 +248,14 @@ class GoalQueue:
 
     def admission(self, handle: ServerGoalHandle) -> Admission:
         with self._changed:
-            return self._admissions.pop(_key(handle), Admission(run=False, code=Result.INTERNAL_ERROR,
-                                                                message="the goal was executed without admission"))
+            return self._admissions.pop(
+                _key(handle),
+                Admission(
+                    run=False,
+                    code=Result.INTERNAL_ERROR,
+                    message="the goal was executed without admission",
+                ),
+            )
 
     def release(self) -> None:
         with self._changed:
@@ -222,8 +278,11 @@ class GoalQueue:
                 leaving = []
                 for item in canceled:
                     self._waiting.remove(item)
-                    self._admissions[_key(item[0])] = Admission(run=False, code=Result.CANCELED,
-                                                                message="canceled while waiting in the goal queue")
+                    self._admissions[_key(item[0])] = Admission(
+                        run=False,
+                        code=Result.CANCELED,
+                        message="canceled while waiting in the goal queue",
+                    )
                     leaving.append(item[0])
                 if not self._running and self._waiting:
                     handle, goal = self._waiting.popleft()
@@ -238,7 +297,7 @@ class GoalQueue:
         the slot it was given, so that one lost goal cannot stop the queue."""
         try:
             self._dispatch(handle)
-        except Exception as error:  # rclpy raises several types for a destroyed handle
+        except Exception as error:  # noqa: BLE001 - rclpy raises several types for a gone handle
             with self._changed:
                 admission = self._admissions.pop(_key(handle), None)
                 if admission is not None and admission.run:

@@ -16,11 +16,17 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from spatialclaw_ros.msg import ObjectEstimate
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance
-from spatialclaw_ros.ros.conversions import frame_name, matrix_to_pose, matrix_to_transform, seconds_to_stamp
+from spatialclaw_ros.ros.conversions import (
+    frame_name,
+    matrix_to_pose,
+    matrix_to_transform,
+    seconds_to_stamp,
+)
 
 UP_REP103 = (0.0, 0.0, 1.0)  # map / odom / base_link: z up
 UP_OPTICAL = (0.0, -1.0, 0.0)  # *_optical camera frames: y down
-_PALETTE = colormaps["tab10"].colors
+# tab10's ten colours, as RGB
+_PALETTE = [(float(r), float(g), float(b)) for r, g, b in colormaps["tab10"](np.arange(10))[:, :3]]
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,14 @@ def build_outputs(
     header = Header(frame_id=frame.frame_id, stamp=seconds_to_stamp(frame.stamp))
     poses = [_box_pose(box, frame.world_to_frame) for box in boxes]
     tf_frames = _unique_child_frames(answer_id, [box.label for box in boxes])
-    objects = [_object_estimate(box, pose, header) for box, pose in zip(boxes, poses)]
-    transforms = [_transform(pose, header, child) for pose, child in zip(poses, tf_frames)]
+    objects = [_object_estimate(box, pose, header) for box, pose in zip(boxes, poses, strict=True)]
+    transforms = [
+        _transform(pose, header, child) for pose, child in zip(poses, tf_frames, strict=True)
+    ]
     markers = _markers(boxes, poses, distances, frame, header, marker_lifetime_s)
-    return AnswerOutputs(objects=objects, transforms=transforms, markers=markers, tf_frames=tf_frames)
+    return AnswerOutputs(
+        objects=objects, transforms=transforms, markers=markers, tf_frames=tf_frames
+    )
 
 
 def _box_pose(box: Box3D, world_to_frame: np.ndarray) -> np.ndarray:
@@ -66,11 +76,14 @@ def _box_pose(box: Box3D, world_to_frame: np.ndarray) -> np.ndarray:
 
 
 def _unique_child_frames(answer_id: str, labels: list[str]) -> list[str]:
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for label in labels:
         base = frame_name(label)
         seen[base] = seen.get(base, 0) + 1
-        names.append(f"spatialclaw/{answer_id}/{base}" + (f"_{seen[base]}" if seen[base] > 1 else ""))
+        names.append(
+            f"spatialclaw/{answer_id}/{base}" + (f"_{seen[base]}" if seen[base] > 1 else "")
+        )
     return names
 
 
@@ -83,7 +96,9 @@ def _object_estimate(box: Box3D, pose: np.ndarray, header: Header) -> ObjectEsti
 
 
 def _transform(pose: np.ndarray, header: Header, child: str) -> TransformStamped:
-    return TransformStamped(header=header, child_frame_id=child, transform=matrix_to_transform(pose))
+    return TransformStamped(
+        header=header, child_frame_id=child, transform=matrix_to_transform(pose)
+    )
 
 
 def _colour(i: int, alpha: float) -> ColorRGBA:
@@ -95,7 +110,9 @@ def _point(xyz) -> Point:
     return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
 
 
-def _marker(header: Header, namespace: str, marker_id: int, kind: int, lifetime_s: float) -> Marker:
+def _marker(
+    header: Header, namespace: str, marker_id: int, kind: int, lifetime_s: float
+) -> Marker:
     marker = Marker(header=header, ns=namespace, id=marker_id, type=kind, action=Marker.ADD)
     marker.lifetime.sec = int(lifetime_s)
     marker.lifetime.nanosec = int((lifetime_s % 1) * 1e9)
@@ -103,7 +120,9 @@ def _marker(header: Header, namespace: str, marker_id: int, kind: int, lifetime_
     return marker
 
 
-def _text(header: Header, namespace: str, marker_id: int, text: str, at: np.ndarray, lifetime_s: float) -> Marker:
+def _text(
+    header: Header, namespace: str, marker_id: int, text: str, at: np.ndarray, lifetime_s: float
+) -> Marker:
     marker = _marker(header, namespace, marker_id, Marker.TEXT_VIEW_FACING, lifetime_s)
     marker.text = text
     marker.pose.position = _point(at)
@@ -123,7 +142,7 @@ def _markers(
     # DELETEALL first: RViz would otherwise keep the previous answer's objects beside the new ones.
     markers = [Marker(header=header, action=Marker.DELETEALL)]
     up = np.asarray(frame.up)
-    for i, (box, pose) in enumerate(zip(boxes, poses)):
+    for i, (box, pose) in enumerate(zip(boxes, poses, strict=True)):
         cube = _marker(header, "objects", i, Marker.CUBE, lifetime_s)
         cube.pose = matrix_to_pose(pose)
         cube.scale.x, cube.scale.y, cube.scale.z = (max(float(v), 0.01) for v in box.size)
@@ -137,9 +156,12 @@ def _markers(
         b = (to_frame @ np.append(distance.point_b, 1.0))[:3]
         arrow = _marker(header, "distances", j, Marker.ARROW, lifetime_s)
         arrow.points = [_point(a), _point(b)]
-        arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.02, 0.05, 0.08  # shaft diameter, head diameter, head length
+        # shaft diameter, head diameter, head length
+        arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.02, 0.05, 0.08
         arrow.color = ColorRGBA(r=1.0, g=0.85, b=0.1, a=1.0)
         markers.append(arrow)
         label = f"{distance.label_a} - {distance.label_b}: {distance.closest:.2f} m"
-        markers.append(_text(header, "distance_labels", j, label, (a + b) / 2 + up * 0.1, lifetime_s))
+        markers.append(
+            _text(header, "distance_labels", j, label, (a + b) / 2 + up * 0.1, lifetime_s)
+        )
     return MarkerArray(markers=markers)

@@ -35,7 +35,8 @@ class NoPoses:
 
 
 class TfPoses:
-    """Poses of each camera's optical frame in `world_frame`, looked up in TF at the image stamp."""
+    """Poses of each camera's optical frame in `world_frame`, looked up in TF at the image
+    stamp."""
 
     def __init__(self, tf: TfBridge, world_frame: str):
         self._tf = tf

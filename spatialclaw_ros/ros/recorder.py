@@ -25,7 +25,11 @@ def interface_typestore():
     msg_dir = _msg_dir()
     types = {}
     for name in _OWN_MESSAGES:
-        types.update(get_types_from_msg((msg_dir / f"{name}.msg").read_text(), f"spatialclaw_ros/msg/{name}"))
+        types.update(
+            get_types_from_msg(
+                (msg_dir / f"{name}.msg").read_text(), f"spatialclaw_ros/msg/{name}"
+            )
+        )
     typestore.register(types)
     return typestore
 
@@ -57,7 +61,8 @@ class BagRecorder:
         self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
         self._connections = {
-            topic: self._writer.add_connection(topic, msgtype, typestore=typestore) for topic, msgtype in topics.items()
+            topic: self._writer.add_connection(topic, msgtype, typestore=typestore)
+            for topic, msgtype in topics.items()
         }
         self._lock = threading.Lock()
         self._closed = False

@@ -1,18 +1,28 @@
 """Spinning nodes: as a process (init, spin until Ctrl-C, clean up), or on a background thread in a
-private context (the demo, online replay, the tests), plus polling for what the spinning fills in."""
+private context (the demo, online replay, the tests), plus polling for what the spinning fills
+in."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 
+NodeT = TypeVar("NodeT", bound=Node)
 
-def spin_node(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
+
+def spin_node(
+    make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 4
+) -> int:
     rclpy.init(args=args)
     node = None
     try:
@@ -37,6 +47,7 @@ class Spinner:
     def __init__(self, threads: int = 4):
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
+        self.executor: SingleThreadedExecutor | MultiThreadedExecutor
         if threads == 1:
             self.executor = SingleThreadedExecutor(context=self.context)
         else:
@@ -55,7 +66,7 @@ class Spinner:
         """A new plain node in this context, spinning."""
         return self.add(rclpy.create_node(name, context=self.context))
 
-    def add(self, node: Node) -> Node:
+    def add(self, node: NodeT) -> NodeT:
         """Spin `node` (made with `context=spinner.context`); it is destroyed on close."""
         self.executor.add_node(node)
         self._nodes.append(node)

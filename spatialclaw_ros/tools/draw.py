@@ -19,10 +19,14 @@ def _xy(point) -> tuple[int, int]:
     return int(round(x)), int(round(y))
 
 
-def _put_text(canvas: np.ndarray, text: str, position, color: Color, scale: float = 0.5) -> np.ndarray:
+def _put_text(
+    canvas: np.ndarray, text: str, position, color: Color, scale: float = 0.5
+) -> np.ndarray:
     """Draw text onto `canvas` itself, with a dark outline for contrast; returns `canvas`."""
     for c, t in (((0, 0, 0), 3), (color, 1)):
-        cv2.putText(canvas, text, _xy(position), cv2.FONT_HERSHEY_SIMPLEX, scale, c, t, cv2.LINE_AA)
+        cv2.putText(
+            canvas, text, _xy(position), cv2.FONT_HERSHEY_SIMPLEX, scale, c, t, cv2.LINE_AA
+        )
     return canvas
 
 
@@ -30,7 +34,9 @@ class Draw:
     """Drawing on RGB images. Colours are (R, G, B); coordinates are pixels (x, y)."""
 
     @staticmethod
-    def box(image, box, label: str = "", color: Color = (255, 0, 0), thickness: int = 2) -> np.ndarray:
+    def box(
+        image, box, label: str = "", color: Color = (255, 0, 0), thickness: int = 2
+    ) -> np.ndarray:
         """A rectangle (x0, y0, x1, y1) with an optional label above it."""
         canvas = _canvas(image)
         x0, y0, x1, y1 = (int(round(v)) for v in np.asarray(box, dtype=np.float64).reshape(4))
@@ -45,7 +51,9 @@ class Draw:
         return canvas
 
     @staticmethod
-    def points(image, points, color: Color = (255, 255, 0), radius: int = 4, labels=None) -> np.ndarray:
+    def points(
+        image, points, color: Color = (255, 255, 0), radius: int = 4, labels=None
+    ) -> np.ndarray:
         """Filled dots at one or more pixels (N x 2), optionally labelled."""
         canvas = _canvas(image)
         for i, p in enumerate(np.asarray(points, dtype=np.float64).reshape(-1, 2)):
@@ -55,7 +63,9 @@ class Draw:
         return canvas
 
     @staticmethod
-    def label(image, text: str, position, color: Color = (255, 255, 255), scale: float = 0.5) -> np.ndarray:
+    def label(
+        image, text: str, position, color: Color = (255, 255, 255), scale: float = 0.5
+    ) -> np.ndarray:
         """Text at a pixel (bottom-left corner of the text), with a dark outline for contrast."""
         return _put_text(_canvas(image), text, position, color, scale)
 

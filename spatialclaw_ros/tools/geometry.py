@@ -26,7 +26,9 @@ class Plane:
 
 def _camera_matrix(intrinsics) -> np.ndarray:
     """3x3 K from CameraIntrinsics (anything with .matrix()) or a 3x3 array."""
-    return np.asarray(intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64)
+    return np.asarray(
+        intrinsics.matrix() if hasattr(intrinsics, "matrix") else intrinsics, dtype=np.float64
+    )
 
 
 def _up_vector(up) -> np.ndarray:
@@ -49,7 +51,9 @@ class Geometry:
     @staticmethod
     def distance(a, b) -> float:
         """Euclidean distance between two points (2D or 3D)."""
-        return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
+        return float(
+            np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+        )
 
     @staticmethod
     def angle_between(u, v, degrees: bool = True) -> float:
@@ -64,7 +68,8 @@ class Geometry:
     @staticmethod
     def rotation_between(u, v) -> np.ndarray:
         """The 3x3 rotation that turns direction u onto direction v."""
-        from scipy.spatial.transform import Rotation  # loaded on first use: keeps kernel start fast
+        # loaded on first use: keeps kernel start fast
+        from scipy.spatial.transform import Rotation
 
         u = np.asarray(u, dtype=np.float64).reshape(1, 3)
         v = np.asarray(v, dtype=np.float64).reshape(1, 3)
@@ -112,16 +117,21 @@ class Geometry:
         optical axis; negative depth = behind the camera)."""
         world = _points(points)
         k = _camera_matrix(intrinsics)
-        pose = np.eye(4) if camera_to_world is None else np.asarray(camera_to_world, dtype=np.float64)
+        pose = (
+            np.eye(4) if camera_to_world is None else np.asarray(camera_to_world, dtype=np.float64)
+        )
         world_to_camera = Geometry.invert(pose)
         rvec, _ = cv2.Rodrigues(world_to_camera[:3, :3])
-        pixels, _ = cv2.projectPoints(world.reshape(-1, 1, 3), rvec, world_to_camera[:3, 3], k, None)
+        pixels, _ = cv2.projectPoints(
+            world.reshape(-1, 1, 3), rvec, world_to_camera[:3, 3], k, None
+        )
         depth = Geometry.transform(world, world_to_camera)[:, 2]
         return pixels.reshape(-1, 2), depth
 
     @staticmethod
     def unproject(pixels, depth, intrinsics, camera_to_world=None) -> np.ndarray:
-        """World points (N x 3) of pixels (N x 2, x, y) at the given depths along the optical axis."""
+        """World points (N x 3) of pixels (N x 2, x, y) at the given depths along the optical
+        axis."""
         uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         z = np.broadcast_to(np.asarray(depth, dtype=np.float64).reshape(-1), (len(uv),))
         k = _camera_matrix(intrinsics)
@@ -132,7 +142,8 @@ class Geometry:
 
     @staticmethod
     def normalized_to_pixel(points, width: int, height: int) -> np.ndarray:
-        """Convert 0-1000 normalised x, y points (as vlm.locate returns them) to pixel coordinates."""
+        """Convert 0-1000 normalised x, y points (as vlm.locate returns them) to pixel
+        coordinates."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return p / 1000.0 * np.array([width - 1, height - 1])
 
@@ -175,16 +186,26 @@ class Geometry:
             v = np.asarray(v, dtype=np.float64)
             return v - np.dot(v, up) * up
 
-        forward = flat(np.asarray(facing, dtype=np.float64) - np.asarray(standpoint, dtype=np.float64))
-        to_target = flat(np.asarray(target, dtype=np.float64) - np.asarray(standpoint, dtype=np.float64))
+        forward = flat(
+            np.asarray(facing, dtype=np.float64) - np.asarray(standpoint, dtype=np.float64)
+        )
+        to_target = flat(
+            np.asarray(target, dtype=np.float64) - np.asarray(standpoint, dtype=np.float64)
+        )
         if np.linalg.norm(forward) == 0 or np.linalg.norm(to_target) == 0:
             raise ValueError("relative_direction: the points coincide when seen from above")
-        angle = float(np.degrees(np.arctan2(np.dot(up, np.cross(forward, to_target)), np.dot(forward, to_target))))
+        angle = float(
+            np.degrees(
+                np.arctan2(np.dot(up, np.cross(forward, to_target)), np.dot(forward, to_target))
+            )
+        )
         sector = ("front", "left", "back", "right")[int(((angle + 45.0) % 360.0) // 90.0)]
         return sector, angle
 
     @staticmethod
-    def box_from_points(points, label: str, world_frame: str = FIRST_CAMERA, trim: float = 0.0) -> Box3D:
+    def box_from_points(
+        points, label: str, world_frame: str = FIRST_CAMERA, trim: float = 0.0
+    ) -> Box3D:
         """An axis-aligned 3D box around an object's points (N x 3). `trim` (percent) drops that
         share of outliers at each end of every axis. The box is reported with the answer."""
         p = _points(points)
@@ -192,10 +213,14 @@ class Geometry:
         if len(p) == 0:
             raise ValueError("box_from_points needs at least one finite point")
         center, size, rotation = fit_box(p, oriented=False, trim=trim / 100.0)
-        return Box3D(label=str(label), center=center, size=size, rotation=rotation, world_frame=world_frame)
+        return Box3D(
+            label=str(label), center=center, size=size, rotation=rotation, world_frame=world_frame
+        )
 
     @staticmethod
-    def object_distance(points_a, points_b, label_a: str = "a", label_b: str = "b", world_frame: str = FIRST_CAMERA) -> ObjectDistance:
+    def object_distance(
+        points_a, points_b, label_a: str = "a", label_b: str = "b", world_frame: str = FIRST_CAMERA
+    ) -> ObjectDistance:
         """Closest-point and centroid distances between two objects' point sets (N x 3, M x 3)."""
         a, b = _points(points_a), _points(points_b)
         a, b = a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import cv2
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 
 def figure_to_rgb(figure: Figure) -> np.ndarray:
     """Render a matplotlib figure (Agg canvas) to an H x W x 3 uint8 array."""
     figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    canvas = cast("FigureCanvasAgg", figure.canvas)  # the worker's backend is Agg
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def to_rgb(image) -> np.ndarray:
@@ -21,14 +27,24 @@ def to_rgb(image) -> np.ndarray:
     if isinstance(image, Figure):
         return figure_to_rgb(image)
     if not isinstance(image, (np.ndarray, list, tuple)):
-        raise TypeError(f"an image must be an array, a frame or a matplotlib figure, not {type(image).__name__}")
+        raise TypeError(
+            "an image must be an array, a frame or a matplotlib figure, not "
+            f"{type(image).__name__}"
+        )
     array = np.asarray(image)
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
-        raise ValueError(f"an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape {array.shape}")
+    if (
+        array.ndim not in (2, 3)
+        or (array.ndim == 3 and array.shape[2] not in (3, 4))
+        or 0 in array.shape
+    ):
+        raise ValueError(
+            "an image must be H x W, H x W x 3 or H x W x 4 and not empty, got shape "
+            f"{array.shape}"
+        )
     if array.dtype.kind not in "biuf":
         raise TypeError(f"an image needs a numeric dtype, got {array.dtype}")
     if array.dtype != np.uint8:

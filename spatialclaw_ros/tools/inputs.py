@@ -21,9 +21,16 @@ class InputImage(np.ndarray):
     timestamp: float
     camera: str
 
-    def __new__(cls, pixels: np.ndarray, video: int, frame_index: int, timestamp: float, camera: str) -> InputImage:
+    def __new__(
+        cls, pixels: np.ndarray, video: int, frame_index: int, timestamp: float, camera: str
+    ) -> InputImage:
         image = np.asarray(pixels).view(cls)
-        image.video, image.frame_index, image.timestamp, image.camera = video, frame_index, timestamp, camera
+        image.video, image.frame_index, image.timestamp, image.camera = (
+            video,
+            frame_index,
+            timestamp,
+            camera,
+        )
         image.flags.writeable = False  # shared with every cell: nothing may paint over a frame
         return image
 
@@ -39,7 +46,8 @@ class InputImage(np.ndarray):
             return repr(self.view(np.ndarray))
         h, w = self.shape[:2]
         return (
-            f"InputImage(video={self.video}, frame_index={self.frame_index}, t={self.timestamp:.3f}s, "
+            f"InputImage(video={self.video}, frame_index={self.frame_index}, "
+            f"t={self.timestamp:.3f}s, "
             f"camera={self.camera!r}, {w}x{h})"
         )
 
@@ -109,11 +117,14 @@ class Metadata:
             known = [k for k, flag in (("depth", v.has_depth), ("poses", v.has_poses)) if flag]
             lines.append(
                 f"{name}: {v.frame_count} frames {v.width}x{v.height}, {fps}, {v.duration:.2f} s, "
-                f"cameras {', '.join(v.cameras)}" + (f", sensor {' + '.join(known)}" if known else "")
+                f"cameras {', '.join(v.cameras)}"
+                + (f", sensor {' + '.join(known)}" if known else "")
             )
             if v.intrinsics is not None:
                 k = v.intrinsics
-                lines.append(f"  intrinsics fx={k.fx:.1f} fy={k.fy:.1f} cx={k.cx:.1f} cy={k.cy:.1f}")
+                lines.append(
+                    f"  intrinsics fx={k.fx:.1f} fy={k.fy:.1f} cx={k.cx:.1f} cy={k.cy:.1f}"
+                )
         if self.options:
             lines.append("options: " + " | ".join(self.options))
         return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""tools.Reconstruct and tools.SAM3: perception runs on the host; these ask for it over the link."""
+"""tools.Reconstruct and tools.SAM3: perception runs on the host; these ask for it over the
+link."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def frame_refs(frames, frame_indices=None) -> tuple[int, list[int]]:
     """(video, [frame_index, ...]) for one InputImage or a list of them from one video."""
     frames = [frames] if isinstance(frames, InputImage) else list(frames)
     if not frames or not all(isinstance(f, InputImage) and f.frame_index >= 0 for f in frames):
-        raise TypeError("pass frames from InputImages (one frame or a list), not copies or other arrays")
+        raise TypeError(
+            "pass frames from InputImages (one frame or a list), not copies or other arrays"
+        )
     videos = {f.video for f in frames}
     if len(videos) != 1:
         raise ValueError("all frames must come from the same video")
@@ -57,8 +60,14 @@ class SAM3:
     def __init__(self, link: HostLink) -> None:
         self._link = link
 
-    def _request(self, frames, text, points, point_labels, box, prompt_frame, threshold) -> Segmentation:
-        given = [name for name, value in (("text", text), ("points", points), ("box", box)) if value is not None]
+    def _request(
+        self, frames, text, points, point_labels, box, prompt_frame, threshold
+    ) -> Segmentation:
+        given = [
+            name
+            for name, value in (("text", text), ("points", points), ("box", box))
+            if value is not None
+        ]
         if len(given) != 1:
             raise ValueError("give exactly one prompt: text=, points= or box=")
         video, indices = frame_refs(frames)
@@ -75,28 +84,41 @@ class SAM3:
             request["prompt_frame"] = int(getattr(prompt_frame, "frame_index", prompt_frame))
         segmentation = self._link.call("segment", **request)
         if not segmentation.masks:
-            prompt = f"text {text!r}" if text is not None else "points" if points is not None else "box"
+            prompt = (
+                f"text {text!r}" if text is not None else "points" if points is not None else "box"
+            )
             warnings.warn(
-                f"0 masks for {prompt}: rephrase the prompt (a simpler noun), or locate the object with "
+                f"0 masks for {prompt}: rephrase the prompt (a simpler noun), or locate "
+                "the object with "
                 "vlm.locate and prompt with points",
                 stacklevel=3,
             )
         return segmentation
 
-    def segment(self, frame, text=None, points=None, box=None, point_labels=None, threshold=None) -> Segmentation:
+    def segment(
+        self, frame, text=None, points=None, box=None, point_labels=None, threshold=None
+    ) -> Segmentation:
         """Masks on one frame from text ("red chair"), points (N x 2 pixels x, y) or a box
         (x0, y0, x1, y1 pixels). `point_labels`: 1 = on the object, 0 = not (default all 1)."""
         if isinstance(frame, (list, tuple)):
             raise TypeError("segment() takes one frame; use propagate() for several frames")
         if not isinstance(frame, InputImage) or frame.frame_index < 0:
             raise TypeError(
-                "segment() takes a frame of InputImages itself (e.g. InputImages[3]); a copy or an array "
+                "segment() takes a frame of InputImages itself (e.g. InputImages[3]); a "
+                "copy or an array "
                 "computed from it has no frame number to segment"
             )
         return self._request(frame, text, points, point_labels, box, None, threshold)
 
     def propagate(
-        self, frames, text=None, points=None, box=None, prompt_frame=None, point_labels=None, threshold=None
+        self,
+        frames,
+        text=None,
+        points=None,
+        box=None,
+        prompt_frame=None,
+        point_labels=None,
+        threshold=None,
     ) -> Segmentation:
         """Track objects through frames of one video. Points/box prompts are given on
         `prompt_frame` (a frame or its frame_index; default the first frame)."""

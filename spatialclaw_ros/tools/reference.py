@@ -7,7 +7,13 @@ import inspect
 import re
 import textwrap
 
-from spatialclaw_ros.perception.types import Box3D, ObjectDistance, ObjectMask, Reconstruction, Segmentation
+from spatialclaw_ros.perception.types import (
+    Box3D,
+    ObjectDistance,
+    ObjectMask,
+    Reconstruction,
+    Segmentation,
+)
 from spatialclaw_ros.tools.draw import Draw
 from spatialclaw_ros.tools.geometry import Geometry, Plane
 from spatialclaw_ros.tools.graph import Graph
@@ -38,7 +44,16 @@ environment access."""
 
 
 # What tools return, in the order a cell meets them; documented from their own code below.
-RESULT_TYPES = (Reconstruction, Segmentation, ObjectMask, Box3D, ObjectDistance, Plane, Metadata, VideoInfo)
+RESULT_TYPES = (
+    Reconstruction,
+    Segmentation,
+    ObjectMask,
+    Box3D,
+    ObjectDistance,
+    Plane,
+    Metadata,
+    VideoInfo,
+)
 
 
 def _signature(member) -> str:
@@ -63,8 +78,15 @@ def _field_lines(cls) -> list[str]:
     source = textwrap.dedent(inspect.getsource(cls))
     source_lines = source.splitlines()
     lines = []
-    for node in ast.parse(source).body[0].body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and not node.target.id.startswith("_"):
+    definition = ast.parse(source).body[0]
+    if not isinstance(definition, ast.ClassDef):
+        raise TypeError(f"{cls!r} is not a class")
+    for node in definition.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and not node.target.id.startswith("_")
+        ):
             _, _, comment = source_lines[node.lineno - 1].partition("  #")
             note = f"  ({comment.strip()})" if comment.strip() else ""
             lines.append(f"  .{node.target.id}: {ast.unparse(node.annotation)}{note}")
@@ -97,12 +119,17 @@ def describe_results() -> str:
 
 def summarize_tools() -> str:
     """One line per tool (its signature and the first sentence of its doc), for the planner."""
-    lines = ["tools.Reconstruct(frames): depth, camera poses, point maps; recon.height/box_3d/distance_between"]
+    lines = [
+        "tools.Reconstruct(frames): depth, camera poses, point maps; "
+        "recon.height/box_3d/distance_between"
+    ]
     for owner, cls in _SECTIONS:
         for name, member in inspect.getmembers(cls):
             if name.startswith("_") or not callable(member):
                 continue
-            first = " ".join(_FIRST_SENTENCE.split(inspect.getdoc(member) or "")[0].split()).rstrip(".")
+            first = " ".join(
+                _FIRST_SENTENCE.split(inspect.getdoc(member) or "")[0].split()
+            ).rstrip(".")
             lines.append(f"{owner}.{name}: {first[:110]}")
     return "\n".join(lines)
 
@@ -110,7 +137,9 @@ def summarize_tools() -> str:
 def describe() -> str:
     """The full API reference of the kernel's tools, for the VLM's system prompt."""
     parts = [ENTRY_POINTS, "", "tools.Reconstruct(frames, frame_indices=None)"]
-    parts += [f"    {line}" for line in (inspect.getdoc(Reconstruct) or "").splitlines()[1:] if line]
+    parts += [
+        f"    {line}" for line in (inspect.getdoc(Reconstruct) or "").splitlines()[1:] if line
+    ]
     for owner, cls in _SECTIONS:
         summary = " ".join((inspect.getdoc(cls) or "").split("\n\n")[0].split())
         parts.append(f"{owner}: {summary}")

@@ -13,7 +13,8 @@ from spatialclaw_ros.tools.timing import Time
 
 
 class Toolbox:
-    """tools.Reconstruct, tools.SAM3, tools.Geometry, tools.Mask, tools.Time, tools.Graph, tools.Draw."""
+    """tools.Reconstruct, tools.SAM3, tools.Geometry, tools.Mask, tools.Time, tools.Graph,
+    tools.Draw."""
 
     def __init__(self, link: HostLink, videos: list[list[InputImage]]) -> None:
         self.Reconstruct = Reconstruct(link)
@@ -25,4 +26,6 @@ class Toolbox:
         self.Draw = Draw
 
     def __repr__(self) -> str:
-        return "tools: Reconstruct, SAM3, Geometry, Mask, Time, Graph, Draw (see the tool reference)"
+        return (
+            "tools: Reconstruct, SAM3, Geometry, Mask, Time, Graph, Draw (see the tool reference)"
+        )

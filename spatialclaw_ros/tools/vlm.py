@@ -30,7 +30,9 @@ class VLM:
         """Points (x, y), normalised 0-1000 on the first image, where `query` is (e.g. "the door
         handle"), or the string "not visible". Up to 8 images. Convert with
         tools.Geometry.normalized_to_pixel(points, width, height)."""
-        result = self._link.call("vlm_locate", images=_images(images, MAX_LOCATE_IMAGES), query=str(query))
+        result = self._link.call(
+            "vlm_locate", images=_images(images, MAX_LOCATE_IMAGES), query=str(query)
+        )
         return result if isinstance(result, str) else [tuple(p) for p in result]
 
     def ask(self, images, query: str) -> str:

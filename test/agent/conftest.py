@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from spatialclaw_ros.agent import AgentConfig
-from spatialclaw_ros.agent import prompts
+from spatialclaw_ros.agent import AgentConfig, prompts
 from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsics, look_at, render
 
 EYE = np.array([0.0, 0.0, 1.4])
@@ -21,7 +20,9 @@ def make_scene() -> Scene:
         (
             SceneObject("red_box", "box", (205, 40, 40), (2.5, -0.8, 0.3), (0.6, 0.6, 0.6)),
             SceneObject("blue_sphere", "sphere", (45, 75, 210), (3.0, 0.9, 0.25), (0.5, 0.5, 0.5)),
-            SceneObject("green_cylinder", "cylinder", (40, 165, 65), (4.0, 0.0, 0.5), (0.4, 0.4, 1.0)),
+            SceneObject(
+                "green_cylinder", "cylinder", (40, 165, 65), (4.0, 0.0, 0.5), (0.4, 0.4, 1.0)
+            ),
             SceneObject("yellow_box", "box", (235, 205, 40), (3.5, -1.8, 0.2), (0.4, 0.4, 0.4)),
         ),
         name="test_room",
@@ -51,14 +52,21 @@ def perception():
     """Exact perception: the renderer's depth and poses, and its instance labels as masks."""
     from spatialclaw_ros.perception import PerceptionConfig, build_perception
 
-    return build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    return build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
 
 
 @pytest.fixture
 def make_config(tmp_path) -> Callable[..., AgentConfig]:
     def make(base_url: str = "http://127.0.0.1:9/v1", **overrides) -> AgentConfig:
-        settings = {"vlm.base_url": base_url, "vlm.retry_backoff_s": 0.01, "vlm.timeout_s": 20.0,
-                    "trace_dir": str(tmp_path / "traces"), "max_prompt_frames": 4}  # fmt: skip
+        settings = {
+            "vlm.base_url": base_url,
+            "vlm.retry_backoff_s": 0.01,
+            "vlm.timeout_s": 20.0,
+            "trace_dir": str(tmp_path / "traces"),
+            "max_prompt_frames": 4,
+        }
         settings.update(overrides)
         return AgentConfig.load(overrides=settings)
 
@@ -66,7 +74,8 @@ def make_config(tmp_path) -> Callable[..., AgentConfig]:
 
 
 def role_of(body: dict) -> str:
-    """Which part of the agent sent a request: plan, cell, fallback, answer or sub (vlm.locate/ask)."""
+    """Which part of the agent sent a request: plan, cell, fallback, answer or sub
+    (vlm.locate/ask)."""
     first = body["messages"][0]
     if first["role"] != "system":
         return "sub"
@@ -87,7 +96,11 @@ def image_count(message: dict) -> int:
 
 def text_of(message: dict) -> str:
     content = message["content"]
-    return content if isinstance(content, str) else "\n".join(p["text"] for p in content if p["type"] == "text")
+    return (
+        content
+        if isinstance(content, str)
+        else "\n".join(p["text"] for p in content if p["type"] == "text")
+    )
 
 
 @dataclass
@@ -106,11 +119,18 @@ class RoleScript:
         self.seen.append(role)
         if role == "plan":
             return self.plan
-        queue = {"cell": self.cells, "fallback": self.fallback, "answer": self.answer, "sub": self.sub}[role]
+        queue = {
+            "cell": self.cells,
+            "fallback": self.fallback,
+            "answer": self.answer,
+            "sub": self.sub,
+        }[role]
         if not queue:
             raise LookupError(f"no scripted {role} reply left")
         return queue.pop(0)
 
 
 def cell(code: str, purpose: str = "next step") -> str:
-    return f"Purpose: {purpose}\nReasoning: scripted.\nNext goal: continue.\n```python\n{code}\n```"
+    return (
+        f"Purpose: {purpose}\nReasoning: scripted.\nNext goal: continue.\n```python\n{code}\n```"
+    )

@@ -1,4 +1,5 @@
-"""`spatialclaw ask` end to end: images, a folder of frames and a video, against the scripted VLM."""
+"""`spatialclaw ask` end to end: images, a folder of frames and a video, against the scripted
+VLM."""
 
 from __future__ import annotations
 
@@ -25,17 +26,34 @@ def frame_files(tmp_path, clip):
 
 def _ask(capsys, tmp_path, source: list[str], *extra: str, reply="Answer: B"):
     with ScriptedVLM([f"Looking at it.\n{reply}"]) as vlm:
-        code = main(["ask", *source, "--executor", "no_tools", "--vlm-url", vlm.base_url,
-                     "--trace-dir", str(tmp_path / "traces"), *extra,
-                     "Which object is closer?"])  # fmt: skip
+        code = main(
+            [
+                "ask",
+                *source,
+                "--executor",
+                "no_tools",
+                "--vlm-url",
+                vlm.base_url,
+                "--trace-dir",
+                str(tmp_path / "traces"),
+                *extra,
+                "Which object is closer?",
+            ]
+        )
         requests = vlm.requests
     out = capsys.readouterr()
     return code, out.out, out.err, requests
 
 
 def test_ask_with_images(capsys, tmp_path, frame_files):
-    code, out, err, requests = _ask(capsys, tmp_path, ["--images", *map(str, frame_files[:2])],
-                                    "--choices", "red box", "blue sphere")  # fmt: skip
+    code, out, err, requests = _ask(
+        capsys,
+        tmp_path,
+        ["--images", *map(str, frame_files[:2])],
+        "--choices",
+        "red box",
+        "blue sphere",
+    )
     assert code == 0
     assert "answer: B" in out and "trace: " in out
     assert image_count(requests[0]["messages"][1]) == 2
@@ -43,8 +61,15 @@ def test_ask_with_images(capsys, tmp_path, frame_files):
 
 
 def test_ask_with_a_folder_and_a_video(capsys, tmp_path, frame_files, clip):
-    code, out, _, requests = _ask(capsys, tmp_path, ["--frames", str(frame_files[0].parent)], "--max-frames", "3",
-                                  "--json", reply="Answer: 2.5 m")  # fmt: skip
+    code, out, _, requests = _ask(
+        capsys,
+        tmp_path,
+        ["--frames", str(frame_files[0].parent)],
+        "--max-frames",
+        "3",
+        "--json",
+        reply="Answer: 2.5 m",
+    )
     assert code == 0 and image_count(requests[0]["messages"][1]) == 3
     assert '"raw_answer"' in out
 
@@ -59,7 +84,9 @@ def test_ask_with_a_folder_and_a_video(capsys, tmp_path, frame_files, clip):
 
 
 def test_bad_input_is_a_clear_error(capsys, tmp_path):
-    code = main(["ask", "--images", str(tmp_path / "missing.png"), "--executor", "no_tools", "How far?"])
+    code = main(
+        ["ask", "--images", str(tmp_path / "missing.png"), "--executor", "no_tools", "How far?"]
+    )
     assert code == 2 and "cannot read image" in capsys.readouterr().err
     code = main(["ask", "--frames", str(tmp_path), "--executor", "no_tools", "How far?"])
     assert code == 2 and "no images" in capsys.readouterr().err
@@ -73,14 +100,27 @@ def test_trace_command_rerenders_the_report(capsys, tmp_path, frame_files):
     assert "Which object is closer?" in (trace / "report.md").read_text()
 
 
-def test_ask_keeps_traces_in_runs_unless_told_otherwise(capsys, tmp_path, monkeypatch, frame_files):
+def test_ask_keeps_traces_in_runs_unless_told_otherwise(
+    capsys, tmp_path, monkeypatch, frame_files
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SPATIALCLAW_TRACE_DIR", raising=False)
     monkeypatch.delenv("SPATIALCLAW_CONFIG", raising=False)
     image = ["--images", str(frame_files[0])]
     for extra in ([], ["--trace-dir", "off"]):
         with ScriptedVLM(["Answer: B"]) as vlm:
-            code = main(["ask", *image, "--executor", "no_tools", "--vlm-url", vlm.base_url, *extra, "Which is closer?"])
+            code = main(
+                [
+                    "ask",
+                    *image,
+                    "--executor",
+                    "no_tools",
+                    "--vlm-url",
+                    vlm.base_url,
+                    *extra,
+                    "Which is closer?",
+                ]
+            )
         assert code == 0
     out = capsys.readouterr().out
     assert out.count("trace: runs/traces/") == 1  # the first run only

@@ -9,10 +9,13 @@ from spatialclaw_ros.agent import AgentConfig, VLMConfig
 
 def test_precedence_file_env_overrides(tmp_path, monkeypatch):
     path = tmp_path / "agent.yaml"
-    path.write_text("executor: single_pass\nmax_steps: 12\nvlm:\n  model: from-file\n  timeout_s: 30\n")
+    path.write_text(
+        "executor: single_pass\nmax_steps: 12\nvlm:\n  model: from-file\n  timeout_s: 30\n"
+    )
     monkeypatch.setenv("SPATIALCLAW_MAX_STEPS", "7")
     monkeypatch.setenv("SPATIALCLAW_VLM_BASE_URL", "http://gpu:9000/v1")
-    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_DEVICE", "cpu")  # another area's setting: ignored here
+    # another area's setting: ignored here
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_DEVICE", "cpu")
     config = AgentConfig.load(path, {"vlm.model": "from-flag", "executor": None})
     assert config.executor == "single_pass"  # None override leaves the file's value
     assert config.max_steps == 7  # env beats file
@@ -39,7 +42,8 @@ def test_nested_overrides_and_trace_dir_off(monkeypatch):
 def test_traces_are_off_unless_a_folder_is_given(monkeypatch):
     monkeypatch.delenv("SPATIALCLAW_TRACE_DIR", raising=False)
     assert AgentConfig().trace_dir is None
-    assert AgentConfig.load(overrides={"trace_dir": None}).trace_dir is None  # an unset flag asks for nothing
+    # an unset flag asks for nothing
+    assert AgentConfig.load(overrides={"trace_dir": None}).trace_dir is None
     assert AgentConfig.load(overrides={"trace_dir": "runs/x"}).trace_dir == "runs/x"
 
 

@@ -12,7 +12,9 @@ from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 
 
 def _client(vlm: ScriptedVLM, **kw) -> openai.OpenAI:
-    return openai.OpenAI(base_url=vlm.base_url, api_key="k", max_retries=kw.pop("max_retries", 0), **kw)
+    return openai.OpenAI(
+        base_url=vlm.base_url, api_key="k", max_retries=kw.pop("max_retries", 0), **kw
+    )
 
 
 def _ask(client: openai.OpenAI, text: str, **kw):
@@ -27,9 +29,16 @@ def test_serves_replies_in_order_and_records_requests():
         first = _ask(client, "hello")
         second = _ask(client, "again")
         assert vlm.base_url.startswith("http://127.0.0.1:") and vlm.base_url.endswith("/v1")
-        assert [first.choices[0].message.content, second.choices[0].message.content] == ["one", "two"]
+        assert [first.choices[0].message.content, second.choices[0].message.content] == [
+            "one",
+            "two",
+        ]
         assert first.choices[0].finish_reason == "stop"
-        assert first.usage.total_tokens == first.usage.prompt_tokens + first.usage.completion_tokens > 0
+        assert (
+            first.usage.total_tokens
+            == first.usage.prompt_tokens + first.usage.completion_tokens
+            > 0
+        )
         assert first.id != second.id
         assert [r["messages"][0]["content"] for r in vlm.requests] == ["hello", "again"]
         assert vlm.remaining == 0

@@ -41,7 +41,11 @@ def test_images_go_as_capped_data_urls_and_tokens_are_counted():
     assert decoded.shape == (150, 300, 3)
     assert decoded[75, 50, 2] > 200 and decoded[75, 50, 0] < 50  # still red on the left (BGR here)
     assert client.usage.calls == 1 and client.usage.prompt > 0 and client.usage.completion > 0
-    assert exchanges[0].purpose == "ask" and exchanges[0].reply == "fine" and exchanges[0].attempts == 1
+    assert (
+        exchanges[0].purpose == "ask"
+        and exchanges[0].reply == "fine"
+        and exchanges[0].attempts == 1
+    )
 
 
 def test_server_errors_and_timeouts_are_retried():
@@ -74,7 +78,9 @@ def test_unreachable_endpoint():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    client = VLMClient(VLMConfig(base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, retry_backoff_s=0.01))
+    client = VLMClient(
+        VLMConfig(base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, retry_backoff_s=0.01)
+    )
     started = time.monotonic()
     with pytest.raises(VLMUnavailable, match="cannot connect"):
         client.chat([ChatMessage("user", "hi")], purpose="plan")
@@ -87,7 +93,9 @@ def test_deadline_stops_retrying():
         client = VLMClient(_config(vlm, timeout_s=10.0, max_retries=5))
         started = time.monotonic()
         with pytest.raises(VLMUnavailable):
-            client.chat([ChatMessage("user", "hi")], purpose="cell", deadline=time.monotonic() + 0.5)
+            client.chat(
+                [ChatMessage("user", "hi")], purpose="cell", deadline=time.monotonic() + 0.5
+            )
         assert time.monotonic() - started < 2.0
 
 
@@ -101,7 +109,9 @@ def test_dispatch_sends_each_sub_question_as_a_fresh_session():
         for body in vlm.requests:
             assert len(body["messages"]) == 1 and body["messages"][0]["role"] == "user"
         assert "the cup" in vlm.requests[0]["messages"][0]["content"][0]["text"]
-        assert sum(p["type"] == "image_url" for p in vlm.requests[2]["messages"][0]["content"]) == 2
+        assert (
+            sum(p["type"] == "image_url" for p in vlm.requests[2]["messages"][0]["content"]) == 2
+        )
         with pytest.raises(ValueError, match="at most 8 images"):
             dispatch.locate([frame] * 9, "x")
         assert len(vlm.requests) == 3
@@ -113,15 +123,38 @@ def test_reply_parts_are_read_from_the_server_response(field):
 
     from spatialclaw_ros.agent.vlm_client import NativeToolCall, _reply_of
 
-    response = ChatCompletion.model_validate({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "finish_reason": "length", "message": {
-            "role": "assistant", "content": None, field: "thinking about it",
-            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "exists", "arguments": '{"name": "cup"}'}}],
-        }}],
-    })  # fmt: skip
+    response = ChatCompletion.model_validate(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "length",
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        field: "thinking about it",
+                        "tool_calls": [
+                            {
+                                "id": "c",
+                                "type": "function",
+                                "function": {"name": "exists", "arguments": '{"name": "cup"}'},
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    )
     reply = _reply_of(response)
-    assert reply.reasoning == "thinking about it" and reply.text == "thinking about it" and reply.cut_off
+    assert (
+        reply.reasoning == "thinking about it"
+        and reply.text == "thinking about it"
+        and reply.cut_off
+    )
     assert reply.tool_calls == [NativeToolCall("exists", '{"name": "cup"}')]
 
 
@@ -129,8 +162,10 @@ def test_reply_parts_are_read_from_the_server_response(field):
     "message",
     [
         "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens "
-        "(23616 in the messages, 16384 in the completion). Please reduce the length of the messages or completion.",
-        "'max_tokens' or 'max_completion_tokens' is too large: 16384. This model's maximum context length is "
+        "(23616 in the messages, 16384 in the completion). Please reduce the length of "
+        "the messages or completion.",
+        "'max_tokens' or 'max_completion_tokens' is too large: 16384. This model's "
+        "maximum context length is "
         "32768 tokens and your request has 23616 input tokens (16384 > 32768 - 23616).",
     ],
 )
@@ -144,7 +179,10 @@ def test_a_reply_limit_too_large_for_the_context_is_lowered_once(message):
 
 
 def test_a_context_too_full_for_any_useful_reply_fails():
-    full = "This model's maximum context length is 32768 tokens. However, you requested 48000 tokens (32000 in the messages, 16000 in the completion)."
+    full = (
+        "This model's maximum context length is 32768 tokens. However, you requested 48000 "
+        "tokens (32000 in the messages, 16000 in the completion)."
+    )
     with ScriptedVLM(["never"]) as vlm:
         vlm.fail_next(1, status=400, message=full)
         with pytest.raises(VLMUnavailable, match="HTTP 400: .*maximum context length"):

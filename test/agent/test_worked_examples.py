@@ -30,8 +30,15 @@ def _letter(example, option: str) -> str:
 
 
 def test_every_family_has_an_example_and_the_prompt_holds_them():
-    families = {"Distance between objects", "Size or height of an object", "Counting", "Camera motion",
-                "Relative direction from a standpoint", "Temporal order", "Correspondence between views"}  # fmt: skip
+    families = {
+        "Distance between objects",
+        "Size or height of an object",
+        "Counting",
+        "Camera motion",
+        "Relative direction from a standpoint",
+        "Temporal order",
+        "Correspondence between views",
+    }
     assert set(BY_FAMILY) == families
     prompt = code_system(describe(), 30, single_pass=False)
     assert all(example.cells[-1] in prompt for example in EXAMPLES)
@@ -77,10 +84,18 @@ def test_temporal_order(clip, perception):
     answer, _ = _answer(example, [clip], perception)
 
     def first_frame(name: str) -> int:
-        return min(f.index for f in clip.frames if name in (f.label_names or {}).values() and
-                   (f.labels == {v: k for k, v in f.label_names.items()}[name]).sum() >= 50)  # fmt: skip
+        return min(
+            f.index
+            for f in clip.frames
+            if name in (f.label_names or {}).values()
+            and (f.labels == {v: k for k, v in f.label_names.items()}[name]).sum() >= 50
+        )
 
-    earlier = "the yellow box" if first_frame("yellow_box") < first_frame("blue_sphere") else "the blue sphere"
+    earlier = (
+        "the yellow box"
+        if first_frame("yellow_box") < first_frame("blue_sphere")
+        else "the blue sphere"
+    )
     assert answer == _letter(example, earlier)
 
 
@@ -93,8 +108,11 @@ def test_correspondence(clip, perception):
     world = one.pose[:3, :3] @ (np.linalg.inv(k) @ [x, y, 1.0] * one.depth[y, x]) + one.pose[:3, 3]
     seen = np.linalg.inv(two.pose) @ np.append(world, 1.0)
     u, v = (k @ seen[:3])[:2] / seen[2]
-    distances = {letter: np.hypot(*(np.array(ast.literal_eval(option)) - (u, v)))  # "(95, 56)" -> a pixel
-                 for letter, option in zip(example.question.letters, example.question.choices)}  # fmt: skip
+    # "(95, 56)" -> a pixel
+    distances = {
+        letter: np.hypot(*(np.array(ast.literal_eval(option)) - (u, v)))
+        for letter, option in zip(example.question.letters, example.question.choices, strict=True)
+    }
     truth = min(distances, key=distances.get)
     assert distances[truth] < 3 and sorted(distances.values())[1] > 20  # the options are far apart
     assert answer == truth

@@ -31,17 +31,24 @@ def _decode_bytes(value):
 
 
 def _materialise(name: str, tmp_path: Path) -> tuple[Path, dict]:
-    """Copy the fixture into a data dir; parquet layouts are written from rows.json with pyarrow."""
+    """Copy the fixture into a data dir; parquet layouts are written from rows.json with
+    pyarrow."""
     source = FIXTURES / name
     expected = json.loads((source / "expected.json").read_text())
     data_dir = tmp_path / "data"
-    shutil.copytree(source, data_dir / name, ignore=shutil.ignore_patterns("expected.json", "rows.json"))
+    shutil.copytree(
+        source, data_dir / name, ignore=shutil.ignore_patterns("expected.json", "rows.json")
+    )
     if "parquet" in expected:
         pa = pytest.importorskip("pyarrow")
         pq = pytest.importorskip("pyarrow.parquet")
         rows = _decode_bytes(json.loads((source / "rows.json").read_text()))
         # one file, or {file: [row numbers]} for layouts split over several files
-        files = expected["parquet"] if isinstance(expected["parquet"], dict) else {expected["parquet"]: range(len(rows))}
+        files = (
+            expected["parquet"]
+            if isinstance(expected["parquet"], dict)
+            else {expected["parquet"]: range(len(rows))}
+        )
         for file, numbers in files.items():
             target = data_dir / name / file
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,8 +78,19 @@ def test_official_reading_scores_fixture_replies_as_worked_by_hand(name, tmp_pat
             reply, score, _why = run["cases"][s.id]
             scored = score_sample(s, reply, "official")
             got[s.id], want[s.id] = scored.score, pytest.approx(score, abs=1e-9)
-            predictions.append(Prediction(s.id, s.benchmark, "fixture", reply, scored.prediction, scored.score,
-                                          category=s.category, group_id=s.group_id, group_info=s.extra.get("group_info", {})))
+            predictions.append(
+                Prediction(
+                    s.id,
+                    s.benchmark,
+                    "fixture",
+                    reply,
+                    scored.prediction,
+                    scored.score,
+                    category=s.category,
+                    group_id=s.group_id,
+                    group_info=s.extra.get("group_info", {}),
+                )
+            )
         assert got == want, f"{name} {run_name}"
         result = bench.score(predictions)
         assert result.score == pytest.approx(run["score"], abs=1e-9), f"{name} {run_name}"
@@ -93,7 +111,9 @@ def test_unknown_benchmark_is_a_clear_error():
 def test_bad_row_names_file_and_row(tmp_path):
     folder = tmp_path / "mindcube" / "raw"
     folder.mkdir(parents=True)
-    (folder / "MindCube_tinybench.jsonl").write_text(json.dumps({"id": "x", "question": "A. a B. b", "images": [], "gt_answer": "C"}) + "\n")
+    (folder / "MindCube_tinybench.jsonl").write_text(
+        json.dumps({"id": "x", "question": "A. a B. b", "images": [], "gt_answer": "C"}) + "\n"
+    )
     with pytest.raises(ValueError, match="MindCube_tinybench.jsonl row 0"):
         load_samples(get_benchmark("mindcube"), tmp_path)
 
@@ -116,17 +136,36 @@ def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_omni3d_reads_the_zip_release_annotations_json(tmp_path):
-    # spatial_agent/evals/omni3d.py Omni3DBench.read_data: {"questions": [...]}, images/<image_filename>
+    # spatial_agent/evals/omni3d.py Omni3DBench.read_data: {"questions": [...]},
+    # images/<image_filename>
     folder = tmp_path / "omni3d_bench"
     folder.mkdir()
-    questions = [{"question_index": 7, "image_filename": "ARKitScenes/1/a.jpg", "question": "Which is taller?",
-                  "answer": "lamp", "answer_type": "str"},
-                 {"question_index": 8, "image_filename": "ARKitScenes/1/a.jpg", "question": "How tall?", "answer": 1.5,
-                  "answer_type": "float"}]
-    (folder / "annotations.json").write_text(json.dumps({"info": {"n": 2}, "questions": questions}))
+    questions = [
+        {
+            "question_index": 7,
+            "image_filename": "ARKitScenes/1/a.jpg",
+            "question": "Which is taller?",
+            "answer": "lamp",
+            "answer_type": "str",
+        },
+        {
+            "question_index": 8,
+            "image_filename": "ARKitScenes/1/a.jpg",
+            "question": "How tall?",
+            "answer": 1.5,
+            "answer_type": "float",
+        },
+    ]
+    (folder / "annotations.json").write_text(
+        json.dumps({"info": {"n": 2}, "questions": questions})
+    )
     word, number = load_samples(get_benchmark("omni3d_bench"), tmp_path)
-    assert (word.id, word.answer_type, word.answer, word.media[0].paths) == \
-        ("7", "text", "lamp", [str(folder / "images" / "ARKitScenes/1/a.jpg")])
+    assert (word.id, word.answer_type, word.answer, word.media[0].paths) == (
+        "7",
+        "text",
+        "lamp",
+        [str(folder / "images" / "ARKitScenes/1/a.jpg")],
+    )
     assert (number.answer_type, number.metric, number.answer) == ("number", "mra_strict", 1.5)
 
 
@@ -134,21 +173,42 @@ def test_dsi_variants_of_a_question_form_one_group(tmp_path):
     data_dir, _ = _materialise("dsi_bench", tmp_path)
     samples = load_samples(get_benchmark("dsi_bench"), data_dir)
     assert len({s.group_id for s in samples}) == 1
-    assert sorted(s.extra["variant"] for s in samples) == ["hflip", "reverse", "reverse_hflip", "std"]
+    assert sorted(s.extra["variant"] for s in samples) == [
+        "hflip",
+        "reverse",
+        "reverse_hflip",
+        "std",
+    ]
     std = next(s for s in samples if s.extra["variant"] == "std")
-    assert std.options == ["left", "right", "toward the camera", "away"] and std.category == "Obj:static cam"
-    assert std.media[0].paths == [str(data_dir / "dsi_bench" / "videos" / "std" / "CameraBench" / "clip_0001.mp4")]
+    assert (
+        std.options == ["left", "right", "toward the camera", "away"]
+        and std.category == "Obj:static cam"
+    )
+    assert std.media[0].paths == [
+        str(data_dir / "dsi_bench" / "videos" / "std" / "CameraBench" / "clip_0001.mp4")
+    ]
 
 
 def test_mmsi_video_also_reads_the_harness_prompt_layout(tmp_path):
     # VLMEvalKit / lmms-eval rows: the options are written in user_prompt
     folder = tmp_path / "mmsi_video"
     folder.mkdir()
-    row = {"id": "m", "type": "Camera Motion", "ground_truth": "B", "task_prompt": "Frames:\n<video>\n",
-           "user_prompt": "Did the camera turn?\nOptions: A. yes B. no", "frames_list": [["v/0.jpg"]], "ref_images": []}
+    row = {
+        "id": "m",
+        "type": "Camera Motion",
+        "ground_truth": "B",
+        "task_prompt": "Frames:\n<video>\n",
+        "user_prompt": "Did the camera turn?\nOptions: A. yes B. no",
+        "frames_list": [["v/0.jpg"]],
+        "ref_images": [],
+    }
     (folder / "rows.json").write_text(json.dumps([row]))
     (sample,) = load_samples(get_benchmark("mmsi_video"), tmp_path)
-    assert (sample.question, sample.options, sample.answer) == ("Frames:\n\n\nDid the camera turn?", ["yes", "no"], "B")
+    assert (sample.question, sample.options, sample.answer) == (
+        "Frames:\n\n\nDid the camera turn?",
+        ["yes", "no"],
+        "B",
+    )
 
 
 def test_mmsi_video_names_reference_images_in_the_question(tmp_path):
@@ -163,8 +223,21 @@ def test_spbench_parquet_images_live_in_their_scene_folder(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     folder = tmp_path / "spbench"
     folder.mkdir()
-    rows = [{"id": 3, "question_type": "object_counting", "question": "How many chairs?", "options": None,
-             "ground_truth": "2", "images": ["00.jpg"], "scene_name": "scene0001_00"}]
+    rows = [
+        {
+            "id": 3,
+            "question_type": "object_counting",
+            "question": "How many chairs?",
+            "options": None,
+            "ground_truth": "2",
+            "images": ["00.jpg"],
+            "scene_name": "scene0001_00",
+        }
+    ]
     pq.write_table(pa.Table.from_pylist(rows), folder / "SPBench-SI.parquet")
     (sample,) = load_samples(get_benchmark("spbench"), tmp_path)
-    assert (sample.id, sample.answer, sample.media[0].paths) == ("SPBench-SI/3", 2.0, [str(folder / "scene0001_00" / "00.jpg")])
+    assert (sample.id, sample.answer, sample.media[0].paths) == (
+        "SPBench-SI/3",
+        2.0,
+        [str(folder / "scene0001_00" / "00.jpg")],
+    )

@@ -7,9 +7,17 @@ import pytest
 from spatialclaw_ros.eval.benchmarks import score_sample
 from spatialclaw_ros.eval.records import Sample
 
+
 def _mc(benchmark: str, answer: str = "B", category: str = "") -> Sample:
-    return Sample(id="q", benchmark=benchmark, question="?", options=["left", "right"], answer=answer, answer_type="mc",
-                  category=category)
+    return Sample(
+        id="q",
+        benchmark=benchmark,
+        question="?",
+        options=["left", "right"],
+        answer=answer,
+        answer_type="mc",
+        category=category,
+    )
 
 
 @pytest.mark.parametrize(

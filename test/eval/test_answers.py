@@ -1,6 +1,11 @@
 import pytest
 
-from spatialclaw_ros.agent.answers import extract_choice, normalize_answer, parse_number, parse_yes_no
+from spatialclaw_ros.agent.answers import (
+    extract_choice,
+    normalize_answer,
+    parse_number,
+    parse_yes_no,
+)
 
 OPTIONS = ["red chair", "blue table", "front left", "left"]
 
@@ -11,7 +16,8 @@ OPTIONS = ["red chair", "blue table", "front left", "left"]
         ("B", "B"),
         ("(C)", "C"),
         ("the answer is (B).", "B"),
-        ("A looks plausible, but B fits the depth better.\nAnswer: C", "C"),  # several letters: marker wins
+        # several letters: marker wins
+        ("A looks plausible, but B fits the depth better.\nAnswer: C", "C"),
         ("\\boxed{D}", "D"),
         ("I considered A and B. \\boxed{A}", "A"),  # boxed beats earlier letters
         ("<answer>A</answer>", "A"),
@@ -47,7 +53,8 @@ def test_option_text_matches_without_its_closing_period_or_its_article():
     assert extract_choice("left", ["A. left.", "B. right."]) == "A"
     assert extract_choice("green box", ["the red ball", "the green box"]) == "B"
     assert extract_choice("It is the green box.", ["the red ball", "the green box"]) == "B"
-    assert extract_choice("a box", ["a box", "a boxer"]) == "A"  # whole words only, longer options first
+    # whole words only, longer options first
+    assert extract_choice("a box", ["a box", "a boxer"]) == "A"
 
 
 def test_extract_choice_accepts_lettered_options():
@@ -80,8 +87,14 @@ def test_parse_number(text, unit, value):
 
 @pytest.mark.parametrize(
     "text, answer",
-    [("Yes.", "yes"), ("No, it is not.", "no"), ("The answer is yes", "yes"), ("Answer: no. (yes would be wrong)", "no"),
-     ("maybe", None), ("True", "yes")],
+    [
+        ("Yes.", "yes"),
+        ("No, it is not.", "no"),
+        ("The answer is yes", "yes"),
+        ("Answer: no. (yes would be wrong)", "no"),
+        ("maybe", None),
+        ("True", "yes"),
+    ],
 )
 def test_parse_yes_no(text, answer):
     assert parse_yes_no(text) == answer

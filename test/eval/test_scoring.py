@@ -13,7 +13,8 @@ from spatialclaw_ros.eval.scoring import (
 
 @pytest.mark.parametrize(
     "error, score",
-    [(0.0, 1.0), (0.04, 1.0), (0.10, 0.9), (0.199, 0.7), (0.50, 0.1), (0.6, 0.0)],  # 0.199: see below for 0.2
+    # 0.199: see below for 0.2
+    [(0.0, 1.0), (0.04, 1.0), (0.10, 0.9), (0.199, 0.7), (0.50, 0.1), (0.6, 0.0)],
 )
 def test_mra_worked_values(error, score):
     assert mean_relative_accuracy(10.0 * (1 + error), 10.0) == pytest.approx(score)
@@ -24,14 +25,23 @@ def test_mra_exact_twenty_percent_matches_official_float_arithmetic():
     # VSI-Bench's code compares 0.2 <= 1 - 0.8, and 1 - 0.8 is 0.19999999999999996 in floats,
     # so an error of exactly 20% passes 6 thresholds, not 7.
     assert mean_relative_accuracy(12.0, 10.0) == pytest.approx(0.6)
-    # where the error itself rounds just under 0.2, as |1.2 - 1| / 1 does, it passes 7: the 0.7 of the worked values
+    # where the error itself rounds just under 0.2, as |1.2 - 1| / 1 does, it passes 7: the 0.7 of
+    # the worked values
     assert mean_relative_accuracy(1.2, 1.0) == pytest.approx(0.7)
     assert mean_relative_accuracy(2.4, 2.0) == pytest.approx(0.7)
 
 
 def _number(answer, **extra):
-    return Sample(id="n", benchmark="b", question="how far?", answer=answer, answer_type="number", metric="mra",
-                  unit="m", extra=extra)
+    return Sample(
+        id="n",
+        benchmark="b",
+        question="how far?",
+        answer=answer,
+        answer_type="number",
+        metric="mra",
+        unit="m",
+        extra=extra,
+    )
 
 
 def test_numeric_response_is_parsed_with_units():
@@ -43,12 +53,14 @@ def test_numeric_response_is_parsed_with_units():
     "rule, reply, score",
     [
         ("below:0.3", "0.05", 1.0),  # OSI-Bench motion: below the threshold is right
-        ("below:0.3", "0.40", 0.4),  # ... else MRA against the threshold: error 1/3 passes 0.50 ... 0.65
+        # ... else MRA against the threshold: error 1/3 passes 0.50 ... 0.65
+        ("below:0.3", "0.40", 0.4),
         ("below:0.3", "0.9", 0.0),
         ("exact", "0", 1.0),  # OSI-Bench other categories
         ("exact", "0.01", 0.0),
         ("no_credit", "0", 0.0),  # VSI-Bench: a true 0 is never credited
-        ("absolute_error", "0.12", 0.8),  # SPAR-Bench: 0.12 <= 1 - t holds for t = 0.50 ... 0.85: 8 of 10
+        # SPAR-Bench: 0.12 <= 1 - t holds for t = 0.50 ... 0.85: 8 of 10
+        ("absolute_error", "0.12", 0.8),
         ("absolute_error", "0.32", 0.4),  # 0.32 <= 1 - t for t = 0.50 ... 0.65: 4 of 10
     ],
 )
@@ -65,12 +77,16 @@ def test_a_zero_answer_without_a_rule_is_scored_exactly_and_never_raises():
         score_response(_number(0.0, zero_answer="half"), "1")
 
 
-@pytest.mark.parametrize("truth, reply, score", [(2.0, 2.5, 0.5), (2.0, 2.2, 0.8), (2.0, 2.0, 1.0), (0.0, 0.07, 0.9)])
+@pytest.mark.parametrize(
+    "truth, reply, score", [(2.0, 2.5, 0.5), (2.0, 2.2, 0.8), (2.0, 2.0, 1.0), (0.0, 0.07, 0.9)]
+)
 def test_omni3d_thresholds_are_strict(truth, reply, score):
     # spatial_agent/evals/omni3d.py Omni3DBench.evaluate: error < t for t in 0.5 ... 0.05.
-    # 2.5 vs 2.0: error 0.25 is below 0.5, 0.45, 0.4, 0.35, 0.3 and not below 0.25 -> 5/10 (<= would give 6/10).
+    # 2.5 vs 2.0: error 0.25 is below 0.5, 0.45, 0.4, 0.35, 0.3 and not below 0.25 -> 5/10 (<=
+    # would give 6/10).
     # 2.2 vs 2.0: error 0.1 (0.10000000000000009 in floats) is below 0.5 ... 0.15 -> 8/10.
-    # truth 0: the error is |reply| (_float_relative_error); 0.07 is below 0.5 ... 0.1, not 0.05 -> 9/10.
+    # truth 0: the error is |reply| (_float_relative_error); 0.07 is below 0.5 ... 0.1, not 0.05 ->
+    # 9/10.
     assert strict_threshold_accuracy(reply, truth) == pytest.approx(score)
 
 
@@ -82,17 +98,34 @@ def test_view_change_answers_are_scored_per_axis():
     # move_right exact (1), move_up -0.2 vs -0.2 (1), move_forward 0 vs 0 (1), turn_right 0 vs -10
     # (error 1 -> 0), turn_up 0 vs 0 (1): 4/5
     assert view_change_score("move_right:0.5,move_up:-0.2", truth) == pytest.approx(0.8)
-    assert view_change_score("garbage", "move_right:1") == pytest.approx(0.8)  # only move_right is wrong
-    vci = Sample(id="v", benchmark="spar_bench", question="?", answer=truth, answer_type="text", metric="vci")
+    # only move_right is wrong
+    assert view_change_score("garbage", "move_right:1") == pytest.approx(0.8)
+    vci = Sample(
+        id="v",
+        benchmark="spar_bench",
+        question="?",
+        answer=truth,
+        answer_type="text",
+        metric="vci",
+    )
     scored = score_response(vci, f"<answer>{truth}</answer>")
     assert scored.score == pytest.approx(1.0) and scored.flags == ("structured_answer",)
 
 
 def test_count_accuracy_and_choices():
-    count = Sample(id="c", benchmark="b", question="how many?", answer=3, answer_type="number", metric="accuracy")
+    count = Sample(
+        id="c",
+        benchmark="b",
+        question="how many?",
+        answer=3,
+        answer_type="number",
+        metric="accuracy",
+    )
     assert score_response(count, "three").score == 1.0
     assert score_response(count, "4").score == 0.0
-    mc = Sample(id="m", benchmark="b", question="?", answer="B", answer_type="mc", options=["x", "y"])
+    mc = Sample(
+        id="m", benchmark="b", question="?", answer="B", answer_type="mc", options=["x", "y"]
+    )
     assert score_response(mc, "the answer is B").score == 1.0
     assert score_response(mc, "x").score == 0.0
     yn = Sample(id="y", benchmark="b", question="?", answer="no", answer_type="yes_no")
@@ -100,7 +133,9 @@ def test_count_accuracy_and_choices():
 
 
 def _pred(sid, score, category="", group=None, **info):
-    return Prediction(sid, "b", "x", "", "", score, category=category, group_id=group, group_info=info)
+    return Prediction(
+        sid, "b", "x", "", "", score, category=category, group_id=group, group_info=info
+    )
 
 
 def test_aggregations():
@@ -109,7 +144,9 @@ def test_aggregations():
     assert aggregate("b", rows, "category_macro").score == pytest.approx((1 / 3 + 1) / 2)
     parents = {"a": "ab", "b": "ab"}
     three = rows + [_pred("5", 1, "c")]
-    assert aggregate("b", three, "category_macro", parents).score == pytest.approx(((1 / 3 + 1) / 2 + 1) / 2)
+    assert aggregate("b", three, "category_macro", parents).score == pytest.approx(
+        ((1 / 3 + 1) / 2 + 1) / 2
+    )
     with pytest.raises(ValueError):
         aggregate("b", rows, "median")
 
@@ -126,20 +163,33 @@ def test_aggregations():
     ],
 )
 def test_video_mme_v2_group_credit(right, group_type, structure, credit):
-    assert video_mme_v2_group_credit([bool(r) for r in right], group_type, structure) == pytest.approx(credit)
+    assert video_mme_v2_group_credit(
+        [bool(r) for r in right], group_type, structure
+    ) == pytest.approx(credit)
 
 
 def test_video_mme_v2_groups_average_group_credits_in_question_order():
-    rows = [_pred(f"v1-{i}", s, group="v1", type="relevance", position=i) for i, s in enumerate([1, 1, 0, 0], 1)]
-    rows += [_pred(f"v2-{i}", s, group="v2", type="logic", structure="[1, 2, 3, 4]", position=i)
-             for i, s in reversed(list(enumerate([1, 1, 1, 0], 1)))]
-    assert aggregate("b", rows, "video_mme_v2_groups").score == pytest.approx((4 / 16 + 9 / 16) / 2)
+    rows = [
+        _pred(f"v1-{i}", s, group="v1", type="relevance", position=i)
+        for i, s in enumerate([1, 1, 0, 0], 1)
+    ]
+    rows += [
+        _pred(f"v2-{i}", s, group="v2", type="logic", structure="[1, 2, 3, 4]", position=i)
+        for i, s in reversed(list(enumerate([1, 1, 1, 0], 1)))
+    ]
+    assert aggregate("b", rows, "video_mme_v2_groups").score == pytest.approx(
+        (4 / 16 + 9 / 16) / 2
+    )
     with pytest.raises(ValueError, match="group type"):
         aggregate("b", [_pred("x", 1, group="g")], "video_mme_v2_groups")
 
 
 def test_bad_samples_are_rejected_clearly():
     with pytest.raises(ValueError, match="not one of the letters"):
-        Sample(id="m", benchmark="b", question="?", answer="C", answer_type="mc", options=["x", "y"])
+        Sample(
+            id="m", benchmark="b", question="?", answer="C", answer_type="mc", options=["x", "y"]
+        )
     with pytest.raises(ValueError, match="mra metric needs a numeric"):
-        Sample(id="m", benchmark="b", question="?", answer="yes", answer_type="yes_no", metric="mra")
+        Sample(
+            id="m", benchmark="b", question="?", answer="yes", answer_type="yes_no", metric="mra"
+        )

@@ -50,7 +50,9 @@ def test_box_face_depth_is_the_distance_along_the_optical_axis():
 
 def test_every_pixel_back_projects_onto_the_surface_it_is_labelled_with():
     sphere = SceneObject("blue_sphere", "sphere", (0, 0, 200), [0.5, 0.8, 0.4], [0.8, 0.8, 0.8])
-    cylinder = SceneObject("green_cylinder", "cylinder", (0, 200, 0), [0.3, -0.9, 0.5], [0.6, 0.6, 1.0])
+    cylinder = SceneObject(
+        "green_cylinder", "cylinder", (0, 200, 0), [0.3, -0.9, 0.5], [0.6, 0.6, 1.0]
+    )
     box = SceneObject("red_box", "box", (200, 0, 0), [1.6, 0.0, 0.35], [0.5, 0.9, 0.7], yaw=0.6)
     scene = Scene((sphere, cylinder, box), room_size=(6, 5, 3))
     frame = render_frame(scene, look_at([-2.0, 0.3, 1.4], [0.8, 0, 0.4]), SMALL)
@@ -71,8 +73,12 @@ def test_every_pixel_back_projects_onto_the_surface_it_is_labelled_with():
     assert np.all(on_face.any(axis=1)) and np.all(np.abs(local) <= box.size / 2 + 1e-4)
 
     room = points[frame.labels == 0]
-    on_wall = np.isclose(np.abs(room[:, 0]), 3, atol=1e-4) | np.isclose(np.abs(room[:, 1]), 2.5, atol=1e-4)
-    on_floor_or_ceiling = np.isclose(room[:, 2], 0, atol=1e-4) | np.isclose(room[:, 2], 3, atol=1e-4)
+    on_wall = np.isclose(np.abs(room[:, 0]), 3, atol=1e-4) | np.isclose(
+        np.abs(room[:, 1]), 2.5, atol=1e-4
+    )
+    on_floor_or_ceiling = np.isclose(room[:, 2], 0, atol=1e-4) | np.isclose(
+        room[:, 2], 3, atol=1e-4
+    )
     assert np.all(on_wall | on_floor_or_ceiling)
     assert frame.label_names == {1: "blue_sphere", 2: "green_cylinder", 3: "red_box"}
 
@@ -87,7 +93,8 @@ def test_nearer_object_occludes_and_hidden_objects_are_not_named():
 
 def test_camera_outside_the_room_sees_nothing_where_no_object_is():
     ball = SceneObject("red_sphere", "sphere", (200, 0, 0), [0, 0, 1], [1, 1, 1])
-    odd = CameraIntrinsics(100.0, 100.0, 80.0, 60.0, 161, 121)  # a pixel centre on the optical axis
+    # a pixel centre on the optical axis
+    odd = CameraIntrinsics(100.0, 100.0, 80.0, 60.0, 161, 121)
     frame = render_frame(Scene((ball,), room_size=(2, 2, 2)), look_at([-10, 0, 1], [0, 0, 1]), odd)
     assert np.isnan(frame.depth[frame.labels == 0]).all()
     assert np.nanmin(frame.depth) == pytest.approx(9.5, abs=1e-5) == frame.depth[60, 80]
@@ -96,7 +103,10 @@ def test_camera_outside_the_room_sees_nothing_where_no_object_is():
 def test_render_builds_a_frame_set_with_moving_objects_and_timestamps():
     scene = random_scene(4, 5)
     name = scene.names[0]
-    moved = [scene.with_object(scene[name].moved_to(scene[name].center + [0.3 * i, 0, 0])) for i in range(3)]
+    moved = [
+        scene.with_object(scene[name].moved_to(scene[name].center + [0.3 * i, 0, 0]))
+        for i in range(3)
+    ]
     poses = [look_at([-3.5, -2.5, 1.5], [0, 0, 0.3])] * 3
     frames = render(moved, poses, SMALL, timestamps=[1.0, 1.5, 2.0], camera="front")
     assert frames.world_frame == "map" and frames.timestamps == [1.0, 1.5, 2.0]
@@ -109,13 +119,19 @@ def test_render_builds_a_frame_set_with_moving_objects_and_timestamps():
 
 def test_random_scene_is_seeded_named_and_objects_stand_apart_on_the_floor():
     a, b = random_scene(11, 9), random_scene(11, 9)
-    assert a.names == b.names and all(np.array_equal(x.center, y.center) for x, y in zip(a.objects, b.objects))
+    assert a.names == b.names and all(
+        np.array_equal(x.center, y.center) for x, y in zip(a.objects, b.objects, strict=True)
+    )
     assert a.names != random_scene(12, 9).names
-    assert len(set(a.names)) == 9 and all(n.split("_")[1] in ("box", "sphere", "cylinder") for n in a.names)
+    assert len(set(a.names)) == 9 and all(
+        n.split("_")[1] in ("box", "sphere", "cylinder") for n in a.names
+    )
     for i, o in enumerate(a.objects):
         assert o.center[2] == pytest.approx(o.size[2] / 2)  # resting on the floor
         for p in a.objects[i + 1 :]:
-            assert np.hypot(*(o.center[:2] - p.center[:2])) > o.footprint_radius + p.footprint_radius
+            assert (
+                np.hypot(*(o.center[:2] - p.center[:2])) > o.footprint_radius + p.footprint_radius
+            )
 
 
 def test_bad_input_is_refused_with_a_clear_message():

@@ -67,8 +67,11 @@ def test_the_newest_frame_waits_for_depth_on_its_way_but_not_for_lost_depth():
     assert [round(f.timestamp, 2) for f in frames] == [100.7, 100.8, 100.9] and frames.has_depth
     buffer.add_depth("front", 101.004, np.full((H, W), 11.0, dtype=np.float32))
     frames = buffer.sample("front", SampleRequest(window_s=0.25, count=3))
-    assert [round(f.timestamp, 2) for f in frames] == [100.8, 100.9, 101.0] and frames[-1].depth[0, 0] == 11.0
-    # depth stops: once the newest colour frame is more than half a second ahead, it is sampled without
+    assert [round(f.timestamp, 2) for f in frames] == [100.8, 100.9, 101.0] and frames[-1].depth[
+        0, 0
+    ] == 11.0
+    # depth stops: once the newest colour frame is more than half a second ahead, it is sampled
+    # without
     for i in range(11, 18):
         buffer.add_color("front", 100.0 + i / 10, rgb(i))
     newest = buffer.sample("front", SampleRequest(window_s=0.0, count=1))
@@ -82,8 +85,14 @@ def test_a_frame_whose_depth_was_lost_is_swapped_for_its_nearest_neighbour_with_
         if i != 6:  # a depth message lost on a best-effort topic
             buffer.add_depth("front", 100.0 + i / 10, np.full((H, W), float(i), dtype=np.float32))
     frames = buffer.sample("front", SampleRequest(window_s=0.9, count=4))
-    assert [round(f.timestamp, 2) for f in frames] == [100.0, 100.3, 100.7, 100.9] and frames.has_depth
-    assert [f.depth[0, 0] for f in frames] == [0.0, 3.0, 7.0, 9.0]  # frame 6 was picked: swapped for 7
+    assert [round(f.timestamp, 2) for f in frames] == [
+        100.0,
+        100.3,
+        100.7,
+        100.9,
+    ] and frames.has_depth
+    # frame 6 was picked: swapped for 7
+    assert [f.depth[0, 0] for f in frames] == [0.0, 3.0, 7.0, 9.0]
     # with no frame to spare the gap stays, for the caller to report
     every = buffer.sample("front", SampleRequest(window_s=0.9, count=10))
     assert [f.depth is None for f in every] == [i == 6 for i in range(10)]
@@ -141,10 +150,18 @@ def test_labels_and_names_travel_with_the_frame():
 
 def test_poses_come_from_the_callable_and_a_partly_posed_set_gets_none():
     buffer = filled(n=5)
-    posed = buffer.sample("front", SampleRequest(window_s=10, count=5), pose_at=lambda t: np.eye(4) * 1, world_frame="odom")
+    posed = buffer.sample(
+        "front",
+        SampleRequest(window_s=10, count=5),
+        pose_at=lambda t: np.eye(4) * 1,
+        world_frame="odom",
+    )
     assert posed.has_poses and posed.world_frame == "odom"
     partly = buffer.sample(
-        "front", SampleRequest(window_s=10, count=5), pose_at=lambda t: np.eye(4) if t > 100.25 else None, world_frame="odom"
+        "front",
+        SampleRequest(window_s=10, count=5),
+        pose_at=lambda t: np.eye(4) if t > 100.25 else None,
+        world_frame="odom",
     )
     assert not any(f.pose is not None for f in partly) and partly.world_frame == ""
 
@@ -187,7 +204,8 @@ def test_a_fast_camera_is_thinned_to_one_frame_per_interval_with_its_depth():
             buffer.add_depth("front", stamp, depth)
     assert kept == list(range(0, 31, 3))  # every third frame: 10 Hz
     frames = buffer.sample("front", SampleRequest(window_s=10.0, count=100))
-    assert [f.depth[0, 0] for f in frames] == [float(i) for i in kept]  # each kept frame has its own depth
+    # each kept frame has its own depth
+    assert [f.depth[0, 0] for f in frames] == [float(i) for i in kept]
     # depth of skipped frames is not kept, whichever arrived first: memory is bounded like colour's
     assert len(buffer._streams["front"].depth) == len(kept)
 
@@ -217,7 +235,9 @@ def test_only_kept_frames_are_decoded():
         buffer.add_color("front", 101.0, lambda: np.zeros((H, W), np.uint8))
     frames = buffer.sample("front", SampleRequest(window_s=1.0, count=2))
     assert decoded == [*kept, "labels", "labels"]
-    assert [f.labels.dtype for f in frames] == [np.int32, np.int32] and [f.labels[0, 0] for f in frames] == [0, 6]
+    assert [f.labels.dtype for f in frames] == [np.int32, np.int32] and [
+        f.labels[0, 0] for f in frames
+    ] == [0, 6]
 
 
 def test_interval_rule_for_late_frames_and_when_off():
@@ -227,16 +247,25 @@ def test_interval_rule_for_late_frames_and_when_off():
     assert not buffer.add_color("front", 1.7, rgb(2))  # late, and 0.3 s before a kept frame
     assert buffer.add_color("front", 1.5, rgb(3))  # late, 0.5 s from both neighbours
     assert not buffer.add_color("front", 2.2, rgb(4))
-    assert buffer.sample("front", SampleRequest(window_s=10.0, count=10)).timestamps == [1.0, 1.5, 2.0]
+    assert buffer.sample("front", SampleRequest(window_s=10.0, count=10)).timestamps == [
+        1.0,
+        1.5,
+        2.0,
+    ]
     every = FrameBuffer(["front"], BufferLimits(min_interval_s=0.0))
-    assert all(every.add_color("front", 1.0 + i * 0.001, rgb(i)) for i in range(10)) and every.count("front") == 10
+    assert (
+        all(every.add_color("front", 1.0 + i * 0.001, rgb(i)) for i in range(10))
+        and every.count("front") == 10
+    )
     with pytest.raises(ValueError):
         BufferLimits(min_interval_s=-1.0)
 
 
 def test_a_single_frame_sample_is_the_newest_in_the_window():
     buffer = filled(n=10)
-    assert buffer.sample("front", SampleRequest(window_s=0.5, count=1))[0].timestamp == pytest.approx(100.9)
+    assert buffer.sample("front", SampleRequest(window_s=0.5, count=1))[
+        0
+    ].timestamp == pytest.approx(100.9)
 
 
 def test_label_names_are_merged_and_each_frame_names_the_ids_it_shows():

@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, PoseHistory, rigid_transform, translation_quaternion
+from spatialclaw_ros.frames.poses import (
+    BODY_FROM_OPTICAL,
+    PoseHistory,
+    rigid_transform,
+    translation_quaternion,
+)
 
 
 def yaw_pose(x: float, yaw_deg: float) -> np.ndarray:
-    return rigid_transform((x, 0.0, 0.0), Rotation.from_euler("z", yaw_deg, degrees=True).as_quat())
+    return rigid_transform(
+        (x, 0.0, 0.0), Rotation.from_euler("z", yaw_deg, degrees=True).as_quat()
+    )
 
 
 def test_interpolates_translation_and_rotation():
@@ -17,7 +24,9 @@ def test_interpolates_translation_and_rotation():
     history.add(2.0, yaw_pose(2.0, 90.0))
     mid = history.at(1.25)
     assert mid[:3, 3] == pytest.approx([0.5, 0.0, 0.0])
-    assert Rotation.from_matrix(mid[:3, :3]).as_euler("zyx", degrees=True)[0] == pytest.approx(22.5)
+    assert Rotation.from_matrix(mid[:3, :3]).as_euler("zyx", degrees=True)[0] == pytest.approx(
+        22.5
+    )
     assert history.at(2.0) == pytest.approx(yaw_pose(2.0, 90.0))
 
 
@@ -48,7 +57,9 @@ def test_a_pose_at_a_stamp_already_held_replaces_it():
     history.add(2.0, yaw_pose(20.0, 0.0))  # out of order, at a stamp it holds
     history.add(3.0, yaw_pose(30.0, 0.0))  # the newest stamp again
     assert len(history) == 3
-    assert history.at(2.0)[0, 3] == pytest.approx(20.0) and history.at(3.0)[0, 3] == pytest.approx(30.0)
+    assert history.at(2.0)[0, 3] == pytest.approx(20.0) and history.at(3.0)[0, 3] == pytest.approx(
+        30.0
+    )
 
 
 def test_optical_axes_map_to_rep103_body_axes():

@@ -16,7 +16,8 @@ BOX = (slice(10, 20), slice(20, 36))  # rows, cols of the red box in every frame
 
 
 def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
-    """A wall 2 + 0.5 i metres in front of camera i, a red box 1 m away; the camera slides along x."""
+    """A wall 2 + 0.5 i metres in front of camera i, a red box 1 m away; the camera slides along
+    x."""
     frames = []
     for i in range(n):
         image = np.full((H, W, 3), 40 + 10 * i, np.uint8)
@@ -28,9 +29,18 @@ def make_frames(n: int = 4, name: str = "clip") -> FrameSet:
         pose = np.eye(4)
         pose[0, 3] = 0.1 * i
         frames.append(
-            Frame(image, index=10 * i, timestamp=100.0 + 0.5 * i, camera="front", depth=depth, intrinsics=K, pose=pose,
-                  labels=labels, label_names={1: "red box"})
-        )  # fmt: skip
+            Frame(
+                image,
+                index=10 * i,
+                timestamp=100.0 + 0.5 * i,
+                camera="front",
+                depth=depth,
+                intrinsics=K,
+                pose=pose,
+                labels=labels,
+                label_names={1: "red box"},
+            )
+        )
     return FrameSet(frames, world_frame="map", name=name)
 
 
@@ -39,9 +49,13 @@ class SensorPerception:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self._inner = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+        self._inner = build_perception(
+            PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+        )
 
-    def reconstruct(self, frames: FrameSet, frame_indices: list[int] | None = None) -> Reconstruction:
+    def reconstruct(
+        self, frames: FrameSet, frame_indices: list[int] | None = None
+    ) -> Reconstruction:
         self.calls.append("reconstruct")
         return self._inner.reconstruct(frames, frame_indices)
 
@@ -60,7 +74,8 @@ class FailingPerception(SensorPerception):
 
 
 class BrightestSpotVLM:
-    """locate: the brightest pixel of the first image (0-1000 normalised); ask: the mean intensity."""
+    """locate: the brightest pixel of the first image (0-1000 normalised); ask: the mean
+    intensity."""
 
     def __init__(self) -> None:
         self.queries: list[str] = []

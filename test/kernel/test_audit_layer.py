@@ -45,7 +45,9 @@ def test_audit_hook_blocks(tmp_path, name):
     server.settimeout(0.2)
     attempt = ATTEMPTS[name].format(target=target, victim=victim, port=server.getsockname()[1])
     script = PRELUDE.format(attempt=textwrap.indent(attempt, "    "))
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert run.stdout.startswith("BLOCKED blocked by the sandbox:"), run.stdout + run.stderr
     assert not target.exists() and victim.read_text() == "keep me"
     with pytest.raises(socket.timeout):

@@ -13,8 +13,7 @@ import uuid
 
 import pytest
 
-from spatialclaw_ros.kernel import Kernel, KernelConfig
-from spatialclaw_ros.kernel import containment
+from spatialclaw_ros.kernel import Kernel, KernelConfig, containment
 
 from .conftest import make_frames
 
@@ -22,7 +21,8 @@ SECRET = "os-layer-secret-" + uuid.uuid4().hex
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.skipif(
-    containment.probe().missing != [], reason=f"containment layers missing here: {containment.probe().describe()}"
+    containment.probe().missing != [],
+    reason=f"containment layers missing here: {containment.probe().describe()}",
 )
 
 
@@ -31,7 +31,9 @@ def bare():
     """A kernel whose cells run without any Python-level check."""
     os.environ["SPATIALCLAW_TEST_SECRET"] = SECRET
     try:
-        with Kernel(make_frames(1), python_layer=False, config=KernelConfig(cell_timeout_s=20)) as k:
+        with Kernel(
+            make_frames(1), python_layer=False, config=KernelConfig(cell_timeout_s=20)
+        ) as k:
             yield k
     finally:
         del os.environ["SPATIALCLAW_TEST_SECRET"]
@@ -53,7 +55,10 @@ def run(kernel, code: str) -> str:
 
 def attempt(expression: str) -> str:
     """A cell that tries `expression` and prints what happened."""
-    return f"try:\n    r = {expression}\n    print('DONE', r)\nexcept BaseException as e:\n    print('REFUSED', type(e).__name__, e)\n"
+    return (
+        f"try:\n    r = {expression}\n    print('DONE', r)\nexcept BaseException as e:\n"
+        "    print('REFUSED', type(e).__name__, e)\n"
+    )
 
 
 def test_the_python_layer_is_really_off(bare):
@@ -63,34 +68,58 @@ def test_the_python_layer_is_really_off(bare):
 
 # ---- identity ------------------------------------------------------------------------------
 def test_worker_is_not_root_has_no_groups_and_no_capabilities(bare):
-    out = run(bare, "import os\nprint(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
-                    "print(open('/proc/self/status').read())")  # fmt: skip
+    out = run(
+        bare,
+        "import os\nprint(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
+        "print(open('/proc/self/status').read())",
+    )
     assert out.splitlines()[0] == "65534 65534 65534 []"
     status = dict(line.split(":\t", 1) for line in out.splitlines()[1:] if ":\t" in line)
-    assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0 and int(status["CapAmb"], 16) == 0
+    assert (
+        int(status["CapEff"], 16) == 0
+        and int(status["CapPrm"], 16) == 0
+        and int(status["CapAmb"], 16) == 0
+    )
     assert status["NoNewPrivs"].strip() == "1"
     assert status["Seccomp"].strip() == "2"  # a filter is loaded
     identity = bare.worker.identity
-    assert (identity.uid, identity.gid, identity.capabilities, identity.no_new_privs) == (65534, 65534, 0, True)
+    assert (identity.uid, identity.gid, identity.capabilities, identity.no_new_privs) == (
+        65534,
+        65534,
+        0,
+        True,
+    )
 
 
 # ---- filesystem ----------------------------------------------------------------------------
 def test_writing_outside_scratch_leaves_no_file(bare, tmp_path):
-    tmp_path.chmod(0o777)  # even a directory the worker's uid could write on the host is out of view
+    # even a directory the worker's uid could write on the host is out of view
+    tmp_path.chmod(0o777)
     canary = tmp_path / "canary"
-    out = run(bare, attempt(f"open({str(canary)!r}, 'w').write('x')") + attempt(f"open({REPO + '/canary'!r}, 'w').write('x')"))
+    out = run(
+        bare,
+        attempt(f"open({str(canary)!r}, 'w').write('x')")
+        + attempt(f"open({REPO + '/canary'!r}, 'w').write('x')"),
+    )
     assert out.count("REFUSED") == 2
     assert not canary.exists() and not os.path.exists(os.path.join(REPO, "canary"))
 
 
 def test_scratch_is_private_writable_and_size_limited(bare, tmp_path):
-    out = run(bare, attempt("open('/tmp/note', 'w').write('hello')") + attempt("open('/tmp/big', 'wb').write(b'0' * (65 << 20))"))
+    out = run(
+        bare,
+        attempt("open('/tmp/note', 'w').write('hello')")
+        + attempt("open('/tmp/big', 'wb').write(b'0' * (65 << 20))"),
+    )
     assert "DONE 5" in out
     assert "REFUSED OSError" in out and "File too large" in out
     assert not os.path.exists("/tmp/note")  # the host's /tmp is another directory
 
 
-@pytest.mark.parametrize("path_kind", ["repository", "git-config", "tests", "venv-config", "home", "shadow", "host-secret"])
+@pytest.mark.parametrize(
+    "path_kind",
+    ["repository", "git-config", "tests", "venv-config", "home", "shadow", "host-secret"],
+)
 def test_reading_host_files_is_impossible(bare, secret_file, path_kind):
     path = {
         "repository": os.path.join(REPO, "README.md"),
@@ -101,21 +130,33 @@ def test_reading_host_files_is_impossible(bare, secret_file, path_kind):
         "shadow": "/etc/shadow",
         "host-secret": str(secret_file),
     }[path_kind]
-    out = run(bare, attempt(f"open({path!r}).read()") + attempt(f"__import__('os').stat({path!r})"))
+    out = run(
+        bare, attempt(f"open({path!r}).read()") + attempt(f"__import__('os').stat({path!r})")
+    )
     assert out.count("REFUSED") == 2, out
     assert SECRET not in out and "root:" not in out
 
 
 def test_stat_is_no_oracle_for_private_host_paths(bare):
-    out = run(bare, "import os\nprint([os.path.exists(p) for p in ('/etc/shadow', '/root/.ssh', '/etc/passwd', '/work')])")
-    assert out.strip() == "[False, False, False, " + str(os.path.isdir("/work") and "/work" in REPO) + "]"
+    out = run(
+        bare,
+        "import os\nprint([os.path.exists(p) for p in ('/etc/shadow', '/root/.ssh', "
+        "'/etc/passwd', '/work')])",
+    )
+    assert (
+        out.strip()
+        == "[False, False, False, " + str(os.path.isdir("/work") and "/work" in REPO) + "]"
+    )
 
 
 def test_proc_shows_no_host_process_and_no_host_environment(bare):
-    out = run(bare, "import os\nprint(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
-                    + attempt(f"open('/proc/{os.getpid()}/environ').read()")
-                    + attempt("open('/proc/1/environ', 'rb').read()"))  # fmt: skip
-    pids = eval(out.splitlines()[0])  # noqa: S307 - a list of small numbers printed by the test's own cell
+    out = run(
+        bare,
+        "import os\nprint(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+        + attempt(f"open('/proc/{os.getpid()}/environ').read()")
+        + attempt("open('/proc/1/environ', 'rb').read()"),
+    )
+    pids = eval(out.splitlines()[0])
     assert len(pids) <= 3  # bubblewrap's init, the worker (and at most a short-lived helper)
     assert SECRET not in out
     assert f"/proc/{os.getpid()}/environ" not in out or "REFUSED" in out.splitlines()[1]
@@ -133,14 +174,17 @@ def tcp_listener():
 def _no_connection(server: socket.socket) -> bool:
     try:
         server.accept()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return True
     return False
 
 
 def test_no_tcp_connection_reaches_the_host(bare, tcp_listener):
     port = tcp_listener.getsockname()[1]
-    out = run(bare, "import socket\n" + attempt(f"socket.create_connection(('127.0.0.1', {port}), timeout=1)"))
+    out = run(
+        bare,
+        "import socket\n" + attempt(f"socket.create_connection(('127.0.0.1', {port}), timeout=1)"),
+    )
     assert "REFUSED" in out and _no_connection(tcp_listener)
 
 
@@ -150,7 +194,14 @@ def test_no_udp_datagram_reaches_the_host():
     receiver.settimeout(0.5)
     port = receiver.getsockname()[1]
     with Kernel(make_frames(1), python_layer=False) as k:
-        out = run(k, "import socket\n" + attempt(f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'{SECRET}', ('127.0.0.1', {port}))"))
+        out = run(
+            k,
+            "import socket\n"
+            + attempt(
+                f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'{SECRET}', "
+                f"('127.0.0.1', {port}))"
+            ),
+        )
     with pytest.raises((socket.timeout, TimeoutError)):
         receiver.recv(100)
     receiver.close()
@@ -164,7 +215,9 @@ def test_no_unix_socket_connection(bare, tmp_path):
     os.chmod(path, 0o777)
     server.listen(1)
     server.settimeout(0.5)
-    out = run(bare, "import socket\n" + attempt(f"socket.socket(socket.AF_UNIX).connect({path!r})"))
+    out = run(
+        bare, "import socket\n" + attempt(f"socket.socket(socket.AF_UNIX).connect({path!r})")
+    )
     assert "REFUSED" in out and _no_connection(server)
     server.close()
 
@@ -179,37 +232,62 @@ def test_the_network_namespace_is_empty(bare):
 def test_exec_of_a_shell_is_denied(bare, tmp_path):
     tmp_path.chmod(0o777)
     canary = tmp_path / "exec-canary"
-    out = run(bare, "import os, subprocess\n"
-                    + attempt(f"subprocess.run(['/bin/sh', '-c', 'touch {canary}'])")
-                    + attempt(f"os.system('touch {canary}')")
-                    + attempt(f"os.execv('/bin/sh', ['sh', '-c', 'touch {canary}'])"))  # fmt: skip
+    out = run(
+        bare,
+        "import os, subprocess\n"
+        + attempt(f"subprocess.run(['/bin/sh', '-c', 'touch {canary}'])")
+        + attempt(f"os.system('touch {canary}')")
+        + attempt(f"os.execv('/bin/sh', ['sh', '-c', 'touch {canary}'])"),
+    )
     lines = out.splitlines()
-    assert lines[0].startswith("REFUSED PermissionError") and lines[2].startswith("REFUSED PermissionError"), out
+    assert lines[0].startswith("REFUSED PermissionError") and lines[2].startswith(
+        "REFUSED PermissionError"
+    ), out
     assert lines[1] == "DONE 32512", out  # system(): the shell could not be started (status 127)
     assert not canary.exists()
 
 
 def test_fork_and_threads_are_denied(bare):
-    out = run(bare, "import os, threading\n" + attempt("os.fork()") + attempt("threading.Thread(target=print).start()"))
-    assert "REFUSED PermissionError" in out and "REFUSED RuntimeError can't start new thread" in out
+    out = run(
+        bare,
+        "import os, threading\n"
+        + attempt("os.fork()")
+        + attempt("threading.Thread(target=print).start()"),
+    )
+    assert (
+        "REFUSED PermissionError" in out and "REFUSED RuntimeError can't start new thread" in out
+    )
 
 
 def test_ptrace_is_denied(bare):
-    out = run(bare, "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                    "print(libc.ptrace(16, 1, 0, 0), ctypes.get_errno())")  # PTRACE_ATTACH to the sandbox's init  # fmt: skip
+    out = run(
+        bare,
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        # PTRACE_ATTACH to the sandbox's init
+        "print(libc.ptrace(16, 1, 0, 0), ctypes.get_errno())",
+    )
     assert out.split() == ["-1", "1"]  # EPERM
 
 
 def test_no_new_namespaces_or_mounts(bare):
-    out = run(bare, "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                    "print(libc.unshare(0x40000000), ctypes.get_errno(), libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())")  # fmt: skip
+    out = run(
+        bare,
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x40000000), ctypes.get_errno(), libc.mount(b'none', "
+        "b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())",
+    )
     assert out.split() == ["-1", "1", "-1", "1"]
 
 
 def test_missing_layers_refuse_to_start_unless_allowed(monkeypatch):
-    weak = containment.LayerReport({"identity": True, "network": True, "filesystem": True, "seccomp": False}, {"seccomp": "not here"})
+    weak = containment.LayerReport(
+        {"identity": True, "network": True, "filesystem": True, "seccomp": False},
+        {"seccomp": "not here"},
+    )
     monkeypatch.setattr(containment, "probe", lambda: weak)
-    with pytest.raises(containment.SandboxUnavailable, match="missing seccomp.*not here.*allow_weaker_sandbox"):
+    with pytest.raises(
+        containment.SandboxUnavailable, match="missing seccomp.*not here.*allow_weaker_sandbox"
+    ):
         containment.require(allow_weaker=False)
     assert containment.require(allow_weaker=True) is weak
 

@@ -10,19 +10,22 @@ import uuid
 
 import pytest
 
-from spatialclaw_ros.kernel import Kernel, KernelConfig
-from spatialclaw_ros.kernel import containment
+from spatialclaw_ros.kernel import Kernel, KernelConfig, containment
 
 from .conftest import make_frames
 
 SECRET = "class-secret-" + uuid.uuid4().hex
 
-pytestmark = pytest.mark.skipif(containment.probe().missing != [], reason="containment layers missing here")
+pytestmark = pytest.mark.skipif(
+    containment.probe().missing != [], reason="containment layers missing here"
+)
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["python-layer-on", "python-layer-off"])
 def kernel(request):
-    with Kernel(make_frames(1), python_layer=request.param, config=KernelConfig(cell_timeout_s=20)) as k:
+    with Kernel(
+        make_frames(1), python_layer=request.param, config=KernelConfig(cell_timeout_s=20)
+    ) as k:
         k.run("kept = 41")
         yield k
 
@@ -66,7 +69,10 @@ def test_builtins_reached_through_a_module_attribute(kernel, secret_file):
 
 
 def test_globals_of_the_entry_points(kernel, canary):
-    result = kernel.run(f"g = ReturnAnswer.__func__.__globals__\ng['os'].system('touch {canary}')\nprint(g['os'].getuid())")
+    result = kernel.run(
+        f"g = ReturnAnswer.__func__.__globals__\ng['os'].system('touch {canary}')\n"
+        "print(g['os'].getuid())"
+    )
     check(kernel, result, canary)
     if not python_layer(kernel):
         assert result.stdout.strip() == "65534"
@@ -74,7 +80,10 @@ def test_globals_of_the_entry_points(kernel, canary):
 
 def test_code_generators_fed_with_cell_data(kernel, canary):
     field = f"a=__import__('os').system('touch {canary}')"
-    result = kernel.run(f"import dataclasses\nC = type('C', (), {{'__annotations__': {{{field!r}: int}}}})\ndataclasses.dataclass(C)")
+    result = kernel.run(
+        f"import dataclasses\nC = type('C', (), {{'__annotations__': {{{field!r}: "
+        f"int}}}})\ndataclasses.dataclass(C)"
+    )
     check(kernel, result, canary)
 
 
@@ -97,7 +106,9 @@ def test_native_modules_doing_io(kernel, canary):
         listener.accept()
     listener.close()
     assert not os.path.exists(f"{canary}.png")
-    fork_exec = kernel.run(f"import _posixsubprocess\n_posixsubprocess.fork_exec(['/bin/sh', '-c', 'touch {canary}'])")
+    fork_exec = kernel.run(
+        f"import _posixsubprocess\n_posixsubprocess.fork_exec(['/bin/sh', '-c', 'touch {canary}'])"
+    )
     assert fork_exec.status == "error"
     check(kernel, fork_exec, canary)
 
@@ -112,7 +123,9 @@ def test_pillow_screen_grab_opens_no_connection(kernel):
             continue
     assert listener is not None
     listener.settimeout(0.5)
-    result = kernel.run(f"from PIL import ImageGrab\nImageGrab.grab(xdisplay='127.0.0.1:{display}')")
+    result = kernel.run(
+        f"from PIL import ImageGrab\nImageGrab.grab(xdisplay='127.0.0.1:{display}')"
+    )
     assert result.status == "error"
     with pytest.raises((socket.timeout, TimeoutError)):
         listener.accept()
@@ -122,7 +135,10 @@ def test_pillow_screen_grab_opens_no_connection(kernel):
 
 def test_stride_tricks_cannot_harm_the_host(kernel):
     # a computed stride walks far outside the array: in the worker only, which dies and is replaced
-    result = kernel.run("a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), strides=(1 << 16,))\na[:] = 7")
+    result = kernel.run(
+        "a = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(1 << 20,), "
+        "strides=(1 << 16,))\na[:] = 7"
+    )
     assert result.status == "error"
     check(kernel, result)
     if not python_layer(kernel):

@@ -1,14 +1,16 @@
-"""The kernel's behaviour as agent code sees it: state, rollback, images, answers, tools, feedback."""
+"""The kernel's behaviour as agent code sees it: state, rollback, images, answers, tools,
+feedback."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from .conftest import BOX, BrightestSpotVLM, FailingPerception, SensorPerception, make_frames
 from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.kernel import Kernel, KernelConfig
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance
+
+from .conftest import BOX, BrightestSpotVLM, FailingPerception, SensorPerception, make_frames
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,9 @@ def services():
 @pytest.fixture(scope="module")
 def kernel(services):
     perception, vlm = services
-    with Kernel(make_frames(), perception=perception, vlm=vlm, options=["A. left", "B. right"]) as k:
+    with Kernel(
+        make_frames(), perception=perception, vlm=vlm, options=["A. left", "B. right"]
+    ) as k:
         yield k
 
 
@@ -65,7 +69,8 @@ def test_plt_show_and_open_figures_are_captured(kernel):
     result = kernel.run("plt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0, 1], [1, 0])\nplt.show()")
     assert [i.shape for i in result.images] == [(150, 200, 3)]
     result = kernel.run("fig, ax = plt.subplots(figsize=(2, 2), dpi=50)\nax.plot([1, 2])")
-    assert [i.shape for i in result.images] == [(100, 100, 3)]  # left open: attached at the end, like a notebook
+    # left open: attached at the end, like a notebook
+    assert [i.shape for i in result.images] == [(100, 100, 3)]
 
 
 def test_image_budget_is_per_episode():
@@ -73,13 +78,20 @@ def test_image_budget_is_per_episode():
         first = k.run("show(InputImages[0])")
         second = k.run("show(InputImages[0], InputImages[0])")
     assert len(first.images) == 1 and len(second.images) == 1
-    assert second.warnings == ["show(): the image budget for this episode is used up; image not attached"]
+    assert second.warnings == [
+        "show(): the image budget for this episode is used up; image not attached"
+    ]
     assert k.images_left == 0
 
 
 @pytest.mark.parametrize(
     ("code", "answer"),
-    [("ReturnAnswer('B')", "B"), ("ReturnAnswer(3)", 3), ("ReturnAnswer(2.5)", 2.5), ("ReturnAnswer(np.float64(1.25))", 1.25)],
+    [
+        ("ReturnAnswer('B')", "B"),
+        ("ReturnAnswer(3)", 3),
+        ("ReturnAnswer(2.5)", 2.5),
+        ("ReturnAnswer(np.float64(1.25))", 1.25),
+    ],
 )
 def test_return_answer_keeps_type_and_value(kernel, code, answer):
     result = kernel.run(code)
@@ -87,7 +99,9 @@ def test_return_answer_keeps_type_and_value(kernel, code, answer):
     assert f"answer submitted: {answer}" in result.feedback
 
 
-@pytest.mark.parametrize("code", ["ReturnAnswer([1, 2])", "ReturnAnswer(True)", "ReturnAnswer(float('nan'))"])
+@pytest.mark.parametrize(
+    "code", ["ReturnAnswer([1, 2])", "ReturnAnswer(True)", "ReturnAnswer(float('nan'))"]
+)
 def test_return_answer_rejects_other_values(kernel, code):
     result = kernel.run(code)
     assert result.status == "error" and result.answer is None
@@ -100,7 +114,10 @@ def test_answer_of_a_failed_cell_is_discarded(kernel):
 
 
 def test_metadata_describes_the_inputs(kernel):
-    result = kernel.run("print(Metadata.frame_count, Metadata.fps, Metadata.duration, Metadata.timestamps, Metadata.options)")
+    result = kernel.run(
+        "print(Metadata.frame_count, Metadata.fps, Metadata.duration, "
+        "Metadata.timestamps, Metadata.options)"
+    )
     assert result.stdout == "4 2.0 1.5 [0.0, 0.5, 1.0, 1.5] ['A. left', 'B. right']\n"
     frame = kernel.run("f = InputImages[2]\nprint(f.frame_index, f.timestamp, f.camera, f.shape)")
     assert frame.stdout == "20 101.0 front (48, 64, 3)\n"
@@ -113,16 +130,25 @@ def test_frames_are_read_only(kernel):
 
 def test_several_videos_get_numbered_names():
     with Kernel([make_frames(2, "a"), make_frames(3, "b")]) as k:
-        result = k.run("print(len(InputImages_1), len(InputImages_2), len(InputImages), InputImages_2[0].video)")
+        result = k.run(
+            "print(len(InputImages_1), len(InputImages_2), len(InputImages), "
+            "InputImages_2[0].video)"
+        )
     assert result.stdout == "2 3 5 1\n"
 
 
 def test_reconstruct_proxy_returns_host_depth(kernel, services):
-    code = "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\nprint(r.frame_indices, float(r.depth[30, 0, 0]), r.depth.dtype)"
+    code = (
+        "r = tools.Reconstruct(InputImages, frame_indices=[10, 30])\n"
+        "print(r.frame_indices, float(r.depth[30, 0, 0]), r.depth.dtype)"
+    )
     result = kernel.run(code)
     assert result.stdout == "[10, 30] 3.5 float32\n"
     assert result.tool_calls == ["tools.Reconstruct"]
-    assert result.variables["r"] == "Reconstruction: 2 frames 64x48, metric, backend sensor, world map"
+    assert (
+        result.variables["r"]
+        == "Reconstruction: 2 frames 64x48, metric, backend sensor, world map"
+    )
 
 
 def test_sam3_proxy_text_and_points(kernel):
@@ -130,7 +156,8 @@ def test_sam3_proxy_text_and_points(kernel):
         "seg = tools.SAM3.segment(InputImages[0], text='red box')\n"
         "m = seg.masks[0]\n"
         "print(m.label, tools.Mask.area(m), tools.Mask.bbox(m))\n"
-        "print(tools.SAM3.exists(InputImages, 'red box'), tools.SAM3.exists(InputImages[0], 'chair'))\n"
+        "print(tools.SAM3.exists(InputImages, 'red box'), "
+        "tools.SAM3.exists(InputImages[0], 'chair'))\n"
         "pts = tools.SAM3.segment(InputImages[1], points=[[25, 12]])\n"
         "print(len(pts.masks), pts.masks[0].frame_index)"
     )
@@ -142,14 +169,21 @@ def test_sam3_proxy_text_and_points(kernel):
 @pytest.mark.parametrize(
     "code, message",
     [
-        ("tools.SAM3.segment(InputImages[0], points=[[25, 12]], point_labels=[1, 0])",
-         "PerceptionError: point_labels must have one entry (1 or 0) per point"),
-        ("tools.SAM3.propagate(InputImages[:2], text='red box', prompt_frame=20)",
-         "PerceptionError: prompt_frame 20 is not among frame_indices [0, 10]"),
-        ("tools.SAM3.segment(InputImages[0], box=[30, 10, 20, 19])",
-         "PerceptionError: box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > y0, got [30.0, 10.0, 20.0, 19.0]"),
+        (
+            "tools.SAM3.segment(InputImages[0], points=[[25, 12]], point_labels=[1, 0])",
+            "PerceptionError: point_labels must have one entry (1 or 0) per point",
+        ),
+        (
+            "tools.SAM3.propagate(InputImages[:2], text='red box', prompt_frame=20)",
+            "PerceptionError: prompt_frame 20 is not among frame_indices [0, 10]",
+        ),
+        (
+            "tools.SAM3.segment(InputImages[0], box=[30, 10, 20, 19])",
+            "PerceptionError: box must be x0, y0, x1, y1 pixels with x1 > x0 and y1 > "
+            "y0, got [30.0, 10.0, 20.0, 19.0]",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_segment_requests_are_refused_on_the_host(kernel, services, code, message):
     perception, _ = services
     before = list(perception.calls)
@@ -179,7 +213,8 @@ def test_vlm_proxy_records_queries(kernel, frames):
 
 def test_objects_and_distances_are_collected(kernel):
     result = kernel.run(
-        "chair = tools.Geometry.box_from_points([[0, 0, 1], [1, 1, 2]], 'chair', world_frame='map')\n"
+        "chair = tools.Geometry.box_from_points([[0, 0, 1], [1, 1, 2]], 'chair', "
+        "world_frame='map')\n"
         "found = {'all': [chair]}\n"
         "gap = tools.Geometry.object_distance([[0, 0, 0]], [[3, 4, 0], [6, 8, 0]], 'p', 'q')"
     )
@@ -204,13 +239,19 @@ def test_perception_failure_is_reported_as_perception(frames):
         result = k.run("r = tools.Reconstruct(InputImages)")
         after = k.run("print('still alive')")
     assert result.error_kind == "perception"
-    assert result.error == "Error on line 1: r = tools.Reconstruct(InputImages)\nHostServiceError: RuntimeError: depth model crashed"
+    assert (
+        result.error == "Error on line 1: r = tools.Reconstruct(InputImages)\n"
+        "HostServiceError: RuntimeError: depth model crashed"
+    )
     assert after.stdout == "still alive\n"
 
 
 def test_feedback_format_exact():
     with Kernel(make_frames(2)) as k:
-        ok = k.run("d = tools.Geometry.distance([0, 0, 0], [3, 4, 0])\nprint('distance', d)\nshow(InputImages[0])\nReturnAnswer(d)")
+        ok = k.run(
+            "d = tools.Geometry.distance([0, 0, 0], [3, 4, 0])\nprint('distance', d)\n"
+            "show(InputImages[0])\nReturnAnswer(d)"
+        )
         bad = k.run("print('before')\nzz = 1\nundefined_name")
     assert ok.feedback == (
         "[step 1] success\n"
@@ -244,7 +285,9 @@ def test_empty_cell_says_no_output(kernel):
 
 
 def test_bad_inputs_are_refused_clearly(frames):
-    duplicate = FrameSet([Frame(np.zeros((4, 4, 3), np.uint8)), Frame(np.zeros((4, 4, 3), np.uint8))])
+    duplicate = FrameSet(
+        [Frame(np.zeros((4, 4, 3), np.uint8)), Frame(np.zeros((4, 4, 3), np.uint8))]
+    )
     with pytest.raises(ValueError, match="repeated Frame.index"):
         Kernel(duplicate)
     with pytest.raises(TypeError, match="FrameSet"):
@@ -254,14 +297,24 @@ def test_bad_inputs_are_refused_clearly(frames):
 
 
 def test_metadata_carries_intrinsics(kernel):
-    assert kernel.run("print(Metadata.intrinsics.fx, Metadata.intrinsics.matrix()[0, 2])").stdout == "50.0 31.5\n"
+    assert (
+        kernel.run("print(Metadata.intrinsics.fx, Metadata.intrinsics.matrix()[0, 2])").stdout
+        == "50.0 31.5\n"
+    )
 
 
 def test_agent_defined_classes_are_summarised_without_harming_the_worker(kernel):
     # Describing a class must not compile a signature (refused by the sandbox), and a value
     # that breaks while being described must not take the worker down with it.
-    step = kernel.run("class Marker:\n    pass\n\nclass Loud(list):\n    def __len__(self):\n        raise ValueError('no')\n\nloud = Loud()")
+    step = kernel.run(
+        "class Marker:\n    pass\n\nclass Loud(list):\n    def __len__(self):\n"
+        "        raise ValueError('no')\n\nloud = Loud()"
+    )
     assert step.status == "success", step.error
-    assert step.variables == {"Marker": "class Marker", "Loud": "class Loud", "loud": "Loud (not summarised: ValueError)"}
+    assert step.variables == {
+        "Marker": "class Marker",
+        "Loud": "class Loud",
+        "loud": "Loud (not summarised: ValueError)",
+    }
     after = kernel.run("print(type(loud) is Loud, Marker is not None)")
     assert after.status == "success" and after.stdout == "True True\n" and not after.restarted

@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-from spatialclaw_ros.kernel import Kernel, KernelConfig
-from spatialclaw_ros.kernel import containment
+from spatialclaw_ros.kernel import Kernel, KernelConfig, containment
 
 from .conftest import make_frames
 
-pytestmark = pytest.mark.skipif(containment.probe().missing != [], reason="containment layers missing here")
+pytestmark = pytest.mark.skipif(
+    containment.probe().missing != [], reason="containment layers missing here"
+)
 
 # The cell's code: write `payload` (bytes built by the cell) raw into the channel, as an
 # escaped worker would, then finish normally.
@@ -22,7 +23,8 @@ SEND = """\
 import msgpack, os, socket, struct, sys
 channel = socket.socket(fileno=os.dup(int(sys.argv[-1])))
 def frame(body, buffers=(), shared=0):
-    return struct.pack('<III', len(body), len(buffers), shared) + b''.join(struct.pack('<q', len(b)) for b in buffers) + body + b''.join(buffers)
+    return struct.pack('<III', len(body), len(buffers), shared) + b''.join(struct.pack('<q',
+    len(b)) for b in buffers) + body + b''.join(buffers)
 """
 
 
@@ -30,8 +32,10 @@ def nested_tuples(depth: int) -> str:
     return (
         "inner = msgpack.packb(None)\n"
         f"for _ in range({depth}):\n"
-        "    inner = msgpack.packb(msgpack.ExtType(2, msgpack.packb([msgpack.ExtType(2, inner)])))\n"
-        "body = msgpack.packb({'op': 'call', 'step': STEP, 'name': 'reconstruct', 'args': {'video': msgpack.ExtType(2, inner)}})\n"
+        "    inner = msgpack.packb(msgpack.ExtType(2, msgpack.packb([msgpack.ExtType(2, "
+        "inner)])))\n"
+        "body = msgpack.packb({'op': 'call', 'step': STEP, 'name': 'reconstruct', "
+        "'args': {'video': msgpack.ExtType(2, inner)}})\n"
     )
 
 
@@ -39,12 +43,28 @@ CASES = {
     "10000-deep-nesting": "body = b'\\x91' * 10000 + b'\\xc0'\nchannel.sendall(frame(body))",
     "deep-tuple-argument": nested_tuples(200) + "channel.sendall(frame(body))",
     "huge-declared-body": "channel.sendall(struct.pack('<III', 2**31 - 1, 0, 0))",
-    "huge-declared-buffer": "channel.sendall(struct.pack('<III', 1, 1, 0) + struct.pack('<q', 2**40))",
-    "declared-shared-memory": "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + struct.pack('<q', 10))",
-    "many-empty-maps": "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\nchannel.sendall(frame(body))",
-    "oversized-body": "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\nchannel.sendall(frame(body))",
-    "reply-out-of-turn": "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, 'status': 'success'})))",
-    "unknown-operation": "channel.sendall(frame(msgpack.packb({'op': 'shell', 'step': STEP, 'cmd': 'id'})))",
+    "huge-declared-buffer": (
+        "channel.sendall(struct.pack('<III', 1, 1, 0) + struct.pack('<q', 2**40))"
+    ),
+    "declared-shared-memory": (
+        "channel.sendall(struct.pack('<III', 1, 1, 1) + struct.pack('<q', -1) + "
+        "struct.pack('<q', 10))"
+    ),
+    "many-empty-maps": (
+        "body = b'\\xdd' + struct.pack('>I', 3_000_000) + b'\\x80' * 3_000_000\n"
+        "channel.sendall(frame(body))"
+    ),
+    "oversized-body": (
+        "body = msgpack.packb({'op': 'done', 'step': STEP, 'stdout': 'x' * (5 << 20)})\n"
+        "channel.sendall(frame(body))"
+    ),
+    "reply-out-of-turn": (
+        "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP + 7, "
+        "'status': 'success'})))"
+    ),
+    "unknown-operation": (
+        "channel.sendall(frame(msgpack.packb({'op': 'shell', 'step': STEP, 'cmd': 'id'})))"
+    ),
     "garbage": "channel.sendall(frame(bytes(range(256)) * 64))",
 }
 
@@ -72,16 +92,22 @@ def test_the_host_survives_refuses_and_restores(kernel, case):
 
 
 def test_a_forged_reply_of_the_running_step_is_caught_at_the_next_step(kernel):
-    forged = SEND + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': 'success', 'stdout': 'forged'})))"
+    forged = (
+        SEND + "channel.sendall(frame(msgpack.packb({'op': 'done', 'step': STEP, 'status': "
+        "'success', 'stdout': 'forged'})))"
+    )
     first = kernel.run(forged.replace("STEP", str(kernel.step + 1)))
-    assert first.stdout == "forged"  # this step's report is the forgery: the worker owns its own report
+    # this step's report is the forgery: the worker owns its own report
+    assert first.stdout == "forged"
     second = kernel.run("print('next')")  # ... but the real report that follows is out of turn
     assert second.status == "error" and "out of turn" in second.error and second.restarted
     assert kernel.run("print(kept, 'again')").stdout == "41 again\n"
 
 
 def test_cells_and_images_are_bounded():
-    with Kernel(make_frames(1), config=KernelConfig(max_cell_chars=1000, max_images_per_step=3)) as k:
+    with Kernel(
+        make_frames(1), config=KernelConfig(max_cell_chars=1000, max_images_per_step=3)
+    ) as k:
         started = time.monotonic()
         long_cell = k.run("x = 1\n" * 2_000_000)  # 12 MB
         assert time.monotonic() - started < 1.0

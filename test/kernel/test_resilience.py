@@ -18,7 +18,10 @@ def test_infinite_loop_is_stopped_and_state_is_restored():
         after = k.run("print(keep, float(r.depth[10, 0, 0]))")
     assert looping.status == "error" and looping.error_kind == "timeout" and looping.restarted
     assert looping.error == "TimeoutError: the cell ran longer than 2 s and was stopped"
-    assert looping.note == "the kernel was restarted and steps [1] were re-run: earlier variables are restored"
+    assert (
+        looping.note
+        == "the kernel was restarted and steps [1] were re-run: earlier variables are restored"
+    )
     assert after.stdout == "7 2.5\n"
     assert perception.calls == ["reconstruct"]  # the re-run used the recorded reply
 
@@ -31,7 +34,9 @@ def test_allocation_beyond_the_limit_fails_clearly_and_the_kernel_goes_on():
         after = k.run("print(small.sum(), 'huge' in dir(), 'chunks' in dir())")
     for result in (big, grow):
         assert result.status == "error" and result.error_kind == "memory" and not result.restarted
-        assert result.error.endswith("MemoryError: the cell ran out of memory (the kernel is limited to 1024 MiB)")
+        assert result.error.endswith(
+            "MemoryError: the cell ran out of memory (the kernel is limited to 1024 MiB)"
+        )
     assert after.stdout == "3 False False\n"
 
 
@@ -42,15 +47,24 @@ def test_a_killed_worker_is_replaced_before_the_next_cell():
         k._worker.process.wait()
         result = k.run("print(x * 2)")
     assert result.restarted and result.stdout == "10\n"
-    assert result.note == "the kernel was restarted and steps [1] were re-run: earlier variables are restored"
+    assert (
+        result.note
+        == "the kernel was restarted and steps [1] were re-run: earlier variables are restored"
+    )
 
 
 def test_without_restore_the_note_says_state_is_gone():
-    with Kernel(make_frames(1), config=KernelConfig(cell_timeout_s=1, restore_on_restart=False)) as k:
+    with Kernel(
+        make_frames(1), config=KernelConfig(cell_timeout_s=1, restore_on_restart=False)
+    ) as k:
         k.run("x = 5")
         looping = k.run("while True: pass")
         after = k.run("x")
-    assert looping.note == "the kernel was restarted; variables from earlier steps are gone, re-create what you need"
+    assert (
+        looping.note
+        == "the kernel was restarted; variables from earlier steps are gone, re-create "
+        "what you need"
+    )
     assert after.error_kind == "code" and "NameError" in after.error
 
 

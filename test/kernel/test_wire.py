@@ -17,7 +17,10 @@ from spatialclaw_ros.perception.types import Box3D, Reconstruction
 @pytest.fixture
 def pair():
     a, b = socket.socketpair()
-    yield Channel(a, WIRE_TYPES, WIRE_TYPES), Channel(b, RESULT_TYPES, RESULT_TYPES, limits=WireLimits(max_total_bytes=10_000))
+    yield (
+        Channel(a, WIRE_TYPES, WIRE_TYPES),
+        Channel(b, RESULT_TYPES, RESULT_TYPES, limits=WireLimits(max_total_bytes=10_000)),
+    )
     a.close()
     b.close()
 
@@ -36,7 +39,19 @@ def test_round_trip_keeps_arrays_tuples_and_known_dataclasses():
 
 def test_unknown_dataclass_is_refused(pair):
     host_side, worker_side = pair
-    host_side.send({"r": Reconstruction(np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 3, 3)), np.zeros((1, 4, 4)), True, [0], "x")})
+    host_side.send(
+        {
+            "r": Reconstruction(
+                np.zeros((1, 1, 1)),
+                np.zeros((1, 1, 1)),
+                np.zeros((1, 3, 3)),
+                np.zeros((1, 4, 4)),
+                True,
+                [0],
+                "x",
+            )
+        }
+    )
     with pytest.raises(WireError, match="unknown type 'Reconstruction'"):
         worker_side.receive()
 
@@ -46,7 +61,9 @@ def test_object_arrays_are_never_sent_or_accepted(pair):
     with pytest.raises(TypeError, match="dtype object"):
         host_side.send(np.array([object()]))
     body = msgpack.packb(msgpack.ExtType(1, msgpack.packb(["|O", [1], 0])))
-    host_side.sock.sendall(struct.pack("<III", len(body), 1, 0) + struct.pack("<q", 8) + body + b"\0" * 8)
+    host_side.sock.sendall(
+        struct.pack("<III", len(body), 1, 0) + struct.pack("<q", 8) + body + b"\0" * 8
+    )
     with pytest.raises(WireError, match="refusing array dtype"):
         worker_side.receive()
 

@@ -12,8 +12,12 @@ import pytest
 
 from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsics, look_at, render
 
-RED_BOX = SceneObject("red box", "box", (200, 30, 30), center=(3.0, 0.0, 0.5), size=(0.6, 0.8, 1.0))
-BLUE_CHAIR = SceneObject("blue_chair", "box", (30, 30, 200), center=(3.0, 1.5, 0.5), size=(0.6, 0.5, 1.0))
+RED_BOX = SceneObject(
+    "red box", "box", (200, 30, 30), center=(3.0, 0.0, 0.5), size=(0.6, 0.8, 1.0)
+)
+BLUE_CHAIR = SceneObject(
+    "blue_chair", "box", (30, 30, 200), center=(3.0, 1.5, 0.5), size=(0.6, 0.5, 1.0)
+)
 EYE = (0.0, 0.0, 0.5)  # level with the boxes' centres and inside the red box's y-z extent
 
 
@@ -23,12 +27,15 @@ def two_box_scene() -> Scene:
 
 def front_view(width: int = 640, height: int = 480):
     """One frame looking along +x at both boxes: the red box shows only its front face."""
-    return render(two_box_scene(), [look_at(EYE, (3.0, 0.0, 0.5))], default_intrinsics(width, height))
+    return render(
+        two_box_scene(), [look_at(EYE, (3.0, 0.0, 0.5))], default_intrinsics(width, height)
+    )
 
 
 @pytest.fixture(scope="session")
 def small_clip():
-    """Three small frames from a camera moving sideways (collinear centres), with depth and poses."""
+    """Three small frames from a camera moving sideways (collinear centres), with depth and
+    poses."""
     poses = [look_at((0.0, y, 0.5), (3.0, y, 0.5)) for y in (-0.3, 0.0, 0.3)]
     return render(two_box_scene(), poses, default_intrinsics(80, 60))
 
@@ -72,8 +79,12 @@ def random_frames():
 
     def make(n: int, height: int = 60, width: int = 80, seed: int = 0) -> FrameSet:
         rng = np.random.default_rng(seed)
-        return FrameSet([Frame(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), index=10 + i)
-                         for i in range(n)])
+        return FrameSet(
+            [
+                Frame(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), index=10 + i)
+                for i in range(n)
+            ]
+        )
 
     return make
 

@@ -47,7 +47,8 @@ def running(app):
 
 
 def tiny_frames(n: int = 2, width: int = 16, height: int = 12):
-    """`n` small rendered RGB-D frames with intrinsics, poses and labels (fast to decode and serve)."""
+    """`n` small rendered RGB-D frames with intrinsics, poses and labels (fast to decode and
+    serve)."""
     from .conftest import two_box_scene
 
     poses = [look_at((0.0, y, 0.5), (3.0, y, 0.5)) for y in np.linspace(-0.2, 0.2, n)]
@@ -61,13 +62,20 @@ def frames_request(frames, **meta):
 
 def segment_request(frames, **request_fields):
     meta, arrays = wire.encode_frames(frames)
-    fields = {"frame_indices": [frames[0].index], "text": "red box", "prompt_frame": None, "threshold": None,
-              "label": None, **request_fields}
+    fields = {
+        "frame_indices": [frames[0].index],
+        "text": "red box",
+        "prompt_frame": None,
+        "threshold": None,
+        "label": None,
+        **request_fields,
+    }
     return {**meta, "request": fields}, arrays
 
 
 def zip_bomb(decompressed_bytes: int = 3 << 30, block: int = 16 << 20) -> bytes:
-    """An npz whose one array (`image_0`, uint8 zeros) inflates from about 3 MB to `decompressed_bytes`.
+    """An npz whose one array (`image_0`, uint8 zeros) inflates from about 3 MB to
+    `decompressed_bytes`.
 
     Written by hand: after a full flush a deflate stream restarts, so each further block of zeros
     compresses to the same bytes and is repeated rather than compressed again."""
@@ -75,11 +83,13 @@ def zip_bomb(decompressed_bytes: int = 3 << 30, block: int = 16 << 20) -> bytes:
     assert len(header) == 128 and decompressed_bytes % block == 0
     zeros = bytes(block)
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    first = compressor.compress(header + zeros[len(header):]) + compressor.flush(zlib.Z_FULL_FLUSH)
+    first = compressor.compress(header + zeros[len(header) :]) + compressor.flush(
+        zlib.Z_FULL_FLUSH
+    )
     repeated = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
     blocks = decompressed_bytes // block
     data = first + repeated * (blocks - 1) + compressor.flush()
-    crc = zlib.crc32(zeros[len(header):], zlib.crc32(header))
+    crc = zlib.crc32(zeros[len(header) :], zlib.crc32(header))
     for _ in range(blocks - 1):
         crc = zlib.crc32(zeros, crc)
     return _zip_one(b"image_0.npy", data, crc, decompressed_bytes)
@@ -105,9 +115,29 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
 
 def _zip_one(name: bytes, data: bytes, crc: int, size: int) -> bytes:
     """A zip archive of one deflated entry of `size` bytes whose compressed form is `data`."""
-    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size, len(name), 0)
-    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc, len(data), size,
-                          len(name), 0, 0, 0, 0, 0, 0)
+    local = struct.pack(
+        "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size, len(name), 0
+    )
+    central = struct.pack(
+        "<4sHHHHHHIIIHHHHHII",
+        b"PK\x01\x02",
+        20,
+        20,
+        0,
+        8,
+        0,
+        0x21,
+        crc,
+        len(data),
+        size,
+        len(name),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     body = local + name + data
     directory = central + name
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(directory), len(body), 0)

@@ -11,13 +11,17 @@ REPO = Path(__file__).resolve().parents[2]
 def test_yaml_then_environment_then_overrides(monkeypatch):
     monkeypatch.setenv("SPATIALCLAW_PERCEPTION_DEVICE", "cuda:1")
     monkeypatch.setenv("SPATIALCLAW_PERCEPTION_CHUNK_SIZE", "8")
-    config = PerceptionConfig.load(REPO / "config" / "perception.yaml", {"segment_backend": "labels"})
+    config = PerceptionConfig.load(
+        REPO / "config" / "perception.yaml", {"segment_backend": "labels"}
+    )
     assert (config.reconstruct_backend, config.segment_backend) == ("da3", "labels")
     assert config.device == "cuda:1" and config.chunk_size == 8
 
 
 def test_bad_settings_are_named():
-    with pytest.raises(PerceptionError, match="reconstruct_backend must be one of da3, sensor, fused"):
+    with pytest.raises(
+        PerceptionError, match="reconstruct_backend must be one of da3, sensor, fused"
+    ):
         PerceptionConfig(reconstruct_backend="lidar")
     with pytest.raises(PerceptionError, match="unknown perception settings: colour"):
         PerceptionConfig.load(overrides={"colour": "red"})
@@ -39,7 +43,9 @@ def test_serve_perception_token_from_flag_then_environment(monkeypatch):
     from spatialclaw_ros.perception import cli, service
 
     tokens = []
-    monkeypatch.setattr(service, "create_app", lambda perception, token, limit: tokens.append(token))
+    monkeypatch.setattr(
+        service, "create_app", lambda perception, token, limit: tokens.append(token)
+    )
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())

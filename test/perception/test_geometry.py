@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.bev import MAX_SCENE_POINTS, _scene_points
+from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.geometry import closest_points
 from spatialclaw_ros.perception.types import Reconstruction
 
@@ -51,7 +51,9 @@ def test_bev_scene_points_are_every_step_th_pixel_of_the_point_maps():
     poses = np.stack([np.eye(4)] * n)
     poses[:, :3, 3] = rng.normal(size=(n, 3))
     poses[1, :3, :3] = [[0, -1, 0], [1, 0, 0], [0, 0, 1]]
-    reconstruction = Reconstruction(depth, np.ones_like(depth), np.stack([k] * n), poses, True, [4, 8, 9], "test")
+    reconstruction = Reconstruction(
+        depth, np.ones_like(depth), np.stack([k] * n), poses, True, [4, 8, 9], "test"
+    )
     step = int(np.sqrt(h * w * n / MAX_SCENE_POINTS))
     assert step == 3  # the grid really skips pixels
     expected = []

@@ -49,7 +49,9 @@ def test_text_prompt_propagates_through_a_clip(sam3, random_frames):
 
 def test_point_prompt_propagates_both_ways_from_the_prompt_frame(sam3, random_frames):
     frames = random_frames(3)
-    result = sam3.segment(frames, SegmentRequest([10, 11, 12], points=np.array([[20, 30]]), prompt_frame=11))
+    result = sam3.segment(
+        frames, SegmentRequest([10, 11, 12], points=np.array([[20, 30]]), prompt_frame=11)
+    )
     assert [m.frame_index for m in result.for_object(1)] == [10, 11, 12]
     assert_masks_fit(result, frames)
 
@@ -73,4 +75,6 @@ def test_bad_prompts_are_refused_before_the_model_runs(sam3, random_frames):
     with pytest.raises(PerceptionError, match="text prompt is empty"):
         sam3.segment(frames, SegmentRequest([10], text="  "))
     with pytest.raises(PerceptionError, match="could not load"):
-        Sam3Segmenter("/nonexistent/sam3", device="cpu").segment(frames, SegmentRequest([10], text="cup"))
+        Sam3Segmenter("/nonexistent/sam3", device="cpu").segment(
+            frames, SegmentRequest([10], text="cup")
+        )

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from spatialclaw_ros.frames import Frame, FrameSet
-from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, SegmentRequest, build_perception
+from spatialclaw_ros.perception import (
+    PerceptionConfig,
+    PerceptionError,
+    SegmentRequest,
+    build_perception,
+)
 from spatialclaw_ros.perception.depth import decode_depth
 from spatialclaw_ros.perception.labels import names_match
 
@@ -14,7 +19,9 @@ from .conftest import BLUE_CHAIR, RED_BOX
 
 
 def sensor_labels():
-    return build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    return build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
 
 
 def red_front_face_centre() -> np.ndarray:
@@ -65,7 +72,9 @@ def test_labels_and_sensor_give_the_exact_distance_between_two_objects(front_fra
     red = perception.segment(front_frames, SegmentRequest([0], text="red box"))
     chair = perception.segment(front_frames, SegmentRequest([0], text="blue chair"))
     distance = reconstruction.distance_between(red, chair)
-    gap = (BLUE_CHAIR.center[1] - BLUE_CHAIR.size[1] / 2) - (RED_BOX.center[1] + RED_BOX.size[1] / 2)
+    gap = (BLUE_CHAIR.center[1] - BLUE_CHAIR.size[1] / 2) - (
+        RED_BOX.center[1] + RED_BOX.size[1] / 2
+    )
     assert abs(distance.closest - gap) < 0.01
     assert (distance.label_a, distance.label_b) == ("red box", "blue_chair")
     assert distance.world_frame == "map"
@@ -73,7 +82,13 @@ def test_labels_and_sensor_give_the_exact_distance_between_two_objects(front_fra
 
 
 def test_two_views_recover_the_whole_box():
-    from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsics, look_at, render
+    from spatialclaw_ros.eval.synthetic import (
+        Scene,
+        SceneObject,
+        default_intrinsics,
+        look_at,
+        render,
+    )
 
     box = SceneObject("crate", "box", (90, 160, 60), center=(1.0, 0.0, 0.5), size=(0.6, 0.8, 1.0))
     poses = [look_at((-3.0, 0.0, 0.5), (1.0, 0.0, 0.5)), look_at((3.8, 0.0, 0.5), (1.0, 0.0, 0.5))]
@@ -92,7 +107,8 @@ def test_two_views_recover_the_whole_box():
     np.testing.assert_allclose(oriented.rotation.T @ oriented.rotation, np.eye(3), atol=1e-9)
     per_frame = crate.points(reconstruction)
     assert sorted(per_frame) == [0, 1]
-    assert per_frame[0][:, 0].max() < 0.71 and per_frame[1][:, 0].min() > 1.29  # front face, back face
+    # front face, back face
+    assert per_frame[0][:, 0].max() < 0.71 and per_frame[1][:, 0].min() > 1.29
 
 
 def test_bev_draws_objects_and_the_camera_path(front_frames):
@@ -101,14 +117,25 @@ def test_bev_draws_objects_and_the_camera_path(front_frames):
     red = perception.segment(front_frames, SegmentRequest([0], text="red box"))
     image = reconstruction.bev([reconstruction.box_3d(red)], masks=red, size_px=300)
     assert image.shape == (300, 300, 3) and image.dtype == np.uint8
-    orange = (image[:, :, 0] > 200) & (image[:, :, 1] > 100) & (image[:, :, 1] < 180) & (image[:, :, 2] < 80)
+    orange = (
+        (image[:, :, 0] > 200)
+        & (image[:, :, 1] > 100)
+        & (image[:, :, 1] < 180)
+        & (image[:, :, 2] < 80)
+    )
     assert orange.sum() > 20  # the highlighted object points are drawn
 
 
 @pytest.mark.parametrize(
     "query, name, expected",
-    [("red chair", "red_chair", True), ("Red Chair", "red chair", True), ("chair", "red_chair", True),
-     ("the red chairs", "red-chair", True), ("table", "red_chair", False), ("glass", "glass", True)],
+    [
+        ("red chair", "red_chair", True),
+        ("Red Chair", "red chair", True),
+        ("chair", "red_chair", True),
+        ("the red chairs", "red-chair", True),
+        ("table", "red_chair", False),
+        ("glass", "glass", True),
+    ],
 )
 def test_label_names_match_words(query, name, expected):
     assert names_match(query, name) is expected
@@ -128,7 +155,9 @@ def test_point_and_box_prompts_pick_the_labelled_instance(front_frames):
     ys, xs = np.nonzero(labels == 2)  # the blue chair
     point = SegmentRequest([0], points=np.array([[xs[len(xs) // 2], ys[len(ys) // 2]]]))
     assert perception.segment(front_frames, point).best().label == "blue_chair"
-    box = SegmentRequest([0], box=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]), label="thing")
+    box = SegmentRequest(
+        [0], box=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]), label="thing"
+    )
     result = perception.segment(front_frames, box).best()
     assert result.label == "thing" and np.array_equal(result.mask, labels == 2)
     with pytest.raises(PerceptionError, match="background"):
@@ -148,7 +177,9 @@ def test_bad_input_gets_clear_errors(front_frames):
     all_nan = with_depth(front_frames, np.full(frame.depth.shape, np.nan, np.float32))
     with pytest.raises(PerceptionError, match="no valid depth"):
         perception.reconstruct(all_nan)
-    two_unposed = FrameSet([dataclasses.replace(frame, pose=None), dataclasses.replace(frame, index=1, pose=None)])
+    two_unposed = FrameSet(
+        [dataclasses.replace(frame, pose=None), dataclasses.replace(frame, index=1, pose=None)]
+    )
     with pytest.raises(PerceptionError, match="no camera pose"):
         perception.reconstruct(two_unposed)
     with pytest.raises(PerceptionError, match="not in the frame set"):
@@ -162,9 +193,12 @@ def test_bad_input_gets_clear_errors(front_frames):
     with pytest.raises(PerceptionError, match="no pixel with valid depth"):
         with_nan = reconstruction.depth.copy()
         with_nan[0, :5, :5] = np.nan
-        dataclasses.replace(reconstruction, depth=with_nan).points_of(sky | np.pad(np.ones((5, 5), bool),
-                                                                                  ((0, 475), (0, 635))))
+        dataclasses.replace(reconstruction, depth=with_nan).points_of(
+            sky | np.pad(np.ones((5, 5), bool), ((0, 475), (0, 635)))
+        )
     with pytest.raises(PerceptionError, match="exactly one of text, points or box"):
-        perception.segment(front_frames, SegmentRequest([0], text="red box", box=np.array([0, 0, 5, 5])))
+        perception.segment(
+            front_frames, SegmentRequest([0], text="red box", box=np.array([0, 0, 5, 5]))
+        )
     with pytest.raises(PerceptionError, match="x1 > x0"):
         perception.segment(front_frames, SegmentRequest([0], box=np.array([9, 0, 5, 5])))

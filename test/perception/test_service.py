@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 import uvicorn
 
-from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, SegmentRequest, build_perception
-from spatialclaw_ros.perception import wire
+from spatialclaw_ros.perception import (
+    PerceptionConfig,
+    PerceptionError,
+    SegmentRequest,
+    build_perception,
+    wire,
+)
 from spatialclaw_ros.perception.limits import DecodeLimits
 from spatialclaw_ros.perception.service import create_app
 
@@ -28,10 +33,18 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def service():
-    local = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    local = build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(local, TOKEN, DecodeLimits(max_body_bytes=LIMIT)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(local, TOKEN, DecodeLimits(max_body_bytes=LIMIT)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -61,11 +74,20 @@ def test_round_trip_equals_in_process(service, small_front):
         near = local.reconstruct(small_front)
         for name in ("depth", "confidence", "intrinsics", "extrinsics"):
             np.testing.assert_array_equal(getattr(far, name), getattr(near, name))
-        assert (far.is_metric, far.frame_indices, far.backend, far.world_frame) == (True, [0], "sensor", "map")
+        assert (far.is_metric, far.frame_indices, far.backend, far.world_frame) == (
+            True,
+            [0],
+            "sensor",
+            "map",
+        )
         request = SegmentRequest([0], text="red box")
-        remote_masks, local_masks = remote.segment(small_front, request), local.segment(small_front, request)
-        assert [(m.label, m.score, m.frame_index, m.object_id) for m in remote_masks.masks] == \
-            [(m.label, m.score, m.frame_index, m.object_id) for m in local_masks.masks]
+        remote_masks, local_masks = (
+            remote.segment(small_front, request),
+            local.segment(small_front, request),
+        )
+        assert [(m.label, m.score, m.frame_index, m.object_id) for m in remote_masks.masks] == [
+            (m.label, m.score, m.frame_index, m.object_id) for m in local_masks.masks
+        ]
         np.testing.assert_array_equal(remote_masks.best().mask, local_masks.best().mask)
         point = SegmentRequest([0], points=np.array([[80.0, 60.0]]), label="middle")
         assert remote.segment(small_front, point).best().label == "middle"
@@ -91,7 +113,9 @@ def test_missing_or_wrong_token_is_rejected(service, small_front):
     assert post(url, body, token="wrong").status_code == 403
     assert post(url, body).status_code == 200
     with pytest.raises(PerceptionError, match="403"):
-        build_perception(PerceptionConfig(service_url=url, token="nope")).exists(small_front, "red box")
+        build_perception(PerceptionConfig(service_url=url, token="nope")).exists(
+            small_front, "red box"
+        )
 
 
 def test_pickle_and_malformed_payloads_are_refused(service, small_front):
@@ -123,6 +147,8 @@ def test_oversized_requests_are_rejected(service):
 
 
 def test_a_service_needs_a_token():
-    local = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
+    local = build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
     with pytest.raises(PerceptionError, match="needs a token"):
         create_app(local, "")

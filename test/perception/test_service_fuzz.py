@@ -20,8 +20,7 @@ import httpx
 import numpy as np
 import psutil
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as npst
 
 from spatialclaw_ros.perception import wire
@@ -39,20 +38,42 @@ REPO = Path(__file__).resolve().parents[2]
 PATHS = ("/reconstruct", "/segment", "/exists")
 HEALTH_LIMIT_S = 0.1
 MEMORY_LIMIT_BYTES = 256 << 20  # growth of the server's resident memory over the whole run
-FUZZ = settings(deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @pytest.fixture(scope="module")
 def server():
-    """The real command, with the weightless backends, in a process of its own (its memory is its own)."""
+    """The real command, with the weightless backends, in a process of its own (its memory is its
+    own)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "spatialclaw_ros.cli", "serve-perception", "--reconstruct", "sensor", "--segment",
-         "labels", "--port", str(port), "--token", TOKEN],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "spatialclaw_ros.cli",
+            "serve-perception",
+            "--reconstruct",
+            "sensor",
+            "--segment",
+            "labels",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -90,14 +111,19 @@ print(json.dumps({"latencies": latencies, "failures": failures}))
 
 
 class Watch:
-    """Times /health (from another process) and samples the server's memory while a fuzz test runs."""
+    """Times /health (from another process) and samples the server's memory while a fuzz test
+    runs."""
 
     def __init__(self, url: str, process: psutil.Process):
         self.process = process
         self.rss_start = process.memory_info().rss
         self.rss_peak = self.rss_start
-        self._poller = subprocess.Popen([sys.executable, "-c", POLLER, url], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self._poller = subprocess.Popen(
+            [sys.executable, "-c", POLLER, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
@@ -114,10 +140,15 @@ class Watch:
         assert not report["failures"], report["failures"][:5]
         assert len(latencies) > 10
         worst = max(latencies)
-        print(f"\n/health: {len(latencies)} polls, median {np.median(latencies) * 1000:.1f} ms, "
-              f"worst {worst * 1000:.1f} ms; server memory +{(self.rss_peak - self.rss_start) >> 20} MiB at peak")
-        assert worst < HEALTH_LIMIT_S, (f"/health took {worst * 1000:.0f} ms (median {np.median(latencies) * 1000:.1f}, "
-                                        f"{sum(t >= HEALTH_LIMIT_S for t in latencies)} of {len(latencies)} over)")
+        print(
+            f"\n/health: {len(latencies)} polls, median {np.median(latencies) * 1000:.1f} ms, "
+            f"worst {worst * 1000:.1f} ms; server memory "
+            f"+{(self.rss_peak - self.rss_start) >> 20} MiB at peak"
+        )
+        assert worst < HEALTH_LIMIT_S, (
+            f"/health took {worst * 1000:.0f} ms (median {np.median(latencies) * 1000:.1f}, "
+            f"{sum(t >= HEALTH_LIMIT_S for t in latencies)} of {len(latencies)} over)"
+        )
         assert self.rss_peak - self.rss_start < MEMORY_LIMIT_BYTES, (self.rss_start, self.rss_peak)
 
 
@@ -141,25 +172,53 @@ def answered(response: httpx.Response) -> None:
         assert detail, response.text
 
 
-# ---- strategies ----------------------------------------------------------------------------------
+# ---- strategies ---------------------------------------------------------------------------------
 
 FRAMES = tiny_frames(n=2, width=8, height=6)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 META_FIELDS = [
-    ("frames",), ("frames", 0), ("frames", 1), ("frames", 0, "index"), ("frames", 0, "timestamp"),
-    ("frames", 0, "camera"), ("frames", 0, "intrinsics"), ("frames", 0, "label_names"), ("frame_indices",),
-    ("world_frame",), ("name",), ("request",), ("request", "text"), ("request", "prompt_frame"),
-    ("request", "frame_indices"), ("request", "threshold"), ("request", "label"), ("request", "points"),
+    ("frames",),
+    ("frames", 0),
+    ("frames", 1),
+    ("frames", 0, "index"),
+    ("frames", 0, "timestamp"),
+    ("frames", 0, "camera"),
+    ("frames", 0, "intrinsics"),
+    ("frames", 0, "label_names"),
+    ("frame_indices",),
+    ("world_frame",),
+    ("name",),
+    ("request",),
+    ("request", "text"),
+    ("request", "prompt_frame"),
+    ("request", "frame_indices"),
+    ("request", "threshold"),
+    ("request", "label"),
+    ("request", "points"),
     *[("frames", 0, "intrinsics", i) for i in range(6)],
 ]
-ARRAY_NAMES = ["image_0", "depth_0", "pose_0", "labels_0", "image_1", "meta", "request_points",
-               "request_point_labels", "request_box", "extra"]
+ARRAY_NAMES = [
+    "image_0",
+    "depth_0",
+    "pose_0",
+    "labels_0",
+    "image_1",
+    "meta",
+    "request_points",
+    "request_point_labels",
+    "request_box",
+    "extra",
+]
 small_arrays = npst.arrays(
-    dtype=npst.scalar_dtypes() | npst.byte_string_dtypes(max_len=4) | npst.unicode_string_dtypes(max_len=4),
+    dtype=npst.scalar_dtypes()
+    | npst.byte_string_dtypes(max_len=4)
+    | npst.unicode_string_dtypes(max_len=4),
     shape=npst.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9),
 )
 
@@ -198,11 +257,17 @@ def npz(meta_bytes: bytes | None, arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-# ---- the fuzz tests --------------------------------------------------------------------------------
+# ---- the fuzz tests -----------------------------------------------------------------------------
+
 
 @settings(FUZZ, max_examples=1000)
-@given(endpoint=st.sampled_from(PATHS), field=st.sampled_from(META_FIELDS), value=json_values,
-       array_name=st.sampled_from(ARRAY_NAMES), array=st.none() | small_arrays)
+@given(
+    endpoint=st.sampled_from(PATHS),
+    field=st.sampled_from(META_FIELDS),
+    value=json_values,
+    array_name=st.sampled_from(ARRAY_NAMES),
+    array=st.none() | small_arrays,
+)
 def test_malformed_fields_and_arrays(http, watch, endpoint, field, value, array_name, array):
     meta, arrays = valid_request(endpoint)
     meta = with_field(meta, field, value)
@@ -217,39 +282,63 @@ def test_malformed_fields_and_arrays(http, watch, endpoint, field, value, array_
 def test_malformed_bodies(http, watch, endpoint, data):
     meta, arrays = valid_request(endpoint)
     valid = wire.pack(meta, arrays)
-    kind = data.draw(st.sampled_from(["random", "zip_prefixed", "flipped", "truncated", "meta_text", "empty_npz"]))
+    kind = data.draw(
+        st.sampled_from(
+            ["random", "zip_prefixed", "flipped", "truncated", "meta_text", "empty_npz"]
+        )
+    )
     if kind == "random":
         body = data.draw(st.binary(max_size=2048))
     elif kind == "zip_prefixed":
         body = wire.ZIP_MAGIC + data.draw(st.binary(max_size=2048))
     elif kind == "flipped":
         body = bytearray(valid)
-        for position in data.draw(st.lists(st.integers(0, len(valid) - 1), min_size=1, max_size=8)):
+        for position in data.draw(
+            st.lists(st.integers(0, len(valid) - 1), min_size=1, max_size=8)
+        ):
             body[position] = data.draw(st.integers(0, 255))
         body = bytes(body)
     elif kind == "truncated":
         body = valid[: data.draw(st.integers(0, len(valid) - 1))]
-    elif kind == "meta_text":  # anything as the meta entry: not JSON, JSON that is not an object, deep JSON
-        text = data.draw(st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode())
-                         | st.integers(1, 5000).map(lambda d: b"[" * d + b"]" * d))
+    # anything as the meta entry: not JSON, JSON that is not an object, deep JSON
+    elif kind == "meta_text":
+        text = data.draw(
+            st.binary(max_size=512)
+            | json_values.map(lambda v: json.dumps(v).encode())
+            | st.integers(1, 5000).map(lambda d: b"[" * d + b"]" * d)
+        )
         body = npz(text, arrays)
     else:
-        body = npz(None, data.draw(st.dictionaries(st.sampled_from(ARRAY_NAMES), small_arrays, max_size=3)))
+        body = npz(
+            None,
+            data.draw(st.dictionaries(st.sampled_from(ARRAY_NAMES), small_arrays, max_size=3)),
+        )
     answered(http.post(endpoint, content=body))
 
 
-header_names = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_!#$%&'*+.^`|~"), min_size=1,
-                       max_size=16)
+header_names = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_!#$%&'*+.^`|~"),
+    min_size=1,
+    max_size=16,
+)
 # Header values as bytes: anything but CR and LF (which would start another header), including
-# control characters, spaces at either end and bytes above 127, which HTTP client libraries refuse to send.
+# control characters, spaces at either end and bytes above 127, which HTTP client libraries refuse
+# to send.
 header_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
 
 
-def raw_request(url: str, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
-    """Send one HTTP/1.1 request byte for byte over a socket; return the status code of the answer."""
+def raw_request(
+    url: str, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+) -> int:
+    """Send one HTTP/1.1 request byte for byte over a socket; return the status code of the
+    answer."""
     host, port = url.removeprefix("http://").split(":")
-    head = [method + b" " + path + b" HTTP/1.1", b"Host: " + host.encode(), b"Connection: close",
-            b"Content-Length: " + str(len(body)).encode()]
+    head = [
+        method + b" " + path + b" HTTP/1.1",
+        b"Host: " + host.encode(),
+        b"Connection: close",
+        b"Content-Length: " + str(len(body)).encode(),
+    ]
     head += [name + b": " + value for name, value in headers]
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
@@ -264,14 +353,22 @@ def raw_request(url: str, method: bytes, path: bytes, headers: list[tuple[bytes,
 
 
 @settings(FUZZ, max_examples=600)
-@given(endpoint=st.sampled_from(PATHS) | st.binary(min_size=1, max_size=30).map(
-           lambda b: b"/" + b.replace(b" ", b"").replace(b"\r", b"").replace(b"\n", b"")),
-       method=st.sampled_from([b"POST", b"GET", b"PUT", b"DELETE", b"OPTIONS"]),
-       authorization=st.none() | header_values | header_values.map(lambda v: b"Bearer " + v)
-       | st.just(f"Bearer {TOKEN}".encode()),
-       content_type=st.none() | header_values,
-       extra=st.lists(st.tuples(header_names.map(str.encode), header_values), max_size=4))
-def test_malformed_headers_and_requests(server, watch, endpoint, method, authorization, content_type, extra):
+@given(
+    endpoint=st.sampled_from(PATHS)
+    | st.binary(min_size=1, max_size=30).map(
+        lambda b: b"/" + b.replace(b" ", b"").replace(b"\r", b"").replace(b"\n", b"")
+    ),
+    method=st.sampled_from([b"POST", b"GET", b"PUT", b"DELETE", b"OPTIONS"]),
+    authorization=st.none()
+    | header_values
+    | header_values.map(lambda v: b"Bearer " + v)
+    | st.just(f"Bearer {TOKEN}".encode()),
+    content_type=st.none() | header_values,
+    extra=st.lists(st.tuples(header_names.map(str.encode), header_values), max_size=4),
+)
+def test_malformed_headers_and_requests(
+    server, watch, endpoint, method, authorization, content_type, extra
+):
     headers = list(extra)
     if authorization is not None:
         headers.append((b"Authorization", authorization))
@@ -283,8 +380,8 @@ def test_malformed_headers_and_requests(server, watch, endpoint, method, authori
 
 
 def test_health_stays_live_while_large_requests_decode_and_run(server, http, watch):
-    """Not only small bodies: 33 MB requests (10 frames of 640x480 RGB-D), decoded and reconstructed
-    on worker threads while /health is polled."""
+    """Not only small bodies: 33 MB requests (10 frames of 640x480 RGB-D), decoded and
+    reconstructed on worker threads while /health is polled."""
     frames = tiny_frames(n=10, width=640, height=480)
     body = wire.pack(*frames_request(frames))
     assert len(body) > 32 << 20

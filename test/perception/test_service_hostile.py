@@ -40,9 +40,13 @@ from .service_support import (
 
 @pytest.fixture(scope="module")
 def service():
-    local = build_perception(PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels"))
-    with running(create_app(local, TOKEN, DecodeLimits())) as url, httpx.Client(base_url=url, headers=AUTH,
-                                                                                 timeout=30) as http:
+    local = build_perception(
+        PerceptionConfig(reconstruct_backend="sensor", segment_backend="labels")
+    )
+    with (
+        running(create_app(local, TOKEN, DecodeLimits())) as url,
+        httpx.Client(base_url=url, headers=AUTH, timeout=30) as http,
+    ):
         yield http
 
 
@@ -66,7 +70,8 @@ def refused(response, status: int, *words: str) -> str:
 def test_the_zip_bomb_is_refused_with_413_at_once(service):
     bomb = zip_bomb()  # 3.1 MB that inflates to 3 GiB
     assert len(bomb) < 3_300_000
-    service.get("/health")  # the connection is open: the figure is the server's, not the handshake's
+    # the connection is open: the figure is the server's, not the handshake's
+    service.get("/health")
     rss_before = psutil.Process().memory_info().rss
     started = time.perf_counter()
     response = service.post("/reconstruct", content=bomb)
@@ -78,16 +83,30 @@ def test_the_zip_bomb_is_refused_with_413_at_once(service):
 
 
 def test_an_npy_header_declaring_1e12_elements_is_413(service):
-    refused(service.post("/reconstruct", content=npy_declaring((10**12,))), 413, "declares 1000000000000 elements")
+    refused(
+        service.post("/reconstruct", content=npy_declaring((10**12,))),
+        413,
+        "declares 1000000000000 elements",
+    )
     refused(service.post("/reconstruct", content=npy_declaring((10**6, 10**6))), 413, "elements")
     # within the limits, but the header promises more bytes than the entry holds
-    refused(service.post("/reconstruct", content=npy_declaring((4, 4, 3))), 400, "declares 48 bytes")
+    refused(
+        service.post("/reconstruct", content=npy_declaring((4, 4, 3))), 400, "declares 48 bytes"
+    )
 
 
 def test_frame_indices_that_are_not_a_list_of_integers(service, frames):
     for bad in ("abc", [0, "1"], [True], {"0": 1}, 3):
-        refused(post(service, "/reconstruct", *frames_request(frames, frame_indices=bad)), 400, "frame_indices")
-    refused(post(service, "/reconstruct", *frames_request(frames, frame_indices=[0, 7])), 400, "not in the frame set")
+        refused(
+            post(service, "/reconstruct", *frames_request(frames, frame_indices=bad)),
+            400,
+            "frame_indices",
+        )
+    refused(
+        post(service, "/reconstruct", *frames_request(frames, frame_indices=[0, 7])),
+        400,
+        "not in the frame set",
+    )
 
 
 def test_json_nested_100000_deep_is_413(service, frames):
@@ -99,17 +118,46 @@ def test_json_nested_100000_deep_is_413(service, frames):
 
 
 def test_a_null_text_with_an_object_as_prompt_frame(service, frames):
-    refused(post(service, "/segment", *segment_request(frames, text=None, prompt_frame={})), 400, "prompt_frame")
-    refused(post(service, "/segment", *segment_request(frames, text=None)), 400, "exactly one of text")
-    refused(post(service, "/segment", *segment_request(frames, text=7)), 400, "request.text must be a string")
-    refused(post(service, "/segment", *segment_request(frames, threshold=float("nan"))), 400, "threshold")
-    refused(post(service, "/segment", *segment_request(frames, frame_indices=None)), 400, "request.frame_indices")
+    refused(
+        post(service, "/segment", *segment_request(frames, text=None, prompt_frame={})),
+        400,
+        "prompt_frame",
+    )
+    refused(
+        post(service, "/segment", *segment_request(frames, text=None)), 400, "exactly one of text"
+    )
+    refused(
+        post(service, "/segment", *segment_request(frames, text=7)),
+        400,
+        "request.text must be a string",
+    )
+    refused(
+        post(service, "/segment", *segment_request(frames, threshold=float("nan"))),
+        400,
+        "threshold",
+    )
+    refused(
+        post(service, "/segment", *segment_request(frames, frame_indices=None)),
+        400,
+        "request.frame_indices",
+    )
     meta, arrays = frames_request(frames)
     refused(post(service, "/segment", meta, arrays), 400, "segment request is missing")
 
 
-@pytest.mark.parametrize("position, value", [(0, float("nan")), (0, 0.0), (1, -500.0), (2, float("inf")),
-                                             (4, 0), (5, -3), (4, 1.5), (0, "fx")])
+@pytest.mark.parametrize(
+    "position, value",
+    [
+        (0, float("nan")),
+        (0, 0.0),
+        (1, -500.0),
+        (2, float("inf")),
+        (4, 0),
+        (5, -3),
+        (4, 1.5),
+        (0, "fx"),
+    ],
+)
 def test_nan_zero_and_negative_intrinsics_are_refused(service, frames, position, value):
     meta, arrays = frames_request(frames)
     meta["frames"][0]["intrinsics"][position] = value
@@ -121,7 +169,9 @@ def test_other_malformed_fields_name_the_field(service, frames):
         "frames[0].index": lambda m, a: m["frames"][0].pop("index"),
         "frames[1] must be a JSON object": lambda m, a: m["frames"].__setitem__(1, "frame"),
         "frames[0].timestamp": lambda m, a: m["frames"][0].__setitem__("timestamp", "noon"),
-        "frames[0].label_names": lambda m, a: m["frames"][0].__setitem__("label_names", {"red": "box"}),
+        "frames[0].label_names": lambda m, a: m["frames"][0].__setitem__(
+            "label_names", {"red": "box"}
+        ),
         "camera pose has NaN": lambda m, a: a["pose_0"].__setitem__((0, 0), np.nan),
         "uint8": lambda m, a: a.__setitem__("image_0", a["image_0"].astype(np.int16)),
         "world_frame must be a string": lambda m, a: m.__setitem__("world_frame", None),
@@ -130,7 +180,11 @@ def test_other_malformed_fields_name_the_field(service, frames):
         meta, arrays = frames_request(frames)
         arrays = {k: v.copy() for k, v in arrays.items()}
         spoil(meta, arrays)
-        refused(post(service, "/reconstruct", meta, arrays), 400, says.replace("frames[1] must", "frame 1 must"))
+        refused(
+            post(service, "/reconstruct", meta, arrays),
+            400,
+            says.replace("frames[1] must", "frame 1 must"),
+        )
     meta, arrays = frames_request(frames, name=None)
     refused(post(service, "/exists", meta, arrays), 400, "name must be a string")
 
@@ -148,22 +202,35 @@ def test_health_is_liveness_and_ready_says_the_models_are_loaded(service):
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 
 
-def test_a_failed_model_load_is_503_with_its_cause_and_retried_with_backoff(tmp_path, da3_small_dir, hub_offline,
-                                                                            frames):
-    """DA3 pointed at a directory that is still empty: /ready and every request say why, requests do
-    not start loads, and once the checkpoint is there the next retry loads it."""
+def test_a_failed_model_load_is_503_with_its_cause_and_retried_with_backoff(
+    tmp_path, da3_small_dir, hub_offline, frames
+):
+    """DA3 pointed at a directory that is still empty: /ready and every request say why, requests
+    do not start loads, and once the checkpoint is there the next retry loads it."""
     weights = tmp_path / "da3"
-    perception = build_perception(PerceptionConfig(reconstruct_backend="da3", segment_backend="labels",
-                                                   da3_model=str(weights), device="cpu"))
+    perception = build_perception(
+        PerceptionConfig(
+            reconstruct_backend="da3",
+            segment_backend="labels",
+            da3_model=str(weights),
+            device="cpu",
+        )
+    )
     loader = ModelLoader(lambda: load_models(perception), first_backoff_s=0.4, max_backoff_s=0.8)
-    with running(create_app(perception, TOKEN, loader=loader)) as url, httpx.Client(base_url=url, headers=AUTH) as http:
+    with (
+        running(create_app(perception, TOKEN, loader=loader)) as url,
+        httpx.Client(base_url=url, headers=AUTH) as http,
+    ):
         assert http.get("/health").json() == {"status": "ok"}
         deadline = time.monotonic() + 30
         while http.get("/ready").json()["status"] != "failed":
             assert time.monotonic() < deadline
             time.sleep(0.05)
         ready = http.get("/ready")
-        assert ready.status_code == 503 and "could not load Depth Anything 3" in ready.json()["reason"]
+        assert (
+            ready.status_code == 503
+            and "could not load Depth Anything 3" in ready.json()["reason"]
+        )
         started = time.perf_counter()
         answers = [post(http, "/reconstruct", *frames_request(frames)) for _ in range(20)]
         per_request = (time.perf_counter() - started) / 20
@@ -209,7 +276,9 @@ def test_a_device_this_machine_lacks_is_refused_at_start(capsys):
         pytest.skip("this machine has a GPU")
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
-    args = parser.parse_args(["serve-perception", "--reconstruct", "da3", "--device", "cuda", "--token", "t"])
+    args = parser.parse_args(
+        ["serve-perception", "--reconstruct", "da3", "--device", "cuda", "--token", "t"]
+    )
     assert args.run(args) == 2
     assert "no usable CUDA GPU" in capsys.readouterr().err
     with pytest.raises(PerceptionError, match="device must be auto, cpu, cuda"):

@@ -8,9 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets the tests import ros_support
 
-from ros_support import STREAM_TOPICS, VLMScript, scene_frames  # noqa: E402
+from ros_support import STREAM_TOPICS, VLMScript, scene_frames
 
-from spatialclaw_ros.ros.spin import Spinner  # noqa: E402
+from spatialclaw_ros.ros.spin import Spinner
 
 
 @pytest.fixture(scope="package")
@@ -37,7 +37,9 @@ def stream(spinner):
     from spatialclaw_ros.ros.frame_publisher import FrameSetPublisher, StreamTopics
 
     node = spinner.node("scene_stream")
-    publisher = FrameSetPublisher(node, scene_frames(), StreamTopics(**STREAM_TOPICS), rate_hz=30.0)
+    publisher = FrameSetPublisher(
+        node, scene_frames(), StreamTopics(**STREAM_TOPICS), rate_hz=30.0
+    )
     yield node, publisher
     publisher.stop()
     spinner.remove(node)

@@ -22,8 +22,16 @@ from spatialclaw_ros.ros import spin
 
 SCENE = Scene(
     (
-        SceneObject("red box", "box", (205, 40, 40), np.array([2.0, 0.7, 0.3]), np.array([0.6, 0.6, 0.6])),
-        SceneObject("blue ball", "sphere", (45, 75, 210), np.array([2.2, -0.9, 0.25]), np.array([0.5, 0.5, 0.5])),
+        SceneObject(
+            "red box", "box", (205, 40, 40), np.array([2.0, 0.7, 0.3]), np.array([0.6, 0.6, 0.6])
+        ),
+        SceneObject(
+            "blue ball",
+            "sphere",
+            (45, 75, 210),
+            np.array([2.2, -0.9, 0.25]),
+            np.array([0.5, 0.5, 0.5]),
+        ),
     ),
     room_size=(8.0, 6.0, 3.0),
     name="ros_test",
@@ -72,7 +80,10 @@ class Asker:
     def send(self, feedback: list | None = None, **fields):
         goal = AskSpatial.Goal(**fields)
         sink = feedback if feedback is not None else []
-        handle = wait_for(self.client.send_goal_async(goal, feedback_callback=lambda m: sink.append(m.feedback)), 10.0)
+        handle = wait_for(
+            self.client.send_goal_async(goal, feedback_callback=lambda m: sink.append(m.feedback)),
+            10.0,
+        )
         assert handle.accepted
         return handle, sink
 
@@ -80,8 +91,6 @@ class Asker:
         handle, feedback = self.send(**fields)
         response = wait_for(handle.get_result_async(), timeout)
         return GoalOutcome(response.result, response.status, feedback)
-
-
 
 
 class VLMScript:
@@ -103,7 +112,10 @@ class VLMScript:
         with self.lock:
             code = self.cells.pop(0) if self.cells else 'ReturnAnswer("no more cells")'
         if not code.startswith("ANSWER:"):
-            return f"Purpose: next step.\nReasoning: scripted.\nNext goal: continue.\n```python\n{code}\n```"
+            return (
+                "Purpose: next step.\nReasoning: scripted.\nNext goal: continue.\n"
+                f"```python\n{code}\n```"
+            )
         return code.removeprefix("ANSWER:")
 
 

@@ -11,13 +11,12 @@ import pytest
 from action_msgs.msg import GoalStatus
 from builtin_interfaces.msg import Time
 from rclpy.qos import qos_profile_sensor_data
+from ros_support import SCENE, STREAM_TOPICS, Asker, node_parameters, wait_until
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.ros.conversions import pose_to_matrix, stamp_to_seconds
-
-from ros_support import SCENE, STREAM_TOPICS, Asker, node_parameters, wait_until
 
 pytestmark = pytest.mark.ros
 R = AskSpatial.Result
@@ -58,7 +57,9 @@ def make_node(spinner, name: str, vlm_url: str, runs, **overrides):
             labels_topic=STREAM_TOPICS["labels"],
             label_names=[f"{SCENE.label_id(n)}:{n}" for n in SCENE.names],
         ),
-        **camera_parameters("nodepth", image_topic=STREAM_TOPICS["image"], info_topic=STREAM_TOPICS["info"]),
+        **camera_parameters(
+            "nodepth", image_topic=STREAM_TOPICS["image"], info_topic=STREAM_TOPICS["info"]
+        ),
         **camera_parameters("idle", image_topic="/idle/image_raw"),
         **camera_parameters("stale", image_topic="/stale/image_raw"),
         "pose_source": "odom",
@@ -76,7 +77,9 @@ def make_node(spinner, name: str, vlm_url: str, runs, **overrides):
         "goal_timeout_s": 60.0,
         **overrides,
     }
-    node = SpatialClawNode(node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values))
+    node = SpatialClawNode(
+        node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
+    )
     spinner.add(node)
     wait_until(lambda: node.buffer.count("front") >= 6, 15.0, f"{name} to buffer frames")
     return node
@@ -104,7 +107,8 @@ def strict_node(spinner, stream, vlm, runs):
         runs,
         queue_goals=False,
         goal_timeout_s=2.0,
-        # a small buffer fills within 2 s (10 Hz kept), so the soak measures steady state, not the buffer filling up
+        # a small buffer fills within 2 s (10 Hz kept), so the soak measures steady state, not the
+        # buffer filling up
         **{"agent.executor": "no_tools", "buffer.max_frames": 20},
     )
     yield node
@@ -124,7 +128,9 @@ def strict_asker(strict_node, client_node):
 def test_answers_with_objects_tf_markers_and_annotated_images(asker, script):
     script.set(MEASURE_CELL)
     out = asker.ask(
-        question="How far apart are the centres of the red box and the blue ball?", cameras=["front"], target_frame="map"
+        question="How far apart are the centres of the red box and the blue ball?",
+        cameras=["front"],
+        target_frame="map",
     )
     assert out.status == GoalStatus.STATUS_SUCCEEDED, out.result.error_msg
     result = out.result
@@ -140,7 +146,9 @@ def test_answers_with_objects_tf_markers_and_annotated_images(asker, script):
         centre = pose_to_matrix(estimate.pose)[:3, 3]
         assert np.linalg.norm(centre[:2] - SCENE[name].center[:2]) < 0.35, (name, centre)
     answer_id = result.tf_frames[0].split("/")[1]
-    assert sorted(result.tf_frames) == sorted(f"spatialclaw/{answer_id}/{n}" for n in ("red_box", "blue_ball"))
+    assert sorted(result.tf_frames) == sorted(
+        f"spatialclaw/{answer_id}/{n}" for n in ("red_box", "blue_ball")
+    )
 
     stages = [f.stage for f in out.feedback]
     assert stages[0] == "sampling" and stages[-1] == "answering"
@@ -148,19 +156,29 @@ def test_answers_with_objects_tf_markers_and_annotated_images(asker, script):
     assert any("ReturnAnswer" in f.code for f in out.feedback if f.stage == "executing")
 
     stamp = stamp_to_seconds(result.objects[0].header.stamp)
-    wait_until(lambda: asker.markers and asker.annotated and asker.answers, 5.0, "markers, images and the answer")
+    wait_until(
+        lambda: asker.markers and asker.annotated and asker.answers,
+        5.0,
+        "markers, images and the answer",
+    )
     markers = asker.markers[-1].markers
     assert markers[0].action == Marker.DELETEALL
     cubes = [m for m in markers if m.ns == "objects"]
-    assert len(cubes) == 2 and all(m.type == Marker.CUBE and m.header.frame_id == "map" for m in cubes)
+    assert len(cubes) == 2 and all(
+        m.type == Marker.CUBE and m.header.frame_id == "map" for m in cubes
+    )
     assert all(stamp_to_seconds(m.header.stamp) == stamp for m in markers)
     assert sorted(m.text for m in markers if m.ns == "labels") == ["blue ball", "red box"]
     arrows = [m for m in markers if m.ns == "distances"]
     assert len(arrows) == 1 and arrows[0].type == Marker.ARROW and len(arrows[0].points) == 2
     image = asker.annotated[-1]
-    assert image.header.frame_id == "front_optical" and stamp_to_seconds(image.header.stamp) == stamp
+    assert (
+        image.header.frame_id == "front_optical" and stamp_to_seconds(image.header.stamp) == stamp
+    )
     assert (image.width, image.height, image.encoding) == (160, 120, "rgb8")
-    assert asker.answers[-1].answer == result.answer and asker.answers[-1].question.startswith("How far")
+    assert asker.answers[-1].answer == result.answer and asker.answers[-1].question.startswith(
+        "How far"
+    )
     # the stamp is a source image time: recent, not the answer's publication time
     assert time.time() - stamp < 10.0
 
@@ -200,7 +218,9 @@ def test_stale_frames(main_node, asker, client_node):
 def test_vlm_unreachable(spinner, stream, runs, client_node):
     node = make_node(spinner, "spatialclaw_novlm", dead_vlm_url(), runs)
     try:
-        out = Asker(client_node, "/spatialclaw_novlm").ask(timeout=30.0, question="How far is the red box?", cameras=["front"])
+        out = Asker(client_node, "/spatialclaw_novlm").ask(
+            timeout=30.0, question="How far is the red box?", cameras=["front"]
+        )
         assert out.status == GoalStatus.STATUS_ABORTED
         assert out.result.error_code == R.VLM_UNAVAILABLE, out.result.error_msg
     finally:
@@ -210,7 +230,9 @@ def test_vlm_unreachable(spinner, stream, runs, client_node):
 def test_cancel_stops_within_one_step(asker, script):
     script.set(*[SLOW_CELL] * 8)
     feedback = []
-    handle, _ = asker.send(feedback=feedback, question="Count slowly, then answer.", cameras=["front"])
+    handle, _ = asker.send(
+        feedback=feedback, question="Count slowly, then answer.", cameras=["front"]
+    )
     wait_until(lambda: any(f.stage == "executing" for f in feedback), 30.0, "the first step")
     steps_at_cancel = max(f.step for f in feedback)
     handle.cancel_goal_async()
@@ -222,7 +244,9 @@ def test_cancel_stops_within_one_step(asker, script):
     assert max(f.step for f in feedback) <= steps_at_cancel + 1
 
 
-def test_bad_frames_are_dropped_and_the_node_keeps_answering(main_node, asker, client_node, script):
+def test_bad_frames_are_dropped_and_the_node_keeps_answering(
+    main_node, asker, client_node, script
+):
     counts = main_node.inputs["front"].counts
     dropped_before = counts.dropped
     colour = client_node.create_publisher(Image, STREAM_TOPICS["image"], qos_profile_sensor_data)
@@ -239,7 +263,11 @@ def test_bad_frames_are_dropped_and_the_node_keeps_answering(main_node, asker, c
             publisher.publish(msg)
         time.sleep(0.05)
     wait_until(lambda: counts.dropped - dropped_before >= 3, 5.0, "bad frames to be dropped")
-    assert "yuv422" in counts.last_error or "step" in counts.last_error or "80x60" in counts.last_error
+    assert (
+        "yuv422" in counts.last_error
+        or "step" in counts.last_error
+        or "80x60" in counts.last_error
+    )
     script.set("ReturnAnswer(len(InputImages))")
     out = asker.ask(question="How many frames do you see?", cameras=["front"])
     assert out.result.success and out.result.answer == "4"
@@ -262,9 +290,12 @@ def test_soak_fifty_goals_memory_stays_flat(strict_asker, script, vlm):
     script.set(*[f"ANSWER:{i}" for i in range(50)])
     rss_after_five = None
     for i in range(50):
-        out = strict_asker.ask(timeout=20.0, question=f"Question {i}: how many boxes?", cameras=["front"])
+        out = strict_asker.ask(
+            timeout=20.0, question=f"Question {i}: how many boxes?", cameras=["front"]
+        )
         assert out.result.success and out.result.answer == str(i), out.result.error_msg
-        vlm.requests.clear()  # the scripted VLM shares this process and keeps every request (with images)
+        # the scripted VLM shares this process and keeps every request (with images)
+        vlm.requests.clear()
         if i == 4:
             rss_after_five = process.memory_info().rss
     assert process.memory_info().rss <= rss_after_five * 1.10
@@ -282,7 +313,12 @@ def test_answers_were_recorded_to_an_mcap_bag(main_node, asker):
         assert {"/spatialclaw/answer", "/spatialclaw/markers", "/spatialclaw/annotated"} <= topics
         answers = [
             reader.deserialize(raw, c.msgtype)
-            for c, _, raw in reader.messages(connections=[c for c in reader.connections if c.topic == "/spatialclaw/answer"])
+            for c, _, raw in reader.messages(
+                connections=[c for c in reader.connections if c.topic == "/spatialclaw/answer"]
+            )
         ]
     recorded = {a.question: a.answer for a in answers}
-    assert recorded.get("How far apart are the centres of the red box and the blue ball?") == asker.answers[0].answer
+    assert (
+        recorded.get("How far apart are the centres of the red box and the blue ball?")
+        == asker.answers[0].answer
+    )

@@ -1,4 +1,5 @@
-"""CameraInput: what each subscription hands the buffer, checked by calling its callbacks directly."""
+"""CameraInput: what each subscription hands the buffer, checked by calling its callbacks
+directly."""
 
 import cv2
 import numpy as np
@@ -43,8 +44,13 @@ def test_frames_that_thinning_skips_are_not_decoded(monkeypatch):
     monkeypatch.setattr(camera_inputs, "rgb_from_compressed", counting)
     node = FakeNode()
     buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.1))
-    camera = CameraInput(node, CameraTopics("front", "/front/image", compressed=True, labels_topic="/front/labels",
-                                            info_topic=""), buffer)
+    camera = CameraInput(
+        node,
+        CameraTopics(
+            "front", "/front/image", compressed=True, labels_topic="/front/labels", info_topic=""
+        ),
+        buffer,
+    )
     png = cv2.imencode(".png", np.full((6, 8, 3), 90, np.uint8))[1].tobytes()
     ids = np.full((6, 8), 7, np.uint16)
     for i in range(7):  # 30 Hz: frames 0, 3 and 6 are kept

@@ -10,7 +10,6 @@ import pytest
 from geometry_msgs.msg import Point
 from ros_support import node_parameters, scene_frames, wait_for
 from sensor_msgs.msg import Image
-from spatialclaw_ros.srv import Reconstruct, Segment
 
 from spatialclaw_ros.ros.conversions import matrix_to_pose
 from spatialclaw_ros.ros.images import (
@@ -18,6 +17,7 @@ from spatialclaw_ros.ros.images import (
     image_from_array,
     image_from_rgb,
 )
+from spatialclaw_ros.srv import Reconstruct, Segment
 
 pytestmark = pytest.mark.ros
 
@@ -25,8 +25,11 @@ pytestmark = pytest.mark.ros
 def make_node(spinner, name: str, **parameters):
     from spatialclaw_ros.ros.perception_node import PerceptionNode
 
-    node = PerceptionNode(node_name=name, context=spinner.context,
-                          parameter_overrides=node_parameters(**{"service.enabled": False, **parameters}))
+    node = PerceptionNode(
+        node_name=name,
+        context=spinner.context,
+        parameter_overrides=node_parameters(**{"service.enabled": False, **parameters}),
+    )
     spinner.add(node)
     return node
 
@@ -37,8 +40,11 @@ def limited_node(spinner):
     here through the environment)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPATIALCLAW_PERCEPTION_MAX_FRAMES_PER_REQUEST", "2")
-        node = make_node(spinner, "perception_limited", **{"perception.reconstruct_backend": "sensor",
-                                                           "perception.segment_backend": "labels"})
+        node = make_node(
+            spinner,
+            "perception_limited",
+            **{"perception.reconstruct_backend": "sensor", "perception.segment_backend": "labels"},
+        )
     yield node
     spinner.remove(node)
 
@@ -85,8 +91,15 @@ def test_too_many_or_too_large_images(limited_node, client_node, frames):
     refused(reconstruct(client_node, frames[:2], huge), "image 0 has 10000000000 pixels")
 
 
-@pytest.mark.parametrize("entry, value, says", [(0, float("nan"), "K has NaN"), (0, 0.0, "K needs positive focal lengths"),
-                                                (4, -100.0, "K needs positive focal lengths"), (2, float("inf"), "K has NaN")])
+@pytest.mark.parametrize(
+    "entry, value, says",
+    [
+        (0, float("nan"), "K has NaN"),
+        (0, 0.0, "K needs positive focal lengths"),
+        (4, -100.0, "K needs positive focal lengths"),
+        (2, float("inf"), "K has NaN"),
+    ],
+)
 def test_nan_zero_and_negative_intrinsics(limited_node, client_node, frames, entry, value, says):
     def spoil(request):
         k = list(request.camera_infos[1].k)
@@ -106,10 +119,19 @@ def test_nan_poses(limited_node, client_node, frames):
 def test_segment_prompts_out_of_range(limited_node, client_node, frames):
     image = [image_from_rgb(frames[0].image)]
     cases = [
-        (Segment.Request(images=image, text="box", threshold=float("nan")), "threshold must be between 0 and 1"),
-        (Segment.Request(images=image, text="box", threshold=2.0), "threshold must be between 0 and 1"),
+        (
+            Segment.Request(images=image, text="box", threshold=float("nan")),
+            "threshold must be between 0 and 1",
+        ),
+        (
+            Segment.Request(images=image, text="box", threshold=2.0),
+            "threshold must be between 0 and 1",
+        ),
         (Segment.Request(images=image, text="x" * 1001), "1001 characters; the limit is 1000"),
-        (Segment.Request(images=image, points=[Point(x=1.0, y=1.0)] * 1025), "1025 points; the limit is 1024"),
+        (
+            Segment.Request(images=image, points=[Point(x=1.0, y=1.0)] * 1025),
+            "1025 points; the limit is 1024",
+        ),
         (Segment.Request(images=image, points=[Point(x=float("nan"), y=1.0)]), "NaN"),
         (Segment.Request(images=image * 3, text="box"), "3 images; the limit is 2"),
     ]
@@ -117,7 +139,9 @@ def test_segment_prompts_out_of_range(limited_node, client_node, frames):
         refused(call(client_node, Segment, "/perception_limited/segment", request), says)
 
 
-def test_services_say_the_models_are_not_ready_instead_of_loading(spinner, client_node, frames, tmp_path):
+def test_services_say_the_models_are_not_ready_instead_of_loading(
+    spinner, client_node, frames, tmp_path
+):
     """DA3 from a directory that holds no checkpoint, the hub off: the load fails in the
     background, and each call says so at once instead of trying to load again."""
     import huggingface_hub.constants as hub_constants
@@ -125,10 +149,16 @@ def test_services_say_the_models_are_not_ready_instead_of_loading(spinner, clien
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setattr(hub_constants, "HF_HUB_OFFLINE", True)
-        node = make_node(spinner, "perception_unloadable", **{"perception.reconstruct_backend": "da3",
-                                                              "perception.segment_backend": "labels",
-                                                              "perception.da3_model": str(tmp_path / "missing"),
-                                                              "perception.device": "cpu"})
+        node = make_node(
+            spinner,
+            "perception_unloadable",
+            **{
+                "perception.reconstruct_backend": "da3",
+                "perception.segment_backend": "labels",
+                "perception.da3_model": str(tmp_path / "missing"),
+                "perception.device": "cpu",
+            },
+        )
         try:
             deadline = time.monotonic() + 60
             while node.models.status().state != "failed":
@@ -136,10 +166,13 @@ def test_services_say_the_models_are_not_ready_instead_of_loading(spinner, clien
                 time.sleep(0.05)
             request = Reconstruct.Request(images=[image_from_rgb(f.image) for f in frames[:1]])
             started = time.monotonic()
-            response = call(client_node, Reconstruct, "/perception_unloadable/reconstruct", request)
+            response = call(
+                client_node, Reconstruct, "/perception_unloadable/reconstruct", request
+            )
             refused(response, "perception models not ready")
             assert "could not load Depth Anything 3" in response.error_msg
             assert time.monotonic() - started < 2.0
-            assert node.models.status().attempts <= 2  # retried on its own schedule, not by the call
+            # retried on its own schedule, not by the call
+            assert node.models.status().attempts <= 2
         finally:
             spinner.remove(node)

@@ -5,6 +5,7 @@ import socket
 
 import numpy as np
 import pytest
+from ros_support import node_parameters, scene_frames, wait_for
 from sensor_msgs.msg import RegionOfInterest
 
 from spatialclaw_ros.perception import PerceptionConfig, PerceptionError, build_perception
@@ -12,14 +13,12 @@ from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix
 from spatialclaw_ros.ros.images import (
     camera_info_from_intrinsics,
     depth_from_image,
-    image_from_array,
     image_array,
+    image_from_array,
     image_from_rgb,
     intrinsics_from_camera_info,
 )
 from spatialclaw_ros.srv import Reconstruct, Segment
-
-from ros_support import node_parameters, scene_frames, wait_for
 
 pytestmark = pytest.mark.ros
 TOKEN = "test-token-not-secret"
@@ -73,10 +72,17 @@ def reconstruct_request(frames, with_sensor_data=True) -> Reconstruct.Request:
 
 
 def test_reconstruct_service_returns_the_sensor_geometry(perception_node, client_node, frames):
-    response = call(client_node, Reconstruct, "/spatialclaw_perception/reconstruct", reconstruct_request(frames))
+    response = call(
+        client_node,
+        Reconstruct,
+        "/spatialclaw_perception/reconstruct",
+        reconstruct_request(frames),
+    )
     assert response.success, response.error_msg
     assert response.is_metric and len(response.depths) == len(response.camera_poses) == 3
-    for frame, depth, info, pose in zip(frames, response.depths, response.camera_infos, response.camera_poses):
+    for frame, depth, info, pose in zip(
+        frames, response.depths, response.camera_infos, response.camera_poses, strict=True
+    ):
         got = depth_from_image(depth)
         finite = np.isfinite(frame.depth)
         assert np.allclose(got[finite], frame.depth[finite], atol=1e-4)
@@ -84,27 +90,46 @@ def test_reconstruct_service_returns_the_sensor_geometry(perception_node, client
         assert np.allclose(pose_to_matrix(pose), frame.pose, atol=1e-6)
 
 
-def test_bad_service_requests_get_an_error_and_the_node_keeps_serving(perception_node, client_node, frames):
-    no_depth = call(client_node, Reconstruct, "/spatialclaw_perception/reconstruct", reconstruct_request(frames, False))
+def test_bad_service_requests_get_an_error_and_the_node_keeps_serving(
+    perception_node, client_node, frames
+):
+    no_depth = call(
+        client_node,
+        Reconstruct,
+        "/spatialclaw_perception/reconstruct",
+        reconstruct_request(frames, False),
+    )
     assert not no_depth.success and "depth" in no_depth.error_msg.lower()
     uneven = reconstruct_request(frames)
     uneven.depths = uneven.depths[:2]
     response = call(client_node, Reconstruct, "/spatialclaw_perception/reconstruct", uneven)
     assert not response.success and "2 depths for 3 images" in response.error_msg
 
-    two_prompts = Segment.Request(images=[image_from_rgb(frames[0].image)], text="red box",
-                                  box=RegionOfInterest(x_offset=1, y_offset=1, width=10, height=10))
+    two_prompts = Segment.Request(
+        images=[image_from_rgb(frames[0].image)],
+        text="red box",
+        box=RegionOfInterest(x_offset=1, y_offset=1, width=10, height=10),
+    )
     response = call(client_node, Segment, "/spatialclaw_perception/segment", two_prompts)
     assert not response.success and "exactly one prompt" in response.error_msg
     # the labels backend without label images, and label names that do not pair with ids
     by_text = Segment.Request(images=[image_from_rgb(frames[0].image)], text="red box")
     response = call(client_node, Segment, "/spatialclaw_perception/segment", by_text)
     assert not response.success and "label" in response.error_msg.lower()
-    by_text.label_images, by_text.label_ids, by_text.label_names = [image_from_array(frames[0].labels, "32SC1")], [1, 2], ["red box"]
+    by_text.label_images, by_text.label_ids, by_text.label_names = (
+        [image_from_array(frames[0].labels, "32SC1")],
+        [1, 2],
+        ["red box"],
+    )
     response = call(client_node, Segment, "/spatialclaw_perception/segment", by_text)
     assert not response.success and "2 label_ids but 1 label_names" in response.error_msg
 
-    response = call(client_node, Reconstruct, "/spatialclaw_perception/reconstruct", reconstruct_request(frames))
+    response = call(
+        client_node,
+        Reconstruct,
+        "/spatialclaw_perception/reconstruct",
+        reconstruct_request(frames),
+    )
     assert response.success
 
 
@@ -121,7 +146,7 @@ def test_segment_service_reads_a_simulators_label_images(perception_node, client
     assert response.success, response.error_msg
     ball = next(i for i, name in names.items() if name == "blue ball")
     assert [m.frame_index for m in response.masks] == [0, 1, 2]
-    for frame, mask in zip(frames, response.masks):
+    for frame, mask in zip(frames, response.masks, strict=True):
         assert mask.label == "blue ball"
         assert np.array_equal(image_array(mask.mask) > 0, frame.labels == ball)
 

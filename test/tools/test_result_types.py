@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spatialclaw_ros.perception.types import FIRST_CAMERA, Box3D, FrameArray, ObjectMask, Reconstruction
+from spatialclaw_ros.perception.types import (
+    FIRST_CAMERA,
+    Box3D,
+    FrameArray,
+    ObjectMask,
+    Reconstruction,
+)
 from spatialclaw_ros.tools.geometry import Geometry
 
 
@@ -21,8 +27,16 @@ def _reconstruction(poses, world=FIRST_CAMERA, depth=None, frames=None) -> Recon
     n = len(poses)
     depth = np.full((n, 40, 60), 2.0, np.float32) if depth is None else depth
     k = np.array([[50.0, 0, 29.5], [0, 50.0, 19.5], [0, 0, 1]])
-    return Reconstruction(depth, np.ones_like(depth), np.repeat(k[None], n, 0), np.stack(poses), True,
-                          frames or list(range(n)), "test", world)  # fmt: skip
+    return Reconstruction(
+        depth,
+        np.ones_like(depth),
+        np.repeat(k[None], n, 0),
+        np.stack(poses),
+        True,
+        frames or list(range(n)),
+        "test",
+        world,
+    )
 
 
 def test_up_of_a_robot_world_is_z():
@@ -34,7 +48,9 @@ def test_up_of_a_camera_world_averages_the_cameras():
     up = _reconstruction([_pitched(-15), _pitched(0), _pitched(15)]).up
     np.testing.assert_allclose(up, [0, -1, 0], atol=1e-9)
     # one camera tilted: its own up
-    np.testing.assert_allclose(_reconstruction([_pitched(20)]).up, _pitched(20)[:3, :3] @ [0, -1, 0], atol=1e-9)
+    np.testing.assert_allclose(
+        _reconstruction([_pitched(20)]).up, _pitched(20)[:3, :3] @ [0, -1, 0], atol=1e-9
+    )
 
 
 def test_height_and_upright_box_follow_up_not_the_points_spread():
@@ -48,13 +64,17 @@ def test_height_and_upright_box_follow_up_not_the_points_spread():
     assert recon.height(m) == pytest.approx(expected)
     box = recon.box_3d(m, upright=True)
     np.testing.assert_allclose(box.rotation[:, 2], [0, -1, 0], atol=1e-9)
-    assert box.size[2] == pytest.approx(expected) and box.extent_along(recon.up) == pytest.approx(expected)
+    assert box.size[2] == pytest.approx(expected) and box.extent_along(recon.up) == pytest.approx(
+        expected
+    )
     assert box.size[0] == pytest.approx(49 / 50 * 2.0)  # the long horizontal side first
 
 
 def test_extent_along_a_turned_box():
     box = Box3D("b", np.zeros(3), np.array([2.0, 1.0, 0.5]), Geometry.rotation([0, 0, 1], 90))
-    assert box.extent_along([1, 0, 0]) == pytest.approx(1.0) and box.extent_along([0, 0, 1]) == pytest.approx(0.5)
+    assert box.extent_along([1, 0, 0]) == pytest.approx(1.0) and box.extent_along(
+        [0, 0, 1]
+    ) == pytest.approx(0.5)
 
 
 def test_frame_array_maps_frame_numbers_and_refuses_others():

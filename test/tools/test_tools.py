@@ -36,7 +36,13 @@ def test_project_then_unproject_returns_the_points():
 
 def test_fit_plane_finds_the_floor_among_outliers():
     rng = np.random.default_rng(1)
-    floor = np.column_stack([rng.uniform(-2, 2, 400), np.full(400, 1.5) + rng.normal(0, 0.003, 400), rng.uniform(1, 5, 400)])
+    floor = np.column_stack(
+        [
+            rng.uniform(-2, 2, 400),
+            np.full(400, 1.5) + rng.normal(0, 0.003, 400),
+            rng.uniform(1, 5, 400),
+        ]
+    )
     clutter = rng.uniform(-2, 2, (100, 3))
     plane = Geometry.fit_plane(np.vstack([floor, clutter]), threshold=0.02)
     assert abs(abs(plane.normal[1]) - 1.0) < 1e-3
@@ -45,7 +51,8 @@ def test_fit_plane_finds_the_floor_among_outliers():
 
 
 @pytest.mark.parametrize(
-    ("target", "expected"), [((0, 0, 5), "front"), ((-3, 0, 0), "left"), ((3, 0, 0), "right"), ((0, 0, -4), "back")]
+    ("target", "expected"),
+    [((0, 0, 5), "front"), ((-3, 0, 0), "left"), ((3, 0, 0), "right"), ((0, 0, -4), "back")],
 )
 def test_relative_direction_in_camera_world(target, expected):
     sector, _ = Geometry.relative_direction((0, 0, 0), (0, 0, 1), target, up=(0, -1, 0))
@@ -53,11 +60,16 @@ def test_relative_direction_in_camera_world(target, expected):
 
 
 def test_relative_direction_in_map_frame():
-    assert Geometry.relative_direction((0, 0, 0), (1, 0, 0), (0, 2, 0), up=(0, 0, 1)) == ("left", pytest.approx(90.0))
+    assert Geometry.relative_direction((0, 0, 0), (1, 0, 0), (0, 2, 0), up=(0, 0, 1)) == (
+        "left",
+        pytest.approx(90.0),
+    )
 
 
 def test_normalized_points_to_pixels():
-    np.testing.assert_allclose(Geometry.normalized_to_pixel([[0, 0], [1000, 500]], 101, 51), [[0, 0], [100, 25]])
+    np.testing.assert_allclose(
+        Geometry.normalized_to_pixel([[0, 0], [1000, 500]], 101, 51), [[0, 0], [100, 25]]
+    )
 
 
 def test_mask_measurements():
@@ -76,7 +88,10 @@ def test_mask_measurements():
 
 
 def test_time_conversions():
-    frames = [InputImage(np.zeros((2, 2, 3), np.uint8), 0, 5 * i, 10.0 + 0.25 * i, "cam") for i in range(5)]
+    frames = [
+        InputImage(np.zeros((2, 2, 3), np.uint8), 0, 5 * i, 10.0 + 0.25 * i, "cam")
+        for i in range(5)
+    ]
     time = Time([frames])
     assert time.seconds(frames[2]) == 0.5 and time.frame_to_seconds(15) == 0.75
     assert time.frame_at(0.6).frame_index == 10 and time.seconds_to_frame(0.9) == 20
@@ -102,7 +117,11 @@ def test_scene_graph_relations_from_the_camera():
 def test_plots_and_drawings_are_rgb_images():
     image = Graph.plot([1, 3, 2], title="t")
     assert image.shape == (400, 600, 3) and image.dtype == np.uint8
-    assert Graph.draw(Graph.scene_graph([Box3D("a", np.zeros(3), np.ones(3))])).shape == (600, 600, 3)
+    assert Graph.draw(Graph.scene_graph([Box3D("a", np.zeros(3), np.ones(3))])).shape == (
+        600,
+        600,
+        3,
+    )
     canvas = np.zeros((20, 30, 3), np.uint8)
     boxed = Draw.box(canvas, (5, 5, 15, 12), color=(255, 0, 0), thickness=1)
     assert tuple(boxed[5, 10]) == (255, 0, 0) and tuple(boxed[8, 10]) == (0, 0, 0)
@@ -110,15 +129,27 @@ def test_plots_and_drawings_are_rgb_images():
     mask = np.zeros((20, 30), bool)
     mask[0, 0] = True
     assert tuple(Draw.mask(canvas, mask, (200, 100, 0), alpha=0.5)[0, 0]) == (100, 50, 0)
-    assert tuple(Draw.points(canvas, [[10, 10]], color=(0, 255, 0), radius=2)[10, 10]) == (0, 255, 0)
-    assert tuple(Draw.line(canvas, (0, 19), (29, 19), color=(0, 0, 9), thickness=1)[19, 15]) == (0, 0, 9)
+    assert tuple(Draw.points(canvas, [[10, 10]], color=(0, 255, 0), radius=2)[10, 10]) == (
+        0,
+        255,
+        0,
+    )
+    assert tuple(Draw.line(canvas, (0, 19), (29, 19), color=(0, 0, 9), thickness=1)[19, 15]) == (
+        0,
+        0,
+        9,
+    )
 
 
 def test_labelled_points_match_points_then_labels():
     canvas = np.zeros((40, 60, 3), np.uint8)
-    labelled = Draw.points(canvas, [[5, 10], [30, 25]], color=(0, 255, 0), radius=2, labels=["a", "b"])
+    labelled = Draw.points(
+        canvas, [[5, 10], [30, 25]], color=(0, 255, 0), radius=2, labels=["a", "b"]
+    )
     expected = Draw.points(canvas, [[5, 10], [30, 25]], color=(0, 255, 0), radius=2)
-    expected = Draw.label(Draw.label(expected, "a", (9, 10), (0, 255, 0)), "b", (34, 25), (0, 255, 0))
+    expected = Draw.label(
+        Draw.label(expected, "a", (9, 10), (0, 255, 0)), "b", (34, 25), (0, 255, 0)
+    )
     assert np.array_equal(labelled, expected) and labelled.any()
     assert canvas.sum() == 0
 
@@ -142,9 +173,22 @@ def test_box_and_distance_from_points():
 
 def test_describe_covers_every_tool():
     text = describe()
-    for name in ("tools.Reconstruct(", "tools.SAM3.segment(", "tools.SAM3.propagate(", "tools.SAM3.exists(",
-                 "tools.Geometry.fit_plane(", "tools.Mask.iou(", "tools.Time.frame_at(", "tools.Graph.scene_graph(",
-                 "tools.Draw.box(", "vlm.locate(", "vlm.ask(", "ReturnAnswer(x)", "show(x)", "Metadata"):  # fmt: skip
+    for name in (
+        "tools.Reconstruct(",
+        "tools.SAM3.segment(",
+        "tools.SAM3.propagate(",
+        "tools.SAM3.exists(",
+        "tools.Geometry.fit_plane(",
+        "tools.Mask.iou(",
+        "tools.Time.frame_at(",
+        "tools.Graph.scene_graph(",
+        "tools.Draw.box(",
+        "vlm.locate(",
+        "vlm.ask(",
+        "ReturnAnswer(x)",
+        "show(x)",
+        "Metadata",
+    ):
         assert name in text, name
     assert "_link" not in text
 

@@ -1,7 +1,12 @@
 """Benchmark adapters: the paper's 20 benchmarks and our synthetic one, read from local copies."""
 
 from spatialclaw_ros.eval.benchmarks.adapters import BENCHMARKS
-from spatialclaw_ros.eval.benchmarks.registry import Benchmark, RowFailure, load_samples, score_sample
+from spatialclaw_ros.eval.benchmarks.registry import (
+    Benchmark,
+    RowFailure,
+    load_samples,
+    score_sample,
+)
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -11,4 +16,11 @@ def get_benchmark(name: str) -> Benchmark:
     return BENCHMARKS[key]
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "RowFailure", "get_benchmark", "load_samples", "score_sample"]
+__all__ = [
+    "BENCHMARKS",
+    "Benchmark",
+    "RowFailure",
+    "get_benchmark",
+    "load_samples",
+    "score_sample",
+]

@@ -19,7 +19,12 @@ import string
 from collections.abc import Callable, Iterable
 
 from spatialclaw_ros.eval.records import Sample
-from spatialclaw_ros.eval.scoring import STRUCTURED_ANSWER, SampleScore, numeric_score, view_change_score
+from spatialclaw_ros.eval.scoring import (
+    STRUCTURED_ANSWER,
+    SampleScore,
+    numeric_score,
+    view_change_score,
+)
 
 OfficialRule = Callable[[Sample, str], SampleScore]
 
@@ -37,8 +42,10 @@ def _first(text: str, patterns: Iterable[str], flags: int = 0, last: bool = Fals
 
 
 def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
-        return float(text)  # type: ignore[arg-type]
+        return float(text)
     except (TypeError, ValueError):
         return None
 
@@ -50,7 +57,9 @@ def _first_token(reply: str) -> str:
 
 def _letter_marks(text: str, letters: str = "A-D") -> str | None:
     """'X.', '(X)' or 'X:' in that order of preference, either case (VSI-Bench family)."""
-    return _first(text, (rf"\b([{letters}])\.", rf"\(([{letters}])\)", rf"\b([{letters}]):"), re.IGNORECASE)
+    return _first(
+        text, (rf"\b([{letters}])\.", rf"\(([{letters}])\)", rf"\b([{letters}]):"), re.IGNORECASE
+    )
 
 
 def _boxed_letter(text: str, letters: str = "A-Da-d", flags: int = 0) -> str | None:
@@ -91,14 +100,27 @@ def _base_letter(reply: str) -> str:
     the reply's only letter, else the whole reply."""
     if not reply:
         return ""
-    letter = _first(reply, (r"\\boxed\{([A-Za-z])\}", r"\(?([A-Za-z])\)?[.:)]"))  # no spaces inside the braces
+    # no spaces inside the braces
+    letter = _first(reply, (r"\\boxed\{([A-Za-z])\}", r"\(?([A-Za-z])\)?[.:)]"))
     if letter:
         return letter.upper()
     return _only_letter(reply, "A-Za-z") or reply.strip()
 
 
 # Number words that SPBench's and SpatialTree's readers look for before digits, in their order.
-_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "zero")
+_NUMBER_WORDS = (
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "zero",
+)
 
 
 def _spbench_number(reply: str) -> float | None:
@@ -146,7 +168,9 @@ def osi_bench(sample: Sample, reply: str) -> SampleScore:
     reply = reply.strip()
     if sample.answer_type == "number":
         number = _first(reply, (r"\\boxed{\s*([+-]?\d+\.?\d*)\s*}", r"([+-]?\d+\.?\d*)"))
-        return numeric_score(sample, _float(number) if number is not None else _float(_first_token(reply)))
+        return numeric_score(
+            sample, _float(number) if number is not None else _float(_first_token(reply))
+        )
     read = _vsi_choice(reply, sample.options, _first_token)
     return _letter_score(sample, read, read.upper() == str(sample.answer).upper())
 
@@ -154,7 +178,9 @@ def osi_bench(sample: Sample, reply: str) -> SampleScore:
 def spar_bench(sample: Sample, reply: str) -> SampleScore:
     reply = reply.strip()
     if sample.metric == "vci":
-        return SampleScore(reply, view_change_score(reply, str(sample.answer)), (STRUCTURED_ANSWER,))
+        return SampleScore(
+            reply, view_change_score(reply, str(sample.answer)), (STRUCTURED_ANSWER,)
+        )
     if sample.answer_type == "number":
         numbers = re.findall(r"(?<!\^)\d+\.\d+|(?<!\^)\d+", reply)
         value = float(numbers[-1 if sample.extra.get("last_number") else 0]) if numbers else None
@@ -163,13 +189,16 @@ def spar_bench(sample: Sample, reply: str) -> SampleScore:
     truth = str(sample.answer).strip().lower()
     low = read.strip().lower()
     # SPAR-Bench's lenient exact match: equal, contained in the truth, or starting with it
-    return _letter_score(sample, read, bool(low) and (low == truth or low in truth or low[0] == truth))
+    return _letter_score(
+        sample, read, bool(low) and (low == truth or low in truth or low[0] == truth)
+    )
 
 
 def _spar_letter(reply: str) -> str:
     if not reply:
         return ""
-    letter = _first(reply, (r"\\boxed\{([A-Da-d])\}", r"\(?([A-Da-d])\)?[.:)]"))  # no spaces inside the braces
+    # no spaces inside the braces
+    letter = _first(reply, (r"\\boxed\{([A-Da-d])\}", r"\(?([A-Da-d])\)?[.:)]"))
     if letter:
         return letter.upper()
     only = _only_letter(reply, "A-Da-d")
@@ -179,8 +208,12 @@ def _spar_letter(reply: str) -> str:
 
 
 # SpatialTree metric functions that need a judge model, a mask or a simulator: left out.
-SPATIALTREE_UNSCORABLE = frozenset({"gpteval", "cogmapeval", "affmask", "manipulateeval", "agenticnaveval", "gravityeval"})
-_SPATIALTREE_MRA = frozenset({"meanrelativeacc", "meanrelativeacc2", "angulardifference", "l2distance"})
+SPATIALTREE_UNSCORABLE = frozenset(
+    {"gpteval", "cogmapeval", "affmask", "manipulateeval", "agenticnaveval", "gravityeval"}
+)
+_SPATIALTREE_MRA = frozenset(
+    {"meanrelativeacc", "meanrelativeacc2", "angulardifference", "l2distance"}
+)
 
 
 def spatialtree(sample: Sample, reply: str) -> SampleScore:
@@ -192,7 +225,11 @@ def spatialtree(sample: Sample, reply: str) -> SampleScore:
         return _letter_score(sample, read, read == truth.upper())
     number = _spbench_number(reply) if reply else None
     if metric in _SPATIALTREE_MRA:
-        return numeric_score(sample, number) if sample.answer_type == "number" else SampleScore("", 0.0)
+        return (
+            numeric_score(sample, number)
+            if sample.answer_type == "number"
+            else SampleScore("", 0.0)
+        )
     if kind == "judge":
         low = reply.lower()
         yes, no = low.rfind("yes"), low.rfind("no")  # the later of the two words, as substrings
@@ -255,7 +292,8 @@ def _cvbench_letter(text: str, options: list[str]) -> str:
     if not text:
         return ""
     letter = _boxed_letter(text) or _first(
-        text, (r"\b([A-D])\.", r"\(([A-D])\)", r"\b([A-D]):", r"^\s*([A-D])\b"), re.IGNORECASE)
+        text, (r"\b([A-D])\.", r"\(([A-D])\)", r"\b([A-D]):", r"^\s*([A-D])\b"), re.IGNORECASE
+    )
     if letter:
         return letter.upper()
     only = _only_letter(text, "A-Da-d")
@@ -303,7 +341,9 @@ def _mindcube_letter(reply: str) -> str:
     text = (reply or "").strip()
     if not text:
         return ""
-    letter = _boxed_letter(text, "A-E", re.IGNORECASE) or _first(text, (r"\b([A-E])\.",), last=True)
+    letter = _boxed_letter(text, "A-E", re.IGNORECASE) or _first(
+        text, (r"\b([A-E])\.",), last=True
+    )
     if letter:
         return letter.upper()
     for tag in ("Answer", "answer"):
@@ -312,8 +352,16 @@ def _mindcube_letter(reply: str) -> str:
             inner = _first(section.group(1), (r"\b([A-E])\.", r"\b([A-E])\b"), last=True)
             if inner:
                 return inner
-    phrased = _first(text, (r"[Mm]y answer is ([A-E])", r"[Tt]he answer is ([A-E])", r"(?:Answer|answer):\s*([A-E])",
-                            r"\b([A-E])\s*[:.]\s*[A-Z]"), last=True)
+    phrased = _first(
+        text,
+        (
+            r"[Mm]y answer is ([A-E])",
+            r"[Tt]he answer is ([A-E])",
+            r"(?:Answer|answer):\s*([A-E])",
+            r"\b([A-E])\s*[:.]\s*[A-Z]",
+        ),
+        last=True,
+    )
     return phrased or _first(text, (r"\b([A-E])\b",), last=True) or ""
 
 
@@ -330,7 +378,11 @@ def _backtick_letter(reply: str) -> str:
             letter = _first(inside.group(1), (r"\b([A-D])\b",))
             if letter:
                 return letter
-    letter = _boxed_letter(text, "A-D", re.IGNORECASE) or _letter_marks(text) or _first(text, (r"\b([A-D])\b(?!\s[a-zA-Z])",))
+    letter = (
+        _boxed_letter(text, "A-D", re.IGNORECASE)
+        or _letter_marks(text)
+        or _first(text, (r"\b([A-D])\b(?!\s[a-zA-Z])",))
+    )
     if letter:
         return letter.upper()
     bare = text.translate(str.maketrans("", "", string.punctuation)).replace(" ", "")
@@ -368,7 +420,8 @@ def _blink_choice(reply: str) -> str:
         if len(tokens) == 1:
             return tokens.pop()
     letter = _first(text, (r"\(([A-E])\)",), last=True) or _first(
-        text, (r"(?:answer|choice|option)\s+(?:is\s+)?([A-E])\b",), re.IGNORECASE)
+        text, (r"(?:answer|choice|option)\s+(?:is\s+)?([A-E])\b",), re.IGNORECASE
+    )
     if letter:
         return f"({letter.upper()})"
     if text[0].upper() in "ABCDE" and (len(text) == 1 or not text[1].isalpha()):
@@ -376,8 +429,10 @@ def _blink_choice(reply: str) -> str:
     return "(Z)"
 
 
-_MARKED_ANSWER = (r"(?:final\s+answer|correct\s+answer|answer\s+is|the\s+answer|best\s+answer|best\s+option|"
-                  r"correct\s+option|correct\s+choice|answer{extra})\b\s*[:\-=]?\s*\*{{0,2}}\(?\s*([A-Da-d])\b")
+_MARKED_ANSWER = (
+    r"(?:final\s+answer|correct\s+answer|answer\s+is|the\s+answer|best\s+answer|best\s+option|"
+    r"correct\s+option|correct\s+choice|answer{extra})\b\s*[:\-=]?\s*\*{{0,2}}\(?\s*([A-Da-d])\b"
+)
 
 
 def viewspatial(sample: Sample, reply: str) -> SampleScore:
@@ -389,12 +444,19 @@ def _viewspatial_letter(reply: str) -> str:
     text = (reply or "").strip()
     if not text:
         return ""
-    letter = _first(text, (r"\\boxed\{\s*\(?\s*([A-Da-d])\s*[.)]?\s*\}",
-                           r"<answer>\s*\(?\s*([A-Da-d])\s*[.)]?\s*</answer>"), re.IGNORECASE | re.DOTALL)
+    letter = _first(
+        text,
+        (
+            r"\\boxed\{\s*\(?\s*([A-Da-d])\s*[.)]?\s*\}",
+            r"<answer>\s*\(?\s*([A-Da-d])\s*[.)]?\s*</answer>",
+        ),
+        re.IGNORECASE | re.DOTALL,
+    )
     if letter:
         return letter.upper()
     letter = _first(text, (_MARKED_ANSWER.format(extra=""),), re.IGNORECASE, last=True) or _first(
-        text, (r"\(([A-Da-d])\)", r"\b([A-Da-d])\.", r"\b([A-Da-d]):"), last=True)
+        text, (r"\(([A-Da-d])\)", r"\b([A-Da-d])\.", r"\b([A-Da-d]):"), last=True
+    )
     if letter:
         return letter.upper()
     only = _only_letter(text, "A-Da-d")
@@ -412,9 +474,11 @@ def _dsi_letter(reply: str) -> str:
     text = (reply or "").strip()
     if not text:
         return ""
-    letter = _first(text, (r"\\boxed\{\s*\(?\s*([A-Da-d])\s*[.)]?\s*\}",)) or _first(
-        text, (_MARKED_ANSWER.format(extra="|option"),), re.IGNORECASE, last=True) or _first(
-        text[-400:], (r"(?:^|[\s*(\n])([A-Da-d])(?:[.):]|\s*\n|\s*\*\*|$)",), last=True)
+    letter = (
+        _first(text, (r"\\boxed\{\s*\(?\s*([A-Da-d])\s*[.)]?\s*\}",))
+        or _first(text, (_MARKED_ANSWER.format(extra="|option"),), re.IGNORECASE, last=True)
+        or _first(text[-400:], (r"(?:^|[\s*(\n])([A-Da-d])(?:[.):]|\s*\n|\s*\*\*|$)",), last=True)
+    )
     if letter:
         return letter.upper()
     return text[0].upper() if text[0].upper() in "ABCD" else ""
@@ -427,8 +491,14 @@ def perceptioncomp(sample: Sample, reply: str) -> SampleScore:
 def _perceptioncomp_letter(reply: str) -> str:
     if not reply:
         return ""
-    letter = _first(reply, (r"<answer>\s*([A-Ea-e])\s*</answer>", r"\\boxed\{([A-Ea-e])\}", r"[Aa]nswer[\s:]*([A-Ea-e])\b")) \
-        or _first(reply, (r"\b([A-Ea-e])\b",), last=True)
+    letter = _first(
+        reply,
+        (
+            r"<answer>\s*([A-Ea-e])\s*</answer>",
+            r"\\boxed\{([A-Ea-e])\}",
+            r"[Aa]nswer[\s:]*([A-Ea-e])\b",
+        ),
+    ) or _first(reply, (r"\b([A-Ea-e])\b",), last=True)
     if letter:
         return letter.upper()
     only = _only_letter(reply, "A-Za-z")
@@ -444,8 +514,19 @@ def video_mme(sample: Sample, reply: str) -> SampleScore:
 
 
 # Phrases Video-MME-v2's extractor deletes before looking for a letter, in its order.
-_V2_PREFIXES = ("Final Answer:", "The best answer is", "The correct answer is", "The answer is", "The answer",
-                "The best option is", "The correct option is", "Best answer:", "Best option:", "Answer:", "Option:")
+_V2_PREFIXES = (
+    "Final Answer:",
+    "The best answer is",
+    "The correct answer is",
+    "The answer is",
+    "The answer",
+    "The best option is",
+    "The correct option is",
+    "Best answer:",
+    "Best option:",
+    "Answer:",
+    "Option:",
+)
 
 
 def video_mme_v2(sample: Sample, reply: str) -> SampleScore:
@@ -465,7 +546,28 @@ def _video_mme_v2_letter(reply: str) -> str:
     return found.group(0) if found else ""
 
 
-OFFICIAL_RULES: dict[str, OfficialRule] = {rule.__name__: rule for rule in (
-    erqa, omni3d_bench, omnispatial, spbench, mindcube, mmsi_bench, spar_bench, blink, spatialtree, viewspatial,
-    mmsi_video, osi_bench, pai_bench, vsi_bench, vstibench, dsi_bench, cvbench, perceptioncomp, video_mme, video_mme_v2,
-)}
+OFFICIAL_RULES: dict[str, OfficialRule] = {
+    rule.__name__: rule
+    for rule in (
+        erqa,
+        omni3d_bench,
+        omnispatial,
+        spbench,
+        mindcube,
+        mmsi_bench,
+        spar_bench,
+        blink,
+        spatialtree,
+        viewspatial,
+        mmsi_video,
+        osi_bench,
+        pai_bench,
+        vsi_bench,
+        vstibench,
+        dsi_bench,
+        cvbench,
+        perceptioncomp,
+        video_mme,
+        video_mme_v2,
+    )
+}

@@ -44,7 +44,9 @@ class Benchmark:
 
     def score(self, predictions: list[Prediction]) -> BenchmarkScore:
         """This benchmark's score by its own aggregation rule."""
-        return aggregate(self.name, predictions, self.aggregation, self.category_parents, self.secondary)
+        return aggregate(
+            self.name, predictions, self.aggregation, self.category_parents, self.secondary
+        )
 
     @property
     def download_command(self) -> str:
@@ -55,12 +57,16 @@ class Benchmark:
         return f"hf download {self.hf_id} --repo-type dataset --local-dir <DATA_DIR>/{self.name}"
 
 
-def score_sample(sample: Sample, response: str | float | int | None, answers: AnswerMode = "official") -> SampleScore:
+def score_sample(
+    sample: Sample, response: str | float | int | None, answers: AnswerMode = "official"
+) -> SampleScore:
     """Score one reply. `official` reads it as the sample's benchmark's own evaluation does (for a
     benchmark without official rules, such as our synthetic one, our reader is the official one);
     `lenient` reads it with our reader for every benchmark."""
     if answers not in ANSWER_MODES:
-        raise ValueError(f"unknown answer-reading mode {answers!r}; expected one of {ANSWER_MODES}")
+        raise ValueError(
+            f"unknown answer-reading mode {answers!r}; expected one of {ANSWER_MODES}"
+        )
     rule = OFFICIAL_RULES.get(sample.benchmark) if answers == "official" else None
     if rule is None:
         return score_response(sample, response)
@@ -70,7 +76,8 @@ def score_sample(sample: Sample, response: str | float | int | None, answers: An
 def annotation_files(bench: Benchmark, root: Path) -> list[Path]:
     files: list[Path] = []
     for pattern in bench.annotations:
-        files.extend(p for p in sorted(root.glob(pattern)) if p.is_file() and p not in files)  # patterns may overlap
+        # patterns may overlap
+        files.extend(p for p in sorted(root.glob(pattern)) if p.is_file() and p not in files)
     return files
 
 
@@ -89,7 +96,9 @@ class RowFailure:
         return f"{self.source}#row{self.row}"
 
 
-def load_samples(bench: Benchmark, data_dir: str | Path, failures: list[RowFailure] | None = None) -> list[Sample]:
+def load_samples(
+    bench: Benchmark, data_dir: str | Path, failures: list[RowFailure] | None = None
+) -> list[Sample]:
     """Read `<data_dir>/<name>/` in the benchmark's published layout. A row that cannot be read
     raises, naming its file and row; when a `failures` list is given it is appended there
     instead, and the other rows still load."""
@@ -101,7 +110,9 @@ def load_samples(bench: Benchmark, data_dir: str | Path, failures: list[RowFailu
         )
     files = annotation_files(bench, root)
     if not files:
-        raise FileNotFoundError(f"{bench.name}: no annotation file matching {list(bench.annotations)} under {root}")
+        raise FileNotFoundError(
+            f"{bench.name}: no annotation file matching {list(bench.annotations)} under {root}"
+        )
     store = MediaStore(root, Path(data_dir) / ".media_cache" / bench.name)
     samples: list[Sample] = []
     seen: set[str] = set()
@@ -112,7 +123,9 @@ def load_samples(bench: Benchmark, data_dir: str | Path, failures: list[RowFailu
             except (KeyError, ValueError, TypeError) as exc:
                 if failures is None:
                     raise ValueError(f"{bench.name}: {path.name} row {i}: {exc}") from exc
-                failures.append(RowFailure(bench.name, path.name, i, f"{type(exc).__name__}: {exc}"))
+                failures.append(
+                    RowFailure(bench.name, path.name, i, f"{type(exc).__name__}: {exc}")
+                )
                 continue
             if sample is None:
                 continue

@@ -38,7 +38,11 @@ def read_rows(path: Path) -> list[Row]:
             if isinstance(data.get("questions"), list):
                 data = data["questions"]
             else:
-                data = lists[0] if len(lists) == 1 else [dict(v, id=k) if isinstance(v, dict) else v for k, v in data.items()]
+                data = (
+                    lists[0]
+                    if len(lists) == 1
+                    else [dict(v, id=k) if isinstance(v, dict) else v for k, v in data.items()]
+                )
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a list of questions")
         return data
@@ -123,14 +127,16 @@ def split_inline_options(text: str) -> tuple[str, list[str]]:
 
     Options must run A, B, C, ... in order; otherwise the text is returned with no options.
     """
-    marks = []
+    marks: list[re.Match[str]] = []
     for match in _INLINE_OPTION.finditer(text):
         if match.group(1) == option_letter(len(marks)):
             marks.append(match)
     if len(marks) < 2:
         return text.strip(), []
     stem = text[: marks[0].start()]
-    stem = re.sub(r"(?:options|choices)\s*[:：]?\s*$", "", stem.strip(), flags=re.IGNORECASE).strip()
+    stem = re.sub(
+        r"(?:options|choices)\s*[:：]?\s*$", "", stem.strip(), flags=re.IGNORECASE
+    ).strip()
     options = []
     for i, match in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
@@ -144,8 +150,11 @@ def strip_letter(option: str) -> str:
 
 
 def answer_letter(answer: Any, options: list[str]) -> str:
-    """The letter of an answer given as a letter ('B', '(B)', 'B. text'), an index, or option text."""
-    if isinstance(answer, int) or (isinstance(answer, str) and answer.strip().isdigit() and len(options) > 0):
+    """The letter of an answer given as a letter ('B', '(B)', 'B. text'), an index, or option
+    text."""
+    if isinstance(answer, int) or (
+        isinstance(answer, str) and answer.strip().isdigit() and len(options) > 0
+    ):
         index = int(answer)
         if 0 <= index < len(options):
             return option_letter(index)

@@ -1,7 +1,15 @@
 """The synthetic benchmark: ray-cast scenes with exact geometry, templated questions, exports."""
 
 from spatialclaw_ros.eval.synthetic.render import default_intrinsics, render, render_frame
-from spatialclaw_ros.eval.synthetic.scene import PALETTE, SHAPES, WORLD_FRAME, Scene, SceneObject, look_at, random_scene
+from spatialclaw_ros.eval.synthetic.scene import (
+    PALETTE,
+    SHAPES,
+    WORLD_FRAME,
+    Scene,
+    SceneObject,
+    look_at,
+    random_scene,
+)
 
 __all__ = [
     "PALETTE",

@@ -18,16 +18,26 @@ from pathlib import Path
 import numpy as np
 
 from spatialclaw_ros.eval.framesets import load_frameset, save_frameset
-from spatialclaw_ros.eval.records import MediaGroup, Sample, option_letter, read_samples, write_jsonl
+from spatialclaw_ros.eval.records import (
+    MediaGroup,
+    Sample,
+    option_letter,
+    read_samples,
+    write_jsonl,
+)
 from spatialclaw_ros.eval.synthetic import clips as clipmod
-from spatialclaw_ros.eval.synthetic.clips import MIN_VISIBLE_SHARE, Clip
+from spatialclaw_ros.eval.synthetic.clips import MIN_VISIBLE_SHARE, Clip, rendered_layers
 from spatialclaw_ros.eval.synthetic.questions import TEMPLATES, Facts, Measure, Template, measure
 from spatialclaw_ros.eval.synthetic.render import default_intrinsics
 from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, random_scene
 from spatialclaw_ros.frames import FrameSet
 
 BENCHMARK = "synthetic"
-_KINDS = {"single_image": ("single",), "multi_view": ("rotation", "orbit", "between"), "video": ("camera_motion", "object_motion")}
+_KINDS = {
+    "single_image": ("single",),
+    "multi_view": ("rotation", "orbit", "between"),
+    "video": ("camera_motion", "object_motion"),
+}
 _CANDIDATES_PER_TEMPLATE = 40
 
 
@@ -37,7 +47,9 @@ class SyntheticConfig:
     yields four variants (original, mirrored, reversed, both) unless `variants` is off."""
 
     seed: int = 0
-    clips: dict[str, int] = field(default_factory=lambda: {"single_image": 8, "multi_view": 6, "video": 4})
+    clips: dict[str, int] = field(
+        default_factory=lambda: {"single_image": 8, "multi_view": 6, "video": 4}
+    )
     width: int = 640
     height: int = 480
     hfov_deg: float = 70.0
@@ -51,7 +63,9 @@ class SyntheticConfig:
         if unknown:
             raise ValueError(f"unknown families {sorted(unknown)}; use {list(_KINDS)}")
         if not 8 <= self.video_frames[0] <= self.video_frames[1] <= 64:
-            raise ValueError(f"video_frames must satisfy 8 <= low <= high <= 64, got {self.video_frames}")
+            raise ValueError(
+                f"video_frames must satisfy 8 <= low <= high <= 64, got {self.video_frames}"
+            )
 
 
 @dataclass
@@ -61,7 +75,7 @@ class SyntheticBenchmark:
 
     def frames_for(self, sample: Sample) -> list[FrameSet]:
         """The in-memory frame sets a sample's media refer to."""
-        return [self.clips[Path(g.paths[0]).stem].frames for g in sample.media]
+        return [self.clips[Path(g.paths[0]).stem].rendered_frames() for g in sample.media]
 
 
 class LetterBalancer:
@@ -82,7 +96,9 @@ class LetterBalancer:
         return others[:slot] + [answer] + others[slot:], option_letter(slot)
 
 
-def _build_clip(kind: str, clip_id: str, scene: Scene, config: SyntheticConfig, rng: np.random.Generator) -> Clip:
+def _build_clip(
+    kind: str, clip_id: str, scene: Scene, config: SyntheticConfig, rng: np.random.Generator
+) -> Clip:
     k = default_intrinsics(config.width, config.height, config.hfov_deg)
     if kind in ("camera_motion", "object_motion"):
         n = int(rng.integers(config.video_frames[0], config.video_frames[1] + 1))
@@ -110,7 +126,14 @@ def _first_clean(template: Template, facts: list[Facts], rng) -> tuple[dict, lis
     return None
 
 
-def _sample(template: Template, facts: Facts, params: dict, m: Measure, balancer: LetterBalancer, group: str | None) -> Sample:
+def _sample(
+    template: Template,
+    facts: Facts,
+    params: dict,
+    m: Measure,
+    balancer: LetterBalancer,
+    group: str | None,
+) -> Sample:
     clip = facts.clip
     text, options = template.phrase(facts, params)
     answer: str | float = m.answer
@@ -128,13 +151,24 @@ def _sample(template: Template, facts: Facts, params: dict, m: Measure, balancer
         options=options,
         group_id=group,
         unit=template.unit,
-        extra={"family": clip.family, "kind": clip.kind, "variant": clip.variant, "clip": clip.id,
-               "template": template.name, "params": params, "answer_text": str(m.answer)},
+        extra={
+            "family": clip.family,
+            "kind": clip.kind,
+            "variant": clip.variant,
+            "clip": clip.id,
+            "template": template.name,
+            "params": params,
+            "answer_text": str(m.answer),
+        },
     )
 
 
-def generate(config: SyntheticConfig = SyntheticConfig(), progress: Callable[[str], None] | None = None) -> SyntheticBenchmark:
-    """Render every clip and ask every template that applies, deterministically from `config.seed`."""
+def generate(
+    config: SyntheticConfig | None = None, progress: Callable[[str], None] | None = None
+) -> SyntheticBenchmark:
+    """Render every clip and ask every template that applies, deterministically from
+    `config.seed` (the default SyntheticConfig when none is given)."""
+    config = config if config is not None else SyntheticConfig()
     rng = np.random.default_rng(config.seed)
     balancer = LetterBalancer(rng)
     samples: list[Sample] = []
@@ -142,9 +176,15 @@ def generate(config: SyntheticConfig = SyntheticConfig(), progress: Callable[[st
     for family, count in config.clips.items():
         for i in range(count):
             kind = _KINDS[family][i % len(_KINDS[family])]
-            scene = random_scene(int(rng.integers(2**31)), int(rng.integers(config.objects[0], config.objects[1] + 1)))
+            scene = random_scene(
+                int(rng.integers(2**31)),
+                int(rng.integers(config.objects[0], config.objects[1] + 1)),
+            )
             base = _build_clip(kind, f"{family}_{i:03d}_{kind}", scene, config, rng)
-            variants = [clipmod.variant(base, v) if v != "original" else base for v in _variant_names(base, config)]
+            variants = [
+                clipmod.variant(base, v) if v != "original" else base
+                for v in _variant_names(base, config)
+            ]
             rendered = [v.rendered() for v in variants]
             facts = [Facts(c) for c in rendered]
             clips.update({c.id: c for c in rendered})
@@ -156,7 +196,10 @@ def generate(config: SyntheticConfig = SyntheticConfig(), progress: Callable[[st
                     continue
                 params, measured = found
                 group = f"{base.id}/{template.name}" if len(facts) > 1 else None
-                samples += [_sample(template, f, params, m, balancer, group) for f, m in zip(facts, measured)]
+                samples += [
+                    _sample(template, f, params, m, balancer, group)
+                    for f, m in zip(facts, measured, strict=True)
+                ]
             if progress:
                 progress(f"{base.id}: {len(rendered)} clip(s), {len(samples)} questions so far")
     return SyntheticBenchmark(samples, clips)
@@ -167,14 +210,25 @@ def _scene_json(scene: Scene) -> dict:
         "room_size": list(scene.room_size),
         "name": scene.name,
         "objects": [
-            {"name": o.name, "shape": o.shape, "color": list(o.color), "center": o.center.tolist(), "size": o.size.tolist(), "yaw": o.yaw}
+            {
+                "name": o.name,
+                "shape": o.shape,
+                "color": list(o.color),
+                "center": o.center.tolist(),
+                "size": o.size.tolist(),
+                "yaw": o.yaw,
+            }
             for o in scene.objects
         ],
     }
 
 
 def _scene_from_json(data: dict) -> Scene:
-    return Scene(tuple(SceneObject(**o) for o in data["objects"]), tuple(data["room_size"]), data.get("name", ""))
+    return Scene(
+        tuple(SceneObject(**o) for o in data["objects"]),
+        tuple(data["room_size"]),
+        data.get("name", ""),
+    )
 
 
 def write_benchmark(bench: SyntheticBenchmark, out_dir: str | Path) -> Path:
@@ -182,9 +236,15 @@ def write_benchmark(bench: SyntheticBenchmark, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     for clip in bench.clips.values():
-        save_frameset(clip.frames, out / "clips" / f"{clip.id}.npz")
-        geometry = {"id": clip.id, "family": clip.family, "kind": clip.kind, "variant": clip.variant,
-                    "moving": clip.moving, "scenes": [_scene_json(s) for s in clip.scenes]}
+        save_frameset(clip.rendered_frames(), out / "clips" / f"{clip.id}.npz")
+        geometry = {
+            "id": clip.id,
+            "family": clip.family,
+            "kind": clip.kind,
+            "variant": clip.variant,
+            "moving": clip.moving,
+            "scenes": [_scene_json(s) for s in clip.scenes],
+        }
         (out / "clips" / f"{clip.id}.json").write_text(json.dumps(geometry))
     path = out / "samples.jsonl"
     write_jsonl(path, bench.samples)
@@ -196,11 +256,20 @@ def load_clip(npz_path: str | Path) -> Clip:
     npz_path = Path(npz_path)
     geometry = json.loads(npz_path.with_suffix(".json").read_text())
     frames = load_frameset(npz_path)
+    intrinsics = frames[0].intrinsics
+    if intrinsics is None:
+        raise ValueError(f"{npz_path}: the clip's frames carry no camera intrinsics")
     return Clip(
-        id=geometry["id"], family=geometry["family"], kind=geometry["kind"],
+        id=geometry["id"],
+        family=geometry["family"],
+        kind=geometry["kind"],
         scenes=[_scene_from_json(s) for s in geometry["scenes"]],
-        poses=[f.pose for f in frames], timestamps=frames.timestamps, intrinsics=frames[0].intrinsics,
-        variant=geometry["variant"], moving=geometry["moving"], frames=frames,
+        poses=[f.pose for f in frames],
+        timestamps=frames.timestamps,
+        intrinsics=intrinsics,
+        variant=geometry["variant"],
+        moving=geometry["moving"],
+        frames=frames,
     )
 
 
@@ -209,14 +278,22 @@ def _label_problems(facts: Facts) -> list[str]:
     at that pixel, unless something nearer covers it there."""
     clip, problems = facts.clip, []
     for i, seen in enumerate(facts.seen):
-        frame = clip.frames[i]
+        frame = clip.rendered_frames()[i]
+        depth, labels = rendered_layers(frame)
         for name, s in seen.items():
-            if s.center_pixel is None or s.clear or s.pixels < MIN_VISIBLE_SHARE * frame.width * frame.height:
+            if (
+                s.center_pixel is None
+                or s.clear
+                or s.pixels < MIN_VISIBLE_SHARE * frame.width * frame.height
+            ):
                 continue
             u, v = s.center_pixel
             depth_of_center = clip.in_camera(clip.center(name, i), i)[2]
-            if frame.labels[v, u] == 0 or not frame.depth[v, u] < depth_of_center:
-                problems.append(f"{clip.id} frame {i}: the centre of {name} projects to ({u}, {v}), outside its mask")
+            if labels[v, u] == 0 or not depth[v, u] < depth_of_center:
+                problems.append(
+                    f"{clip.id} frame {i}: the centre of {name} projects to ({u}, {v}), "
+                    "outside its mask"
+                )
     return problems
 
 
@@ -226,7 +303,10 @@ def _answer_problem(sample: Sample, m: Measure) -> str | None:
     if sample.answer_type == "mc":
         stored = sample.options[sample.letters.index(str(sample.answer))]
         if stored != m.answer:
-            return f"{sample.id}: stored answer {sample.answer} ({stored!r}) but the geometry says {m.answer!r}"
+            return (
+                f"{sample.id}: stored answer {sample.answer} ({stored!r}) but the geometry "
+                f"says {m.answer!r}"
+            )
     elif abs(float(sample.answer) - float(m.answer)) > 1e-6:
         return f"{sample.id}: stored answer {sample.answer} but the geometry says {m.answer}"
     return None
@@ -257,7 +337,9 @@ def self_check(samples_path: str | Path) -> list[str]:
         if path not in facts_by_clip:
             facts_by_clip[path] = Facts(load_clip(path))
             problems += _label_problems(facts_by_clip[path])
-        problem = _answer_problem(sample, measure(sample.extra["template"], facts_by_clip[path], sample.extra["params"]))
+        problem = _answer_problem(
+            sample, measure(sample.extra["template"], facts_by_clip[path], sample.extra["params"])
+        )
         if problem:
             problems.append(problem)
     return problems + _letter_problems(samples)

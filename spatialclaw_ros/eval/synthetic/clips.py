@@ -15,7 +15,7 @@ import numpy as np
 
 from spatialclaw_ros.eval.synthetic.render import render
 from spatialclaw_ros.eval.synthetic.scene import Scene, SceneObject, look_at, rot_z
-from spatialclaw_ros.frames import CameraIntrinsics, FrameSet
+from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 
 VARIANTS = ("original", "mirrored", "reversed", "mirrored_reversed")
 # An object counts as seen in a frame when it covers this share of the image and its centre's
@@ -43,6 +43,12 @@ class Clip:
     def __len__(self) -> int:
         return len(self.poses)
 
+    def rendered_frames(self) -> FrameSet:
+        """The rendered frames; asking before the clip was rendered is an error."""
+        if self.frames is None:
+            raise ValueError(f"clip {self.id} has not been rendered")
+        return self.frames
+
     def rendered(self) -> Clip:
         frames = render(self.scenes, self.poses, self.intrinsics, self.timestamps)
         frames.name = self.id
@@ -69,11 +75,18 @@ class Sighting:
     clear: bool
 
 
+def rendered_layers(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and label image of a rendered frame (renders always carry both)."""
+    if frame.depth is None or frame.labels is None:
+        raise ValueError(f"frame {frame.index} is not a render: it lacks depth or labels")
+    return frame.depth, frame.labels
+
+
 def sightings(clip: Clip, i: int) -> dict[str, Sighting]:
     """Every object's visibility in rendered frame i, from its label image."""
-    frame = clip.frames[i]
+    _, labels = rendered_layers(clip.rendered_frames()[i])
     k = clip.intrinsics
-    counts = np.bincount(frame.labels.ravel(), minlength=len(clip.scenes[i].objects) + 1)
+    counts = np.bincount(labels.ravel(), minlength=len(clip.scenes[i].objects) + 1)
     result = {}
     for obj in clip.scenes[i].objects:
         label = clip.scenes[i].label_id(obj.name)
@@ -83,7 +96,7 @@ def sightings(clip: Clip, i: int) -> dict[str, Sighting]:
             u, v = int(round(k.fx * p[0] / p[2] + k.cx)), int(round(k.fy * p[1] / p[2] + k.cy))
             if 0 <= u < k.width and 0 <= v < k.height:
                 pixel = (u, v)
-        shown = pixel is not None and frame.labels[pixel[1], pixel[0]] == label
+        shown = pixel is not None and labels[pixel[1], pixel[0]] == label
         clear = shown and counts[label] >= MIN_VISIBLE_SHARE * k.width * k.height
         result[obj.name] = Sighting(int(counts[label]), pixel, bool(clear))
     return result
@@ -120,7 +133,9 @@ def single_view(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.
     return Clip(clip_id, "single_image", "single", [scene], [pose], [0.0], k)
 
 
-def rotation_in_place(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator) -> Clip:
+def rotation_in_place(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator
+) -> Clip:
     n = int(rng.integers(2, 5))
     start = look_at(_eye(rng, scene), _target(rng, scene))
     step = np.radians(rng.uniform(25, 45)) * rng.choice([-1, 1])
@@ -152,9 +167,13 @@ def between(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Gene
     ahead = scene.objects[a].center.copy()
     ahead[2] = eye[2] - 0.6
     first = look_at(eye, ahead)
-    turns = [0.0, np.pi] + list(rng.permutation([np.pi / 2, -np.pi / 2])[: int(rng.integers(0, 3))])
+    turns = [0.0, np.pi] + list(
+        rng.permutation([np.pi / 2, -np.pi / 2])[: int(rng.integers(0, 3))]
+    )
     poses = [_yawed(first, t) for t in turns]
-    return Clip(clip_id, "multi_view", "between", [scene] * len(poses), poses, _times(len(poses), 1.0), k)
+    return Clip(
+        clip_id, "multi_view", "between", [scene] * len(poses), poses, _times(len(poses), 1.0), k
+    )
 
 
 def _moved_to(pose: np.ndarray, eye: np.ndarray) -> np.ndarray:
@@ -163,7 +182,9 @@ def _moved_to(pose: np.ndarray, eye: np.ndarray) -> np.ndarray:
     return moved
 
 
-def camera_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float) -> Clip:
+def camera_motion(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float
+) -> Clip:
     """The camera walks a straight line (forward, backward or sideways) while panning, so objects
     come into view one after another."""
     half = np.array(scene.room_size[:2]) / 2 - 0.4
@@ -177,7 +198,10 @@ def camera_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.rando
         pan = np.radians(rng.uniform(60, 110)) * rng.choice([-1, 1])
         if np.all(np.abs(end[:2]) < half) and _path_clear(scene, eye, end):
             start = _yawed(pose, -pan / 2)
-            poses = [_moved_to(_yawed(start, pan * i / (n - 1)), eye + (end - eye) * i / (n - 1)) for i in range(n)]
+            poses = [
+                _moved_to(_yawed(start, pan * i / (n - 1)), eye + (end - eye) * i / (n - 1))
+                for i in range(n)
+            ]
             return Clip(clip_id, "video", "camera_motion", [scene] * n, poses, _times(n, fps), k)
     raise ValueError("no clear straight camera path in this scene")
 
@@ -190,10 +214,15 @@ def _distance_to_path(point: np.ndarray, start: np.ndarray, end: np.ndarray) -> 
 
 
 def _path_clear(scene: Scene, start: np.ndarray, end: np.ndarray, clearance: float = 0.3) -> bool:
-    return all(_distance_to_path(o.center, start, end) >= o.footprint_radius + clearance for o in scene.objects)
+    return all(
+        _distance_to_path(o.center, start, end) >= o.footprint_radius + clearance
+        for o in scene.objects
+    )
 
 
-def object_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float) -> Clip:
+def object_motion(
+    clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.random.Generator, n: int, fps: float
+) -> Clip:
     """A fixed camera watches one object slide along the floor in a straight line."""
     half = np.array(scene.room_size[:2]) / 2 - 0.4
     for _ in range(200):
@@ -209,19 +238,33 @@ def object_motion(clip_id: str, scene: Scene, k: CameraIntrinsics, rng: np.rando
         if _distance_to_path(eye, mover.center, end) < mover.footprint_radius + 1.2:
             continue
         pose = look_at(eye, (mover.center + end) / 2)
-        scenes = [scene.with_object(mover.moved_to(mover.center + (end - mover.center) * i / (n - 1))) for i in range(n)]
-        return Clip(clip_id, "video", "object_motion", scenes, [pose] * n, _times(n, fps), k, moving=mover.name)
+        scenes = [
+            scene.with_object(mover.moved_to(mover.center + (end - mover.center) * i / (n - 1)))
+            for i in range(n)
+        ]
+        return Clip(
+            clip_id,
+            "video",
+            "object_motion",
+            scenes,
+            [pose] * n,
+            _times(n, fps),
+            k,
+            moving=mover.name,
+        )
     raise ValueError("no clear straight path for a moving object in this scene")
 
 
 def _mirror_scene(scene: Scene) -> Scene:
-    objects = tuple(dataclasses.replace(o, center=_MIRROR @ o.center, yaw=-o.yaw) for o in scene.objects)
+    objects = tuple(
+        dataclasses.replace(o, center=_MIRROR @ o.center, yaw=-o.yaw) for o in scene.objects
+    )
     return Scene(objects, scene.room_size, scene.name)
 
 
 def _mirror_pose(pose: np.ndarray) -> np.ndarray:
-    """Reflect the camera through the plane y = 0; negating the image x axis keeps a proper rotation,
-    so the rendered image is exactly the original flipped left-right."""
+    """Reflect the camera through the plane y = 0; negating the image x axis keeps a proper
+    rotation, so the rendered image is exactly the original flipped left-right."""
     mirrored = np.eye(4)
     mirrored[:3, :3] = _MIRROR @ pose[:3, :3] @ np.diag([-1.0, 1.0, 1.0])
     mirrored[:3, 3] = _MIRROR @ pose[:3, 3]
@@ -237,4 +280,6 @@ def variant(clip: Clip, name: str) -> Clip:
         scenes, poses = [_mirror_scene(s) for s in scenes], [_mirror_pose(p) for p in poses]
     if "reversed" in name:
         scenes, poses = scenes[::-1], poses[::-1]
-    return dataclasses.replace(clip, id=f"{clip.id}_{name}", scenes=scenes, poses=poses, variant=name, frames=None)
+    return dataclasses.replace(
+        clip, id=f"{clip.id}_{name}", scenes=scenes, poses=poses, variant=name, frames=None
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from spatialclaw_ros.eval.synthetic.clips import Clip, Sighting, sightings
 ANGLE_MARGIN_DEG = 15.0
 MIN_RATIO = 1.2
 MIN_MOVE_M = 0.2
-# Appearance order needs the first object to be fully in view this many frames before any other shows.
+# Appearance order needs the first object to be fully in view this many frames before any other
+# shows.
 MIN_FRAME_GAP = 2
 
 Params = dict
@@ -61,7 +63,7 @@ class Measure:
 class Template:
     name: str
     kinds: tuple[str, ...]  # clip kinds it applies to
-    answer_type: str  # "mc" or "number"
+    answer_type: Literal["mc", "number"]
     unit: str | None
     propose: Callable[[Facts, np.random.Generator], list[Params]]
     phrase: Callable[[Facts, Params], tuple[str, list[str]]]  # question text, option texts
@@ -74,7 +76,9 @@ def spoken(name: str) -> str:
 
 def _signed_angle_deg(frm: np.ndarray, to: np.ndarray) -> float:
     """Angle from `frm` to `to` in the ground plane, counter-clockwise (to the left) positive."""
-    return float(np.degrees(np.arctan2(frm[0] * to[1] - frm[1] * to[0], frm[0] * to[0] + frm[1] * to[1])))
+    return float(
+        np.degrees(np.arctan2(frm[0] * to[1] - frm[1] * to[0], frm[0] * to[0] + frm[1] * to[1]))
+    )
 
 
 def _near_boundary(angle: float, boundaries: tuple[float, ...]) -> bool:
@@ -83,7 +87,11 @@ def _near_boundary(angle: float, boundaries: tuple[float, ...]) -> bool:
 
 def _ratio_borderline(values: list[float]) -> str | None:
     low, high = sorted(values)[:2] if len(values) > 2 else sorted(values)
-    return None if high >= MIN_RATIO * low else f"distance ratio {high / max(low, 1e-9):.2f} < {MIN_RATIO}"
+    return (
+        None
+        if high >= MIN_RATIO * low
+        else f"distance ratio {high / max(low, 1e-9):.2f} < {MIN_RATIO}"
+    )
 
 
 def _pick(rng: np.random.Generator, items: list, k: int, limit: int = 12) -> list[tuple]:
@@ -109,7 +117,11 @@ _PLURAL = {"box": "boxes", "sphere": "spheres", "cylinder": "cylinders"}
 
 
 def _count_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    where = {"single_image": "in the image", "multi_view": "across these views", "video": "in the video"}[facts.clip.family]
+    where = {
+        "single_image": "in the image",
+        "multi_view": "across these views",
+        "video": "in the video",
+    }[facts.clip.family]
     return f"How many different {_PLURAL[p['shape']]} are there {where}?", []
 
 
@@ -135,7 +147,9 @@ def _distance_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
 
 def _distance_measure(facts: Facts, p: Params) -> Measure:
     a, b = p["objects"]
-    return Measure(round(float(np.linalg.norm(facts.clip.center(a, 0) - facts.clip.center(b, 0))), 2))
+    return Measure(
+        round(float(np.linalg.norm(facts.clip.center(a, 0) - facts.clip.center(b, 0))), 2)
+    )
 
 
 def _singles(facts: Facts, rng) -> list[Params]:
@@ -167,25 +181,33 @@ def _nearest_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
 def _nearest_measure(facts: Facts, p: Params) -> Measure:
     eye = facts.clip.camera_position(0)
     dist = {n: float(np.linalg.norm(facts.clip.center(n, 0) - eye)) for n in p["objects"]}
-    return Measure(spoken(min(dist, key=dist.get)), _ratio_borderline(list(dist.values())))
+    return Measure(spoken(min(dist, key=dist.__getitem__)), _ratio_borderline(list(dist.values())))
 
 
 def _side_of_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
     a, b = map(spoken, p["objects"])
-    return f"From the camera's viewpoint, is the {a} to the left or to the right of the {b}?", ["left", "right"]
+    return f"From the camera's viewpoint, is the {a} to the left or to the right of the {b}?", [
+        "left",
+        "right",
+    ]
 
 
 def _side_of_measure(facts: Facts, p: Params) -> Measure:
     a, b = (facts.clip.in_camera(facts.clip.center(n, 0), 0) for n in p["objects"])
     delta = float(np.degrees(np.arctan2(a[0], a[2]) - np.arctan2(b[0], b[2])))
-    return Measure("right" if delta > 0 else "left", "bearings within 15 degrees" if _near_boundary(delta, (0, 180)) else None)
+    return Measure(
+        "right" if delta > 0 else "left",
+        "bearings within 15 degrees" if _near_boundary(delta, (0, 180)) else None,
+    )
 
 
 # --- relative direction from a standpoint ----------------------------------------------------
 
 
 def _standpoint_propose(facts: Facts, rng) -> list[Params]:
-    return [{"at": a, "facing": f, "target": t} for a, f, t in _pick(rng, facts.visible(), 3, limit=20)]
+    return [
+        {"at": a, "facing": f, "target": t} for a, f, t in _pick(rng, facts.visible(), 3, limit=20)
+    ]
 
 
 def _standpoint_angle(facts: Facts, p: Params) -> float:
@@ -199,25 +221,35 @@ def _standpoint_stem(p: Params) -> str:
 
 
 def _side_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    return f"{_standpoint_stem(p)} Is the {spoken(p['target'])} to your left or to your right?", ["left", "right"]
+    return f"{_standpoint_stem(p)} Is the {spoken(p['target'])} to your left or to your right?", [
+        "left",
+        "right",
+    ]
 
 
 def _side_measure(facts: Facts, p: Params) -> Measure:
     angle = _standpoint_angle(facts, p)
-    return Measure("left" if angle > 0 else "right", f"angle {angle:.0f}" if _near_boundary(angle, (0, 180)) else None)
+    return Measure(
+        "left" if angle > 0 else "right",
+        f"angle {angle:.0f}" if _near_boundary(angle, (0, 180)) else None,
+    )
 
 
 _QUADRANTS = ["front-left", "front-right", "back-left", "back-right"]
 
 
 def _quadrant_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    return f"{_standpoint_stem(p)} In which direction is the {spoken(p['target'])}?", list(_QUADRANTS)
+    return f"{_standpoint_stem(p)} In which direction is the {spoken(p['target'])}?", list(
+        _QUADRANTS
+    )
 
 
 def _quadrant_measure(facts: Facts, p: Params) -> Measure:
     angle = _standpoint_angle(facts, p)
     answer = ("front-" if abs(angle) < 90 else "back-") + ("left" if angle > 0 else "right")
-    return Measure(answer, f"angle {angle:.0f}" if _near_boundary(angle, (0, 90, 180, -90)) else None)
+    return Measure(
+        answer, f"angle {angle:.0f}" if _near_boundary(angle, (0, 90, 180, -90)) else None
+    )
 
 
 # --- camera motion between views / over a video ----------------------------------------------
@@ -245,12 +277,20 @@ def _heading(pose: np.ndarray) -> np.ndarray:
 
 def _turn_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
     w = _view_word(facts)
-    return f"Between the first and the last {w}, did the camera turn to the left or to the right?", ["left", "right"]
+    return (
+        f"Between the first and the last {w}, did the camera turn to the left or to the right?",
+        ["left", "right"],
+    )
 
 
 def _turn_measure(facts: Facts, p: Params) -> Measure:
-    angle = _signed_angle_deg(_heading(facts.clip.poses[p["from"]]), _heading(facts.clip.poses[p["to"]]))
-    return Measure("left" if angle > 0 else "right", f"turn {angle:.0f}" if _near_boundary(angle, (0, 180)) else None)
+    angle = _signed_angle_deg(
+        _heading(facts.clip.poses[p["from"]]), _heading(facts.clip.poses[p["to"]])
+    )
+    return Measure(
+        "left" if angle > 0 else "right",
+        f"turn {angle:.0f}" if _near_boundary(angle, (0, 180)) else None,
+    )
 
 
 def _travel(facts: Facts, p: Params) -> np.ndarray:
@@ -271,7 +311,10 @@ _MOVES = ["forward", "backward", "left", "right"]
 
 
 def _move_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    return "Relative to the way the camera faced at the start, in which direction did it move?", list(_MOVES)
+    return (
+        "Relative to the way the camera faced at the start, in which direction did it move?",
+        list(_MOVES),
+    )
 
 
 def _move_measure(facts: Facts, p: Params) -> Measure:
@@ -279,15 +322,27 @@ def _move_measure(facts: Facts, p: Params) -> Measure:
     if np.hypot(moved[0], moved[2]) < MIN_MOVE_M:
         return Measure("forward", "the camera barely moved")
     bearing = float(np.degrees(np.arctan2(moved[0], moved[2])))  # 0 forward, +90 right
-    answer = "forward" if abs(bearing) < 45 else "backward" if abs(bearing) > 135 else "right" if bearing > 0 else "left"
-    return Measure(answer, f"bearing {bearing:.0f}" if _near_boundary(bearing, (45, 135, -45, -135)) else None)
+    answer = (
+        "forward"
+        if abs(bearing) < 45
+        else "backward"
+        if abs(bearing) > 135
+        else "right"
+        if bearing > 0
+        else "left"
+    )
+    return Measure(
+        answer, f"bearing {bearing:.0f}" if _near_boundary(bearing, (45, 135, -45, -135)) else None
+    )
 
 
 # --- what is behind the camera (standing between objects) ------------------------------------
 
 
 def _behind_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    return "When the first view was taken, which of these objects was behind the camera?", [spoken(n) for n in p["objects"]]
+    return "When the first view was taken, which of these objects was behind the camera?", [
+        spoken(n) for n in p["objects"]
+    ]
 
 
 def _behind_measure(facts: Facts, p: Params) -> Measure:
@@ -297,7 +352,10 @@ def _behind_measure(facts: Facts, p: Params) -> Measure:
         bearing[n] = abs(float(np.degrees(np.arctan2(local[0], local[2]))))
     behind = [n for n, b in bearing.items() if b > 90]
     if len(behind) != 1 or any(_near_boundary(b, (90,)) for b in bearing.values()):
-        return Measure(spoken(behind[0]) if behind else "", f"bearings {sorted(round(b) for b in bearing.values())}")
+        return Measure(
+            spoken(behind[0]) if behind else "",
+            f"bearings {sorted(round(b) for b in bearing.values())}",
+        )
     return Measure(spoken(behind[0]))
 
 
@@ -305,12 +363,17 @@ def _behind_measure(facts: Facts, p: Params) -> Measure:
 
 
 def _order_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
-    return "Which of these objects comes into view first in the video?", [spoken(n) for n in p["objects"]]
+    return "Which of these objects comes into view first in the video?", [
+        spoken(n) for n in p["objects"]
+    ]
 
 
 def _order_measure(facts: Facts, p: Params) -> Measure:
-    first_clear = {n: facts.clear_frames(n)[0] if facts.clear_frames(n) else len(facts.clip) for n in p["objects"]}
-    first = min(first_clear, key=first_clear.get)
+    first_clear = {
+        n: facts.clear_frames(n)[0] if facts.clear_frames(n) else len(facts.clip)
+        for n in p["objects"]
+    }
+    first = min(first_clear, key=first_clear.__getitem__)
     others_shown = [facts.shown_frames(n)[0] for n in p["objects"] if n != first]
     if first_clear[first] + MIN_FRAME_GAP > min(others_shown):
         return Measure(spoken(first), "objects come into view too close together")
@@ -330,14 +393,24 @@ def _range_to_camera(facts: Facts, name: str, i: int) -> float:
 
 
 def _approach_options(facts: Facts) -> list[str]:
-    return ["toward the camera", "away from the camera"] if facts.clip.moving else ["closer", "farther"]
+    return (
+        ["toward the camera", "away from the camera"]
+        if facts.clip.moving
+        else ["closer", "farther"]
+    )
 
 
 def _approach_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
     obj = spoken(p["object"])
     if facts.clip.moving:
-        return f"During the video, did the {obj} move toward or away from the camera?", _approach_options(facts)
-    return f"Over the video, did the camera get closer to or farther from the {obj}?", _approach_options(facts)
+        return (
+            f"During the video, did the {obj} move toward or away from the camera?",
+            _approach_options(facts),
+        )
+    return (
+        f"Over the video, did the camera get closer to or farther from the {obj}?",
+        _approach_options(facts),
+    )
 
 
 def _approach_measure(facts: Facts, p: Params) -> Measure:
@@ -360,13 +433,20 @@ def _displacement_measure(facts: Facts, p: Params) -> Measure:
 
 def _motion_side_phrase(facts: Facts, p: Params) -> tuple[str, list[str]]:
     obj = spoken(p["object"])
-    return f"From the camera's viewpoint, did the {obj} move to the left or to the right?", ["left", "right"]
+    return f"From the camera's viewpoint, did the {obj} move to the left or to the right?", [
+        "left",
+        "right",
+    ]
 
 
 def _motion_side_measure(facts: Facts, p: Params) -> Measure:
     local = facts.clip.poses[0][:3, :3].T @ _object_travel(facts, p["object"])
-    bearing = float(np.degrees(np.arctan2(local[0], local[2])))  # 0 = straight away from the camera
-    return Measure("right" if bearing > 0 else "left", f"bearing {bearing:.0f}" if _near_boundary(bearing, (0, 180)) else None)
+    # 0 = straight away from the camera
+    bearing = float(np.degrees(np.arctan2(local[0], local[2])))
+    return Measure(
+        "right" if bearing > 0 else "left",
+        f"bearing {bearing:.0f}" if _near_boundary(bearing, (0, 180)) else None,
+    )
 
 
 _STATIC = ("single", "rotation", "orbit", "between")
@@ -375,22 +455,108 @@ _VIEWS = ("rotation", "orbit", "between")
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in [
-        Template("count", _STATIC, "number", "count", _count_propose, _count_phrase, _count_measure),
+        Template(
+            "count", _STATIC, "number", "count", _count_propose, _count_phrase, _count_measure
+        ),
         Template("distance", _STATIC, "number", "m", _pairs, _distance_phrase, _distance_measure),
         Template("size", _STATIC, "number", "m", _singles, _size_phrase, _size_measure),
         Template("nearest", ("single",), "mc", None, _choices, _nearest_phrase, _nearest_measure),
-        Template("side_from_camera", ("single",), "mc", None, _pairs, _side_of_phrase, _side_of_measure),
-        Template("standpoint_side", _STATIC, "mc", None, _standpoint_propose, _side_phrase, _side_measure),
-        Template("standpoint_quadrant", ("single",), "mc", None, _standpoint_propose, _quadrant_phrase, _quadrant_measure),
-        Template("camera_rotation", _VIEWS, "number", "deg", _whole_clip, _rotation_phrase, _rotation_measure),
-        Template("camera_turn", _VIEWS + ("camera_motion",), "mc", None, _whole_clip, _turn_phrase, _turn_measure),
-        Template("camera_translation", ("orbit", "camera_motion"), "number", "m", _whole_clip, _translation_phrase, _translation_measure),
-        Template("camera_direction", ("orbit", "camera_motion"), "mc", None, _whole_clip, _move_phrase, _move_measure),
-        Template("behind_camera", ("between",), "mc", None, _choices, _behind_phrase, _behind_measure),
-        Template("appearance_order", ("camera_motion",), "mc", None, _choices, _order_phrase, _order_measure),
-        Template("approach", ("camera_motion", "object_motion"), "mc", None, _approach_propose, _approach_phrase, _approach_measure),
-        Template("displacement", ("object_motion",), "number", "m", _approach_propose, _displacement_phrase, _displacement_measure),
-        Template("motion_side", ("object_motion",), "mc", None, _approach_propose, _motion_side_phrase, _motion_side_measure),
+        Template(
+            "side_from_camera", ("single",), "mc", None, _pairs, _side_of_phrase, _side_of_measure
+        ),
+        Template(
+            "standpoint_side",
+            _STATIC,
+            "mc",
+            None,
+            _standpoint_propose,
+            _side_phrase,
+            _side_measure,
+        ),
+        Template(
+            "standpoint_quadrant",
+            ("single",),
+            "mc",
+            None,
+            _standpoint_propose,
+            _quadrant_phrase,
+            _quadrant_measure,
+        ),
+        Template(
+            "camera_rotation",
+            _VIEWS,
+            "number",
+            "deg",
+            _whole_clip,
+            _rotation_phrase,
+            _rotation_measure,
+        ),
+        Template(
+            "camera_turn",
+            _VIEWS + ("camera_motion",),
+            "mc",
+            None,
+            _whole_clip,
+            _turn_phrase,
+            _turn_measure,
+        ),
+        Template(
+            "camera_translation",
+            ("orbit", "camera_motion"),
+            "number",
+            "m",
+            _whole_clip,
+            _translation_phrase,
+            _translation_measure,
+        ),
+        Template(
+            "camera_direction",
+            ("orbit", "camera_motion"),
+            "mc",
+            None,
+            _whole_clip,
+            _move_phrase,
+            _move_measure,
+        ),
+        Template(
+            "behind_camera", ("between",), "mc", None, _choices, _behind_phrase, _behind_measure
+        ),
+        Template(
+            "appearance_order",
+            ("camera_motion",),
+            "mc",
+            None,
+            _choices,
+            _order_phrase,
+            _order_measure,
+        ),
+        Template(
+            "approach",
+            ("camera_motion", "object_motion"),
+            "mc",
+            None,
+            _approach_propose,
+            _approach_phrase,
+            _approach_measure,
+        ),
+        Template(
+            "displacement",
+            ("object_motion",),
+            "number",
+            "m",
+            _approach_propose,
+            _displacement_phrase,
+            _displacement_measure,
+        ),
+        Template(
+            "motion_side",
+            ("object_motion",),
+            "mc",
+            None,
+            _approach_propose,
+            _motion_side_phrase,
+            _motion_side_measure,
+        ),
     ]
 }
 

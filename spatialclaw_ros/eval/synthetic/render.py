@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 from spatialclaw_ros.eval.synthetic.scene import WORLD_FRAME, Scene, SceneObject
+from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 
 # No y component: the light is symmetric under y -> -y, so mirrored clips are exact image flips.
 _LIGHT = np.array([0.5, 0.0, 1.0]) / np.linalg.norm([0.5, 0.0, 1.0])
@@ -25,7 +25,9 @@ _CEILING_COLOUR = np.array([232, 232, 230], dtype=np.float64)
 _MIN_T = 1e-6
 
 
-def default_intrinsics(width: int = 640, height: int = 480, hfov_deg: float = 70.0) -> CameraIntrinsics:
+def default_intrinsics(
+    width: int = 640, height: int = 480, hfov_deg: float = 70.0
+) -> CameraIntrinsics:
     """A square-pixel pinhole camera with the given horizontal field of view, centred."""
     f = (width / 2) / np.tan(np.radians(hfov_deg) / 2)
     return CameraIntrinsics(f, f, (width - 1) / 2, (height - 1) / 2, width, height)
@@ -64,7 +66,9 @@ def _first_root(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.where((disc >= 0) & (root > _MIN_T), root, np.inf)
 
 
-def _hit_ellipsoid(p: np.ndarray, d: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _hit_ellipsoid(
+    p: np.ndarray, d: np.ndarray, half: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     q, e = p / half, d / half
     t = _first_root((e * e).sum(1), 2 * (q * e).sum(1), (q * q).sum(1) - 1)
     surface = q + np.where(np.isfinite(t), t, 0.0)[:, None] * e
@@ -80,7 +84,12 @@ def _hit_cylinder(p: np.ndarray, d: np.ndarray, half: np.ndarray) -> tuple[np.nd
     t_cap = (cap_z - p[:, 2]) / _safe(d[:, 2])
     on_cap = q + np.where(np.isfinite(t_cap), t_cap, 0.0)[:, None] * e
     t_cap = np.where(((on_cap**2).sum(1) <= 1) & (t_cap > _MIN_T), t_cap, np.inf)
-    side_normal = np.column_stack([(q + np.where(np.isfinite(t_side), t_side, 0.0)[:, None] * e) / half[:2], np.zeros(len(p))])
+    side_normal = np.column_stack(
+        [
+            (q + np.where(np.isfinite(t_side), t_side, 0.0)[:, None] * e) / half[:2],
+            np.zeros(len(p)),
+        ]
+    )
     cap_normal = np.zeros_like(p)
     cap_normal[:, 2] = np.sign(cap_z)
     use_cap = t_cap < t_side
@@ -129,7 +138,9 @@ def _hit_room(origin: np.ndarray, rays: np.ndarray, scene: Scene) -> tuple[np.nd
     albedo = np.broadcast_to(_WALL_COLOUR, (n, 3)).copy()
     floor = (axis == 2) & (rays[:, 2] < 0)
     # Tiles centred on y = 0 so the floor is symmetric under y -> -y (mirrored clips flip exactly).
-    tile = (np.floor(point[:, 0] / _FLOOR_TILE_M) + np.floor(point[:, 1] / _FLOOR_TILE_M + 0.5)).astype(np.int64) & 1
+    tile = (
+        np.floor(point[:, 0] / _FLOOR_TILE_M) + np.floor(point[:, 1] / _FLOOR_TILE_M + 0.5)
+    ).astype(np.int64) & 1
     albedo[floor] = _FLOOR_COLOURS[tile[floor]]
     albedo[(axis == 2) & (rays[:, 2] > 0)] = _CEILING_COLOUR
     normal = np.zeros((n, 3))
@@ -142,7 +153,12 @@ def _shade(normal: np.ndarray) -> np.ndarray:
 
 
 def render_frame(
-    scene: Scene, pose: np.ndarray, intrinsics: CameraIntrinsics, index: int = 0, timestamp: float = 0.0, camera: str = "camera"
+    scene: Scene,
+    pose: np.ndarray,
+    intrinsics: CameraIntrinsics,
+    index: int = 0,
+    timestamp: float = 0.0,
+    camera: str = "camera",
 ) -> Frame:
     """One view: RGB, depth (metres along the optical axis, NaN where nothing is hit), instance
     labels (object i of the scene has id i + 1, the room 0) and names of the visible objects."""
@@ -182,8 +198,15 @@ def render(
     scenes = [scene] * len(poses) if isinstance(scene, Scene) else list(scene)
     if len(scenes) != len(poses):
         raise ValueError(f"got {len(scenes)} scenes for {len(poses)} poses")
-    times = [0.1 * i for i in range(len(poses))] if timestamps is None else [float(t) for t in timestamps]
+    times = (
+        [0.1 * i for i in range(len(poses))]
+        if timestamps is None
+        else [float(t) for t in timestamps]
+    )
     if len(times) != len(poses):
         raise ValueError(f"got {len(times)} timestamps for {len(poses)} poses")
-    frames = [render_frame(s, p, intrinsics, i, t, camera) for i, (s, p, t) in enumerate(zip(scenes, poses, times))]
+    frames = [
+        render_frame(s, p, intrinsics, i, t, camera)
+        for i, (s, p, t) in enumerate(zip(scenes, poses, times, strict=True))
+    ]
     return FrameSet(frames, world_frame=WORLD_FRAME, name=scenes[0].name)

@@ -50,16 +50,22 @@ class SceneObject:
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
-            raise ValueError(f"object {self.name!r}: shape must be one of {SHAPES}, got {self.shape!r}")
+            raise ValueError(
+                f"object {self.name!r}: shape must be one of {SHAPES}, got {self.shape!r}"
+            )
         center = np.asarray(self.center, dtype=np.float64).reshape(-1)
         size = np.asarray(self.size, dtype=np.float64).reshape(-1)
         if center.shape != (3,) or size.shape != (3,):
             raise ValueError(f"object {self.name!r}: center and size must have 3 values")
         if not np.all(np.isfinite(center)) or not np.all(size > 0):
-            raise ValueError(f"object {self.name!r}: center must be finite and sizes positive, got {size}")
+            raise ValueError(
+                f"object {self.name!r}: center must be finite and sizes positive, got {size}"
+            )
         color = tuple(int(c) for c in self.color)
         if len(color) != 3 or not all(0 <= c <= 255 for c in color):
-            raise ValueError(f"object {self.name!r}: color must be 3 values in 0-255, got {self.color}")
+            raise ValueError(
+                f"object {self.name!r}: color must be 3 values in 0-255, got {self.color}"
+            )
         object.__setattr__(self, "center", center)
         object.__setattr__(self, "size", size)
         object.__setattr__(self, "color", color)
@@ -100,7 +106,8 @@ class SceneObject:
 
 @dataclass(frozen=True)
 class Scene:
-    """Objects in a room of `room_size` = (x length, y width, height) metres centred on the origin."""
+    """Objects in a room of `room_size` = (x length, y width, height) metres centred on the
+    origin."""
 
     objects: tuple[SceneObject, ...]
     room_size: tuple[float, float, float] = (8.0, 6.0, 3.0)
@@ -123,7 +130,9 @@ class Scene:
         try:
             return self.objects[self._index[name]]
         except KeyError:
-            raise KeyError(f"no object {name!r} in the scene; it has {sorted(self._index)}") from None
+            raise KeyError(
+                f"no object {name!r} in the scene; it has {sorted(self._index)}"
+            ) from None
 
     def label_id(self, name: str) -> int:
         """Instance id of an object in rendered label images (0 is the room)."""
@@ -158,7 +167,9 @@ def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     return pose
 
 
-def _random_object(rng: np.random.Generator, name: str, color: tuple[int, int, int], shape: str) -> SceneObject:
+def _random_object(
+    rng: np.random.Generator, name: str, color: tuple[int, int, int], shape: str
+) -> SceneObject:
     if shape == "box":
         size = np.array([rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.1)])
     elif shape == "sphere":
@@ -190,9 +201,14 @@ def random_scene(
         obj = _random_object(rng, f"{colour}_{shape}", PALETTE[colour], shape)
         for _ in range(500):
             xy = rng.uniform(-half, half)
-            if all(np.hypot(*(xy - o.center[:2])) > obj.footprint_radius + o.footprint_radius + gap for o in placed):
+            if all(
+                np.hypot(*(xy - o.center[:2])) > obj.footprint_radius + o.footprint_radius + gap
+                for o in placed
+            ):
                 break
         else:
-            raise ValueError(f"could not place {n_objects} objects in a {room_size[0]}x{room_size[1]} m room")
+            raise ValueError(
+                f"could not place {n_objects} objects in a {room_size[0]}x{room_size[1]} m room"
+            )
         placed.append(obj.moved_to(np.array([xy[0], xy[1], obj.center[2]])))
     return Scene(tuple(placed), room_size, name=f"scene_{seed}")
