@@ -77,7 +77,14 @@ def read_npz(body: bytes, limits: DecodeLimits) -> dict[str, np.ndarray]:
         raise WireError("the body is not an npz archive (pickled and other payloads are refused)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,  # a zip version or feature zipfile does not read
+    ) as error:
         raise WireError(f"the npz archive is malformed: {error}") from error
     with archive:
         entries = archive.infolist()

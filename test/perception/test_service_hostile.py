@@ -95,6 +95,15 @@ def test_an_npy_header_declaring_1e12_elements_is_413(service):
     )
 
 
+def test_a_zip_directory_of_an_unknown_version_is_400(service, frames):
+    # found by the fuzz test: zipfile raises NotImplementedError for the version of the central
+    # directory entry (the local header and its version sit at offset 4 of the first entry)
+    body = bytearray(wire.pack(*frames_request(frames, frame_indices=[0])))
+    directory = body.rfind(b"PK\x01\x02")
+    body[directory + 6] = 64  # "version needed to extract": 6.4
+    refused(service.post("/reconstruct", content=bytes(body)), 400, "malformed")
+
+
 def test_frame_indices_that_are_not_a_list_of_integers(service, frames):
     for bad in ("abc", [0, "1"], [True], {"0": 1}, 3):
         refused(
