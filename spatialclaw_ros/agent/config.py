@@ -52,7 +52,9 @@ class VLMConfig(BaseModel):
     @field_validator("base_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
-        return [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
+        return (
+            [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
+        )
 
 
 class AgentConfig(BaseModel):
@@ -82,10 +84,16 @@ class AgentConfig(BaseModel):
     @field_validator("trace_dir", mode="before")
     @classmethod
     def _trace_off(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off") else value
+        return (
+            None
+            if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off")
+            else value
+        )
 
     @classmethod
-    def load(cls, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> AgentConfig:
+    def load(
+        cls, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> AgentConfig:
         """Defaults < YAML (`path` or $SPATIALCLAW_CONFIG) < SPATIALCLAW_* env < `overrides`.
 
         `overrides` may be nested ({"vlm": {"model": ...}}) or dotted ({"vlm.model": ...});
