@@ -80,7 +80,8 @@ def threads_and_ray(
     spec = AnswererSpec.resolve(
         "no_tools", overrides=settings, trace_dir=str(tmp / "traces"), **BACKENDS
     )
-    # Episodes wait on the VLM, so a worker needs little CPU: one logical CPU each, whatever the cores.
+    # Episodes wait on the VLM, so a worker needs little CPU: one logical CPU each, whatever the
+    # cores.
     ray.init(
         num_cpus=max(levels),
         object_store_memory=80 << 20,

@@ -1,13 +1,14 @@
 """`spatialclaw ask`: one question about images, a video or a folder of frames, answered offline.
 
     spatialclaw ask --images a.png b.png "How far is the red chair from the door?"
-    spatialclaw ask --video walk.mp4 --choices left right "Is the sink left or right of the fridge?"
+    spatialclaw ask --video walk.mp4 --choices left right "Is the sink left or right of the oven?"
     spatialclaw ask --frames run1/ --executor rules "How many boxes are there?"
-    spatialclaw ask --frames rgbd_dataset_freiburg1_desk/ --reconstruct sensor "How far did the camera move?"
+    spatialclaw ask --frames freiburg1_desk/ --reconstruct sensor "How far did the camera move?"
     spatialclaw ask --bag robot.mcap_dir --start 12 --end 20 "How far is the door from the table?"
 
 A --frames folder in the TUM RGB-D layout (rgb.txt, depth.txt, groundtruth.txt, calibration.txt)
-or with nerfstudio's transforms.json brings its depth, intrinsics and poses (spatialclaw_ros.frames.folders).
+or with nerfstudio's transforms.json brings its depth, intrinsics and poses
+(spatialclaw_ros.frames.folders).
 
 `spatialclaw trace DIR` re-renders a trace folder's report.md.
 """

@@ -29,8 +29,9 @@ class VLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     base_url: str = "http://127.0.0.1:8000/v1"
-    # Several servers of the same model (e.g. one vLLM per node): when given, requests go to the one
-    # with the fewest outstanding and fail over between them (agent/endpoints.py); base_url is unused.
+    # Several servers of the same model (e.g. one vLLM per node): when given, requests go to the
+    # one with the fewest outstanding and fail over between them (agent/endpoints.py); base_url
+    # is unused.
     # In the environment: comma-separated.
     base_urls: list[str] = Field(default_factory=list)
     model: str = "Qwen/Qwen3.6-27B"
@@ -78,7 +79,8 @@ class AgentConfig(BaseModel):
     max_feedback_chars: int = Field(6000, ge=200)
     fallback: bool = True  # one direct VLM answer when the step budget ends unanswered
     # Where episode traces go. None (or "", "none", "off") writes none: the library leaves no
-    # files behind unless asked; `spatialclaw ask`, `spatialclaw eval` and the ROS node pass a folder.
+    # files behind unless asked; `spatialclaw ask`, `spatialclaw eval` and the ROS node pass a
+    # folder.
     trace_dir: str | None = None
 
     @field_validator("trace_dir", mode="before")

@@ -56,7 +56,8 @@ class EndpointPool:
         if len(set(urls)) != len(urls):
             raise ValueError(f"base URLs repeat: {urls}")
         self.cooldown_s = cooldown_s
-        # Retries are the VLM client's (logged, bounded by the episode deadline), not the library's.
+        # Retries are the VLM client's (logged, bounded by the episode deadline), not the
+        # library's.
         self.endpoints = [
             Endpoint(
                 u,

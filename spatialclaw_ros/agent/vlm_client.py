@@ -54,7 +54,8 @@ def fitting_max_tokens(message: str, asked: int) -> int | None:
 
 
 class VLMUnavailable(RuntimeError):
-    """The endpoint could not answer: unreachable, failing after retries, or refusing the request."""
+    """The endpoint could not answer: unreachable, failing after retries, or refusing the
+    request."""
 
 
 @dataclass
@@ -168,7 +169,8 @@ class VLMClient:
         self.config = config
         self.listener = listener
         self.usage = TokenUsage()
-        # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...), retries included
+        # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...),
+        # retries included
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
         self._data_url = ByIdentity(lambda image: image_data_url(image, self.config.max_image_px))

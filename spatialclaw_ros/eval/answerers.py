@@ -1,5 +1,6 @@
 """What answers a sample during evaluation: the agent (any of its executors) or a seeded random
-picker that measures chance level. Only the random picker lives here; it is not an agent executor."""
+picker that measures chance level. Only the random picker lives here; it is not an agent
+executor."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Answerer(Protocol):
 
 class RandomAnswerer:
     """Picks an option (or yes/no) uniformly, seeded by the run seed and the sample id, so a rerun
-    gives the same answers. Numeric questions get a draw from 0..10 (no meaningful chance level)."""
+    gives the same answers. Numeric questions get a draw from 0..10 (no meaningful chance
+    level)."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

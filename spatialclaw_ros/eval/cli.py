@@ -1,4 +1,5 @@
-"""`spatialclaw eval | report | synthetic` (`replay`, which can go through the ROS node, is in ros/cli.py)."""
+"""`spatialclaw eval | report | synthetic` (`replay`, which can go through the ROS node, is in
+ros/cli.py)."""
 
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def fail(message: str) -> int:
 
 
 def _load(benches: str, data_dir: str, failures: list | None = None):
-    """The samples of the named benchmarks; rows that cannot be read go to `failures` when given."""
+    """The samples of the named benchmarks; rows that cannot be read go to `failures` when
+    given."""
     from spatialclaw_ros.eval.benchmarks import get_benchmark, load_samples
 
     samples = []

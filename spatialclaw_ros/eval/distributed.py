@@ -137,8 +137,9 @@ class EpisodeWorker:
         self.answers = answers
         self.answerer = spec.build()
         if spec.executor != "random":
-            # The agent answerer imports the agent (LangGraph and all) on its first episode; doing it
-            # here makes a worker that reports ready (`node()`) run its first episode at full speed.
+            # The agent answerer imports the agent (LangGraph and all) on its first episode;
+            # doing it here makes a worker that reports ready (`node()`) run its first episode at
+            # full speed.
             import spatialclaw_ros.agent.agent  # noqa: F401
 
     def node(self) -> str:
@@ -202,7 +203,8 @@ class RayEpisodes:
         self._starting: dict[ray.ObjectRef, Any] = {}  # a new worker's `node()` call -> the worker
         self._free: dict[Any, int] = {}  # live worker -> episodes it can take now
         self._nodes: dict[Any, str] = {}  # live worker -> the id of the node it runs on
-        # Replacements are bounded too: a sample that kills every worker it touches runs out of tries first.
+        # Replacements are bounded too: a sample that kills every worker it touches runs out of
+        # tries first.
         self._spare_starts = options.workers * options.max_attempts
 
     def __enter__(self) -> RayEpisodes:
@@ -219,7 +221,8 @@ class RayEpisodes:
         self._starting.clear()
 
     def worker_nodes(self) -> list[str]:
-        """The node of each live worker (Ray node ids), for logs and for picking a node to drain."""
+        """The node of each live worker (Ray node ids), for logs and for picking a node to
+        drain."""
         return list(self._nodes.values())
 
     def start(self, timeout_s: float | None = None) -> int:

@@ -7,7 +7,8 @@ camera the bag has). Online mode, which plays the bag into the running agent nod
 question as an action goal, is `spatialclaw_ros.ros.replay` (ros/ uses eval/, never the reverse).
 
 Questions come as JSON lines in the layout of `bag_questions.schema.json` (id, question, answer,
-options, window, ...; see docs/ros.md), or as the sample records `spatialclaw synthetic bag` exports.
+options, window, ...; see docs/ros.md), or as the sample records `spatialclaw synthetic bag`
+exports.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ _UNITS = {
 def frames_for(
     bag: str | Path, sample: Sample, config: str | Path | None = None, world_frame: str = ""
 ) -> list[FrameSet]:
-    """The bag's frames inside the sample's replay window, per camera (all cameras when none are named)."""
+    """The bag's frames inside the sample's replay window, per camera (all cameras when none are
+    named)."""
     replay = sample.extra.get("replay") or {}
     start, end = replay.get("window") or (None, None)
     return read_frames(
@@ -112,7 +114,8 @@ def replay_offline(
 
 
 def check_questions(path: str | Path) -> list[str]:
-    """Every problem of a questions file, as "<file>:<line>: what is wrong" (empty when it is fine).
+    """Every problem of a questions file, as "<file>:<line>: what is wrong" (empty when it is
+    fine).
     Times are not checked against a bag here; `load_questions` does that."""
     problems = []
     seen: set[str] = set()
@@ -230,7 +233,8 @@ def _answer(data: dict[str, Any]) -> tuple[list[str], str, str | float, str, str
 
 
 def _strip_letters(options: list[str]) -> list[str]:
-    """["A. left", "B. right"] -> ["left", "right"]: only when each option starts with its own letter."""
+    """["A. left", "B. right"] -> ["left", "right"]: only when each option starts with its own
+    letter."""
     matches = [_LETTER_PREFIX.match(o.strip()) for o in options]
     if options and all(
         m and m.group(1).upper() == option_letter(i) for i, m in enumerate(matches)

@@ -187,7 +187,8 @@ def run_samples(
     that cannot be read, an answerer that raises and a reply that cannot be scored are recorded
     with an error code (`RUNNER_ERROR_CODES`) and the full message. Predictions already there that
     were read in another `answers` mode are scored again from their recorded responses. `episodes`
-    runs the episodes elsewhere (a Ray cluster) instead of `concurrency` threads calling `answerer`."""
+    runs the episodes elsewhere (a Ray cluster) instead of `concurrency` threads calling
+    `answerer`."""
     if answerer is None and episodes is None:
         raise ValueError("run_samples needs an answerer or an episode runner")
     out = Path(out_dir)

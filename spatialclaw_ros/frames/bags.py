@@ -1,4 +1,5 @@
-"""Any bag in, frame sets out: ROS 2 bags (mcap, sqlite3) and ROS 1 bags through rosbags' AnyReader.
+"""Any bag in, frame sets out: ROS 2 bags (mcap, sqlite3) and ROS 1 bags through rosbags'
+AnyReader.
 
 Cameras come from the same `camera.<name>.*` settings the node reads (a parameter file), or are
 detected when that is unambiguous:
@@ -15,9 +16,9 @@ detected when that is unambiguous:
   label names are a std_msgs/String of JSON {"id": "name"} (or {"id": {"class": name}}) beside
   the label stream.
 
-Poses come from the bag's /tf and /tf_static through `frames.transforms.TfTree`: the camera frame is
-each image's header.frame_id, looked up in the world frame (given, else map, else odom, else the
-root of the camera's tree) at the image stamp. A camera frame outside the tree, a broken chain or
+Poses come from the bag's /tf and /tf_static through `frames.transforms.TfTree`: the camera
+frame is each image's header.frame_id, looked up in the world frame (given, else map, else odom,
+else the root of the camera's tree) at the image stamp. A camera frame outside the tree, a broken chain or
 a stamp outside the recorded transforms is an error that names the link.
 """
 
@@ -248,7 +249,8 @@ def _camera_name(colour: Stream, taken: set[str]) -> str:
 
 
 def detect_cameras(reader: AnyReader) -> tuple[list[BagCamera], list[str]]:
-    """The cameras of a bag by image_transport naming and frame ids; and notes on what was left out."""
+    """The cameras of a bag by image_transport naming and frame ids; and notes on what was left
+    out."""
     streams = _streams(reader)
     infos = {}
     for connection in reader.connections:
@@ -267,7 +269,8 @@ def detect_cameras(reader: AnyReader) -> tuple[list[BagCamera], list[str]]:
         for frame, group in sorted(by_frame.items())
         if any(s.kind == "colour" for s in group)
     }
-    # Grey-only groups (infrared, fisheye trackers) are cameras only when the bag has no colour one.
+    # Grey-only groups (infrared, fisheye trackers) are cameras only when the bag has no colour
+    # one.
     has_colour = any(not _grey(s) for s in best.values())
     for frame, colour in best.items():
         group = by_frame[frame]
@@ -468,7 +471,8 @@ def read_frames(
 ) -> list[FrameSet]:
     """One FrameSet per camera (all detected or configured ones when `cameras` is None): its colour
     images stamped in [start, end] (header time; both ends included), at most `max_frames` spread
-    evenly, each with the depth and labels stamped within `sync_tolerance_s`, intrinsics and a pose."""
+    evenly, each with the depth and labels stamped within `sync_tolerance_s`, intrinsics and a
+    pose."""
     with open_bag(path) as reader:
         found = _cameras(reader, config)
         by_name = {c.topics.name: c for c in found}
@@ -548,7 +552,8 @@ def _read_camera(
     picked = (
         [colours[i] for i in evenly_spaced(len(colours), max_frames)] if max_frames else colours
     )
-    # Calibration is constant: the first CameraInfo anywhere in the bag (some drivers send it once).
+    # Calibration is constant: the first CameraInfo anywhere in the bag (some drivers send it
+    # once).
     info_connection = (
         next((c for c in reader.connections if c.topic == t.info_topic), None)
         if t.info_topic
@@ -602,7 +607,8 @@ def _read_camera(
 
 def _label_names(reader, topic: str, end: float | None) -> list[tuple[float, dict[int, str]]]:
     """(bag time, id -> name) of each announcement on `topic` up to `end`. Names are state, often
-    sent once at the start, so a frame gets every announcement made up to its time, later ones winning."""
+    sent once at the start, so a frame gets every announcement made up to its time, later ones
+    winning."""
     announced = []
     connections = [c for c in reader.connections if c.topic == topic]
     stop = None if end is None else int((end + _TF_MARGIN_S) * 1e9)
@@ -668,7 +674,8 @@ def _frame(
 
 
 def format_summary(summary: BagSummary) -> str:
-    """`spatialclaw bag info` as text, ending with the parameter block that configures the cameras."""
+    """`spatialclaw bag info` as text, ending with the parameter block that configures the
+    cameras."""
     lines = [
         f"bag: {summary.path}",
         f"time: {summary.start:.3f} .. {summary.end:.3f} s ({summary.end - summary.start:.1f} s)",

@@ -98,7 +98,8 @@ def _supported(kind: str, names) -> str:
 
 
 def image_array(msg) -> np.ndarray:
-    """H x W (x C) samples of a raw Image in its encoding's dtype; a view of msg.data when possible.
+    """H x W (x C) samples of a raw Image in its encoding's dtype; a view of msg.data when
+    possible.
 
     The header is checked against the data (known encoding, step covering a row, buffer length)."""
     encoding = msg.encoding
@@ -162,7 +163,8 @@ def depth_pixels(msg) -> np.ndarray:
 
 
 def depth_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
-    """float32 metres, NaN where invalid, from 16UC1 / mono16 millimetres or 32FC1 / 64FC1 metres."""
+    """float32 metres, NaN where invalid, from 16UC1 / mono16 millimetres or 32FC1 / 64FC1
+    metres."""
     if encoding in ("16UC1", "mono16"):
         metres = pixels.astype(np.float32) / MILLIMETRES_PER_METRE
         metres[pixels == 0] = np.nan
@@ -210,7 +212,8 @@ class RawImage:
 
 
 def encode_image(array: np.ndarray, encoding: str) -> RawImage:
-    """`array` as a raw Image of `encoding` (no conversion: the dtype and channels must match it)."""
+    """`array` as a raw Image of `encoding` (no conversion: the dtype and channels must match
+    it)."""
     if encoding not in RAW_ENCODINGS:
         raise ImageError(
             f"unsupported image encoding {encoding!r}; {_supported('image', RAW_ENCODINGS)}"
@@ -232,7 +235,8 @@ def encode_image(array: np.ndarray, encoding: str) -> RawImage:
 
 
 def millimetres_from_metres(depth_m: np.ndarray) -> np.ndarray:
-    """16UC1 millimetres (0 = invalid) from float metres (NaN = invalid), as RGB-D drivers publish."""
+    """16UC1 millimetres (0 = invalid) from float metres (NaN = invalid), as RGB-D drivers
+    publish."""
     depth_m = np.asarray(depth_m, dtype=np.float64)
     return (
         np.where(np.isfinite(depth_m), np.rint(depth_m * MILLIMETRES_PER_METRE), 0)
@@ -441,7 +445,8 @@ class Undistorter:
         return self._remap(np.ascontiguousarray(rgb), cv2.INTER_LINEAR)
 
     def depth(self, metres: np.ndarray) -> np.ndarray:
-        # NaN survives a nearest-neighbour remap; pixels mapped from outside the image become 0 -> NaN.
+        # NaN survives a nearest-neighbour remap; pixels mapped from outside the image become 0 ->
+        # NaN.
         remapped = self._remap(np.ascontiguousarray(metres, dtype=np.float32), cv2.INTER_NEAREST)
         remapped[remapped <= 0] = np.nan
         return remapped

@@ -13,7 +13,8 @@ from spatialclaw_ros.frames.types import Frame, FrameSet
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-# Words in file names that mark depth or label images, which a folder of colour frames must not hold.
+# Words in file names that mark depth or label images, which a folder of colour frames must not
+# hold.
 _NOT_COLOUR = ("depth", "label", "mask", "segmentation", "instance", "semantic")
 
 
@@ -37,8 +38,8 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def read_folder(folder: Path, max_frames: int, fps: float | None) -> FrameSet:
-    """A folder of colour frames sorted by name; RGB-D folders (TUM RGB-D, nerfstudio) are read with
-    their depth, intrinsics and poses by `frames.folders`."""
+    """A folder of colour frames sorted by name; RGB-D folders (TUM RGB-D, nerfstudio) are read
+    with their depth, intrinsics and poses by `frames.folders`."""
     from spatialclaw_ros.frames.folders import is_rgbd_folder, read_rgbd_folder
 
     if not folder.is_dir():

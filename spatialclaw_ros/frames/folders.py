@@ -3,8 +3,8 @@
 TUM RGB-D (the benchmark's own layout, as its tools write it):
     rgb.txt          "timestamp rgb/<file>.png" lines ('#' comments)
     depth.txt        "timestamp depth/<file>.png": 16-bit PNG, 5000 units per metre (TUM's scale)
-    groundtruth.txt  "timestamp tx ty tz qx qy qz qw": the colour camera's optical frame in the world
-                     (optional; without it the reconstruction estimates poses)
+    groundtruth.txt  "timestamp tx ty tz qx qy qz qw": the colour camera's optical frame in
+                     the world (optional; without it the reconstruction estimates poses)
     calibration.txt  "fx fy cx cy" (TUM does not ship intrinsics in the folder: write the ones of
                      your sequence, e.g. 517.3 516.5 318.6 255.3 for freiburg1; optional)
 Depth and poses are matched to each colour image by timestamp (depth within 20 ms, poses

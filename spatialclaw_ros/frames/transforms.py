@@ -120,7 +120,8 @@ class TfTree:
         matrix = np.asarray(matrix, dtype=np.float64)
         with self._lock:
             if self._parents.get(child, parent) != parent:
-                # tf2 re-parents too (the newest parent wins); the old link's samples no longer apply
+                # tf2 re-parents too (the newest parent wins); the old link's samples no longer
+                # apply
                 self._static.pop(child, None)
                 self._dynamic.pop(child, None)
             self._parents[child] = parent
@@ -169,7 +170,8 @@ class TfTree:
         return chain
 
     def _path(self, source: str, target: str) -> tuple[list[str], list[str]]:
-        """The links (by child frame) from source up to the common ancestor, and from target up to it."""
+        """The links (by child frame) from source up to the common ancestor, and from target up to
+        it."""
         known = set(self._parents) | set(self._parents.values())
         for frame in (source, target):
             if frame not in known:
@@ -221,8 +223,8 @@ class TfTree:
             return frame in self._parents or frame in self._parents.values()
 
     def world_frame(self, camera_frame: str, preferred: str = "") -> str:
-        """The world for a camera: `preferred` when given, else "map", else "odom", else the root of
-        the camera's tree."""
+        """The world for a camera: `preferred` when given, else "map", else "odom", else the
+        root of the camera's tree."""
         if preferred:
             return preferred
         with self._lock:

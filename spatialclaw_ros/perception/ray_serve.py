@@ -73,7 +73,8 @@ class ServeOptions:
                 "num_gpus": self.gpus_per_replica,
                 "num_cpus": self.cpus_per_replica,
             },
-            # what a replica accepts at once; more wait in Serve's queue, which the autoscaler watches
+            # what a replica accepts at once; more wait in Serve's queue, which the autoscaler
+            # watches
             "max_ongoing_requests": max(1, int(2 * self.target_ongoing_requests)),
         }
         if self.replicas is not None:
@@ -116,7 +117,8 @@ class CacheIndex:
             self.entries.popitem(last=False)
 
     def lost(self, key: tuple) -> None:
-        """A hit whose result was gone (its replica ended): counted as the miss it turned out to be."""
+        """A hit whose result was gone (its replica ended): counted as the miss it turned out to
+        be."""
         self.entries.pop(key, None)
         self.hits -= 1
         self.misses += 1
@@ -162,7 +164,8 @@ class PerceptionReplica:
             build_reconstructor(config), build_segmenter(config), cache
         )  # type: ignore[arg-type]
         # Loaded here, before Serve routes anything to this replica: a new replica (autoscaling)
-        # never answers "not ready", and weights that cannot load fail the deployment with the cause.
+        # never answers "not ready", and weights that cannot load fail the deployment with the
+        # cause.
         load_models(self.perception)
         # not `self.app`: Serve's wrapper has a property of that name
         self.service_app = create_app(self.perception, token, config.decode_limits())
@@ -181,7 +184,8 @@ def serve_perception(
         )
     if config.service_url:
         raise PerceptionError("replicas run the models themselves: unset service_url")
-    # The index lives in the app's namespace, detached from this driver so the deployment outlives it.
+    # The index lives in the app's namespace, detached from this driver so the deployment outlives
+    # it.
     ray.remote(CacheIndex).options(
         name=INDEX_NAME, namespace=APP_NAME, lifetime="detached", num_cpus=0, get_if_exists=True
     ).remote(config.cache_entries)

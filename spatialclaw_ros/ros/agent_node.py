@@ -325,7 +325,8 @@ class SpatialClawNode(LifecycleNode):
             agent_config = type(agent.config).model_validate(
                 {**current, "max_steps": v["agent.max_steps"], "vlm": vlm}
             )
-        # The buffer and the episode read these once per use: a swap is seen by the next frame or goal.
+        # The buffer and the episode read these once per use: a swap is seen by the next frame or
+        # goal.
         self.settings = replace(
             settings,
             agent_overrides={
@@ -478,7 +479,8 @@ class SpatialClawNode(LifecycleNode):
     # ---- goals ----------------------------------------------------------------------------------
 
     def _accepted(self, goal_handle: ServerGoalHandle) -> None:
-        """Serving first, then bounds (no work for a goal outside them), then the queue (goals.py)."""
+        """Serving first, then bounds (no work for a goal outside them), then the queue
+        (goals.py)."""
         if not self._serving:
             self._goals.refuse(goal_handle, Result.BUSY, self._not_serving())
             return
@@ -708,9 +710,9 @@ class SpatialClawNode(LifecycleNode):
         )
 
     def _output_frame(self, goal: AskSpatial.Goal, episode, sampled: _Sampled) -> OutputFrame:
-        """Objects come in the reconstruction's world: a robot frame when poses were known, else the
-        first sampled camera's optical frame at that frame's time. Moved into the target frame when
-        TF can tell how; otherwise left where they are (the header says which frame that is)."""
+        """Objects come in the reconstruction's world: a robot frame when poses were known, else
+        the first sampled camera's optical frame at that frame's time. Moved into the target frame
+        when TF can tell how; otherwise left where they are (the header says which frame that is)."""
         worlds = {item.world_frame for item in [*episode.objects, *episode.distances]}
         world = (
             worlds.pop() if len(worlds) == 1 else (sampled.videos[0].world_frame or FIRST_CAMERA)

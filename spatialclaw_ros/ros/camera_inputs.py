@@ -183,7 +183,8 @@ class CameraInput:
 
 
 def is_rectified_topic(topic: str) -> bool:
-    """image_proc names undistorted images image_rect / image_rect_color (REP and image_pipeline)."""
+    """image_proc names undistorted images image_rect / image_rect_color (REP and
+    image_pipeline)."""
     return "image_rect" in topic
 
 

@@ -48,7 +48,8 @@ class _FrameMessages:
 
 
 class FrameSetPublisher:
-    """Publishes frame after frame, looping, from a timer on `node`; `published` counts frames sent."""
+    """Publishes frame after frame, looping, from a timer on `node`; `published` counts frames
+    sent."""
 
     def __init__(self, node: Node, frames: FrameSet, topics: StreamTopics, rate_hz: float = 30.0):
         self._node = node

@@ -63,7 +63,8 @@ def compressed_from_rgb(rgb: np.ndarray, kind: str = "jpeg", header=None) -> Com
 def intrinsics_from_camera_info(
     msg: CameraInfo, rectified: bool = False
 ) -> CameraIntrinsics | None:
-    """Pinhole intrinsics of the (undistorted) images; None for an uncalibrated camera (K all zero)."""
+    """Pinhole intrinsics of the (undistorted) images; None for an uncalibrated camera (K all
+    zero)."""
     calibration = CameraCalibration.from_message(msg, rectified)
     return calibration.intrinsics() if calibration.calibrated else None
 

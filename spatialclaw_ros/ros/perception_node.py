@@ -68,7 +68,8 @@ class PerceptionNode(LifecycleNode):
         self._parameters = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
         config = load_perception_config(self._settings)
-        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
+        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a
+        # random one
         self._token = config.token or secrets.token_urlsafe(24)
         self.limits = config.decode_limits()
         self._factory = perception_factory or build_perception
@@ -97,7 +98,8 @@ class PerceptionNode(LifecycleNode):
         except Exception as error:  # a bad setting: stay unconfigured, say why
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
             return TransitionCallbackReturn.FAILURE
-        # In the background, with retries: the services answer "not ready" meanwhile (module docstring).
+        # In the background, with retries: the services answer "not ready" meanwhile (module
+        # docstring).
         self.models = ModelLoader(lambda: load_models(self.default))
         self.models.start()
         self._lifecycle_state = "inactive"

@@ -74,7 +74,8 @@ _ERROR_NAMES = {
 
 def use_large_data_transport() -> None:
     """Fast DDS's LARGE_DATA builtin transports for the participants this process creates from now
-    on, unless the user chose transports. Fast DDS reads the variable when a participant is made."""
+    on, unless the user chose transports. Fast DDS reads the variable when a participant is
+    made."""
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 
@@ -168,7 +169,8 @@ def play_bag(
     odometry_topic: str = "",
     odometry_frame: str = ReplayOptions.odometry_frame,
 ) -> Played:
-    """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every camera stream."""
+    """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every
+    camera stream."""
     settings = ReplayOptions(
         rate=rate,
         connect_timeout_s=connect_timeout_s,
@@ -296,7 +298,8 @@ class _Player:
 
     def wait_for_subscribers(self, timeout_s: float) -> None:
         """Until the node listens to every camera stream of the bag, and every other subscriber on
-        the graph is matched to our publishers: a frame published before its subscription is lost."""
+        the graph is matched to our publishers: a frame published before its subscription is
+        lost."""
         deadline = time.monotonic() + timeout_s
         while True:
             publishers = [
@@ -331,7 +334,8 @@ class _Player:
         self._clock.publish(Clock(clock=seconds_to_stamp(stamp_ns / 1e9)))
 
     def play(self) -> Iterator[int]:
-        """Yields each new bag time (ns) before publishing its messages, so the caller can pause."""
+        """Yields each new bag time (ns) before publishing its messages, so the caller can
+        pause."""
         started_wall = time.monotonic()
         first_ns = None
         current_ns = None
@@ -411,7 +415,8 @@ class _Asker:
 
 
 def _result(future, deadline: float):
-    """The future's result, or None when the deadline passes first (the executor thread fills it)."""
+    """The future's result, or None when the deadline passes first (the executor thread fills
+    it)."""
     return future.result() if wait_until(future.done, deadline - time.monotonic()) else None
 
 

@@ -118,7 +118,8 @@ PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
 
 
 # The agent node's parameters that apply while it runs (SpatialClawNode's on-set callback); every
-# other parameter of both nodes is read-only: it sizes buffers, names topics or loads models at start.
+# other parameter of both nodes is read-only: it sizes buffers, names topics or loads models at
+# start.
 RUNTIME_PARAMETERS = frozenset(
     {
         "buffer.max_age_s",
@@ -147,7 +148,8 @@ RUNTIME_PARAMETERS = frozenset(
 )
 
 _DAY_S = 86400.0
-# name -> (lowest, highest) accepted; `ros2 param describe` shows them and a value outside is refused.
+# name -> (lowest, highest) accepted; `ros2 param describe` shows them and a value outside is
+# refused.
 RANGES: dict[str, tuple[float, float]] = {
     "buffer.max_frames": (1, 100_000),
     "buffer.max_age_s": (0.001, _DAY_S),
@@ -175,7 +177,8 @@ RANGES: dict[str, tuple[float, float]] = {
 
 
 def parameter_descriptor(name: str, default: Any, description: str) -> ParameterDescriptor:
-    """Description, range (RANGES) and read-only flag (all but RUNTIME_PARAMETERS) of a parameter."""
+    """Description, range (RANGES) and read-only flag (all but RUNTIME_PARAMETERS) of a
+    parameter."""
     read_only = name not in RUNTIME_PARAMETERS
     descriptor = ParameterDescriptor(
         description=description
@@ -284,7 +287,8 @@ def load_perception_config(overrides: dict[str, Any]):
 
 
 def build_perception(overrides: dict[str, Any]):
-    """The perception (models, or a client of the perception service) that `overrides` configure."""
+    """The perception (models, or a client of the perception service) that `overrides`
+    configure."""
     from spatialclaw_ros.perception import build_perception as build
 
     return build(load_perception_config(overrides))

@@ -70,7 +70,8 @@ def test_multi_step_episode_ends_in_return_answer(make_config, perception, view)
     report = (trace / "report.md").read_text()
     assert "ReturnAnswer" in report and "## Step 2: success" in report
     assert list((trace / "images").glob("*.png"))
-    # where the time went: three VLM calls, two cells, and the parts add up to no more than the whole
+    # where the time went: three VLM calls, two cells, and the parts add up to no more than the
+    # whole
     t = episode.timings
     assert (
         t.total_s == pytest.approx(episode.elapsed)
@@ -204,7 +205,8 @@ def test_cancel_between_steps(make_config, perception, view):
             Question("How far?"), [view], should_cancel=cancel
         )
     assert episode.error is not None and episode.error.code == "canceled"
-    # checked before the episode, after the plan and after the first cell's feedback: that one stops it
+    # checked before the episode, after the plan and after the first cell's feedback: that one
+    # stops it
     assert len(calls) == 3 and script.seen == ["plan", "cell"]
     # the step it took before it stopped is still reported
     assert episode.steps == 1 and episode.answer == ""

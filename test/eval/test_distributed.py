@@ -1,7 +1,7 @@
 """Evaluation on a Ray cluster of a head and two worker nodes on this machine: the same
 predictions as the local thread-pool runner, and none lost or written twice when a worker node
-dies mid-run. The cluster is small (one CPU per worker node, 80 MiB object stores, Ray's minimum) because CI
-machines have two cores."""
+dies mid-run. The cluster is small (one CPU per worker node, 80 MiB object stores, Ray's minimum)
+because CI machines have two cores."""
 
 from __future__ import annotations
 

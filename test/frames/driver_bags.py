@@ -71,7 +71,8 @@ OPTICAL_IN_BODY = rigid_transform([0, 0, 0], [-0.5, 0.5, -0.5, 0.5])
 
 
 def base_in_odom(t: float) -> np.ndarray:
-    """The robot 1.5 m behind the scene, driving sideways along y at 0.25 m/s while yawing at 0.05 rad/s."""
+    """The robot 1.5 m behind the scene, driving sideways along y at 0.25 m/s while yawing at 0.05
+    rad/s."""
     dt = t - START
     return rigid_transform(
         [-1.8, -0.4 + 0.25 * dt, 0.0], Rotation.from_euler("z", -0.25 + 0.05 * dt).as_quat()
@@ -100,7 +101,8 @@ class Layout:
 
 
 def _chain(*names: str, last: np.ndarray) -> tuple[tuple[str, str, np.ndarray], ...]:
-    """Static mounts base_link -> names..., the last one carrying `last`, the others small offsets."""
+    """Static mounts base_link -> names..., the last one carrying `last`, the others small
+    offsets."""
     links, parent = [], "base_link"
     for i, name in enumerate(names):
         links.append(
@@ -313,7 +315,8 @@ class _Bag:
 def write_driver_bag(
     path: Path, layout: Layout, ros1: bool = False, storage: str = "mcap"
 ) -> GroundTruth:
-    """Renders the scene along the robot's path and writes it as `layout`'s driver would record it."""
+    """Renders the scene along the robot's path and writes it as `layout`'s driver would record
+    it."""
     truth = render_truth(layout)
     f = layout.frame
     end = truth.stamps[-1] + 0.3

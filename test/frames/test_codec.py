@@ -223,7 +223,8 @@ def test_distorted_images_are_undistorted_onto_the_pinhole_model(model, d):
     undistorter = calibration.undistorter()
     assert undistorter is not None
     k, dist = np.asarray(info.k).reshape(3, 3), np.asarray(d)
-    # a bright dot where the distorted camera sees a known ray lands where the pinhole model projects it
+    # a bright dot where the distorted camera sees a known ray lands where the pinhole model
+    # projects it
     ray = np.array([[[0.3, -0.2, 1.0]]])
     if model == "equidistant":
         seen, _ = cv2.fisheye.projectPoints(ray, np.zeros(3), np.zeros(3), k, dist)

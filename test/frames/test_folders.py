@@ -1,5 +1,5 @@
-"""RGB-D folders (TUM RGB-D, nerfstudio) and `spatialclaw ask` on them and on bags: depth, intrinsics
-and poses read as the layouts define them; what cannot be used is refused with the reason."""
+"""RGB-D folders (TUM RGB-D, nerfstudio) and `spatialclaw ask` on them and on bags: depth,
+intrinsics and poses read as the layouts define them; what cannot be used is refused with the reason."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def yaw(angle: float, xyz=(0.0, 0.0, 0.0)) -> np.ndarray:
     return rigid_transform(xyz, Rotation.from_euler("z", angle).as_quat())
 
 
-# map -> odom (static) -> base_link (dynamic, 0..2 s) -> camera_link (static) -> camera_optical (static)
+# map -> odom (static) -> base_link (dynamic, 0..2 s) -> camera_link (static) -> camera_optical
+# (static)
 MOUNT = rigid_transform([0.2, 0.0, 1.1], Rotation.from_euler("y", 0.3).as_quat())
 OPTICAL = rigid_transform([0, 0, 0], [-0.5, 0.5, -0.5, 0.5])
 MAP_ODOM = yaw(0.4, (1.0, -2.0, 0.0))

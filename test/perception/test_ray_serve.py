@@ -57,7 +57,8 @@ def ray_local():
 
 @pytest.fixture(scope="module")
 def questions(tmp_path_factory):
-    """Rules-covered synthetic questions, several about each clip (so frames repeat across episodes)."""
+    """Rules-covered synthetic questions, several about each clip (so frames repeat across
+    episodes)."""
     from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
 
     bench = generate(SyntheticConfig(seed=7, clips={"single_image": 3}, width=160, height=120))

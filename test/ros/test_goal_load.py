@@ -68,7 +68,8 @@ def load_node(spinner, stream, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def queue_node(spinner, stream, vlm, tmp_path_factory):
-    """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can stall)."""
+    """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can
+    stall)."""
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
 
     values = {
@@ -198,7 +199,8 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
         assert all(h.accepted for h in burst_handles)  # every goal is answered, none dropped
         handles += burst_handles
         results += [h.get_result_async() for h in burst_handles]
-        # a storm of cancels: for goals that are likely queued, and for the oldest (running or done)
+        # a storm of cancels: for goals that are likely queued, and for the oldest (running or
+        # done)
         cancels += [h.cancel_goal_async() for h in burst_handles[5:25] + burst_handles[:5]]
     wait_until(lambda: all(f.done() for f in cancels), 30.0, "every cancel to be answered")
     wait_until(lambda: all(f.done() for f in results), 120.0, "every goal to end")

@@ -71,8 +71,8 @@ class _Recorded:
 
 
 def evaluate_launch(monkeypatch, path: Path, **given: str) -> dict[str, dict]:
-    """Run `path`'s generate_launch_description on stand-ins for the launch packages (no wheels) and
-    return each node's parameters (the inline dicts, later ones winning), launch arguments
+    """Run `path`'s generate_launch_description on stand-ins for the launch packages (no wheels)
+    and return each node's parameters (the inline dicts, later ones winning), launch arguments
     substituted: their defaults, or `given`."""
     kinds = {
         name: type(name, (_Recorded,), {})

@@ -1,5 +1,5 @@
-"""Online replay: synthetic questions exported to a bag, played into the running agent node over DDS
-on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
+"""Online replay: synthetic questions exported to a bag, played into the running agent node over
+DDS on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
 
 import pytest
 from ros_support import node_parameters
@@ -119,7 +119,8 @@ def test_questions_replayed_through_the_node_score_as_offline(exported, replayed
     # in the order they were asked
     written = read_predictions(root / "online" / "predictions.jsonl")
     assert sorted(p.sample_id for p in written) == sorted(q.id for q in questions)
-    # each question saw exactly its own clip: the node kept every replayed frame and its poses came from the bag
+    # each question saw exactly its own clip: the node kept every replayed frame and its poses came
+    # from the bag
     assert replayed_node.inputs["camera"].counts.dropped == 0, replayed_node.inputs[
         "camera"
     ].counts.last_error

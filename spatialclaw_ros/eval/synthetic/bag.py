@@ -4,10 +4,12 @@ these included, is read by `spatialclaw_ros.frames.bags`.
 Topics, all stamped with the frame's time (header.stamp and bag time agree):
     /camera/color/image_raw     sensor_msgs/Image rgb8
     /camera/color/camera_info   sensor_msgs/CameraInfo (plumb_bob, no distortion)
-    /camera/depth/image_raw     sensor_msgs/Image 32FC1, metres along the optical axis, NaN = nothing
+    /camera/depth/image_raw     sensor_msgs/Image 32FC1, metres along the optical axis,
+                                NaN = nothing
     /camera/labels/image_raw    sensor_msgs/Image 32SC1 instance ids, 0 = background
     /camera/labels/names        std_msgs/String, JSON {"id": "name"} of the ids in that frame
-    /tf                         tf2_msgs/TFMessage map -> camera_color_optical_frame (camera-to-world)
+    /tf                         tf2_msgs/TFMessage map -> camera_color_optical_frame
+                                (camera-to-world)
 Images are registered to the colour camera, so all three share its frame id and CameraInfo.
 The pose travels as TF rather than odometry: it is the optical frame itself, no extrinsic needed.
 """
