@@ -92,8 +92,8 @@ class PendingKernel:
     def __exit__(self, *exc: object) -> None:
         try:
             kernel = self._starting.result()
-        except Exception:
-            return  # it never started; the loop already reported why if it needed it
+        except Exception:  # noqa: BLE001 - it never started; the loop already reported why
+            return
         close_in_background(kernel)
 
 
@@ -153,7 +153,7 @@ class Agent:
             outcome = Outcome(None, failure=CANCELED) if cancel() else self._execute(ctx)
         except VLMUnavailable as exc:
             outcome = Outcome(None, failure=_vlm_failure(exc, deadline))
-        except Exception as exc:  # the episode fails cleanly; the trace keeps the traceback
+        except Exception as exc:  # noqa: BLE001 - the episode fails cleanly; the trace keeps the traceback
             trace.event("internal_error", traceback=traceback.format_exc())
             outcome = Outcome(
                 None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}")

@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask = subparsers.add_parser(
         "ask",
         help="answer one question about images, a video or a folder of frames",
-        description="Run one episode and print the answer and the trace folder. Settings come from "
-        "--config (YAML), SPATIALCLAW_* environment variables and the flags below, flags winning.",
+        description="Run one episode and print the answer and the trace folder. Settings come "
+        "from --config (YAML), SPATIALCLAW_* environment variables and the flags below, flags "
+        "winning.",
     )
     ask.add_argument(
         "question",
@@ -51,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument(
         "--frames",
         metavar="DIR",
-        help="a folder of colour frames sorted by name, or an RGB-D folder (TUM RGB-D, nerfstudio)",
+        help="a folder of colour frames sorted by name, or an RGB-D folder "
+        "(TUM RGB-D, nerfstudio)",
     )
     source.add_argument(
         "--bag",

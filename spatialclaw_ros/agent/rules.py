@@ -34,7 +34,10 @@ from dataclasses import replace
 from scipy.spatial import cKDTree
 
 recon = tools.Reconstruct(InputImages)
-world_up = np.array([0.0, -1.0, 0.0]) if recon.world_frame == "first_camera" else np.array([0.0, 0.0, 1.0])
+if recon.world_frame == "first_camera":
+    world_up = np.array([0.0, -1.0, 0.0])
+else:
+    world_up = np.array([0.0, 0.0, 1.0])
 
 def find(name):
     if len(InputImages) > 1:
@@ -64,7 +67,8 @@ def views_of(masks):
     for m in masks:
         points = clean(recon.points_of(m, allow_empty=True))
         if len(points):
-            views.append((recon.extrinsics[m.frame_index][:3, 3], points))  # indexed by frame number
+            # indexed by frame number
+            views.append((recon.extrinsics[m.frame_index][:3, 3], points))
     return views
 
 def hidden_depth(eye, points):
@@ -88,8 +92,12 @@ def box_of(name):
     views = views_of(one_object(name))
     if not views:
         raise LookupError(f"no 3D points for the {name}")
-    box = tools.Geometry.box_from_points(np.concatenate([p for _, p in views]), label=name, world_frame=recon.world_frame)
-    behind = np.average([hidden_depth(e, p) for e, p in views], axis=0, weights=[len(p) for _, p in views])
+    box = tools.Geometry.box_from_points(
+        np.concatenate([p for _, p in views]), label=name, world_frame=recon.world_frame
+    )
+    behind = np.average(
+        [hidden_depth(e, p) for e, p in views], axis=0, weights=[len(p) for _, p in views]
+    )
     return replace(box, center=box.center + behind)
 
 def camera_position(row=0):
@@ -101,7 +109,10 @@ def fmt(vector):
 def in_first_camera(point):
     return tools.Geometry.transform(point, tools.Geometry.invert(np.asarray(recon.extrinsics)[0]))
 
-print(f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, metric: {recon.is_metric}")
+print(
+    f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, "
+    f"metric: {recon.is_metric}"
+)
 '''
 
 
@@ -425,7 +436,8 @@ def _camera_motion(q: str, question: Question) -> Plan | None:
     return None
 
 
-# Most specific first: a standpoint question also mentions left/right, a camera-distance one "how far".
+# Most specific first: a standpoint question also mentions left/right, a camera-distance one
+# "how far".
 TEMPLATES: tuple[Callable[[str, Question], Plan | None], ...] = (
     _camera_motion,
     _standpoint,
@@ -458,7 +470,11 @@ def choice_letter(answer: str | int | float | None, choices: tuple[str, ...] | l
     text = _option_text(str(answer))
     if text.upper() in letters:
         return text.upper()
-    hits = [letter for letter, choice in zip(letters, choices) if _option_text(choice) == text]
+    hits = [
+        letter
+        for letter, choice in zip(letters, choices, strict=True)
+        if _option_text(choice) == text
+    ]
     return hits[0] if len(hits) == 1 else answer
 
 

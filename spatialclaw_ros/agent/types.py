@@ -50,7 +50,8 @@ class Question:
         if not self.choices:
             return self.text
         options = "\n".join(
-            f"{letter}. {choice}" for letter, choice in zip(self.letters, self.choices)
+            f"{letter}. {choice}"
+            for letter, choice in zip(self.letters, self.choices, strict=True)
         )
         return f"{self.text}\nOptions:\n{options}"
 

@@ -110,7 +110,7 @@ def replay_offline(
     )
 
 
-# ---- questions files -----------------------------------------------------------------------------
+# ---- questions files ---------------------------------------------------------------------------
 
 
 def check_questions(path: str | Path) -> list[str]:
@@ -216,7 +216,11 @@ def _answer(data: dict[str, Any]) -> tuple[list[str], str, str | float, str, str
         if text.upper() in letters:
             return options, "mc", text.upper(), "accuracy", None
         stripped = _LETTER_PREFIX.sub("", text).lower()
-        named = [letter for letter, option in zip(letters, options) if option.lower() == stripped]
+        named = [
+            letter
+            for letter, option in zip(letters, options, strict=True)
+            if option.lower() == stripped
+        ]
         if len(named) != 1:
             raise ValueError(
                 f"question {data['id']}: answer {answer!r} is neither a letter "

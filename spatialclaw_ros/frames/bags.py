@@ -18,8 +18,8 @@ detected when that is unambiguous:
 
 Poses come from the bag's /tf and /tf_static through `frames.transforms.TfTree`: the camera
 frame is each image's header.frame_id, looked up in the world frame (given, else map, else odom,
-else the root of the camera's tree) at the image stamp. A camera frame outside the tree, a broken chain or
-a stamp outside the recorded transforms is an error that names the link.
+else the root of the camera's tree) at the image stamp. A camera frame outside the tree, a broken
+chain or a stamp outside the recorded transforms is an error that names the link.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def _supported(kind: str, names) -> str:
     return f"supported {kind} encodings: {', '.join(names)}"
 
 
-# ---- raw sensor_msgs/Image -----------------------------------------------------------------------
+# ---- raw sensor_msgs/Image ---------------------------------------------------------------------
 
 
 def image_array(msg) -> np.ndarray:
@@ -245,7 +245,7 @@ def millimetres_from_metres(depth_m: np.ndarray) -> np.ndarray:
     )
 
 
-# ---- sensor_msgs/CompressedImage -----------------------------------------------------------------
+# ---- sensor_msgs/CompressedImage ---------------------------------------------------------------
 
 
 def _imdecode(data: np.ndarray, flags: int, fmt: str) -> np.ndarray:
@@ -333,7 +333,7 @@ def encode_compressed_depth(depth_m: np.ndarray) -> CompressedData:
     )
 
 
-# ---- sensor_msgs/CameraInfo ----------------------------------------------------------------------
+# ---- sensor_msgs/CameraInfo --------------------------------------------------------------------
 
 _OPENCV_MODELS = ("plumb_bob", "rational_polynomial")
 _FISHEYE_MODELS = ("equidistant", "fisheye")

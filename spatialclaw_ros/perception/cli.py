@@ -16,11 +16,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "serve-perception",
         help="serve Reconstruct / SAM3 over HTTP (token-authenticated, npz bodies)",
-        description="Serve the perception models over HTTP so agents on other machines can use one "
-        "GPU. "
-        "Clients send 'Authorization: Bearer <token>'; the token comes from --token, "
-        f"${TOKEN_ENV}, "
-        "or is generated and printed at start.",
+        description="Serve the perception models over HTTP so agents on other machines can use "
+        "one GPU. Clients send 'Authorization: Bearer <token>'; the token comes from --token, "
+        f"${TOKEN_ENV}, or is generated and printed at start.",
     )
     parser.add_argument("--config", help="perception YAML (e.g. config/perception.yaml)")
     parser.add_argument(

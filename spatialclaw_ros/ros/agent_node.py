@@ -224,8 +224,7 @@ class SpatialClawNode(LifecycleNode):
                 )
             if agent.perception is not None:
                 load_models(agent.perception)
-        # a bad setting or a model that does not load: stay unconfigured
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a bad setting or a model that does not load: stay unconfigured
             self.models = replace(
                 self.models, state="failed", error=f"{type(error).__name__}: {error}"
             )
@@ -520,7 +519,7 @@ class SpatialClawNode(LifecycleNode):
             result = Result(
                 success=False, error_code=failure.code, error_msg=shorten(str(failure))
             )
-        except Exception as error:  # the node outlives any bug in one episode
+        except Exception as error:  # noqa: BLE001 - the node outlives any bug in one episode
             self.get_logger().error(f"goal failed unexpectedly: {error!r}")
             result = Result(
                 success=False,
@@ -712,7 +711,8 @@ class SpatialClawNode(LifecycleNode):
     def _output_frame(self, goal: AskSpatial.Goal, episode, sampled: _Sampled) -> OutputFrame:
         """Objects come in the reconstruction's world: a robot frame when poses were known, else
         the first sampled camera's optical frame at that frame's time. Moved into the target frame
-        when TF can tell how; otherwise left where they are (the header says which frame that is)."""
+        when TF can tell how; otherwise left where they are (the header says which frame that
+        is)."""
         worlds = {item.world_frame for item in [*episode.objects, *episode.distances]}
         world = (
             worlds.pop() if len(worlds) == 1 else (sampled.videos[0].world_frame or FIRST_CAMERA)

@@ -34,9 +34,9 @@ def register(subparsers) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="end-to-end ROS demo on a synthetic scene (CPU, under a minute)",
-        description="Render a synthetic RGB-D scene, start the agent node, publish the frames over "
-        "DDS, "
-        "ask several questions through the action server and print answers, TF frames and markers.",
+        description="Render a synthetic RGB-D scene, start the agent node, publish the frames "
+        "over DDS, ask several questions through the action server and print answers, TF frames "
+        "and markers.",
     )
     demo.add_argument(
         "--executor", default="rules", help="agent executor (default: rules, needs no VLM)"

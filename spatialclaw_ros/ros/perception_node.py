@@ -95,7 +95,7 @@ class PerceptionNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self.default = self._perception(self._settings["reconstruct_backend"])
-        except Exception as error:  # a bad setting: stay unconfigured, say why
+        except Exception as error:  # noqa: BLE001 - a bad setting: stay unconfigured, say why
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
             return TransitionCallbackReturn.FAILURE
         # In the background, with retries: the services answer "not ready" meanwhile (module
@@ -235,7 +235,7 @@ class PerceptionNode(LifecycleNode):
             segmentation = self.default.segment(
                 frames, _segment_request(request, len(frames), self.limits)
             )
-        except Exception as error:  # a bad request or a failed model must not take the node down
+        except Exception as error:  # noqa: BLE001 - a bad request or a failed model must not take the node down
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
             return response
         response.success = True
@@ -253,7 +253,7 @@ class PerceptionNode(LifecycleNode):
             frames = _frames_for_reconstruction(request)
             perception = self._perception(request.backend or self._settings["reconstruct_backend"])
             reconstruction = perception.reconstruct(frames)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - as for segment: the node answers the failure
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
             return response
         response.success = True
@@ -363,7 +363,9 @@ def _frames_for_segmentation(request: Segment.Request) -> FrameSet:
         raise ValueError(
             f"{len(request.label_ids)} label_ids but {len(request.label_names)} label_names"
         )
-    names = {int(i): str(name) for i, name in zip(request.label_ids, request.label_names)}
+    names = {
+        int(i): str(name) for i, name in zip(request.label_ids, request.label_names, strict=True)
+    }
     frames = []
     for i, msg in enumerate(request.images):
         labels = labels_from_image(request.label_images[i]) if request.label_images else None

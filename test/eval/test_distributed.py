@@ -14,6 +14,7 @@ from dataclasses import asdict
 import pytest
 
 ray = pytest.importorskip("ray")
+# ruff: noqa: E402 - ray is optional: the module skips before the imports below that need it
 pytestmark = pytest.mark.slow  # each test starts a three-node cluster (~10 s)
 
 from ray.cluster_utils import Cluster

@@ -33,7 +33,7 @@ def test_frames_round_trip_through_an_mcap_bag(tmp_path):
     back = read_frames(tmp_path / "bag")[0]
     assert len(back) == 5 and back.world_frame == "map"
     assert back.timestamps == pytest.approx([100.0, 100.25, 100.5, 101.5, 101.75])
-    for original, read in zip(list(first) + list(second), back):
+    for original, read in zip(list(first) + list(second), back, strict=True):
         np.testing.assert_array_equal(read.image, original.image)
         np.testing.assert_array_equal(read.depth, original.depth)
         np.testing.assert_array_equal(read.labels, original.labels)

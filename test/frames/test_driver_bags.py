@@ -17,9 +17,9 @@ from driver_bags import OPENNI, REALSENSE, SIMULATOR, ZED, write_driver_bag
 from spatialclaw_ros.frames.bags import BagError, format_summary, inspect_bag, read_frames
 
 LAYOUTS = {
-    "realsense": (REALSENSE, dict()),
+    "realsense": (REALSENSE, {}),
     "zed": (ZED, dict(storage="sqlite3")),
-    "simulator": (SIMULATOR, dict()),
+    "simulator": (SIMULATOR, {}),
     "ros1_openni": (OPENNI, dict(ros1=True)),
 }
 
@@ -65,7 +65,7 @@ def test_frames_carry_metric_depth_and_poses_from_the_tf_chain(driver_bag):
     (frames,) = read_frames(path)
     assert frames.world_frame == "map" and len(frames) == len(truth.frames)
     assert frames.timestamps == pytest.approx(truth.stamps, abs=1e-6)
-    for read, true in zip(frames, truth.frames):
+    for read, true in zip(frames, truth.frames, strict=True):
         # interpolated between /tf samples
         np.testing.assert_allclose(read.pose, true.pose, atol=1e-6)
         assert read.intrinsics == true.intrinsics

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import pytest
 
 ray = pytest.importorskip("ray")
+# ruff: noqa: E402 - ray is optional: the module skips before the imports below that need it
 
 from ray import serve
 

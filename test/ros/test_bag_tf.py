@@ -118,7 +118,7 @@ def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, sp
         assert not any(p.error for p in online + offline), [
             (p.sample_id, p.error, p.response) for p in online + offline
         ]
-        for question, on, off in zip(questions, online, offline):
+        for question, on, off in zip(questions, online, offline, strict=True):
             assert float(on.prediction) == pytest.approx(question.answer, rel=0.01)
             assert float(off.prediction) == pytest.approx(float(on.prediction), rel=0.01)
         counts = next(iter(node.inputs.values())).counts
@@ -181,7 +181,7 @@ def test_object_frames_reach_a_tf_subscriber_and_unknown_target_frames_are_refus
         )
         published = {t.child_frame_id: t for t in heard if t.child_frame_id in result.tf_frames}
         centres = {o.name: o.center for o in SCENE.objects}
-        for estimate, child in zip(result.objects, result.tf_frames):
+        for estimate, child in zip(result.objects, result.tf_frames, strict=True):
             t = published[child]
             assert t.header.frame_id == "map" and estimate.header.frame_id == "map"
             xyz = np.array(

@@ -213,7 +213,11 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     canceled = statuses.count(GoalStatus.STATUS_CANCELED)
     # how many of the 100 find their goal still queued or running depends on the machine's speed
     assert canceled >= 10, f"{canceled} canceled"
-    assert all(c == R.CANCELED for s, c in zip(statuses, codes) if s == GoalStatus.STATUS_CANCELED)
+    assert all(
+        c == R.CANCELED
+        for s, c in zip(statuses, codes, strict=True)
+        if s == GoalStatus.STATUS_CANCELED
+    )
     busy = [f.result().result for f in results if f.result().result.error_code == R.BUSY]
     assert all("goal queue is full (30 waiting)" in r.error_msg for r in busy)
     cancel_codes = [f.result().return_code for f in cancels]

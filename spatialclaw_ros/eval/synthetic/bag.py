@@ -176,7 +176,7 @@ def export_benchmark_bag(
     samples = read_samples(samples_path)
     clip_paths = list(dict.fromkeys(s.media[0].paths[0] for s in samples))
     timeline = write_bag([load_frameset(p) for p in clip_paths], bag_path, start=start)
-    where = dict(zip(clip_paths, timeline))
+    where = dict(zip(clip_paths, timeline, strict=True))
     rows = []
     for sample in samples:
         clip = where[sample.media[0].paths[0]]
