@@ -27,11 +27,10 @@ def read_image(path: Path) -> np.ndarray:
     if image.ndim == 2 and image.dtype != np.uint8:
         raise ValueError(
             f"{path} is a {image.dtype} single-channel image (depth or labels?), not a "
-            "colour frame; "
-            "RGB-D frames go in a TUM RGB-D or nerfstudio folder (see docs/ros.md)"
+            "colour frame; RGB-D frames go in a TUM RGB-D or nerfstudio folder (see docs/ros.md)"
         )
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = (image // 256).astype(np.uint8)  # the high byte
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
@@ -77,7 +76,8 @@ def read_video(path: Path, max_frames: int) -> FrameSet:
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         # a stream may not report its length
         wanted = set(evenly_spaced(max(total, 1), max_frames))
-        frames, number = [], 0
+        frames: list[Frame] = []
+        number = 0
         # read sequentially: seeking is unreliable for many codecs
         while len(frames) < len(wanted):
             ok, image = capture.read()

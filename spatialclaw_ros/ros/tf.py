@@ -88,12 +88,13 @@ class TfBridge:
             self._broadcaster = tf2_ros.TransformBroadcaster(node)
             self.backend = "tf2_ros"
         elif TFMessage is not None:
-            self.buffer = TfTree(cache_s=_CACHE_S)
+            tree = TfTree(cache_s=_CACHE_S)
+            self.buffer = tree
             node.create_subscription(
-                TFMessage, "/tf", lambda msg: self._receive(msg, False), _TF_QOS
+                TFMessage, "/tf", lambda msg: self._receive(tree, msg, False), _TF_QOS
             )
             node.create_subscription(
-                TFMessage, "/tf_static", lambda msg: self._receive(msg, True), _TF_STATIC_QOS
+                TFMessage, "/tf_static", lambda msg: self._receive(tree, msg, True), _TF_STATIC_QOS
             )
             self._publisher = node.create_publisher(TFMessage, "/tf", _TF_QOS)
             self.backend = "fallback buffer"
@@ -101,10 +102,10 @@ class TfBridge:
             self.backend = "none"
         self.available = self.buffer is not None
 
-    def _receive(self, message, static: bool) -> None:
+    def _receive(self, tree: TfTree, message, static: bool) -> None:
         for transform in message.transforms:
             try:
-                self.buffer.set_transform(
+                tree.set_transform(
                     transform.header.frame_id,
                     transform.child_frame_id,
                     stamp_to_seconds(transform.header.stamp),
