@@ -29,9 +29,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import numpy as np
 from rosbags.highlevel import AnyReader
+from rosbags.interfaces import Connection
 from rosbags.typesys import Stores, get_typestore
 
 from spatialclaw_ros.frames.cameras import CameraTopics, cameras_from_file, parse_label_names_json
@@ -402,7 +404,8 @@ def read_tf(reader: AnyReader, start: float | None = None, end: float | None = N
         stop = None if window[1] is None else int((window[1] + _TF_MARGIN_S) * 1e9)
         for conn, _, raw in reader.messages(connections=connections, start=first, stop=stop):
             static = conn in statics
-            for tf in reader.deserialize(raw, conn.msgtype).transforms:
+            message = cast(_TfMessage, reader.deserialize(raw, conn.msgtype))
+            for tf in message.transforms:
                 tree.set_transform(
                     tf.header.frame_id,
                     tf.child_frame_id,
@@ -496,8 +499,14 @@ def read_frames(
 @dataclass(frozen=True)
 class _Stamped:
     stamp: float
-    connection: object
+    connection: Connection
     raw: bytes
+
+
+class _TfMessage(Protocol):
+    """tf2_msgs/TFMessage as rosbags deserializes it (its message classes are made at run time)."""
+
+    transforms: list[Any]
 
 
 def _collect(reader: AnyReader, topics: list[str], start, end) -> dict[str, list[_Stamped]]:
@@ -523,6 +532,15 @@ def _nearest(items: list[_Stamped], stamp: float, tolerance: float | None) -> _S
         return None
     best = min(items, key=lambda m: abs(m.stamp - stamp))
     return best if tolerance is None or abs(best.stamp - stamp) <= tolerance else None
+
+
+def _partner(items: list[_Stamped], stamp: float, tolerance: float | None) -> _Stamped:
+    """The depth or labels image of a colour frame; `_read_camera` keeps only colour frames that
+    have one."""
+    found = _nearest(items, stamp, tolerance)
+    if found is None:
+        raise BagError(f"no depth or labels image within {tolerance} s of the frame at {stamp} s")
+    return found
 
 
 def _read_camera(
@@ -647,13 +665,13 @@ def _frame(
     rgb = rgb_from_compressed(msg) if t.compressed else rgb_from_image(msg)
     depth = labels = None
     if t.depth_topic:
-        partner = _nearest(streams[t.depth_topic], item.stamp, tolerance)
+        partner = _partner(streams[t.depth_topic], item.stamp, tolerance)
         depth_msg = reader.deserialize(partner.raw, partner.connection.msgtype)
         depth = (
             depth_from_compressed(depth_msg) if t.depth_compressed else depth_from_image(depth_msg)
         )
     if t.labels_topic:
-        partner = _nearest(streams[t.labels_topic], item.stamp, tolerance)
+        partner = _partner(streams[t.labels_topic], item.stamp, tolerance)
         labels = labels_from_image(reader.deserialize(partner.raw, partner.connection.msgtype))
     if undistorter is not None:
         rgb = undistorter.colour(rgb)

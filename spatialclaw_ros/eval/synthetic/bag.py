@@ -155,7 +155,7 @@ def write_bag(
                     writer.write(
                         connections[topic],
                         _nanoseconds(seconds),
-                        _STORE.serialize_cdr(msg, msg.__msgtype__),
+                        _STORE.serialize_cdr(msg, _TOPIC_TYPES[topic]),
                     )
             end = frames[-1].timestamp + offset
             timeline.append(BagClip(frames.name, clock, end, len(frames)))
