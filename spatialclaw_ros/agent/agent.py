@@ -32,6 +32,7 @@ from spatialclaw_ros.agent.trace import Trace
 from spatialclaw_ros.agent.types import (
     Episode,
     EpisodeError,
+    ErrorCode,
     EpisodeTimings,
     Outcome,
     ProgressEvent,
@@ -232,7 +233,9 @@ class Agent:
         config = self.config
         single_pass = config.executor == "single_pass"
         if config.executor == "tool_calls":
-            source = ToolCallCells(len(ctx.videos), native=config.vlm.native_tools)
+            source: ToolCallCells | CodeCells = ToolCallCells(
+                len(ctx.videos), native=config.vlm.native_tools
+            )
         else:
             source = CodeCells(
                 describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens
@@ -310,7 +313,7 @@ class Agent:
 
 def _vlm_failure(exc: VLMUnavailable, deadline: float) -> EpisodeError:
     # a call cut short by the episode deadline is the episode's timeout, not the endpoint's fault
-    code = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
+    code: ErrorCode = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
     return EpisodeError(code, str(exc))
 
 

@@ -317,10 +317,11 @@ def _standpoint(q: str, question: Question) -> Plan | None:
         return None
     target = re.search(r"is (?P<t>.+?) to (?:your|my) left or (?:to (?:your|my) )?right", q)
     quadrant = None if target else re.search(r"(?:which|what) direction is (?P<t>.+?)\?", q)
-    if not (target or quadrant):
+    asked = target or quadrant
+    if asked is None:
         return None
     at, facing = _name(stand.group("at")), _name(stand.group("facing"))
-    goal = _name((target or quadrant).group("t"))
+    goal = _name(asked.group("t"))
     answer = (
         "'left' if angle > 0 else 'right'"
         if target

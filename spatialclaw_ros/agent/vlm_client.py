@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
 import cv2
 import numpy as np
 import openai
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 from spatialclaw_ros.agent.config import VLMConfig
 from spatialclaw_ros.agent.types import TokenUsage
@@ -173,7 +174,9 @@ class VLMClient:
         # retries included
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
-        self._data_url = ByIdentity(lambda image: image_data_url(image, self.config.max_image_px))
+        self._data_url: ByIdentity[np.ndarray, str] = ByIdentity(
+            lambda image: image_data_url(image, self.config.max_image_px)
+        )
         self._client = endpoint or open_endpoint(config)
 
     @property
@@ -213,11 +216,14 @@ class VLMClient:
             try:
                 response = self._client.chat.completions.create(
                     model=self.config.model,
-                    messages=payload,
+                    # our dicts follow the OpenAI chat format (_to_openai, the tool schemas)
+                    messages=cast(list[ChatCompletionMessageParam], payload),
                     max_tokens=max_tokens,
                     temperature=self.config.temperature,
                     timeout=timeout,
-                    **({"tools": tools} if tools else {}),
+                    tools=(
+                        cast(list[ChatCompletionToolUnionParam], tools) if tools else openai.omit
+                    ),
                 )
             except _RETRYABLE as exc:
                 last_error = _describe(exc)
@@ -282,26 +288,14 @@ class VLMClient:
             if error is None:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:
-            extra = {}
-            if full is not None:
-                extra = dict(
-                    reasoning=full.reasoning if full.content.strip() else "",
-                    finish_reason=full.finish_reason,
-                    tool_calls=list(full.tool_calls),
-                )
-            self.listener(
-                VLMExchange(
-                    purpose,
-                    messages,
-                    reply,
-                    prompt_tokens,
-                    completion_tokens,
-                    elapsed,
-                    attempts,
-                    error,
-                    **extra,
-                )
+            exchange = VLMExchange(
+                purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error
             )
+            if full is not None:
+                exchange.reasoning = full.reasoning if full.content.strip() else ""
+                exchange.finish_reason = full.finish_reason
+                exchange.tool_calls = list(full.tool_calls)
+            self.listener(exchange)
 
 
 def _reply_of(response) -> VLMReply:

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer
-from spatialclaw_ros.eval.records import Sample, iter_json_lines, option_letter
+from spatialclaw_ros.eval.records import (
+    AnswerType,
+    Metric,
+    Sample,
+    iter_json_lines,
+    option_letter,
+)
 from spatialclaw_ros.eval.runner import RunResult, run_samples
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.bags import BagError, bag_range, bag_time, read_frames
@@ -118,7 +124,7 @@ def check_questions(path: str | Path) -> list[str]:
     fine).
     Times are not checked against a bag here; `load_questions` does that."""
     problems = []
-    seen: set[str] = set()
+    seen: set[object] = set()  # ids as written, whatever their type
     try:
         for lineno, data in iter_json_lines(Path(path)):
             try:
@@ -206,7 +212,9 @@ def _validate(data: dict[str, Any]) -> None:
         raise ValueError(f"{where}: {error.message}") from None
 
 
-def _answer(data: dict[str, Any]) -> tuple[list[str], str, str | float, str, str | None]:
+def _answer(
+    data: dict[str, Any],
+) -> tuple[list[str], AnswerType, str | float, Metric, str | None]:
     """(options, answer type, answer, metric, unit) of a question line."""
     options = _strip_letters(data.get("options") or [])
     answer = data.get("answer", "")
