@@ -32,8 +32,8 @@ from spatialclaw_ros.agent.trace import Trace
 from spatialclaw_ros.agent.types import (
     Episode,
     EpisodeError,
-    ErrorCode,
     EpisodeTimings,
+    ErrorCode,
     Outcome,
     ProgressEvent,
     Question,

@@ -289,7 +289,14 @@ class VLMClient:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:
             exchange = VLMExchange(
-                purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error
+                purpose,
+                messages,
+                reply,
+                prompt_tokens,
+                completion_tokens,
+                elapsed,
+                attempts,
+                error,
             )
             if full is not None:
                 exchange.reasoning = full.reasoning if full.content.strip() else ""

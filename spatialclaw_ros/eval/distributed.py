@@ -23,9 +23,10 @@ from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ray
+from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayError
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer, build_answerer
@@ -238,9 +239,13 @@ class RayEpisodes:
 
     def _top_up(self) -> None:
         while len(self._free) + len(self._starting) < self.options.workers:
-            worker = self._actor.remote(*self._worker_args)
-            self._starting[worker.node.remote()] = worker
-            self.events.workers_started += 1
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        # an actor handle: its methods are called through .remote()
+        worker = cast(ActorHandle, self._actor.remote(*self._worker_args))
+        self._starting[worker.node.remote()] = worker
+        self.events.workers_started += 1
 
     def _started(self, ref: ray.ObjectRef) -> None:
         worker = self._starting.pop(ref)
@@ -266,9 +271,7 @@ class RayEpisodes:
         ray.kill(worker, no_restart=True)
         if self._spare_starts > 0:
             self._spare_starts -= 1
-            worker = self._actor.remote(*self._worker_args)
-            self._starting[worker.node.remote()] = worker
-            self.events.workers_started += 1
+            self._start_worker()
 
     def __call__(self, todo: list[Sample]) -> Iterator[Prediction]:
         queue = deque(todo)

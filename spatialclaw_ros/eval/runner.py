@@ -217,6 +217,8 @@ def run_samples(
     )
 
     def in_threads(todo: list[Sample]) -> Iterable[Prediction]:
+        if answerer is None:  # checked above: without an episode runner there is an answerer
+            raise ValueError("run_samples needs an answerer or an episode runner")
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [
                 pool.submit(

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ray
 from ray import serve
@@ -162,7 +162,7 @@ class PerceptionReplica:
         cache = SharedResultCache(index, serve.get_replica_context().replica_tag)
         self.perception = LocalPerception(
             build_reconstructor(config), build_segmenter(config), cache
-        )  # type: ignore[arg-type]
+        )
         # Loaded here, before Serve routes anything to this replica: a new replica (autoscaling)
         # never answers "not ready", and weights that cannot load fail the deployment with the
         # cause.
@@ -190,8 +190,8 @@ def serve_perception(
         name=INDEX_NAME, namespace=APP_NAME, lifetime="detached", num_cpus=0, get_if_exists=True
     ).remote(config.cache_entries)
     serve.start(http_options={"host": options.host, "port": options.port})
-    deployment = serve.deployment(
-        serve.ingress()(PerceptionReplica), name="perception", **options.deployment_options()
+    deployment = serve.deployment(name="perception", **options.deployment_options())(
+        serve.ingress()(PerceptionReplica)
     )
     serve.run(deployment.bind(config, token), name=APP_NAME, route_prefix=options.route_prefix)
     host = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
@@ -200,7 +200,8 @@ def serve_perception(
 
 def cache_stats() -> dict[str, Any]:
     """Hits, misses, hit rate and requests per replica of the running deployment's shared cache."""
-    return ray.get(ray.get_actor(INDEX_NAME, namespace=APP_NAME).stats.remote())
+    index = ray.get_actor(INDEX_NAME, namespace=APP_NAME)
+    return cast(dict[str, Any], ray.get(index.stats.remote()))  # CacheIndex.stats's value
 
 
 def stop_perception() -> None:

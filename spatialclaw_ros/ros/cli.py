@@ -248,7 +248,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if predictions and all(p.error for p in predictions):
         return fail(
             "every question failed "
-            f"({', '.join(sorted({p.error for p in predictions}))}); the causes are "
+            f"({', '.join(sorted({p.error for p in predictions if p.error}))}); the causes are "
             "above"
         )
     return 0
