@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from rcl_interfaces.msg import SetParametersResult
@@ -167,9 +168,7 @@ class SpatialClawNode(LifecycleNode):
             goal_values["max_queued_goals"] if settings.queue_goals else 0,
             dispatch=lambda handle: handle.execute(),
             on_queued=self._send_queued,
-            on_lost=lambda handle, error: self.get_logger().error(
-                f"could not start a goal: {error!r}"
-            ),
+            on_lost=self._goal_lost,
         )
         self._action = ActionServer(
             self,
@@ -467,8 +466,9 @@ class SpatialClawNode(LifecycleNode):
         # getattr: rclpy also calls this on a node whose constructor failed part-way.
         if getattr(self, "vlm_probe", None) is not None:
             self.vlm_probe.stop()
-        if getattr(self, "recorder", None) is not None:
-            self.recorder.close()
+        recorder = getattr(self, "recorder", None)
+        if recorder is not None:
+            recorder.close()
         if getattr(self, "_action", None) is not None:
             self._action.destroy()
         if getattr(self, "_goals", None) is not None:
@@ -497,6 +497,9 @@ class SpatialClawNode(LifecycleNode):
             f"e.g. ros2 lifecycle set {self.get_fully_qualified_name()} activate"
         )
 
+    def _goal_lost(self, goal_handle: ServerGoalHandle, error: Exception) -> None:
+        self.get_logger().error(f"could not start a goal: {error!r}")
+
     def _send_queued(self, goal_handle: ServerGoalHandle, position: int) -> None:
         observation = f"queued: {position} goal(s) ahead of this one"
         goal_handle.publish_feedback(
@@ -507,7 +510,7 @@ class SpatialClawNode(LifecycleNode):
         started = time.monotonic()
         admission = self._goals.admission(goal_handle)
         try:
-            if not admission.run:
+            if not admission.run or admission.goal is None:  # a goal to run comes with its checks
                 raise GoalFailed(admission.code, admission.message)
             self._episode_running = True
             try:
@@ -614,7 +617,7 @@ class SpatialClawNode(LifecycleNode):
                     self.buffer.sample(
                         camera,
                         request,
-                        pose_at=lambda stamp, c=camera, f=optical: self.poses.pose_at(c, f, stamp),
+                        pose_at=partial(self.poses.pose_at, camera, optical),
                         world_frame=self.poses.world_frame,
                     )
                 )

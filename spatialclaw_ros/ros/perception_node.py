@@ -31,7 +31,7 @@ from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
-from spatialclaw_ros.perception.types import SegmentRequest
+from spatialclaw_ros.perception.types import Perception, SegmentRequest
 from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
 from spatialclaw_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from spatialclaw_ros.ros.images import (
@@ -65,7 +65,8 @@ class PerceptionNode(LifecycleNode):
         **node_kwargs,
     ):
         super().__init__(node_name, **node_kwargs)
-        self._parameters = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
+        # not `_parameters`: rclpy's Node keeps its Parameter objects under that name
+        self._parameter_values = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
         config = load_perception_config(self._settings)
         # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a
@@ -73,9 +74,9 @@ class PerceptionNode(LifecycleNode):
         self._token = config.token or secrets.token_urlsafe(24)
         self.limits = config.decode_limits()
         self._factory = perception_factory or build_perception
-        self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
+        self._backends: dict[str, Perception] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
-        self.default = None
+        self.default: Perception | None = None
         self.models: ModelLoader | None = None
         self._server = None
         self._lifecycle_state = "unconfigured"
@@ -94,20 +95,24 @@ class PerceptionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            self.default = self._perception(self._settings["reconstruct_backend"])
+            default = self._perception(self._settings["reconstruct_backend"])
         except Exception as error:  # noqa: BLE001 - a bad setting: stay unconfigured, say why
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
             return TransitionCallbackReturn.FAILURE
         # In the background, with retries: the services answer "not ready" meanwhile (module
         # docstring).
-        self.models = ModelLoader(lambda: load_models(self.default))
+        self.default = default
+        self.models = ModelLoader(lambda: load_models(default))
         self.models.start()
         self._lifecycle_state = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        p = self._parameters
+        p = self._parameter_values
         if p["service.enabled"]:
+            if self.default is None or self.models is None:  # lifecycle: configured first
+                self.get_logger().error("activate before configure")
+                return TransitionCallbackReturn.FAILURE
             try:
                 self._server = _start_service(
                     self.default,
@@ -199,7 +204,7 @@ class PerceptionNode(LifecycleNode):
             )
         ]
 
-    def _perception(self, backend: str):
+    def _perception(self, backend: str) -> Perception:
         """One loaded perception per reconstruct backend, built on first use and kept."""
         with self._lock:
             if backend not in self._backends:
@@ -210,29 +215,33 @@ class PerceptionNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         # getattr: rclpy also calls this on a node whose constructor failed part-way.
-        if getattr(self, "_server", None) is not None:
-            self._server.should_exit = True
-        if getattr(self, "models", None) is not None:
-            self.models.stop()
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.should_exit = True
+        models = getattr(self, "models", None)
+        if models is not None:
+            models.stop()
         super().destroy_node()
 
-    def _require_ready(self) -> None:
-        if not self._serving or self.models is None:
+    def _require_ready(self) -> Perception:
+        """The default perception, once the node serves and its models are loaded."""
+        if not self._serving or self.models is None or self.default is None:
             raise PerceptionError(
                 f"the perception node is not active (lifecycle state '{self._lifecycle_state}')"
             )
         readiness = self.models.status()
         if not readiness.ready:
             raise PerceptionError(f"perception models not ready: {readiness.reason}")
+        return self.default
 
     def _on_segment(
         self, request: Segment.Request, response: Segment.Response
     ) -> Segment.Response:
         try:
-            self._require_ready()
+            default = self._require_ready()
             _check_sizes(self.limits, request.images, request.label_images)
             frames = _frames_for_segmentation(request)
-            segmentation = self.default.segment(
+            segmentation = default.segment(
                 frames, _segment_request(request, len(frames), self.limits)
             )
         except Exception as error:  # noqa: BLE001 - a bad request or a failed model must not take the node down

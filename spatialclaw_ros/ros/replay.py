@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
@@ -366,9 +367,10 @@ class _Player:
                 self.messages += 1
                 self.frames += connection.topic in self._colour_topics
             if self._odometry is not None and connection.msgtype == _TF_TYPE:
-                self._publish_odometry(self._reader.deserialize(raw, connection.msgtype))
+                message = self._reader.deserialize(raw, connection.msgtype)
+                self._publish_odometry(self._odometry, message)
 
-    def _publish_odometry(self, tf_message) -> None:
+    def _publish_odometry(self, publisher: Publisher, tf_message) -> None:
         for transform in tf_message.transforms:
             if transform.child_frame_id != self._settings.odometry_frame:
                 continue
@@ -382,12 +384,12 @@ class _Player:
             pose.position.x, pose.position.y, pose.position.z = float(t.x), float(t.y), float(t.z)
             pose.orientation.x, pose.orientation.y = float(r.x), float(r.y)
             pose.orientation.z, pose.orientation.w = float(r.z), float(r.w)
-            self._odometry.publish(odometry)
+            publisher.publish(odometry)
 
 
 class _Asker:
     def __init__(self, node: Node, settings: ReplayOptions):
-        self._client = ActionClient(node, AskSpatial, settings.action)
+        self._client: ActionClient[Any, Any, Any] = ActionClient(node, AskSpatial, settings.action)
         if not self._client.wait_for_server(timeout_sec=settings.connect_timeout_s):
             raise TimeoutError(
                 f"action server {settings.action} did not appear within "
