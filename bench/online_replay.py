@@ -43,14 +43,22 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=1.0, help="playback speed (bag seconds per second)")
+    parser.add_argument(
+        "--rate", type=float, default=1.0, help="playback speed (bag seconds per second)"
+    )
     parser.add_argument("--transport", choices=["large_data", "default"], default="large_data")
     args = parser.parse_args()
     if args.transport == "default":
         os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "DEFAULT"
 
-    from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsics, look_at, render
-    from spatialclaw_ros.eval.synthetic import bag as synthetic_bag
+    from spatialclaw_ros.eval.synthetic import (
+        Scene,
+        SceneObject,
+        bag as synthetic_bag,
+        default_intrinsics,
+        look_at,
+        render,
+    )
     from spatialclaw_ros.frames.bags import inspect_bag
     from spatialclaw_ros.ros.replay import use_large_data_transport
 
@@ -60,39 +68,79 @@ def main() -> int:
 
         poses = {"pose_source": "tf", "world_frame": "map"}
         odometry = ""
-    except ImportError:  # a pip-installed ROS before scripts/setup.sh built tf2_msgs: poses as odometry
+    # a pip-installed ROS before scripts/setup.sh built tf2_msgs: poses as odometry
+    except ImportError:
         odometry = "/bench/camera_odom"
         poses = {"pose_source": "odom", "odom_topic": odometry}
 
-    scene = Scene((SceneObject("red box", "box", (205, 40, 40), np.array([2.0, 0.5, 0.3]), np.array([0.6, 0.6, 0.6])),),
-                  room_size=(8.0, 6.0, 3.0), name="bench")
+    scene = Scene(
+        (
+            SceneObject(
+                "red box",
+                "box",
+                (205, 40, 40),
+                np.array([2.0, 0.5, 0.3]),
+                np.array([0.6, 0.6, 0.6]),
+            ),
+        ),
+        room_size=(8.0, 6.0, 3.0),
+        name="bench",
+    )
     eyes = [(-1.0, y, 1.2) for y in np.linspace(-0.4, 0.4, args.frames)]
-    frames = render(scene, [look_at(e, (2.0, 0.0, 0.3)) for e in eyes], default_intrinsics(args.width, args.height),
-                    timestamps=[0.2 * i for i in range(args.frames)])  # 5 Hz
+    frames = render(
+        scene,
+        [look_at(e, (2.0, 0.0, 0.3)) for e in eyes],
+        default_intrinsics(args.width, args.height),
+        timestamps=[0.2 * i for i in range(args.frames)],
+    )  # 5 Hz
     work = Path(tempfile.mkdtemp(prefix="online_replay_"))
     bag = work / "bag"
     clip = synthetic_bag.write_bag([frames], bag, start=100.0)[0]
     camera = inspect_bag(bag).cameras[0].topics
-    block = {**camera.parameters(), "reliable": True}  # as `spatialclaw bag info` prints it for a replay
+    # as `spatialclaw bag info` prints it for a replay
+    block = {**camera.parameters(), "reliable": True}
     if odometry:
-        block["base_to_optical"] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]  # the odometry is the optical frame's
-    params = {"spatialclaw": {"ros__parameters": {
-        "use_sim_time": True, "cameras": [camera.name], "camera": {camera.name: block}, **poses,
-        "perception": {"reconstruct_backend": "sensor", "segment_backend": "labels"},
-        "agent": {"executor": "rules", "trace_dir": str(work / "traces")}, "buffer": {"min_interval_s": 0.0},
-    }}}
+        # the odometry is the optical frame's
+        block["base_to_optical"] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    params = {
+        "spatialclaw": {
+            "ros__parameters": {
+                "use_sim_time": True,
+                "cameras": [camera.name],
+                "camera": {camera.name: block},
+                **poses,
+                "perception": {"reconstruct_backend": "sensor", "segment_backend": "labels"},
+                "agent": {"executor": "rules", "trace_dir": str(work / "traces")},
+                "buffer": {"min_interval_s": 0.0},
+            }
+        }
+    }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     truth = float(np.linalg.norm(frames[-1].pose[:3, 3] - frames[0].pose[:3, 3]))
-    print(f"bag: {args.frames} frames {args.width}x{args.height} rgb8 + 32FC1 depth + 32SC1 labels at 5 Hz; "
-          f"poses via {poses['pose_source']}; transports {os.environ['FASTDDS_BUILTIN_TRANSPORTS']}")
+    print(
+        f"bag: {args.frames} frames {args.width}x{args.height} rgb8 + 32FC1 depth + "
+        "32SC1 labels at 5 Hz; "
+        f"poses via {poses['pose_source']}; transports {os.environ['FASTDDS_BUILTIN_TRANSPORTS']}"
+    )
 
     passed, lost, killed, times = 0, 0, 0, []
     for run in range(args.runs):
         started = time.monotonic()
-        os.environ["ROS_DOMAIN_ID"] = str(_FIRST_DOMAIN + run)  # read by the node process and by rclpy.init here
-        node = subprocess.Popen([sys.executable, "-m", "spatialclaw_ros.cli", "node", "--params-file",
-                                 str(work / "params.yaml")], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=open(work / f"node_{run}.log", "w"))
+        # read by the node process and by rclpy.init here
+        os.environ["ROS_DOMAIN_ID"] = str(_FIRST_DOMAIN + run)
+        node = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "spatialclaw_ros.cli",
+                "node",
+                "--params-file",
+                str(work / "params.yaml"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / f"node_{run}.log", "w"),
+        )
         try:
             result = _play_and_ask(bag, clip, args, odometry)
         finally:
@@ -110,11 +158,18 @@ def main() -> int:
         lost += args.frames - used
         times.append(time.monotonic() - started)
         detail = result.frames_note or result.error_msg if result else "no result"
-        print(f"run {run + 1:2d}: {used}/{args.frames} frames used, answer {answer:.3f} (truth {truth:.3f}) "
-              f"-> {'ok' if ok else 'FAILED: ' + detail}", flush=True)
-    print(f"{passed}/{args.runs} fresh runs used every frame and answered within 1%; {lost} of "
-          f"{args.runs * args.frames} frames lost; {killed} node(s) killed after not stopping within {_STOP_S:g} s "
-          f"of SIGINT; {np.median(times):.1f} s a run (median)")
+        print(
+            f"run {run + 1:2d}: {used}/{args.frames} frames used, answer {answer:.3f} "
+            f"(truth {truth:.3f}) "
+            f"-> {'ok' if ok else 'FAILED: ' + detail}",
+            flush=True,
+        )
+    print(
+        f"{passed}/{args.runs} fresh runs used every frame and answered within 1%; {lost} of "
+        f"{args.runs * args.frames} frames lost; {killed} node(s) killed after not "
+        f"stopping within {_STOP_S:g} s "
+        f"of SIGINT; {np.median(times):.1f} s a run (median)"
+    )
     return 0 if passed == args.runs else 1
 
 
@@ -132,9 +187,14 @@ def _play_and_ask(bag: Path, clip, args, odometry: str):
         if not client.wait_for_server(timeout_sec=60.0):
             return None
         play_bag(bag, rate=args.rate, connect_timeout_s=60.0, odometry_topic=odometry)
-        time.sleep(ReplayOptions.settle_s)  # the node takes the last frames from DDS on its own threads
-        goal = AskSpatial.Goal(question="How far did the camera move?", stamp=seconds_to_stamp(clip.end),
-                               window_sec=clip.end - clip.start + 0.01, num_frames=args.frames)
+        # the node takes the last frames from DDS on its own threads
+        time.sleep(ReplayOptions.settle_s)
+        goal = AskSpatial.Goal(
+            question="How far did the camera move?",
+            stamp=seconds_to_stamp(clip.end),
+            window_sec=clip.end - clip.start + 0.01,
+            num_frames=args.frames,
+        )
         sent = client.send_goal_async(goal)
         if not wait_until(sent.done, 30.0) or not sent.result().accepted:
             return None

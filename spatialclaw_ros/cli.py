@@ -8,7 +8,9 @@ import sys
 from spatialclaw_ros.agent import cli as agent_cli
 from spatialclaw_ros.eval import cli as eval_cli
 from spatialclaw_ros.perception import cli as perception_cli
-from spatialclaw_ros.ros import cli as ros_cli  # registers only; imports rclpy when a ROS command runs
+
+# registers only; imports rclpy when a ROS command runs
+from spatialclaw_ros.ros import cli as ros_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,11 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
     for area in (agent_cli, perception_cli, eval_cli, ros_cli):
         area.register(sub)
     questions = sub.add_parser("questions", help="check a questions file for `spatialclaw replay`")
-    questions_commands = questions.add_subparsers(dest="questions_command", required=True, metavar="check")
+    questions_commands = questions.add_subparsers(
+        dest="questions_command", required=True, metavar="check"
+    )
     check = questions_commands.add_parser(
-        "check", help="validate a questions JSONL file against its schema",
+        "check",
+        help="validate a questions JSONL file against its schema",
         description="Check every line of a questions file (the layout of spatialclaw_ros/eval/"
-        "bag_questions.schema.json, or exported sample records): fields, types, option letters, answers.",
+        "bag_questions.schema.json, or exported sample records): fields, types, option "
+        "letters, answers.",
     )
     check.add_argument("file", help="questions .jsonl")
     check.set_defaults(run=_check_questions)

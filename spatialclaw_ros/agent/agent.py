@@ -29,7 +29,15 @@ from spatialclaw_ros.agent.dispatch import HostVLMDispatch
 from spatialclaw_ros.agent.final_answer import final_answer
 from spatialclaw_ros.agent.graph import AgentLoop, LoopLimits, key_frames
 from spatialclaw_ros.agent.trace import Trace
-from spatialclaw_ros.agent.types import Episode, EpisodeError, EpisodeTimings, Outcome, ProgressEvent, Question
+from spatialclaw_ros.agent.types import (
+    Episode,
+    EpisodeError,
+    EpisodeTimings,
+    ErrorCode,
+    Outcome,
+    ProgressEvent,
+    Question,
+)
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable, open_endpoint
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.kernel import Kernel, KernelConfig, StepResult
@@ -85,8 +93,8 @@ class PendingKernel:
     def __exit__(self, *exc: object) -> None:
         try:
             kernel = self._starting.result()
-        except Exception:
-            return  # it never started; the loop already reported why if it needed it
+        except Exception:  # noqa: BLE001 - it never started; the loop already reported why
+            return
         close_in_background(kernel)
 
 
@@ -99,7 +107,9 @@ def close_in_background(kernel: Kernel) -> None:
 class Agent:
     """Answers questions about frames. One Agent can run many episodes, one at a time."""
 
-    def __init__(self, config: AgentConfig | None = None, perception: Perception | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig | None = None, perception: Perception | None = None
+    ) -> None:
         self.config = config or AgentConfig()
         self.perception = perception
         self._endpoint: tuple[tuple[str, tuple[str, ...], str, float], openai.OpenAI] | None = None
@@ -119,24 +129,36 @@ class Agent:
         problem = _check_request(question, videos)
         if problem is not None:
             return Episode(
-                question=question if isinstance(question, Question) else Question("(invalid question)"),
+                question=question
+                if isinstance(question, Question)
+                else Question("(invalid question)"),
                 error=EpisodeError("bad_request", problem),
                 executor=self.config.executor,
             )
         config = self.config
         trace = Trace(config.trace_dir, question.text, config.executor)
-        client = VLMClient(config.vlm, listener=trace.vlm_exchange, endpoint=self._endpoint_for(config.vlm))
+        client = VLMClient(
+            config.vlm, listener=trace.vlm_exchange, endpoint=self._endpoint_for(config.vlm)
+        )
         deadline = started + config.episode_timeout_s if deadline is None else deadline
         cancel = should_cancel or (lambda: False)
-        episode = Episode(question=question, executor=config.executor, trace_path=str(trace.path) if trace.path else None)
-        ctx = EpisodeContext(question, videos, client, trace, started, deadline, on_progress, cancel)
+        episode = Episode(
+            question=question,
+            executor=config.executor,
+            trace_path=str(trace.path) if trace.path else None,
+        )
+        ctx = EpisodeContext(
+            question, videos, client, trace, started, deadline, on_progress, cancel
+        )
         try:
             outcome = Outcome(None, failure=CANCELED) if cancel() else self._execute(ctx)
         except VLMUnavailable as exc:
             outcome = Outcome(None, failure=_vlm_failure(exc, deadline))
-        except Exception as exc:  # the episode fails cleanly; the trace keeps the traceback
+        except Exception as exc:  # noqa: BLE001 - the episode fails cleanly; the trace keeps the traceback
             trace.event("internal_error", traceback=traceback.format_exc())
-            outcome = Outcome(None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}"))
+            outcome = Outcome(
+                None, failure=EpisodeError("internal", f"{type(exc).__name__}: {exc}")
+            )
         self._fill(episode, outcome, client)
         trace.finish(
             answer=episode.answer,
@@ -154,7 +176,11 @@ class Agent:
         episode.elapsed = time.monotonic() - started
         episode.timings = _timings(episode.elapsed, client, ctx.kernel, trace)
         if on_progress is not None:
-            on_progress(ProgressEvent("answering", episode.steps, observation=episode.answer, elapsed=episode.elapsed))
+            on_progress(
+                ProgressEvent(
+                    "answering", episode.steps, observation=episode.answer, elapsed=episode.elapsed
+                )
+            )
         return episode
 
     def _endpoint_for(self, vlm: VLMConfig) -> openai.OpenAI:
@@ -187,7 +213,11 @@ class Agent:
 
         def start_kernel() -> Kernel:
             return Kernel(
-                ctx.videos, perception=self.perception, vlm=dispatch, options=ctx.question.choices, config=kernel_config
+                ctx.videos,
+                perception=self.perception,
+                vlm=dispatch,
+                options=ctx.question.choices,
+                config=kernel_config,
             )
 
         # The worker process takes a second or two to start: let it start while the planner thinks
@@ -203,9 +233,13 @@ class Agent:
         config = self.config
         single_pass = config.executor == "single_pass"
         if config.executor == "tool_calls":
-            source = ToolCallCells(len(ctx.videos), native=config.vlm.native_tools)
+            source: ToolCallCells | CodeCells = ToolCallCells(
+                len(ctx.videos), native=config.vlm.native_tools
+            )
         else:
-            source = CodeCells(describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens)
+            source = CodeCells(
+                describe(), single_pass=single_pass, max_tokens=config.vlm.max_tokens
+            )
         limits = LoopLimits(
             max_steps=1 if single_pass else config.max_steps,
             max_failures=config.max_failures,
@@ -229,12 +263,19 @@ class Agent:
         try:
             state = loop.run()
         except VLMUnavailable as exc:
-            return Outcome(None, history=loop.history, results=loop.results, failure=_vlm_failure(exc, ctx.deadline))
+            return Outcome(
+                None,
+                history=loop.history,
+                results=loop.results,
+                failure=_vlm_failure(exc, ctx.deadline),
+            )
         failure = None  # a stopped episode still reports the steps it took
         if state["stop"] == "canceled":
             failure = CANCELED
         elif state["stop"] == "timed_out":
-            failure = EpisodeError("timed_out", f"the episode took longer than {ctx.deadline - ctx.started:g} s")
+            failure = EpisodeError(
+                "timed_out", f"the episode took longer than {ctx.deadline - ctx.started:g} s"
+            )
         answer = None if failure else state["answer"]
         return Outcome(answer, state["used_fallback"], loop.history, loop.results, failure)
 
@@ -244,7 +285,9 @@ class Agent:
         images, _ = key_frames(ctx.videos, self.config.max_prompt_frames)
         reply = ctx.client.chat(
             [
-                ChatMessage("system", prompts.DIRECT_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)),
+                ChatMessage(
+                    "system", prompts.DIRECT_SYSTEM.format(answer_rules=prompts.ANSWER_RULES)
+                ),
                 ChatMessage("user", prompts.direct_request(ctx.question, ctx.videos), images),
             ],
             purpose="answer",
@@ -270,11 +313,13 @@ class Agent:
 
 def _vlm_failure(exc: VLMUnavailable, deadline: float) -> EpisodeError:
     # a call cut short by the episode deadline is the episode's timeout, not the endpoint's fault
-    code = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
+    code: ErrorCode = "timed_out" if time.monotonic() >= deadline else "vlm_unavailable"
     return EpisodeError(code, str(exc))
 
 
-def _timings(total: float, client: VLMClient, kernel: PendingKernel | None, trace: Trace) -> EpisodeTimings:
+def _timings(
+    total: float, client: VLMClient, kernel: PendingKernel | None, trace: Trace
+) -> EpisodeTimings:
     # vlm.locate / vlm.ask from a cell are VLM time, not the cell's own
     sub_queries = client.seconds.get("locate", 0.0) + client.seconds.get("ask", 0.0)
     return EpisodeTimings(
@@ -289,13 +334,19 @@ def _timings(total: float, client: VLMClient, kernel: PendingKernel | None, trac
 def _why_unanswered(outcome: Outcome) -> EpisodeError:
     perception_failures = [r for r in outcome.history if r.error_kind == "perception"]
     if perception_failures:
-        return EpisodeError("perception_failed", f"perception failed: {perception_failures[-1].observation}")
+        return EpisodeError(
+            "perception_failed", f"perception failed: {perception_failures[-1].observation}"
+        )
     if outcome.history and outcome.history[-1].status == "error":
-        return EpisodeError("internal", f"the episode ended on a failed cell: {outcome.history[-1].observation}")
+        return EpisodeError(
+            "internal", f"the episode ended on a failed cell: {outcome.history[-1].observation}"
+        )
     return EpisodeError("internal", "the episode ended without an answer")
 
 
-def _collect(results: list[StepResult]) -> tuple[list[Box3D], list[ObjectDistance], list[np.ndarray]]:
+def _collect(
+    results: list[StepResult],
+) -> tuple[list[Box3D], list[ObjectDistance], list[np.ndarray]]:
     """Objects and distances the cells computed (latest per label wins) and the images shown."""
     objects: dict[str, Box3D] = {}
     distances: dict[tuple[str, str], ObjectDistance] = {}

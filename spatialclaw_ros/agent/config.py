@@ -29,8 +29,9 @@ class VLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     base_url: str = "http://127.0.0.1:8000/v1"
-    # Several servers of the same model (e.g. one vLLM per node): when given, requests go to the one
-    # with the fewest outstanding and fail over between them (agent/endpoints.py); base_url is unused.
+    # Several servers of the same model (e.g. one vLLM per node): when given, requests go to the
+    # one with the fewest outstanding and fail over between them (agent/endpoints.py); base_url
+    # is unused.
     # In the environment: comma-separated.
     base_urls: list[str] = Field(default_factory=list)
     model: str = "Qwen/Qwen3.6-27B"
@@ -52,7 +53,9 @@ class VLMConfig(BaseModel):
     @field_validator("base_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
-        return [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
+        return (
+            [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
+        )
 
 
 class AgentConfig(BaseModel):
@@ -76,16 +79,23 @@ class AgentConfig(BaseModel):
     max_feedback_chars: int = Field(6000, ge=200)
     fallback: bool = True  # one direct VLM answer when the step budget ends unanswered
     # Where episode traces go. None (or "", "none", "off") writes none: the library leaves no
-    # files behind unless asked; `spatialclaw ask`, `spatialclaw eval` and the ROS node pass a folder.
+    # files behind unless asked; `spatialclaw ask`, `spatialclaw eval` and the ROS node pass a
+    # folder.
     trace_dir: str | None = None
 
     @field_validator("trace_dir", mode="before")
     @classmethod
     def _trace_off(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off") else value
+        return (
+            None
+            if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off")
+            else value
+        )
 
     @classmethod
-    def load(cls, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> AgentConfig:
+    def load(
+        cls, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> AgentConfig:
         """Defaults < YAML (`path` or $SPATIALCLAW_CONFIG) < SPATIALCLAW_* env < `overrides`.
 
         `overrides` may be nested ({"vlm": {"model": ...}}) or dotted ({"vlm.model": ...});

@@ -43,19 +43,33 @@ class Endpoint:
 class EndpointPool:
     """`chat.completions.create` over several base URLs (thread-safe)."""
 
-    def __init__(self, base_urls: Sequence[str], api_key: str, timeout_s: float,
-                 cooldown_s: float = DEFAULT_COOLDOWN_S) -> None:
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        api_key: str,
+        timeout_s: float,
+        cooldown_s: float = DEFAULT_COOLDOWN_S,
+    ) -> None:
         urls = [u.strip() for u in base_urls if u.strip()]
         if not urls:
             raise ValueError("an endpoint pool needs at least one base URL")
         if len(set(urls)) != len(urls):
             raise ValueError(f"base URLs repeat: {urls}")
         self.cooldown_s = cooldown_s
-        # Retries are the VLM client's (logged, bounded by the episode deadline), not the library's.
-        self.endpoints = [Endpoint(u, openai.OpenAI(base_url=u, api_key=api_key or "EMPTY", timeout=timeout_s,
-                                                    max_retries=0)) for u in urls]
+        # Retries are the VLM client's (logged, bounded by the episode deadline), not the
+        # library's.
+        self.endpoints = [
+            Endpoint(
+                u,
+                openai.OpenAI(
+                    base_url=u, api_key=api_key or "EMPTY", timeout=timeout_s, max_retries=0
+                ),
+            )
+            for u in urls
+        ]
         self._lock = threading.Lock()
-        self._turn = 0  # rotates the tie-break so equal loads spread instead of piling on the first
+        # rotates the tie-break so equal loads spread instead of piling on the first
+        self._turn = 0
         self.chat = _Chat(self)
 
     def _acquire(self, tried: list[Endpoint]) -> Endpoint | None:
@@ -66,11 +80,19 @@ class EndpointPool:
         with self._lock:
             self._turn += 1
             n = len(self.endpoints)
-            left = [e for e in (self.endpoints[(self._turn + i) % n] for i in range(n)) if e not in tried]
+            left = [
+                e
+                for e in (self.endpoints[(self._turn + i) % n] for i in range(n))
+                if e not in tried
+            ]
             if not left:
                 return None
             up = [e for e in left if e.down_until <= now]
-            chosen = min(up, key=lambda e: e.outstanding) if up else min(left, key=lambda e: e.down_until)
+            chosen = (
+                min(up, key=lambda e: e.outstanding)
+                if up
+                else min(left, key=lambda e: e.down_until)
+            )
             chosen.outstanding += 1
             return chosen
 

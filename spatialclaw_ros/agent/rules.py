@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from spatialclaw_ros.agent.types import Outcome, ProgressEvent, Question, StepRecord
 
-NEEDS_VLM = "needs a VLM: this question does not match any template the offline (rules) executor knows"
+NEEDS_VLM = (
+    "needs a VLM: this question does not match any template the offline (rules) executor knows"
+)
 
 _CAMERA_WORDS = {"camera", "viewer", "me", "you", "the camera", "observer"}
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
@@ -32,7 +34,10 @@ from dataclasses import replace
 from scipy.spatial import cKDTree
 
 recon = tools.Reconstruct(InputImages)
-world_up = np.array([0.0, -1.0, 0.0]) if recon.world_frame == "first_camera" else np.array([0.0, 0.0, 1.0])
+if recon.world_frame == "first_camera":
+    world_up = np.array([0.0, -1.0, 0.0])
+else:
+    world_up = np.array([0.0, 0.0, 1.0])
 
 def find(name):
     if len(InputImages) > 1:
@@ -62,7 +67,8 @@ def views_of(masks):
     for m in masks:
         points = clean(recon.points_of(m, allow_empty=True))
         if len(points):
-            views.append((recon.extrinsics[m.frame_index][:3, 3], points))  # indexed by frame number
+            # indexed by frame number
+            views.append((recon.extrinsics[m.frame_index][:3, 3], points))
     return views
 
 def hidden_depth(eye, points):
@@ -86,8 +92,12 @@ def box_of(name):
     views = views_of(one_object(name))
     if not views:
         raise LookupError(f"no 3D points for the {name}")
-    box = tools.Geometry.box_from_points(np.concatenate([p for _, p in views]), label=name, world_frame=recon.world_frame)
-    behind = np.average([hidden_depth(e, p) for e, p in views], axis=0, weights=[len(p) for _, p in views])
+    box = tools.Geometry.box_from_points(
+        np.concatenate([p for _, p in views]), label=name, world_frame=recon.world_frame
+    )
+    behind = np.average(
+        [hidden_depth(e, p) for e, p in views], axis=0, weights=[len(p) for _, p in views]
+    )
     return replace(box, center=box.center + behind)
 
 def camera_position(row=0):
@@ -99,7 +109,10 @@ def fmt(vector):
 def in_first_camera(point):
     return tools.Geometry.transform(point, tools.Geometry.invert(np.asarray(recon.extrinsics)[0]))
 
-print(f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, metric: {recon.is_metric}")
+print(
+    f"reconstruction: {len(recon)} frame(s), world frame {recon.world_frame}, "
+    f"metric: {recon.is_metric}"
+)
 '''
 
 
@@ -120,7 +133,14 @@ def _name(raw: str) -> str:
 def _singular(word: str) -> str:
     """'boxes' -> 'box', 'chairs' -> 'chair', 'shelves' -> 'shelf' (the last word only)."""
     head, _, last = word.rpartition(" ")
-    for plural, single in (("ies", "y"), ("ves", "f"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss")):
+    for plural, single in (
+        ("ies", "y"),
+        ("ves", "f"),
+        ("xes", "x"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("sses", "ss"),
+    ):
         if last.endswith(plural):
             last = last[: -len(plural)] + single
             break
@@ -133,11 +153,14 @@ def _singular(word: str) -> str:
 _CENTRE_OF = r"(?:the )?cent(?:re|er)s? of "
 _UNIT = r"(?:in (?:metres|meters|m|centimetres|centimeters|cm) )?"
 _DISTANCE_PATTERNS = (
-    rf"distance {_UNIT}between (?P<centres>{_CENTRE_OF})?(?P<a>.+?) and (?:{_CENTRE_OF})?(?P<b>.+?){_END}",
-    rf"distance {_UNIT}from (?P<centres>{_CENTRE_OF})?(?P<a>.+?) to (?:{_CENTRE_OF})?(?P<b>.+?){_END}",
+    rf"distance {_UNIT}between (?P<centres>{_CENTRE_OF})?(?P<a>.+?) and "
+    rf"(?:{_CENTRE_OF})?(?P<b>.+?){_END}",
+    rf"distance {_UNIT}from (?P<centres>{_CENTRE_OF})?(?P<a>.+?) to "
+    rf"(?:{_CENTRE_OF})?(?P<b>.+?){_END}",
     rf"how far (?:away )?is (?P<a>.+?) from (?P<b>.+?){_END}",
     rf"how far apart are (?P<a>.+?) and (?P<b>.+?){_END}",
-    rf"how (?:many (?:metres|meters|centimetres|centimeters) )?(?:far|apart) (?:is|are) (?P<a>.+?) (?:from|and) (?P<b>.+?){_END}",
+    r"how (?:many (?:metres|meters|centimetres|centimeters) )?(?:far|apart) (?:is|are) "
+    rf"(?P<a>.+?) (?:from|and) (?P<b>.+?){_END}",
 )
 
 
@@ -163,18 +186,26 @@ def _distance_pair(q: str, question: Question) -> Plan | None:
         f"box_a, box_b = box_of({a!r}), box_of({b!r})\n"
         f"gap = recon.distance_between(one_object({a!r}), one_object({b!r}))\n"
         f"distance = {value}\n"
-        "print(f'centres {fmt(box_a.center)} and {fmt(box_b.center)}; closest points {gap.closest:.3f} m; "
+        "print(f'centres {fmt(box_a.center)} and {fmt(box_b.center)}; closest points "
+        "{gap.closest:.3f} m; "
         "answer {distance:.3f} m')\n"
         "ReturnAnswer(round(distance, 3))",
     )
 
 
 def _count(q: str, question: Question) -> Plan | None:
-    match = re.search(r"how many (?:different |distinct |separate )?(?P<a>[a-z][a-z \-]*?)"
-                      r" (?:are there|is there|are visible|can (?:you|be|i) see|can be seen|do you see|do i see|appear"
-                      r"|in total|are (?:in|on|inside) |(?:does|do) (?:the|this) (?:scene|room|image|video) (?:have|contain)"
-                      r"|are present|exist)", q)
-    match = match or re.search(r"(?:count|number of) (?:the |all )?(?P<a>[a-z][a-z \-]*?)(?: in | on |\?|\.|$)", q)
+    match = re.search(
+        r"how many (?:different |distinct |separate )?(?P<a>[a-z][a-z \-]*?)"
+        r" (?:are there|is there|are visible|can (?:you|be|i) see|can be seen|do you "
+        r"see|do i see|appear"
+        r"|in total|are (?:in|on|inside) |(?:does|do) (?:the|this) "
+        r"(?:scene|room|image|video) (?:have|contain)"
+        r"|are present|exist)",
+        q,
+    )
+    match = match or re.search(
+        r"(?:count|number of) (?:the |all )?(?P<a>[a-z][a-z \-]*?)(?: in | on |\?|\.|$)", q
+    )
     if not match:
         return None
     thing = _singular(_name(match.group("a")))
@@ -183,7 +214,8 @@ def _count(q: str, question: Question) -> Plan | None:
         f"name = {thing!r}\n"
         "masks = find(name)\n"
         "ids = sorted({m.object_id for m in masks})\n"
-        "per_frame = max(sum(1 for m in masks if m.frame_index == i) for i in {m.frame_index for m in masks})\n"
+        "per_frame = max(sum(1 for m in masks if m.frame_index == i) for i in "
+        "{m.frame_index for m in masks})\n"
         "count = max(len(ids), per_frame)\n"
         "print(f'{name}: object ids {ids}, at most {per_frame} in one frame')\n"
         "ReturnAnswer(count)",
@@ -192,7 +224,9 @@ def _count(q: str, question: Question) -> Plan | None:
 
 def _size(q: str, question: Question) -> Plan | None:
     match = re.search(rf"how (?P<dim>tall|high|wide|long|big|large) is (?P<a>.+?){_END}", q)
-    match = match or re.search(rf"what is the (?P<dim>height|width|length|size) of (?P<a>.+?){_END}", q)
+    match = match or re.search(
+        rf"what is the (?P<dim>height|width|length|size) of (?P<a>.+?){_END}", q
+    )
     if not match:
         return None
     target = _name(match.group("a"))
@@ -201,16 +235,18 @@ def _size(q: str, question: Question) -> Plan | None:
         "tall": "vertical", "high": "vertical", "height": "vertical",
         "wide": "horizontal.min()", "width": "horizontal.min()",
         "long": "horizontal.max()", "length": "horizontal.max()",
-    }.get(dim, "max(vertical, horizontal.max())")  # fmt: skip
+    }.get(dim, "max(vertical, horizontal.max())")  # fmt: skip  # a table, kept in rows
     return Plan(
         "size",
         f"name = {target!r}\n"
         "points = np.concatenate([p for _, p in views_of(one_object(name))])\n"
         "vertical = float(np.ptp(points @ world_up))\n"
         "box = box_of(name)\n"
-        "horizontal = np.array(sorted(box.size))[1:] if recon.world_frame == 'first_camera' else box.size[:2]\n"
+        "horizontal = np.array(sorted(box.size))[1:] if recon.world_frame == "
+        "'first_camera' else box.size[:2]\n"
         f"size = float({measure})\n"
-        f"print(f'{{name}}: vertical {{vertical:.3f}} m, box {{fmt(box.size)}}, answer {{size:.3f}} m')\n"
+        f"print(f'{{name}}: vertical {{vertical:.3f}} m, box {{fmt(box.size)}}, answer "
+        f"{{size:.3f}} m')\n"
         "ReturnAnswer(round(size, 3))",
     )
 
@@ -224,7 +260,11 @@ def _named_candidates(q: str, question: Question, pattern: str) -> list[str] | N
 
 
 def _nearest(q: str, question: Question) -> Plan | None:
-    match = re.search(r"\b(?P<cmp>closest|nearest|closer|nearer|farthest|furthest|farther) (?:to|from) (?:the )?camera", q)
+    match = re.search(
+        r"\b(?P<cmp>closest|nearest|closer|nearer|farthest|furthest|farther) "
+        r"(?:to|from) (?:the )?camera",
+        q,
+    )
     if not match:
         return None
     names = _named_candidates(q, question, match.group(0))
@@ -234,7 +274,8 @@ def _nearest(q: str, question: Question) -> Plan | None:
     return Plan(
         "nearest_to_camera",
         f"names = {names!r}\n"
-        "ranges = {n: float(np.linalg.norm(box_of(n).center - camera_position())) for n in names}\n"
+        "ranges = {n: float(np.linalg.norm(box_of(n).center - camera_position())) for n "
+        "in names}\n"
         "print({n: round(r, 3) for n, r in ranges.items()})\n"
         f"ReturnAnswer({pick}(ranges, key=ranges.get))",
     )
@@ -246,9 +287,11 @@ def _side_from_camera(q: str, question: Question) -> Plan | None:
         a, b = _name(match.group("a")), _name(match.group("b"))
         return Plan(
             "left_right_from_camera",
-            f"a, b = in_first_camera(box_of({a!r}).center), in_first_camera(box_of({b!r}).center)\n"
+            f"a, b = in_first_camera(box_of({a!r}).center), "
+            f"in_first_camera(box_of({b!r}).center)\n"
             "bearing_a, bearing_b = (math.degrees(math.atan2(p[0], p[2])) for p in (a, b))\n"
-            "print(f'bearings from the first camera: {bearing_a:.1f} and {bearing_b:.1f} degrees (positive = right)')\n"
+            "print(f'bearings from the first camera: {bearing_a:.1f} and "
+            "{bearing_b:.1f} degrees (positive = right)')\n"
             "ReturnAnswer('right' if bearing_a > bearing_b else 'left')",
         )
     match = re.search(r"is (?P<a>.+?) in front of or behind (?P<b>.+?)\?", q)
@@ -256,7 +299,8 @@ def _side_from_camera(q: str, question: Question) -> Plan | None:
         a, b = _name(match.group("a")), _name(match.group("b"))
         return Plan(
             "front_behind_from_camera",
-            f"a, b = in_first_camera(box_of({a!r}).center), in_first_camera(box_of({b!r}).center)\n"
+            f"a, b = in_first_camera(box_of({a!r}).center), "
+            f"in_first_camera(box_of({b!r}).center)\n"
             "print(f'depths along the first camera: {a[2]:.3f} and {b[2]:.3f} m')\n"
             "ReturnAnswer('in front of' if a[2] < b[2] else 'behind')",
         )
@@ -264,15 +308,20 @@ def _side_from_camera(q: str, question: Question) -> Plan | None:
 
 
 def _standpoint(q: str, question: Question) -> Plan | None:
-    stand = re.search(r"stand(?:ing)? (?:at|by|next to|beside) (?P<at>.+?),? (?:and )?fac(?:e|ing) (?P<facing>.+?)[.,]", q)
+    stand = re.search(
+        r"stand(?:ing)? (?:at|by|next to|beside) (?P<at>.+?),? (?:and )?fac(?:e|ing) "
+        r"(?P<facing>.+?)[.,]",
+        q,
+    )
     if not stand:
         return None
     target = re.search(r"is (?P<t>.+?) to (?:your|my) left or (?:to (?:your|my) )?right", q)
     quadrant = None if target else re.search(r"(?:which|what) direction is (?P<t>.+?)\?", q)
-    if not (target or quadrant):
+    asked = target or quadrant
+    if asked is None:
         return None
     at, facing = _name(stand.group("at")), _name(stand.group("facing"))
-    goal = _name((target or quadrant).group("t"))
+    goal = _name(asked.group("t"))
     answer = (
         "'left' if angle > 0 else 'right'"
         if target
@@ -280,7 +329,8 @@ def _standpoint(q: str, question: Question) -> Plan | None:
     )
     return Plan(
         "direction_from_standpoint",
-        f"at, facing, goal = box_of({at!r}).center, box_of({facing!r}).center, box_of({goal!r}).center\n"
+        f"at, facing, goal = box_of({at!r}).center, box_of({facing!r}).center, "
+        f"box_of({goal!r}).center\n"
         "side, angle = tools.Geometry.relative_direction(at, facing, goal, up=world_up)\n"
         "print(f'{side}, {angle:.1f} degrees (positive = left)')\n"
         f"ReturnAnswer({answer})",
@@ -288,7 +338,9 @@ def _standpoint(q: str, question: Question) -> Plan | None:
 
 
 def _appearance(q: str, question: Question) -> Plan | None:
-    if not re.search(r"(?:comes?|came) into view first|appears? first|first (?:to )?appear|seen first", q):
+    if not re.search(
+        r"(?:comes?|came) into view first|appears? first|first (?:to )?appear|seen first", q
+    ):
         return None
     if not question.choices:
         return None
@@ -325,17 +377,30 @@ _MOTION_SETUP = (
 
 def _camera_motion(q: str, question: Question) -> Plan | None:
     """How far / how much / which way the camera moved between the first and the last frame."""
-    if re.search(rf"how (?:far|much distance|many (?:metres|meters)) (?:did|has) {_CAMERA} {_MOVED}", q) or \
-            re.search(rf"(?:what|how much) (?:distance|displacement) (?:did|has) {_CAMERA} (?:cover|{_MOVED})", q) or \
-            re.search(rf"(?:distance|displacement) (?:travelled |traveled |covered |moved )?(?:by|of) {_CAMERA}", q):
+    if (
+        re.search(
+            rf"how (?:far|much distance|many (?:metres|meters)) (?:did|has) {_CAMERA} {_MOVED}", q
+        )
+        or re.search(
+            rf"(?:what|how much) (?:distance|displacement) (?:did|has) {_CAMERA} "
+            rf"(?:cover|{_MOVED})",
+            q,
+        )
+        or re.search(
+            r"(?:distance|displacement) (?:travelled |traveled |covered |moved "
+            rf")?(?:by|of) {_CAMERA}",
+            q,
+        )
+    ):
         return Plan(
             "camera_translation",
             _MOTION_SETUP + "moved = float(np.linalg.norm(last[:3, 3] - first[:3, 3]))\n"
             "print(f'camera from {fmt(first[:3, 3])} to {fmt(last[:3, 3])}: {moved:.3f} m')\n"
             "ReturnAnswer(round(moved, 3))",
         )
-    if re.search(rf"how (?:much|many degrees|far) (?:did|has) {_CAMERA} {_TURNED}", q) or \
-            re.search(rf"(?:what|which) (?:angle|rotation) (?:did|has) {_CAMERA} {_TURNED}", q):
+    if re.search(
+        rf"how (?:much|many degrees|far) (?:did|has) {_CAMERA} {_TURNED}", q
+    ) or re.search(rf"(?:what|which) (?:angle|rotation) (?:did|has) {_CAMERA} {_TURNED}", q):
         return Plan(
             "camera_rotation",
             _MOTION_SETUP + "turn = tools.Geometry.invert(first)[:3, :3] @ last[:3, :3]\n"
@@ -343,28 +408,37 @@ def _camera_motion(q: str, question: Question) -> Plan | None:
             "print(f'camera rotated by {angle:.2f} degrees')\n"
             "ReturnAnswer(round(angle, 2))",
         )
-    if re.search(rf"(?:did|does|has) {_CAMERA} {_TURNED} (?:to (?:the|its) )?left or (?:to (?:the|its) )?right", q):
+    if re.search(
+        rf"(?:did|does|has) {_CAMERA} {_TURNED} (?:to (?:the|its) )?left or (?:to "
+        r"(?:the|its) )?right",
+        q,
+    ):
         return Plan(
             "camera_turn_direction",
-            _MOTION_SETUP + "ahead_first, ahead_last = first[:3, 2], last[:3, 2]  # optical z: where it looks\n"
+            _MOTION_SETUP
+            + "ahead_first, ahead_last = first[:3, 2], last[:3, 2]  # optical z: where it looks\n"
             "turn = float(np.cross(ahead_first, ahead_last) @ world_up)\n"
             "print(f'viewing direction turned {turn:+.4f} about up (positive = left)')\n"
             "ReturnAnswer('left' if turn > 0 else 'right')",
         )
-    match = re.search(rf"(?:did|does|has) {_CAMERA} {_MOVED} (?P<axis>forwards?|left|closer|towards?)", q)
+    match = re.search(
+        rf"(?:did|does|has) {_CAMERA} {_MOVED} (?P<axis>forwards?|left|closer|towards?)", q
+    )
     if match:
         forward = match.group("axis") in ("forward", "forwards", "closer", "toward", "towards")
         axis, positive, negative = (2, "forward", "backward") if forward else (0, "right", "left")
         return Plan(
             "camera_translation_direction",
-            _MOTION_SETUP + "step = tools.Geometry.invert(first)[:3, :3] @ (last[:3, 3] - first[:3, 3])\n"
+            _MOTION_SETUP
+            + "step = tools.Geometry.invert(first)[:3, :3] @ (last[:3, 3] - first[:3, 3])\n"
             f"print(f'moved {{fmt(step)}} m in the first camera (x right, y down, z forward)')\n"
             f"ReturnAnswer({positive!r} if step[{axis}] > 0 else {negative!r})",
         )
     return None
 
 
-# Most specific first: a standpoint question also mentions left/right, a camera-distance one "how far".
+# Most specific first: a standpoint question also mentions left/right, a camera-distance one
+# "how far".
 TEMPLATES: tuple[Callable[[str, Question], Plan | None], ...] = (
     _camera_motion,
     _standpoint,
@@ -397,19 +471,26 @@ def choice_letter(answer: str | int | float | None, choices: tuple[str, ...] | l
     text = _option_text(str(answer))
     if text.upper() in letters:
         return text.upper()
-    hits = [letter for letter, choice in zip(letters, choices) if _option_text(choice) == text]
+    hits = [
+        letter
+        for letter, choice in zip(letters, choices, strict=True)
+        if _option_text(choice) == text
+    ]
     return hits[0] if len(hits) == 1 else answer
 
 
 def _option_text(text: str) -> str:
-    text = re.sub(r"^\(?[a-z](?:\)|\.|:)\s+", "", text.strip().lower())  # "A. left", "(b) right", "c) up"
+    # "A. left", "(b) right", "c) up"
+    text = re.sub(r"^\(?[a-z](?:\)|\.|:)\s+", "", text.strip().lower())
     return _name(text).strip(" .")
 
 
 class RulesExecutor:
     """Runs the setup cell and the template's cell in the kernel; no VLM is ever called."""
 
-    def __init__(self, kernel, trace, on_progress: Callable[[ProgressEvent], None] | None = None) -> None:
+    def __init__(
+        self, kernel, trace, on_progress: Callable[[ProgressEvent], None] | None = None
+    ) -> None:
         self.kernel = kernel
         self.trace = trace
         self.on_progress = on_progress
@@ -421,7 +502,11 @@ class RulesExecutor:
         started = time.monotonic()
         for step, cell in enumerate((SETUP_CELL, plan.cell), 1):
             if self.on_progress is not None:
-                self.on_progress(ProgressEvent("executing", step, cell, plan.template, time.monotonic() - started))
+                self.on_progress(
+                    ProgressEvent(
+                        "executing", step, cell, plan.template, time.monotonic() - started
+                    )
+                )
             result = self.kernel.run(cell)
             results.append(result)
             history.append(StepRecord.of(step, cell, result))
@@ -430,4 +515,3 @@ class RulesExecutor:
                 break
         answer = results[-1].answer if results and results[-1].status == "success" else None
         return Outcome(choice_letter(answer, plan.choices), history=history, results=results)
-

@@ -10,8 +10,15 @@ import numpy as np
 from spatialclaw_ros.perception.types import Box3D, ObjectDistance
 
 Stage = Literal["planning", "coding", "executing", "answering"]
-ErrorCode = Literal["bad_request", "vlm_unavailable", "perception_failed", "timed_out", "canceled", "internal",
-                    "unsupported_question"]
+ErrorCode = Literal[
+    "bad_request",
+    "vlm_unavailable",
+    "perception_failed",
+    "timed_out",
+    "canceled",
+    "internal",
+    "unsupported_question",
+]
 ERROR_CODES: tuple[str, ...] = get_args(ErrorCode)
 
 
@@ -42,7 +49,10 @@ class Question:
         """The question as the VLM reads it, with lettered options."""
         if not self.choices:
             return self.text
-        options = "\n".join(f"{letter}. {choice}" for letter, choice in zip(self.letters, self.choices))
+        options = "\n".join(
+            f"{letter}. {choice}"
+            for letter, choice in zip(self.letters, self.choices, strict=True)
+        )
         return f"{self.text}\nOptions:\n{options}"
 
 
@@ -81,8 +91,19 @@ class StepRecord:
     @classmethod
     def of(cls, step: int, code: str, result: Any) -> StepRecord:
         """From the kernel's StepResult of that cell."""
-        lines = [line for line in (result.error or result.stdout or "").strip().splitlines() if line.strip()]
-        return cls(step, code, result.status, lines[-1][:200] if lines else "", result.elapsed, result.error_kind)
+        lines = [
+            line
+            for line in (result.error or result.stdout or "").strip().splitlines()
+            if line.strip()
+        ]
+        return cls(
+            step,
+            code,
+            result.status,
+            lines[-1][:200] if lines else "",
+            result.elapsed,
+            result.error_kind,
+        )
 
 
 @dataclass
@@ -108,13 +129,16 @@ class EpisodeTimings:
 
     total_s: float = 0.0
     vlm_s: float = 0.0  # waiting on the VLM endpoint, retries and kernel sub-queries included
-    cells_s: float = 0.0  # cells running in the kernel (perception included), less their VLM sub-queries
+    # cells running in the kernel (perception included), less their VLM sub-queries
+    cells_s: float = 0.0
     kernel_wait_s: float = 0.0  # cells waiting for the kernel's worker to finish starting
     trace_s: float = 0.0  # writing the trace (events, images, report)
 
     @property
     def agent_s(self) -> float:
-        return max(0.0, self.total_s - self.vlm_s - self.cells_s - self.kernel_wait_s - self.trace_s)
+        return max(
+            0.0, self.total_s - self.vlm_s - self.cells_s - self.kernel_wait_s - self.trace_s
+        )
 
 
 @dataclass
@@ -123,7 +147,8 @@ class Episode:
 
     question: Question
     answer: str = ""
-    value: float | None = None  # the answer as a number, when it is one (metres/degrees/seconds/count)
+    # the answer as a number, when it is one (metres/degrees/seconds/count)
+    value: float | None = None
     unit: str = ""
     objects: list[Box3D] = field(default_factory=list)
     distances: list[ObjectDistance] = field(default_factory=list)

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
 import cv2
 import numpy as np
 import openai
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 from spatialclaw_ros.agent.config import VLMConfig
 from spatialclaw_ros.agent.types import TokenUsage
@@ -27,7 +28,12 @@ Role = Literal["system", "user", "assistant"]
 
 # Errors worth another try: the server is busy, restarting or slow. Anything else (bad request,
 # wrong key, unknown model) fails the same way every time.
-_RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+_RETRYABLE = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.InternalServerError,
+    openai.RateLimitError,
+)
 
 
 # vLLM's refusal of a request whose prompt plus max_tokens exceeds the context, in its two
@@ -43,12 +49,14 @@ def fitting_max_tokens(message: str, asked: int) -> int | None:
     limit, prompt = _CONTEXT_LIMIT.search(message), _PROMPT_TOKENS.search(message)
     if not limit or not prompt:
         return None
-    room = int(limit.group(1)) - int(prompt.group(1) or prompt.group(2)) - 16  # margin: template tokens
+    # margin: template tokens
+    room = int(limit.group(1)) - int(prompt.group(1) or prompt.group(2)) - 16
     return room if MIN_REPLY_TOKENS <= room < asked else None
 
 
 class VLMUnavailable(RuntimeError):
-    """The endpoint could not answer: unreachable, failing after retries, or refusing the request."""
+    """The endpoint could not answer: unreachable, failing after retries, or refusing the
+    request."""
 
 
 @dataclass
@@ -143,34 +151,51 @@ def open_endpoint(config: VLMConfig) -> openai.OpenAI:
         return EndpointPool(config.base_urls, config.api_key, config.timeout_s)  # type: ignore[return-value]
     # Retries are ours (logged, bounded by the episode deadline), not the library's.
     return openai.OpenAI(
-        base_url=config.base_url, api_key=config.api_key or "EMPTY", timeout=config.timeout_s, max_retries=0
+        base_url=config.base_url,
+        api_key=config.api_key or "EMPTY",
+        timeout=config.timeout_s,
+        max_retries=0,
     )
 
 
 class VLMClient:
     """One episode's view of the endpoint: its token counts, its timings, its trace listener."""
 
-    def __init__(self, config: VLMConfig, listener: Listener | None = None, endpoint: openai.OpenAI | None = None) -> None:
+    def __init__(
+        self,
+        config: VLMConfig,
+        listener: Listener | None = None,
+        endpoint: openai.OpenAI | None = None,
+    ) -> None:
         self.config = config
         self.listener = listener
         self.usage = TokenUsage()
-        # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...), retries included
+        # wall seconds spent waiting on the endpoint per purpose ("plan", "cell", "locate", ...),
+        # retries included
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()  # kernel dispatch calls may come from another thread
-        self._data_url = ByIdentity(lambda image: image_data_url(image, self.config.max_image_px))
+        self._data_url: ByIdentity[np.ndarray, str] = ByIdentity(
+            lambda image: image_data_url(image, self.config.max_image_px)
+        )
         self._client = endpoint or open_endpoint(config)
 
     @property
     def time_in_calls(self) -> float:
         return sum(self.seconds.values())
 
-    def chat(self, messages: list[ChatMessage], purpose: str, deadline: float | None = None) -> str:
+    def chat(
+        self, messages: list[ChatMessage], purpose: str, deadline: float | None = None
+    ) -> str:
         """The reply text (`VLMReply.text`). Raises VLMUnavailable when every try failed or the
         request was refused."""
         return self.complete(messages, purpose, deadline).text
 
     def complete(
-        self, messages: list[ChatMessage], purpose: str, deadline: float | None = None, tools: list[dict] | None = None
+        self,
+        messages: list[ChatMessage],
+        purpose: str,
+        deadline: float | None = None,
+        tools: list[dict] | None = None,
     ) -> VLMReply:
         """The whole reply: content, reasoning, why it stopped, native tool calls. `tools`:
         OpenAI function definitions offered to the model (sent only when given)."""
@@ -184,16 +209,21 @@ class VLMClient:
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout <= 0:
-                    last_error = last_error or "the episode ran out of time before the VLM answered"
+                    last_error = (
+                        last_error or "the episode ran out of time before the VLM answered"
+                    )
                     break
             try:
                 response = self._client.chat.completions.create(
                     model=self.config.model,
-                    messages=payload,
+                    # our dicts follow the OpenAI chat format (_to_openai, the tool schemas)
+                    messages=cast(list[ChatCompletionMessageParam], payload),
                     max_tokens=max_tokens,
                     temperature=self.config.temperature,
                     timeout=timeout,
-                    **({"tools": tools} if tools else {}),
+                    tools=(
+                        cast(list[ChatCompletionToolUnionParam], tools) if tools else openai.omit
+                    ),
                 )
             except _RETRYABLE as exc:
                 last_error = _describe(exc)
@@ -208,7 +238,11 @@ class VLMClient:
                 last_error = _describe(exc)
                 # a long episode outgrew the server's context with the configured reply limit:
                 # ask once more for a reply that fits, rather than failing the episode
-                fitting = fitting_max_tokens(str(exc), max_tokens) if isinstance(exc, openai.BadRequestError) else None
+                fitting = (
+                    fitting_max_tokens(str(exc), max_tokens)
+                    if isinstance(exc, openai.BadRequestError)
+                    else None
+                )
                 if fitting is None:
                     break
                 max_tokens = fitting
@@ -217,11 +251,22 @@ class VLMClient:
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            self._record(purpose, messages, reply.text, prompt_tokens, completion_tokens, started, attempts, None, reply)
+            self._record(
+                purpose,
+                messages,
+                reply.text,
+                prompt_tokens,
+                completion_tokens,
+                started,
+                attempts,
+                None,
+                reply,
+            )
             return reply
         self._record(purpose, messages, "", 0, 0, started, attempts, last_error)
         raise VLMUnavailable(
-            f"the VLM at {self.config.base_url} (model {self.config.model}) did not answer the {purpose} "
+            f"the VLM at {self.config.base_url} (model {self.config.model}) did not "
+            f"answer the {purpose} "
             f"request after {attempts} tr{'y' if attempts == 1 else 'ies'}: {last_error}"
         )
 
@@ -243,13 +288,21 @@ class VLMClient:
             if error is None:
                 self.usage.add(prompt_tokens, completion_tokens)
         if self.listener is not None:
-            extra = {}
-            if full is not None:
-                extra = dict(reasoning=full.reasoning if full.content.strip() else "",
-                             finish_reason=full.finish_reason, tool_calls=list(full.tool_calls))  # fmt: skip
-            self.listener(
-                VLMExchange(purpose, messages, reply, prompt_tokens, completion_tokens, elapsed, attempts, error, **extra)
+            exchange = VLMExchange(
+                purpose,
+                messages,
+                reply,
+                prompt_tokens,
+                completion_tokens,
+                elapsed,
+                attempts,
+                error,
             )
+            if full is not None:
+                exchange.reasoning = full.reasoning if full.content.strip() else ""
+                exchange.finish_reason = full.finish_reason
+                exchange.tool_calls = list(full.tool_calls)
+            self.listener(exchange)
 
 
 def _reply_of(response) -> VLMReply:
@@ -259,7 +312,9 @@ def _reply_of(response) -> VLMReply:
     message = choice.message
     # vLLM names the reasoning field `reasoning_content` (older) or `reasoning` (newer); the SDK
     # keeps such non-standard fields as extra attributes
-    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+    reasoning = (
+        getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+    )
     calls = [
         NativeToolCall(call.function.name, call.function.arguments or "{}")
         for call in (message.tool_calls or [])
@@ -292,7 +347,9 @@ def image_data_url(image: np.ndarray, max_px: int) -> str:
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
-        raise ValueError(f"images for the VLM must be H x W x 3 uint8 RGB, got {image.shape} {image.dtype}")
+        raise ValueError(
+            f"images for the VLM must be H x W x 3 uint8 RGB, got {image.shape} {image.dtype}"
+        )
     bgr = cv2.cvtColor(cap_long_edge(image[:, :, :3], max_px), cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:

@@ -1,5 +1,6 @@
 """What answers a sample during evaluation: the agent (any of its executors) or a seeded random
-picker that measures chance level. Only the random picker lives here; it is not an agent executor."""
+picker that measures chance level. Only the random picker lives here; it is not an agent
+executor."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Answerer(Protocol):
 
 class RandomAnswerer:
     """Picks an option (or yes/no) uniformly, seeded by the run seed and the sample id, so a rerun
-    gives the same answers. Numeric questions get a draw from 0..10 (no meaningful chance level)."""
+    gives the same answers. Numeric questions get a draw from 0..10 (no meaningful chance
+    level)."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -78,8 +80,16 @@ class AgentAnswerer:
         )
 
 
-def build_answerer(executor: str, seed: int = 0, *, config_path: str | None = None, overrides: dict | None = None,
-                   reconstruct_backend: str = "da3", segment_backend: str = "sam3", trace_dir: str | None = None) -> Answerer:
+def build_answerer(
+    executor: str,
+    seed: int = 0,
+    *,
+    config_path: str | None = None,
+    overrides: dict | None = None,
+    reconstruct_backend: str = "da3",
+    segment_backend: str = "sam3",
+    trace_dir: str | None = None,
+) -> Answerer:
     """The answerer for `executor`; agent executors build the agent and perception from config."""
     if executor == "random":
         return RandomAnswerer(seed)
@@ -88,8 +98,16 @@ def build_answerer(executor: str, seed: int = 0, *, config_path: str | None = No
     from spatialclaw_ros.agent import AgentConfig
     from spatialclaw_ros.perception import PerceptionConfig, build_perception
 
-    config = AgentConfig.load(config_path, {**(overrides or {}), "executor": executor, "trace_dir": trace_dir})
+    config = AgentConfig.load(
+        config_path, {**(overrides or {}), "executor": executor, "trace_dir": trace_dir}
+    )
     # .load: SPATIALCLAW_PERCEPTION_* apply too, e.g. SERVICE_URL + TOKEN for a perception service
-    perception = build_perception(PerceptionConfig.load(overrides={"reconstruct_backend": reconstruct_backend,
-                                                                   "segment_backend": segment_backend}))
+    perception = build_perception(
+        PerceptionConfig.load(
+            overrides={
+                "reconstruct_backend": reconstruct_backend,
+                "segment_backend": segment_backend,
+            }
+        )
+    )
     return AgentAnswerer(config, perception)

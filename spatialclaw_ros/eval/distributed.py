@@ -23,14 +23,21 @@ from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ray
+from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayError
 
 from spatialclaw_ros.eval.answerers import Answer, Answerer, build_answerer
 from spatialclaw_ros.eval.records import MediaGroup, Prediction, Sample
-from spatialclaw_ros.eval.runner import RunResult, _failure, answer_sample, prediction_for, run_samples
+from spatialclaw_ros.eval.runner import (
+    RunResult,
+    _failure,
+    answer_sample,
+    prediction_for,
+    run_samples,
+)
 from spatialclaw_ros.eval.scoring import AnswerMode
 
 log = logging.getLogger(__name__)
@@ -54,8 +61,15 @@ class AnswererSpec:
     bag: str | None = None
 
     @classmethod
-    def resolve(cls, executor: str, seed: int = 0, *, config_path: str | None = None, overrides: dict | None = None,
-                **rest: Any) -> AnswererSpec:
+    def resolve(
+        cls,
+        executor: str,
+        seed: int = 0,
+        *,
+        config_path: str | None = None,
+        overrides: dict | None = None,
+        **rest: Any,
+    ) -> AnswererSpec:
         """The spec with the agent's settings read here, on the driver (random needs none), and
         its paths absolute: a worker's current directory is not the driver's."""
         from spatialclaw_ros.eval.answerers import EXECUTORS
@@ -73,9 +87,14 @@ class AnswererSpec:
         return cls(executor, seed, settings, **rest)
 
     def build(self) -> Answerer:
-        answerer = build_answerer(self.executor, self.seed, overrides=self.agent_settings,
-                                  reconstruct_backend=self.reconstruct_backend, segment_backend=self.segment_backend,
-                                  trace_dir=self.trace_dir)
+        answerer = build_answerer(
+            self.executor,
+            self.seed,
+            overrides=self.agent_settings,
+            reconstruct_backend=self.reconstruct_backend,
+            segment_backend=self.segment_backend,
+            trace_dir=self.trace_dir,
+        )
         if self.bag is None:
             return answerer
         from spatialclaw_ros.eval.replay import BagAnswerer
@@ -90,14 +109,17 @@ class RayOptions:
 
     address: str | None = None
     workers: int = 2  # episode worker processes (Ray actors) over the cluster
-    episodes_per_worker: int = 1  # episodes one worker runs at once (threads; episodes mostly wait on the VLM)
+    # episodes one worker runs at once (threads; episodes mostly wait on the VLM)
+    episodes_per_worker: int = 1
     cpus_per_worker: float = 1.0  # Ray CPUs each worker reserves; decides how many fit on a node
     max_attempts: int = 3  # tries of one sample whose worker died before it is recorded as lost
     worker_start_timeout_s: float = 600.0  # how long to wait with no live worker before giving up
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.episodes_per_worker < 1:
-            raise ValueError("a Ray run needs at least one worker running at least one episode at a time")
+            raise ValueError(
+                "a Ray run needs at least one worker running at least one episode at a time"
+            )
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.cpus_per_worker < 0:
@@ -107,23 +129,32 @@ class RayOptions:
 class EpisodeWorker:
     """One worker process: its answerer, built once, answering one sample per call."""
 
-    def __init__(self, spec: AnswererSpec, max_frames: int, load_media: bool, answers: AnswerMode) -> None:
+    def __init__(
+        self, spec: AnswererSpec, max_frames: int, load_media: bool, answers: AnswerMode
+    ) -> None:
         self.spec = spec
         self.max_frames = max_frames
         self.load_media = load_media
         self.answers = answers
         self.answerer = spec.build()
         if spec.executor != "random":
-            # The agent answerer imports the agent (LangGraph and all) on its first episode; doing it
-            # here makes a worker that reports ready (`node()`) run its first episode at full speed.
+            # The agent answerer imports the agent (LangGraph and all) on its first episode;
+            # doing it here makes a worker that reports ready (`node()`) run its first episode at
+            # full speed.
             import spatialclaw_ros.agent.agent  # noqa: F401
 
     def node(self) -> str:
         return ray.get_runtime_context().get_node_id()
 
     def answer(self, sample: Sample) -> Prediction:
-        return answer_sample(sample, self.answerer, self.spec.executor, max_frames=self.max_frames,
-                             load_media=self.load_media, answers=self.answers)
+        return answer_sample(
+            sample,
+            self.answerer,
+            self.spec.executor,
+            max_frames=self.max_frames,
+            load_media=self.load_media,
+            answers=self.answers,
+        )
 
 
 @dataclass
@@ -141,8 +172,15 @@ class RayEpisodes:
     answer. The workers stay up between calls (their answerers too) until `close()`; use it as a
     context manager."""
 
-    def __init__(self, spec: AnswererSpec, options: RayOptions = RayOptions(), *, max_frames: int = 32,
-                 load_media: bool = True, answers: AnswerMode = "official") -> None:
+    def __init__(
+        self,
+        spec: AnswererSpec,
+        options: RayOptions = RayOptions(),
+        *,
+        max_frames: int = 32,
+        load_media: bool = True,
+        answers: AnswerMode = "official",
+    ) -> None:
         if not ray.is_initialized():
             raise RuntimeError("connect to Ray first (ray.init or `connect`)")
         self.spec = spec
@@ -155,13 +193,19 @@ class RayEpisodes:
         # the workers: on other nodes they would not be set.
         env = {k: v for k, v in os.environ.items() if k.startswith("SPATIALCLAW_")}
         self._actor = ray.remote(EpisodeWorker).options(
-            num_cpus=options.cpus_per_worker, max_concurrency=options.episodes_per_worker, max_restarts=0,
-            max_task_retries=0, scheduling_strategy="SPREAD", runtime_env={"env_vars": env} if env else None)
+            num_cpus=options.cpus_per_worker,
+            max_concurrency=options.episodes_per_worker,
+            max_restarts=0,
+            max_task_retries=0,
+            scheduling_strategy="SPREAD",
+            runtime_env={"env_vars": env} if env else None,
+        )
         self._worker_args = (spec, max_frames, load_media, answers)
         self._starting: dict[ray.ObjectRef, Any] = {}  # a new worker's `node()` call -> the worker
         self._free: dict[Any, int] = {}  # live worker -> episodes it can take now
         self._nodes: dict[Any, str] = {}  # live worker -> the id of the node it runs on
-        # Replacements are bounded too: a sample that kills every worker it touches runs out of tries first.
+        # Replacements are bounded too: a sample that kills every worker it touches runs out of
+        # tries first.
         self._spare_starts = options.workers * options.max_attempts
 
     def __enter__(self) -> RayEpisodes:
@@ -178,7 +222,8 @@ class RayEpisodes:
         self._starting.clear()
 
     def worker_nodes(self) -> list[str]:
-        """The node of each live worker (Ray node ids), for logs and for picking a node to drain."""
+        """The node of each live worker (Ray node ids), for logs and for picking a node to
+        drain."""
         return list(self._nodes.values())
 
     def start(self, timeout_s: float | None = None) -> int:
@@ -194,9 +239,13 @@ class RayEpisodes:
 
     def _top_up(self) -> None:
         while len(self._free) + len(self._starting) < self.options.workers:
-            worker = self._actor.remote(*self._worker_args)
-            self._starting[worker.node.remote()] = worker
-            self.events.workers_started += 1
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        # an actor handle: its methods are called through .remote()
+        worker = cast(ActorHandle, self._actor.remote(*self._worker_args))
+        self._starting[worker.node.remote()] = worker
+        self.events.workers_started += 1
 
     def _started(self, ref: ray.ObjectRef) -> None:
         worker = self._starting.pop(ref)
@@ -213,14 +262,16 @@ class RayEpisodes:
         self._free.pop(worker, None)
         self._nodes.pop(worker, None)
         self.events.workers_lost += 1
-        log.warning("an episode worker died (%s); %d of %d workers left", _short(reason), len(self._free),
-                    self.options.workers)
+        log.warning(
+            "an episode worker died (%s); %d of %d workers left",
+            _short(reason),
+            len(self._free),
+            self.options.workers,
+        )
         ray.kill(worker, no_restart=True)
         if self._spare_starts > 0:
             self._spare_starts -= 1
-            worker = self._actor.remote(*self._worker_args)
-            self._starting[worker.node.remote()] = worker
-            self.events.workers_started += 1
+            self._start_worker()
 
     def __call__(self, todo: list[Sample]) -> Iterator[Prediction]:
         queue = deque(todo)
@@ -242,8 +293,11 @@ class RayEpisodes:
                 elif not self._starting:
                     raise RuntimeError("every Ray episode worker died and no more may be started")
                 elif time.monotonic() - idle_since > self.options.worker_start_timeout_s:
-                    raise RuntimeError(f"no Ray episode worker came up within {self.options.worker_start_timeout_s:.0f} s; "
-                                       "does the cluster have room for one (see RayOptions.cpus_per_worker)?")
+                    raise RuntimeError(
+                        "no Ray episode worker came up within "
+                        f"{self.options.worker_start_timeout_s:.0f} s; "
+                        "does the cluster have room for one (see RayOptions.cpus_per_worker)?"
+                    )
                 done, _ = ray.wait([*running, *self._starting], num_returns=1, timeout=5.0)
                 for ref in done:
                     if ref in self._starting:
@@ -252,7 +306,8 @@ class RayEpisodes:
                     worker, sample = running.pop(ref)
                     try:
                         prediction = ray.get(ref)
-                    except RayError as exc:  # the worker died, or Ray could not run the call: try again
+                    # the worker died, or Ray could not run the call: try again
+                    except RayError as exc:
                         if isinstance(exc, RayActorError):
                             if worker in self._free:
                                 self._drop(worker, exc)
@@ -267,30 +322,43 @@ class RayEpisodes:
                     yield prediction
             finished = True
         finally:
-            if not finished:  # interrupted: workers may still be busy with episodes nobody waits for
+            # interrupted: workers may still be busy with episodes nobody waits for
+            if not finished:
                 for worker, _ in running.values():
                     ray.kill(worker, no_restart=True)
                 self.close()
 
-    def _retry_or_record(self, sample: Sample, exc: BaseException, tries: Counter, queue: deque) -> Prediction | None:
+    def _retry_or_record(
+        self, sample: Sample, exc: BaseException, tries: Counter, queue: deque
+    ) -> Prediction | None:
         key = (sample.benchmark, sample.id)
         tries[key] += 1
         if tries[key] < self.options.max_attempts:
             self.events.retried += 1
-            log.warning("sample %s/%s lost with its worker (try %d of %d); trying again", *key, tries[key],
-                        self.options.max_attempts)
+            log.warning(
+                "sample %s/%s lost with its worker (try %d of %d); trying again",
+                *key,
+                tries[key],
+                self.options.max_attempts,
+            )
             queue.appendleft(sample)
             return None
         self.events.lost += 1
         message = f"its Ray worker died on each of {tries[key]} tries; last: {_failure(exc)}"
-        return prediction_for(sample, self.spec.executor, Answer("", error=EPISODE_LOST, error_message=message),
-                              answers=self.answers)
+        return prediction_for(
+            sample,
+            self.spec.executor,
+            Answer("", error=EPISODE_LOST, error_message=message),
+            answers=self.answers,
+        )
 
 
 def _portable(sample: Sample) -> Sample:
     """The sample with absolute media paths, for a worker whose current directory is its own
     (the files must be on storage every node sees, or copied to the same path on each)."""
-    media = [MediaGroup(g.kind, [os.path.abspath(p) for p in g.paths], g.camera) for g in sample.media]
+    media = [
+        MediaGroup(g.kind, [os.path.abspath(p) for p in g.paths], g.camera) for g in sample.media
+    ]
     return replace(sample, media=media)
 
 
@@ -304,21 +372,47 @@ def connect(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     try:
-        ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(
+            address=address or None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
     except ConnectionError as exc:
-        raise ConnectionError(f"cannot reach the Ray cluster at {address or '$RAY_ADDRESS'}: {exc}") from exc
+        raise ConnectionError(
+            f"cannot reach the Ray cluster at {address or '$RAY_ADDRESS'}: {exc}"
+        ) from exc
     return True
 
 
-def run_samples_on_ray(samples: Sequence[Sample], spec: AnswererSpec, out_dir: str | Path, *,
-                       options: RayOptions = RayOptions(), max_frames: int = 32, progress: bool = True,
-                       load_media: bool = True, answers: AnswerMode = "official") -> RunResult:
+def run_samples_on_ray(
+    samples: Sequence[Sample],
+    spec: AnswererSpec,
+    out_dir: str | Path,
+    *,
+    options: RayOptions = RayOptions(),
+    max_frames: int = 32,
+    progress: bool = True,
+    load_media: bool = True,
+    answers: AnswerMode = "official",
+) -> RunResult:
     """`run_samples` with the episodes on the cluster at `options.address`."""
     connected = connect(options.address)
     try:
-        with RayEpisodes(spec, options, max_frames=max_frames, load_media=load_media, answers=answers) as episodes:
-            return run_samples(samples, None, out_dir, spec.executor, max_frames=max_frames, progress=progress,
-                               load_media=load_media, answers=answers, episodes=episodes)
+        with RayEpisodes(
+            spec, options, max_frames=max_frames, load_media=load_media, answers=answers
+        ) as episodes:
+            return run_samples(
+                samples,
+                None,
+                out_dir,
+                spec.executor,
+                max_frames=max_frames,
+                progress=progress,
+                load_media=load_media,
+                answers=answers,
+                episodes=episodes,
+            )
     finally:
         if connected:
             ray.shutdown()

@@ -60,14 +60,30 @@ def _scored(sample: Sample, response: str, answers: AnswerMode) -> dict:
     score of 0 with the scoring_failed code and the full message."""
     try:
         scored = score_sample(sample, response, answers)
-    except Exception as exc:  # one unscorable sample must not end the run
-        return {"prediction": "", "score": 0.0, "flags": [], "answers": answers, "error": SCORING_FAILED,
-                "error_message": _failure(exc)}
-    return {"prediction": scored.prediction, "score": scored.score, "flags": list(scored.flags), "answers": answers}
+    except Exception as exc:  # noqa: BLE001 - one unscorable sample must not end the run
+        return {
+            "prediction": "",
+            "score": 0.0,
+            "flags": [],
+            "answers": answers,
+            "error": SCORING_FAILED,
+            "error_message": _failure(exc),
+        }
+    return {
+        "prediction": scored.prediction,
+        "score": scored.score,
+        "flags": list(scored.flags),
+        "answers": answers,
+    }
 
 
-def prediction_for(sample: Sample, executor: str, answer: Answer, started: float | None = None,
-                   answers: AnswerMode = "official") -> Prediction:
+def prediction_for(
+    sample: Sample,
+    executor: str,
+    answer: Answer,
+    started: float | None = None,
+    answers: AnswerMode = "official",
+) -> Prediction:
     """Score `answer` to `sample` (reading it in the `answers` mode) and record it. `elapsed` is
     the answer's own, or else the time since `started` (a `time.monotonic()` reading) when one is
     given. An answer's own error is kept; a scoring failure is recorded when there is none."""
@@ -76,25 +92,40 @@ def prediction_for(sample: Sample, executor: str, answer: Answer, started: float
     if answer.error:
         fields.update(error=answer.error, error_message=answer.error_message)
     return Prediction(
-        sample_id=sample.id, benchmark=sample.benchmark, executor=executor, response=answer.response,
-        category=sample.category, group_id=sample.group_id, elapsed=elapsed, steps=answer.steps,
-        trace_path=answer.trace_path, group_info=sample.extra.get("group_info", {}), **fields,
+        sample_id=sample.id,
+        benchmark=sample.benchmark,
+        executor=executor,
+        response=answer.response,
+        category=sample.category,
+        group_id=sample.group_id,
+        elapsed=elapsed,
+        steps=answer.steps,
+        trace_path=answer.trace_path,
+        group_info=sample.extra.get("group_info", {}),
+        **fields,
     )
 
 
-def answer_sample(sample: Sample, answerer: Answerer, executor: str, *, max_frames: int = 32, load_media: bool = True,
-                  answers: AnswerMode = "official") -> Prediction:
+def answer_sample(
+    sample: Sample,
+    answerer: Answerer,
+    executor: str,
+    *,
+    max_frames: int = 32,
+    load_media: bool = True,
+    answers: AnswerMode = "official",
+) -> Prediction:
     """One episode, recorded: media that cannot be read and an answerer that raises are recorded
     with their error code, so this never raises for one bad sample."""
     t0 = time.monotonic()
     try:
         media = load_sample_media(sample, max_frames) if load_media else []
-    except Exception as exc:  # the sample scores 0, the run goes on
+    except Exception as exc:  # noqa: BLE001 - the sample scores 0, the run goes on
         answer = Answer("", error=MEDIA_UNREADABLE, error_message=_failure(exc))
     else:
         try:
             answer = answerer(sample, media)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing answerer is this sample's error, not the run's
             answer = Answer("", error=ANSWERER_FAILED, error_message=_failure(exc))
     return prediction_for(sample, executor, answer, started=t0, answers=answers)
 
@@ -106,8 +137,17 @@ EpisodeRunner = Callable[[list[Sample]], Iterable[Prediction]]
 
 def unreadable_row(failure: RowFailure, executor: str, answers: AnswerMode) -> Prediction:
     """The record of a benchmark row that could not be read: counted in the report, not scored."""
-    return Prediction(sample_id=failure.key, benchmark=failure.benchmark, executor=executor, response="", prediction="",
-                      score=0.0, error=ROW_UNREADABLE, error_message=failure.message, answers=answers)
+    return Prediction(
+        sample_id=failure.key,
+        benchmark=failure.benchmark,
+        executor=executor,
+        response="",
+        prediction="",
+        score=0.0,
+        error=ROW_UNREADABLE,
+        error_message=failure.message,
+        answers=answers,
+    )
 
 
 def rescore(prediction: Prediction, sample: Sample, answers: AnswerMode) -> Prediction:
@@ -129,15 +169,26 @@ class RunResult:
     elapsed: float
 
 
-def run_samples(samples: Sequence[Sample], answerer: Answerer | None, out_dir: str | Path, executor: str, *,
-                concurrency: int = 4, max_frames: int = 32, progress: bool = True, load_media: bool = True,
-                answers: AnswerMode = "official", episodes: EpisodeRunner | None = None) -> RunResult:
+def run_samples(
+    samples: Sequence[Sample],
+    answerer: Answerer | None,
+    out_dir: str | Path,
+    executor: str,
+    *,
+    concurrency: int = 4,
+    max_frames: int = 32,
+    progress: bool = True,
+    load_media: bool = True,
+    answers: AnswerMode = "official",
+    episodes: EpisodeRunner | None = None,
+) -> RunResult:
     """Answer every sample not yet in `<out_dir>/predictions.jsonl`; `load_media=False` hands the
     answerer no frames (it brings its own, as bag replay does). No one sample ends the run: media
     that cannot be read, an answerer that raises and a reply that cannot be scored are recorded
     with an error code (`RUNNER_ERROR_CODES`) and the full message. Predictions already there that
     were read in another `answers` mode are scored again from their recorded responses. `episodes`
-    runs the episodes elsewhere (a Ray cluster) instead of `concurrency` threads calling `answerer`."""
+    runs the episodes elsewhere (a Ray cluster) instead of `concurrency` threads calling
+    `answerer`."""
     if answerer is None and episodes is None:
         raise ValueError("run_samples needs an answerer or an episode runner")
     out = Path(out_dir)
@@ -145,7 +196,11 @@ def run_samples(samples: Sequence[Sample], answerer: Answerer | None, out_dir: s
     path = out / PREDICTIONS
     by_key = {(s.benchmark, s.id): s for s in samples}
     done = {(p.benchmark, p.sample_id): p for p in read_predictions(path)}
-    stale = [rescore(p, by_key[key], answers) for key, p in done.items() if key in by_key and p.answers != answers]
+    stale = [
+        rescore(p, by_key[key], answers)
+        for key, p in done.items()
+        if key in by_key and p.answers != answers
+    ]
     if stale:
         write_jsonl(path, stale, append=True)  # the later line of a sample wins on reading
         done.update({(p.benchmark, p.sample_id): p for p in stale})
@@ -153,12 +208,30 @@ def run_samples(samples: Sequence[Sample], answerer: Answerer | None, out_dir: s
     results = dict(done)
     total = sum(p.score for p in done.values())  # running score sum over `results`, for the bar
     started = time.monotonic()
-    bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"eval {executor}", unit="q", disable=not progress)
+    bar = tqdm(
+        total=len(samples),
+        initial=len(samples) - len(todo),
+        desc=f"eval {executor}",
+        unit="q",
+        disable=not progress,
+    )
 
     def in_threads(todo: list[Sample]) -> Iterable[Prediction]:
+        if answerer is None:  # checked above: without an episode runner there is an answerer
+            raise ValueError("run_samples needs an answerer or an episode runner")
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            futures = [pool.submit(answer_sample, s, answerer, executor, max_frames=max_frames, load_media=load_media,
-                                   answers=answers) for s in todo]
+            futures = [
+                pool.submit(
+                    answer_sample,
+                    s,
+                    answerer,
+                    executor,
+                    max_frames=max_frames,
+                    load_media=load_media,
+                    answers=answers,
+                )
+                for s in todo
+            ]
             for future in as_completed(futures):
                 yield future.result()
 

@@ -19,16 +19,32 @@ from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL, rigid_transform
 
 # name -> (default, description); the node declares each as camera.<name>.<key>.
 CAMERA_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "image_topic": ("", "colour topic (sensor_msgs/Image or CompressedImage); default /<name>/image_raw"),
+    "image_topic": (
+        "",
+        "colour topic (sensor_msgs/Image or CompressedImage); default /<name>/image_raw",
+    ),
     "compressed": (False, "the colour topic is sensor_msgs/CompressedImage"),
     "depth_topic": ("", "aligned depth (16UC1 mm or 32FC1 m); empty = none"),
     "depth_compressed": (False, "the depth topic is a compressedDepth CompressedImage"),
     "info_topic": ("", "sensor_msgs/CameraInfo; default /<name>/camera_info"),
-    "labels_topic": ("", "instance-label images (mono8/16UC1/32SC1) from a simulator; empty = none"),
+    "labels_topic": (
+        "",
+        "instance-label images (mono8/16UC1/32SC1) from a simulator; empty = none",
+    ),
     "label_names": ([""], "id:name pairs for labels_topic, e.g. ['1:red chair']"),
-    "label_names_topic": ("", "std_msgs/String with JSON {\"id\": \"name\"} naming label ids as they appear; empty = none"),
-    "base_to_optical": ([0.0], "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)"),
-    "reliable": (False, "subscribe with reliable QoS (a replayed bag: no frame lost; a best-effort driver is then not heard)"),
+    "label_names_topic": (
+        "",
+        'std_msgs/String with JSON {"id": "name"} naming label ids as they appear; empty = none',
+    ),
+    "base_to_optical": (
+        [0.0],
+        "x y z qx qy qz qw of the optical frame in base_link (pose_source odom)",
+    ),
+    "reliable": (
+        False,
+        "subscribe with reliable QoS (a replayed bag: no frame lost; a best-effort "
+        "driver is then not heard)",
+    ),
 }
 
 
@@ -45,7 +61,9 @@ class CameraTopics:
     labels_topic: str = ""
     label_names: dict[int, str] = field(default_factory=dict)
     label_names_topic: str = ""
-    base_to_optical: np.ndarray = field(default_factory=lambda: BODY_FROM_OPTICAL.copy(), compare=False)
+    base_to_optical: np.ndarray = field(
+        default_factory=lambda: BODY_FROM_OPTICAL.copy(), compare=False
+    )
     # Sensor-data QoS (best effort) hears every publisher but loses frames under load; reliable
     # loses none from a reliable publisher (`spatialclaw bag play`) but hears no best-effort one.
     reliable: bool = False
@@ -53,9 +71,14 @@ class CameraTopics:
     def parameters(self) -> dict[str, Any]:
         """The camera.<name>.* values that configure this camera (what `bag info` prints)."""
         values = {
-            "image_topic": self.image_topic, "compressed": self.compressed, "depth_topic": self.depth_topic,
-            "depth_compressed": self.depth_compressed, "info_topic": self.info_topic, "labels_topic": self.labels_topic,
-            "label_names_topic": self.label_names_topic, "reliable": self.reliable,
+            "image_topic": self.image_topic,
+            "compressed": self.compressed,
+            "depth_topic": self.depth_topic,
+            "depth_compressed": self.depth_compressed,
+            "info_topic": self.info_topic,
+            "labels_topic": self.labels_topic,
+            "label_names_topic": self.label_names_topic,
+            "reliable": self.reliable,
         }
         if self.label_names:
             values["label_names"] = [f"{k}:{v}" for k, v in sorted(self.label_names.items())]
@@ -66,7 +89,10 @@ def camera_from_parameters(name: str, values: dict[str, Any]) -> CameraTopics:
     """A camera from its camera.<name>.* values (missing ones take their defaults)."""
     unknown = sorted(set(values) - set(CAMERA_PARAMETERS))
     if unknown:
-        raise ValueError(f"unknown camera.{name} setting(s) {', '.join(unknown)}; allowed: {', '.join(CAMERA_PARAMETERS)}")
+        raise ValueError(
+            f"unknown camera.{name} setting(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(CAMERA_PARAMETERS)}"
+        )
     c = {key: values.get(key, default) for key, (default, _) in CAMERA_PARAMETERS.items()}
     return CameraTopics(
         name=name,
@@ -98,7 +124,11 @@ def cameras_from_file(path: str | Path, node: str = "spatialclaw") -> list[Camer
     cameras = []
     for name in names:
         prefix = f"camera.{name}."
-        cameras.append(camera_from_parameters(name, {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}))
+        cameras.append(
+            camera_from_parameters(
+                name, {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+            )
+        )
     return cameras
 
 
@@ -133,20 +163,28 @@ def parse_label_names_json(text: str) -> dict[int, str]:
     except json.JSONDecodeError as error:
         raise ValueError(f"label names are not JSON ({error.msg})") from None
     if not isinstance(data, dict):
-        raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"}')
+        raise ValueError(
+            'label names must be a JSON object of id -> name, e.g. {"1": "red chair"}'
+        )
     names = {}
     for key, value in data.items():
         name = value.get("class") if isinstance(value, dict) else value
         if not str(key).strip().isdigit() or not isinstance(name, str):
-            raise ValueError('label names must be a JSON object of id -> name, e.g. {"1": "red chair"} '
-                             f'or {{"1": {{"class": "red chair"}}}}; got {key!r}: {value!r}')
+            raise ValueError(
+                'label names must be a JSON object of id -> name, e.g. {"1": "red chair"} '
+                f'or {{"1": {{"class": "red chair"}}}}; got {key!r}: {value!r}'
+            )
         names[int(key)] = name
     return names
 
 
 def _extrinsic(camera: str, values: list[float]) -> np.ndarray:
-    if len(values) <= 1:  # the [0.0] placeholder: ROS parameters cannot declare an empty typed array
+    # the [0.0] placeholder: ROS parameters cannot declare an empty typed array
+    if len(values) <= 1:
         return BODY_FROM_OPTICAL.copy()
     if len(values) != 7:
-        raise ValueError(f"camera.{camera}.base_to_optical needs 7 numbers (x y z qx qy qz qw), got {len(values)}")
+        raise ValueError(
+            f"camera.{camera}.base_to_optical needs 7 numbers (x y z qx qy qz qw), got "
+            f"{len(values)}"
+        )
     return rigid_transform(values[:3], values[3:])

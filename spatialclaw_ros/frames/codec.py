@@ -35,7 +35,10 @@ RAW_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     **{name: (np.dtype(np.uint8), 3) for name in ("rgb8", "bgr8", "8UC3")},
     **{name: (np.dtype(np.uint8), 4) for name in ("rgba8", "bgra8", "8UC4")},
     **{name: (np.dtype(np.uint8), 1) for name in ("mono8", "8UC1")},
-    **{name: (np.dtype(np.uint8), 1) for name in ("bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")},
+    **{
+        name: (np.dtype(np.uint8), 1)
+        for name in ("bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
+    },
     **{name: (np.dtype(np.uint8), 2) for name in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")},
     **{name: (np.dtype(np.uint16), 3) for name in ("rgb16", "bgr16", "16UC3")},
     **{name: (np.dtype(np.uint16), 4) for name in ("rgba16", "bgra16")},
@@ -53,16 +56,30 @@ LABEL_ENCODINGS = ("mono8", "8UC1", "mono16", "16UC1", "16SC1", "32SC1")
 # store BGR, so it is read as BGR. OpenCV names Bayer patterns by the second row's first two
 # pixels, hence the apparent mismatch (ROS rggb = OpenCV BG).
 _TO_RGB = {
-    "bgr8": cv2.COLOR_BGR2RGB, "8UC3": cv2.COLOR_BGR2RGB,
-    "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "8UC4": cv2.COLOR_BGRA2RGB,
-    "mono8": cv2.COLOR_GRAY2RGB, "8UC1": cv2.COLOR_GRAY2RGB,
-    "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
-    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
-    "yuv422": cv2.COLOR_YUV2RGB_UYVY, "uyvy": cv2.COLOR_YUV2RGB_UYVY,
-    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2, "yuyv": cv2.COLOR_YUV2RGB_YUY2,
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "8UC3": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "8UC4": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+    "8UC1": cv2.COLOR_GRAY2RGB,
+    "bayer_rggb8": cv2.COLOR_BayerBG2RGB,
+    "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB,
+    "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+    "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+    "uyvy": cv2.COLOR_YUV2RGB_UYVY,
+    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
+    "yuyv": cv2.COLOR_YUV2RGB_YUY2,
 }
-_WIDE_TO_RGB = {"rgb16": None, "bgr16": cv2.COLOR_BGR2RGB, "16UC3": cv2.COLOR_BGR2RGB,
-                "rgba16": cv2.COLOR_RGBA2RGB, "bgra16": cv2.COLOR_BGRA2RGB, "mono16": cv2.COLOR_GRAY2RGB}
+_WIDE_TO_RGB = {
+    "rgb16": None,
+    "bgr16": cv2.COLOR_BGR2RGB,
+    "16UC3": cv2.COLOR_BGR2RGB,
+    "rgba16": cv2.COLOR_RGBA2RGB,
+    "bgra16": cv2.COLOR_BGRA2RGB,
+    "mono16": cv2.COLOR_GRAY2RGB,
+}
 
 # image_transport's compressedDepth prefixes the PNG with a 12-byte header: int32 format, then two
 # float32 quantisation parameters used for 32FC1 depth (stored as quantised inverse depth).
@@ -77,34 +94,44 @@ def _supported(kind: str, names) -> str:
     return f"supported {kind} encodings: {', '.join(names)}"
 
 
-# ---- raw sensor_msgs/Image -----------------------------------------------------------------------
+# ---- raw sensor_msgs/Image ---------------------------------------------------------------------
 
 
 def image_array(msg) -> np.ndarray:
-    """H x W (x C) samples of a raw Image in its encoding's dtype; a view of msg.data when possible.
+    """H x W (x C) samples of a raw Image in its encoding's dtype; a view of msg.data when
+    possible.
 
     The header is checked against the data (known encoding, step covering a row, buffer length)."""
     encoding = msg.encoding
     if encoding not in RAW_ENCODINGS:
-        raise ImageError(f"unsupported image encoding {encoding!r}; {_supported('image', RAW_ENCODINGS)}")
+        raise ImageError(
+            f"unsupported image encoding {encoding!r}; {_supported('image', RAW_ENCODINGS)}"
+        )
     dtype, channels = RAW_ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ImageError(f"empty {width}x{height} image")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
-        raise ImageError(f"step {step} is shorter than a {width}-pixel {encoding} row ({row_bytes} bytes)")
+        raise ImageError(
+            f"step {step} is shorter than a {width}-pixel {encoding} row ({row_bytes} bytes)"
+        )
     if step % dtype.itemsize:
         raise ImageError(f"step {step} is not a multiple of the {encoding} sample size")
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size != step * height:
-        raise ImageError(f"{data.size} data bytes for a {height}-row image with step {step} (expected {step * height})")
+        raise ImageError(
+            f"{data.size} data bytes for a {height}-row image with step {step} "
+            f"(expected {step * height})"
+        )
     pixels = data.reshape(height, step)[:, :row_bytes]
     if dtype.itemsize > 1:
         pixels = pixels.view(dtype.newbyteorder(">" if msg.is_bigendian else "<"))
         if not pixels.dtype.isnative:
             pixels = pixels.astype(dtype)
-    return pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
+    return (
+        pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
+    )
 
 
 def rgb_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
@@ -129,12 +156,15 @@ def rgb_from_image(msg) -> np.ndarray:
 def depth_pixels(msg) -> np.ndarray:
     """The raw samples of a depth Image (a view where possible), for `depth_from_pixels`."""
     if msg.encoding not in DEPTH_ENCODINGS:
-        raise ImageError(f"unsupported depth encoding {msg.encoding!r}; {_supported('depth', DEPTH_ENCODINGS)}")
+        raise ImageError(
+            f"unsupported depth encoding {msg.encoding!r}; {_supported('depth', DEPTH_ENCODINGS)}"
+        )
     return image_array(msg)
 
 
 def depth_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
-    """float32 metres, NaN where invalid, from 16UC1 / mono16 millimetres or 32FC1 / 64FC1 metres."""
+    """float32 metres, NaN where invalid, from 16UC1 / mono16 millimetres or 32FC1 / 64FC1
+    metres."""
     if encoding in ("16UC1", "mono16"):
         metres = pixels.astype(np.float32) / MILLIMETRES_PER_METRE
         metres[pixels == 0] = np.nan
@@ -143,7 +173,9 @@ def depth_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
         metres = np.array(pixels, dtype=np.float32, copy=True)
         metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
         return metres
-    raise ImageError(f"unsupported depth encoding {encoding!r}; {_supported('depth', DEPTH_ENCODINGS)}")
+    raise ImageError(
+        f"unsupported depth encoding {encoding!r}; {_supported('depth', DEPTH_ENCODINGS)}"
+    )
 
 
 def depth_from_image(msg) -> np.ndarray:
@@ -152,7 +184,9 @@ def depth_from_image(msg) -> np.ndarray:
 
 def label_pixels(msg) -> np.ndarray:
     if msg.encoding not in LABEL_ENCODINGS:
-        raise ImageError(f"unsupported label encoding {msg.encoding!r}; {_supported('label', LABEL_ENCODINGS)}")
+        raise ImageError(
+            f"unsupported label encoding {msg.encoding!r}; {_supported('label', LABEL_ENCODINGS)}"
+        )
     return image_array(msg)
 
 
@@ -178,26 +212,40 @@ class RawImage:
 
 
 def encode_image(array: np.ndarray, encoding: str) -> RawImage:
-    """`array` as a raw Image of `encoding` (no conversion: the dtype and channels must match it)."""
+    """`array` as a raw Image of `encoding` (no conversion: the dtype and channels must match
+    it)."""
     if encoding not in RAW_ENCODINGS:
-        raise ImageError(f"unsupported image encoding {encoding!r}; {_supported('image', RAW_ENCODINGS)}")
+        raise ImageError(
+            f"unsupported image encoding {encoding!r}; {_supported('image', RAW_ENCODINGS)}"
+        )
     dtype, channels = RAW_ENCODINGS[encoding]
     array = np.ascontiguousarray(array)
-    shape_ok = array.ndim == 2 if channels == 1 else (array.ndim == 3 and array.shape[2] == channels)
+    shape_ok = (
+        array.ndim == 2 if channels == 1 else (array.ndim == 3 and array.shape[2] == channels)
+    )
     if array.dtype != dtype or not shape_ok:
-        raise ImageError(f"{encoding} needs {dtype} with {channels} channel(s), got {array.shape} {array.dtype}")
+        raise ImageError(
+            f"{encoding} needs {dtype} with {channels} channel(s), got {array.shape} {array.dtype}"
+        )
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
-    return RawImage(encoding, int(array.shape[0]), int(array.shape[1]), int(array.strides[0]), array.tobytes())
+    return RawImage(
+        encoding, int(array.shape[0]), int(array.shape[1]), int(array.strides[0]), array.tobytes()
+    )
 
 
 def millimetres_from_metres(depth_m: np.ndarray) -> np.ndarray:
-    """16UC1 millimetres (0 = invalid) from float metres (NaN = invalid), as RGB-D drivers publish."""
+    """16UC1 millimetres (0 = invalid) from float metres (NaN = invalid), as RGB-D drivers
+    publish."""
     depth_m = np.asarray(depth_m, dtype=np.float64)
-    return np.where(np.isfinite(depth_m), np.rint(depth_m * MILLIMETRES_PER_METRE), 0).clip(0, 65535).astype(np.uint16)
+    return (
+        np.where(np.isfinite(depth_m), np.rint(depth_m * MILLIMETRES_PER_METRE), 0)
+        .clip(0, 65535)
+        .astype(np.uint16)
+    )
 
 
-# ---- sensor_msgs/CompressedImage -----------------------------------------------------------------
+# ---- sensor_msgs/CompressedImage ---------------------------------------------------------------
 
 
 def _imdecode(data: np.ndarray, flags: int, fmt: str) -> np.ndarray:
@@ -205,7 +253,9 @@ def _imdecode(data: np.ndarray, flags: int, fmt: str) -> np.ndarray:
         raise ImageError(f"empty compressed image (format {fmt!r})")
     decoded = cv2.imdecode(data, flags)
     if decoded is None:
-        raise ImageError(f"could not decode compressed image of format {fmt!r} (expected JPEG or PNG data)")
+        raise ImageError(
+            f"could not decode compressed image of format {fmt!r} (expected JPEG or PNG data)"
+        )
     return decoded
 
 
@@ -223,16 +273,26 @@ def depth_from_compressed(msg) -> np.ndarray:
     if "compresseddepth" not in fmt.lower():
         decoded = _imdecode(data, cv2.IMREAD_UNCHANGED, fmt)
         if decoded.dtype != np.uint16 or decoded.ndim != 2:
-            raise ImageError(f"compressed depth must decode to 16-bit single-channel, got {decoded.dtype} {decoded.shape}")
+            raise ImageError(
+                "compressed depth must decode to 16-bit single-channel, got "
+                f"{decoded.dtype} {decoded.shape}"
+            )
         return depth_from_pixels(decoded, "16UC1")
     if "rvl" in fmt.lower():
-        raise ImageError(f"compressedDepth format {fmt!r}: only PNG is supported (republish with png)")
+        raise ImageError(
+            f"compressedDepth format {fmt!r}: only PNG is supported (republish with png)"
+        )
     if data.size < _COMPRESSED_DEPTH_HEADER.size:
         raise ImageError(f"compressedDepth message of {data.size} bytes has no header")
-    _, quant_a, quant_b = _COMPRESSED_DEPTH_HEADER.unpack(data[: _COMPRESSED_DEPTH_HEADER.size].tobytes())
+    _, quant_a, quant_b = _COMPRESSED_DEPTH_HEADER.unpack(
+        data[: _COMPRESSED_DEPTH_HEADER.size].tobytes()
+    )
     decoded = _imdecode(data[_COMPRESSED_DEPTH_HEADER.size :], cv2.IMREAD_UNCHANGED, fmt)
     if decoded.dtype != np.uint16 or decoded.ndim != 2:
-        raise ImageError(f"compressedDepth must hold a 16-bit single-channel PNG, got {decoded.dtype} {decoded.shape}")
+        raise ImageError(
+            "compressedDepth must hold a 16-bit single-channel PNG, got "
+            f"{decoded.dtype} {decoded.shape}"
+        )
     source_encoding = fmt.split(";")[0].strip()
     if source_encoding == "32FC1":
         metres = np.full(decoded.shape, np.nan, np.float32)
@@ -255,7 +315,9 @@ def encode_compressed(rgb: np.ndarray, kind: str = "jpeg", quality: int = 95) ->
     if kind not in ("jpeg", "png"):
         raise ImageError(f"compressed kind must be jpeg or png, got {kind!r}")
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if kind == "jpeg" else []
-    ok, buffer = cv2.imencode(f".{'jpg' if kind == 'jpeg' else 'png'}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    ok, buffer = cv2.imencode(
+        f".{'jpg' if kind == 'jpeg' else 'png'}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params
+    )
     if not ok:
         raise ImageError(f"could not encode a {kind} image")
     return CompressedData(f"rgb8; {kind} compressed bgr8", buffer.tobytes())
@@ -266,10 +328,12 @@ def encode_compressed_depth(depth_m: np.ndarray) -> CompressedData:
     ok, png = cv2.imencode(".png", millimetres_from_metres(depth_m))
     if not ok:
         raise ImageError("could not encode a compressedDepth PNG")
-    return CompressedData("16UC1; compressedDepth png", _COMPRESSED_DEPTH_HEADER.pack(0, 0.0, 0.0) + png.tobytes())
+    return CompressedData(
+        "16UC1; compressedDepth png", _COMPRESSED_DEPTH_HEADER.pack(0, 0.0, 0.0) + png.tobytes()
+    )
 
 
-# ---- sensor_msgs/CameraInfo ----------------------------------------------------------------------
+# ---- sensor_msgs/CameraInfo --------------------------------------------------------------------
 
 _OPENCV_MODELS = ("plumb_bob", "rational_polynomial")
 _FISHEYE_MODELS = ("equidistant", "fisheye")
@@ -291,12 +355,23 @@ class CameraCalibration:
     @classmethod
     def from_message(cls, msg, rectified: bool = False) -> CameraCalibration:
         """From a CameraInfo of ROS 2 (k, d, p) or ROS 1 (K, D, P)."""
+
         def values(name: str) -> tuple[float, ...]:
             field_value = getattr(msg, name, None)
-            return tuple(float(v) for v in (field_value if field_value is not None else getattr(msg, name.upper())))
+            return tuple(
+                float(v)
+                for v in (field_value if field_value is not None else getattr(msg, name.upper()))
+            )
 
-        return cls(int(msg.width), int(msg.height), values("k"), values("d"), str(msg.distortion_model), values("p"),
-                   rectified)
+        return cls(
+            int(msg.width),
+            int(msg.height),
+            values("k"),
+            values("d"),
+            str(msg.distortion_model),
+            values("p"),
+            rectified,
+        )
 
     @property
     def calibrated(self) -> bool:
@@ -317,7 +392,11 @@ class CameraCalibration:
         """Pinhole intrinsics of the images after `undistorter()` (if any) was applied."""
         if not self.calibrated:
             raise ImageError("CameraInfo has K all zero (an uncalibrated camera)")
-        matrix = self._projection() if (self.rectified or self.needs_undistortion) else np.asarray(self.k).reshape(3, 3)
+        matrix = (
+            self._projection()
+            if (self.rectified or self.needs_undistortion)
+            else np.asarray(self.k).reshape(3, 3)
+        )
         return CameraIntrinsics.from_matrix(matrix, self.width, self.height)
 
     def undistorter(self) -> Undistorter | None:
@@ -341,24 +420,33 @@ class Undistorter:
         new_k = c._projection()
         size = (c.width, c.height)
         if c.distortion_model in _FISHEYE_MODELS:
-            return cv2.fisheye.initUndistortRectifyMap(k, d[:4], np.eye(3), new_k, size, cv2.CV_32FC1)
+            return cv2.fisheye.initUndistortRectifyMap(
+                k, d[:4], np.eye(3), new_k, size, cv2.CV_32FC1
+            )
         if c.distortion_model in _OPENCV_MODELS or not c.distortion_model:
             return cv2.initUndistortRectifyMap(k, d, np.eye(3), new_k, size, cv2.CV_32FC1)
-        raise ImageError(f"distortion model {c.distortion_model!r} is not supported; "
-                         f"supported: {', '.join(_OPENCV_MODELS + _FISHEYE_MODELS)} (or publish image_rect)")
+        raise ImageError(
+            f"distortion model {c.distortion_model!r} is not supported; "
+            f"supported: {', '.join(_OPENCV_MODELS + _FISHEYE_MODELS)} (or publish image_rect)"
+        )
 
     def _remap(self, image: np.ndarray, interpolation: int) -> np.ndarray:
         if image.shape[:2] != (self.calibration.height, self.calibration.width):
-            raise ImageError(f"image is {image.shape[1]}x{image.shape[0]} but its CameraInfo says "
-                             f"{self.calibration.width}x{self.calibration.height}")
+            raise ImageError(
+                f"image is {image.shape[1]}x{image.shape[0]} but its CameraInfo says "
+                f"{self.calibration.width}x{self.calibration.height}"
+            )
         map_x, map_y = self.maps
-        return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.remap(
+            image, map_x, map_y, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
 
     def colour(self, rgb: np.ndarray) -> np.ndarray:
         return self._remap(np.ascontiguousarray(rgb), cv2.INTER_LINEAR)
 
     def depth(self, metres: np.ndarray) -> np.ndarray:
-        # NaN survives a nearest-neighbour remap; pixels mapped from outside the image become 0 -> NaN.
+        # NaN survives a nearest-neighbour remap; pixels mapped from outside the image become 0 ->
+        # NaN.
         remapped = self._remap(np.ascontiguousarray(metres, dtype=np.float32), cv2.INTER_NEAREST)
         remapped[remapped <= 0] = np.nan
         return remapped

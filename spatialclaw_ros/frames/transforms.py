@@ -30,7 +30,9 @@ class TransformLookupError(LookupError):
 
 
 class TransformBuffer(Protocol):
-    def set_transform(self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False) -> None:
+    def set_transform(
+        self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False
+    ) -> None:
         """Record `matrix` (child coordinates -> parent coordinates, a TF message's transform)."""
 
     def lookup(self, target: str, source: str, stamp: float) -> np.ndarray:
@@ -50,7 +52,11 @@ class LinkSummary:
     @property
     def rate_hz(self) -> float | None:
         span = self.last - self.first
-        return (self.samples - 1) / span if not self.static and self.samples > 1 and span > 0 else None
+        return (
+            (self.samples - 1) / span
+            if not self.static and self.samples > 1 and span > 0
+            else None
+        )
 
 
 class _DynamicLink:
@@ -85,7 +91,9 @@ class _DynamicLink:
         (t0, t1), (before, after) = self.stamps[i - 1 : i + 1], self.matrices[i - 1 : i + 1]
         weight = (stamp - t0) / (t1 - t0)
         matrix = np.eye(4)
-        matrix[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([before[:3, :3], after[:3, :3]])))(weight).as_matrix()
+        matrix[:3, :3] = Slerp(
+            [0.0, 1.0], Rotation.from_matrix(np.stack([before[:3, :3], after[:3, :3]]))
+        )(weight).as_matrix()
         matrix[:3, 3] = (1 - weight) * before[:3, 3] + weight * after[:3, 3]
         return matrix
 
@@ -101,14 +109,19 @@ class TfTree:
         self._dynamic: dict[str, _DynamicLink] = {}  # child -> samples
         self._lock = threading.Lock()
 
-    def set_transform(self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False) -> None:
+    def set_transform(
+        self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False
+    ) -> None:
         parent, child = parent.lstrip("/"), child.lstrip("/")
         if not parent or not child or parent == child:
-            raise ValueError(f"a transform needs two different frame names, got {parent!r} -> {child!r}")
+            raise ValueError(
+                f"a transform needs two different frame names, got {parent!r} -> {child!r}"
+            )
         matrix = np.asarray(matrix, dtype=np.float64)
         with self._lock:
             if self._parents.get(child, parent) != parent:
-                # tf2 re-parents too (the newest parent wins); the old link's samples no longer apply
+                # tf2 re-parents too (the newest parent wins); the old link's samples no longer
+                # apply
                 self._static.pop(child, None)
                 self._dynamic.pop(child, None)
             self._parents[child] = parent
@@ -141,7 +154,8 @@ class TfTree:
             return self._static[child]
         if not link.covers(stamp):
             raise TransformLookupError(
-                f"TF link {self._parents[child]} -> {child} has transforms from {link.stamps[0]:.3f} to "
+                f"TF link {self._parents[child]} -> {child} has transforms from "
+                f"{link.stamps[0]:.3f} to "
                 f"{link.stamps[-1]:.3f} s; {stamp:.3f} s is outside them (extrapolation refused) "
                 f"while looking up {source} in {target}"
             )
@@ -156,35 +170,47 @@ class TfTree:
         return chain
 
     def _path(self, source: str, target: str) -> tuple[list[str], list[str]]:
-        """The links (by child frame) from source up to the common ancestor, and from target up to it."""
+        """The links (by child frame) from source up to the common ancestor, and from target up to
+        it."""
         known = set(self._parents) | set(self._parents.values())
         for frame in (source, target):
             if frame not in known:
                 raise TransformLookupError(
-                    f"frame {frame!r} is not in the TF tree (while looking up {source} in {target}); "
+                    f"frame {frame!r} is not in the TF tree (while looking up {source} "
+                    f"in {target}); "
                     f"known frames: {', '.join(sorted(known)) or 'none'}"
                 )
         up_from_source, up_from_target = self._chain(source), self._chain(target)
         common = next((f for f in up_from_source if f in up_from_target), None)
         if common is None:
             raise TransformLookupError(
-                f"no TF link connects {source} and {target}: {' -> '.join(up_from_source)} ends at "
-                f"{up_from_source[-1]!r} and {' -> '.join(up_from_target)} ends at {up_from_target[-1]!r}; "
+                f"no TF link connects {source} and {target}: "
+                f"{' -> '.join(up_from_source)} ends at "
+                f"{up_from_source[-1]!r} and {' -> '.join(up_from_target)} ends at "
+                f"{up_from_target[-1]!r}; "
                 f"the missing link is a parent for one of those roots"
             )
-        return up_from_source[: up_from_source.index(common)], up_from_target[: up_from_target.index(common)]
+        return up_from_source[: up_from_source.index(common)], up_from_target[
+            : up_from_target.index(common)
+        ]
 
     # ---- what is in the tree (for `spatialclaw bag info` and errors) ---------------------------
 
     def links(self) -> list[LinkSummary]:
         with self._lock:
             rows = []
-            for child, parent in sorted(self._parents.items(), key=lambda item: (item[1], item[0])):
+            for child, parent in sorted(
+                self._parents.items(), key=lambda item: (item[1], item[0])
+            ):
                 link = self._dynamic.get(child)
                 if link is None:
                     rows.append(LinkSummary(parent, child, True, 1, 0.0, 0.0))
                 else:
-                    rows.append(LinkSummary(parent, child, False, len(link.stamps), link.stamps[0], link.stamps[-1]))
+                    rows.append(
+                        LinkSummary(
+                            parent, child, False, len(link.stamps), link.stamps[0], link.stamps[-1]
+                        )
+                    )
             return rows
 
     def roots(self) -> list[str]:
@@ -197,8 +223,8 @@ class TfTree:
             return frame in self._parents or frame in self._parents.values()
 
     def world_frame(self, camera_frame: str, preferred: str = "") -> str:
-        """The world for a camera: `preferred` when given, else "map", else "odom", else the root of
-        the camera's tree."""
+        """The world for a camera: `preferred` when given, else "map", else "odom", else the
+        root of the camera's tree."""
         if preferred:
             return preferred
         with self._lock:

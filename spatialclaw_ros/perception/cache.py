@@ -10,11 +10,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
+
+
+class ComputeCache(Protocol):
+    """What LocalPerception needs of a cache: a ResultCache, or Ray Serve's cluster-wide one."""
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], T]) -> T: ...
 
 
 class ResultCache:

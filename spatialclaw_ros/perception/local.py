@@ -7,7 +7,7 @@ from typing import Protocol
 import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
-from spatialclaw_ros.perception.cache import ResultCache
+from spatialclaw_ros.perception.cache import ComputeCache, ResultCache
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.types import Reconstruction, Segmentation, SegmentRequest
 
@@ -38,11 +38,11 @@ class LocalPerception:
     """Satisfies the Perception protocol; a second identical request is served from the cache."""
 
     def __init__(
-        self, reconstructor: Reconstructor, segmenter: Segmenter, cache: ResultCache | None = None
+        self, reconstructor: Reconstructor, segmenter: Segmenter, cache: ComputeCache | None = None
     ):
         self.reconstructor = reconstructor
         self.segmenter = segmenter
-        self.cache = cache or ResultCache()
+        self.cache: ComputeCache = cache or ResultCache()
 
     def reconstruct(
         self, frames: FrameSet, frame_indices: list[int] | None = None

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ray
 from ray import serve
@@ -47,8 +47,10 @@ class ServeOptions:
     replicas: int | None = None
     min_replicas: int = 1
     max_replicas: int = 4
-    target_ongoing_requests: float = 2.0  # per replica; the model lock runs one at a time, the rest queue
-    gpus_per_replica: float = 1.0  # 0 on CPU-only clusters; a fraction packs several replicas on a GPU
+    # per replica; the model lock runs one at a time, the rest queue
+    target_ongoing_requests: float = 2.0
+    # 0 on CPU-only clusters; a fraction packs several replicas on a GPU
+    gpus_per_replica: float = 1.0
     cpus_per_replica: float = 1.0
     host: str = "127.0.0.1"  # Serve's HTTP proxy; 0.0.0.0 to reach it from other machines
     port: int = 8000
@@ -67,15 +69,22 @@ class ServeOptions:
     def deployment_options(self) -> dict[str, Any]:
         """The options of `serve.deployment` for these settings."""
         options: dict[str, Any] = {
-            "ray_actor_options": {"num_gpus": self.gpus_per_replica, "num_cpus": self.cpus_per_replica},
-            # what a replica accepts at once; more wait in Serve's queue, which the autoscaler watches
+            "ray_actor_options": {
+                "num_gpus": self.gpus_per_replica,
+                "num_cpus": self.cpus_per_replica,
+            },
+            # what a replica accepts at once; more wait in Serve's queue, which the autoscaler
+            # watches
             "max_ongoing_requests": max(1, int(2 * self.target_ongoing_requests)),
         }
         if self.replicas is not None:
             options["num_replicas"] = self.replicas
         else:
-            options["autoscaling_config"] = {"min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
-                                             "target_ongoing_requests": self.target_ongoing_requests}
+            options["autoscaling_config"] = {
+                "min_replicas": self.min_replicas,
+                "max_replicas": self.max_replicas,
+                "target_ongoing_requests": self.target_ongoing_requests,
+            }
         return options
 
 
@@ -108,15 +117,21 @@ class CacheIndex:
             self.entries.popitem(last=False)
 
     def lost(self, key: tuple) -> None:
-        """A hit whose result was gone (its replica ended): counted as the miss it turned out to be."""
+        """A hit whose result was gone (its replica ended): counted as the miss it turned out to
+        be."""
         self.entries.pop(key, None)
         self.hits -= 1
         self.misses += 1
 
     def stats(self) -> dict[str, Any]:
         asked = self.hits + self.misses
-        return {"hits": self.hits, "misses": self.misses, "hit_rate": self.hits / asked if asked else 0.0,
-                "entries": len(self.entries), "requests_per_replica": dict(self.requests)}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": self.hits / asked if asked else 0.0,
+            "entries": len(self.entries),
+            "requests_per_replica": dict(self.requests),
+        }
 
 
 class SharedResultCache:
@@ -130,7 +145,8 @@ class SharedResultCache:
         boxed = ray.get(self.index.lookup.remote(key, self.replica))
         if boxed is not None:
             try:
-                return ray.get(boxed[0])  # arrays come back read-only: a caller cannot spoil the hit
+                # arrays come back read-only: a caller cannot spoil the hit
+                return ray.get(boxed[0])
             except RayError:
                 ray.get(self.index.lost.remote(key))
         value = compute()
@@ -144,9 +160,12 @@ class PerceptionReplica:
     def __init__(self, config: PerceptionConfig, token: str) -> None:
         index = ray.get_actor(INDEX_NAME, namespace=APP_NAME)
         cache = SharedResultCache(index, serve.get_replica_context().replica_tag)
-        self.perception = LocalPerception(build_reconstructor(config), build_segmenter(config), cache)  # type: ignore[arg-type]
+        self.perception = LocalPerception(
+            build_reconstructor(config), build_segmenter(config), cache
+        )
         # Loaded here, before Serve routes anything to this replica: a new replica (autoscaling)
-        # never answers "not ready", and weights that cannot load fail the deployment with the cause.
+        # never answers "not ready", and weights that cannot load fail the deployment with the
+        # cause.
         load_models(self.perception)
         # not `self.app`: Serve's wrapper has a property of that name
         self.service_app = create_app(self.perception, token, config.decode_limits())
@@ -155,18 +174,25 @@ class PerceptionReplica:
         return self.service_app
 
 
-def serve_perception(config: PerceptionConfig, token: str, options: ServeOptions = ServeOptions()) -> str:
+def serve_perception(
+    config: PerceptionConfig, token: str, options: ServeOptions = ServeOptions()
+) -> str:
     """Deploy perception on the connected cluster; returns the URL for `PerceptionClient`."""
     if not token:
-        raise PerceptionError("the perception service needs a token (set SPATIALCLAW_PERCEPTION_TOKEN or --token)")
+        raise PerceptionError(
+            "the perception service needs a token (set SPATIALCLAW_PERCEPTION_TOKEN or --token)"
+        )
     if config.service_url:
         raise PerceptionError("replicas run the models themselves: unset service_url")
-    # The index lives in the app's namespace, detached from this driver so the deployment outlives it.
-    ray.remote(CacheIndex).options(name=INDEX_NAME, namespace=APP_NAME, lifetime="detached", num_cpus=0,
-                                   get_if_exists=True).remote(config.cache_entries)
+    # The index lives in the app's namespace, detached from this driver so the deployment outlives
+    # it.
+    ray.remote(CacheIndex).options(
+        name=INDEX_NAME, namespace=APP_NAME, lifetime="detached", num_cpus=0, get_if_exists=True
+    ).remote(config.cache_entries)
     serve.start(http_options={"host": options.host, "port": options.port})
-    deployment = serve.deployment(serve.ingress()(PerceptionReplica), name="perception",
-                                  **options.deployment_options())
+    deployment = serve.deployment(name="perception", **options.deployment_options())(
+        serve.ingress()(PerceptionReplica)
+    )
     serve.run(deployment.bind(config, token), name=APP_NAME, route_prefix=options.route_prefix)
     host = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
     return f"http://{host}:{options.port}{options.route_prefix.rstrip('/')}"
@@ -174,7 +200,8 @@ def serve_perception(config: PerceptionConfig, token: str, options: ServeOptions
 
 def cache_stats() -> dict[str, Any]:
     """Hits, misses, hit rate and requests per replica of the running deployment's shared cache."""
-    return ray.get(ray.get_actor(INDEX_NAME, namespace=APP_NAME).stats.remote())
+    index = ray.get_actor(INDEX_NAME, namespace=APP_NAME)
+    return cast(dict[str, Any], ray.get(index.stats.remote()))  # CacheIndex.stats's value
 
 
 def stop_perception() -> None:

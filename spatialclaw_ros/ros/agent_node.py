@@ -18,11 +18,12 @@ import math
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -32,13 +33,26 @@ from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.frames import FrameSet
-from spatialclaw_ros.frames.buffer import FrameBuffer, FrameBufferError, NoFramesError, SampleRequest
+from spatialclaw_ros.frames.buffer import (
+    FrameBuffer,
+    FrameBufferError,
+    NoFramesError,
+    SampleRequest,
+)
 from spatialclaw_ros.frames.transforms import TransformLookupError
 from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.perception.types import FIRST_CAMERA
 from spatialclaw_ros.ros.camera_inputs import CameraInput
 from spatialclaw_ros.ros.conversions import seconds_to_stamp, stamp_to_seconds
-from spatialclaw_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, EndpointProbe, RateMeter, status
+from spatialclaw_ros.ros.diagnostics import (
+    ERROR,
+    OK,
+    WARN,
+    DiagnosticsPublisher,
+    EndpointProbe,
+    RateMeter,
+    status,
+)
 from spatialclaw_ros.ros.goals import (
     FEEDBACK_QOS,
     GOAL_PARAMETERS,
@@ -52,17 +66,23 @@ from spatialclaw_ros.ros.goals import (
     shorten,
 )
 from spatialclaw_ros.ros.images import image_from_rgb
-from spatialclaw_ros.ros.outputs import UP_OPTICAL, UP_REP103, AnswerOutputs, OutputFrame, build_outputs
+from spatialclaw_ros.ros.outputs import (
+    UP_OPTICAL,
+    UP_REP103,
+    AnswerOutputs,
+    OutputFrame,
+    build_outputs,
+)
 from spatialclaw_ros.ros.poses import CameraPoses, NoPoses, OdometryPoses, TfPoses
 from spatialclaw_ros.ros.qos import LATCHED_QOS
 from spatialclaw_ros.ros.recorder import BagRecorder
-from spatialclaw_ros.ros.spin import spin_node
 from spatialclaw_ros.ros.settings import (
     RUNTIME_PARAMETERS,
     NodeSettings,
     build_perception,
     declare_and_read,
 )
+from spatialclaw_ros.ros.spin import spin_node
 from spatialclaw_ros.ros.tf import TfBridge
 
 Result = AskSpatial.Result
@@ -111,8 +131,15 @@ class SpatialClawNode(LifecycleNode):
     by default configure builds them from the node's parameters. `autostart` overrides the
     `lifecycle.autostart` parameter."""
 
-    def __init__(self, *, agent=None, perception=None, node_name: str = "spatialclaw",
-                 autostart: bool | None = None, **node_kwargs):
+    def __init__(
+        self,
+        *,
+        agent=None,
+        perception=None,
+        node_name: str = "spatialclaw",
+        autostart: bool | None = None,
+        **node_kwargs,
+    ):
         super().__init__(node_name, **node_kwargs)
         self.settings: NodeSettings = declare_and_read(self)
         settings = self.settings
@@ -134,12 +161,14 @@ class SpatialClawNode(LifecycleNode):
         self._answers = 0
         self._answers_lock = threading.Lock()
         goal_values = {name: self.get_parameter(name).value for name in GOAL_PARAMETERS}
-        self._bounds = GoalBounds.from_parameters(goal_values, settings.max_question_chars, settings.max_num_frames)
+        self._bounds = GoalBounds.from_parameters(
+            goal_values, settings.max_question_chars, settings.max_num_frames
+        )
         self._goals = GoalQueue(
             goal_values["max_queued_goals"] if settings.queue_goals else 0,
             dispatch=lambda handle: handle.execute(),
             on_queued=self._send_queued,
-            on_lost=lambda handle, error: self.get_logger().error(f"could not start a goal: {error!r}"),
+            on_lost=self._goal_lost,
         )
         self._action = ActionServer(
             self,
@@ -165,8 +194,10 @@ class SpatialClawNode(LifecycleNode):
         if autostart if autostart is not None else self.get_parameter("lifecycle.autostart").value:
             self._autostart()
         else:
-            self.get_logger().info(f"unconfigured: waiting for configure and activate "
-                                   f"(ros2 lifecycle set {self.get_fully_qualified_name()} configure)")
+            self.get_logger().info(
+                f"unconfigured: waiting for configure and activate "
+                f"(ros2 lifecycle set {self.get_fully_qualified_name()} configure)"
+            )
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -185,20 +216,30 @@ class SpatialClawNode(LifecycleNode):
             agent = self._given_agent
             if agent is None:
                 perception = self._given_perception
-                agent = self._build_agent(perception if perception is not None
-                                          else build_perception(self.settings.perception))
+                agent = self._build_agent(
+                    perception
+                    if perception is not None
+                    else build_perception(self.settings.perception)
+                )
             if agent.perception is not None:
                 load_models(agent.perception)
-        except Exception as error:  # a bad setting or a model that does not load: stay unconfigured
-            self.models = replace(self.models, state="failed", error=f"{type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - a bad setting or a model that does not load: stay unconfigured
+            self.models = replace(
+                self.models, state="failed", error=f"{type(error).__name__}: {error}"
+            )
             self.get_logger().error(f"configure failed: {self.models.error}")
             return TransitionCallbackReturn.FAILURE
         self._agent = agent
         self.models = ModelState("loaded", self.models.loads + 1, time.monotonic() - started)
         reach = self.vlm_probe.check_now()
-        if not reach.reachable:  # not fatal: the endpoint may come up later; goals say so meanwhile
-            self.get_logger().warning(f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers")
-        self.get_logger().info(f"configured: models loaded in {self.models.load_s:.1f} s; VLM {reach.detail}")
+        # not fatal: the endpoint may come up later; goals say so meanwhile
+        if not reach.reachable:
+            self.get_logger().warning(
+                f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers"
+            )
+        self.get_logger().info(
+            f"configured: models loaded in {self.models.load_s:.1f} s; VLM {reach.detail}"
+        )
         self._lifecycle_state = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
@@ -207,8 +248,10 @@ class SpatialClawNode(LifecycleNode):
         self._lifecycle_state = "active"
         s = self.settings
         names = ", ".join(f"{c.name} ({c.image_topic})" for c in s.cameras)
-        self.get_logger().info(f"ready: cameras {names}; poses from {s.pose_source}; TF through "
-                               f"{self.tf.backend}; action {self._action_name()}")
+        self.get_logger().info(
+            f"ready: cameras {names}; poses from {s.pose_source}; TF through "
+            f"{self.tf.backend}; action {self._action_name()}"
+        )
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -241,32 +284,58 @@ class SpatialClawNode(LifecycleNode):
             self._apply(values)
         except ValueError as error:  # pydantic's ValidationError is a ValueError too
             return SetParametersResult(successful=False, reason=shorten(str(error)))
-        self.get_logger().info(f"parameters applied: {', '.join(f'{k}={v!r}' for k, v in changed.items())}")
+        self.get_logger().info(
+            f"parameters applied: {', '.join(f'{k}={v!r}' for k, v in changed.items())}"
+        )
         return SetParametersResult(successful=True)
 
     def _apply(self, v: dict) -> None:
         """Validate everything first (each constructor raises ValueError), then swap it in."""
         settings = replace(
             self.settings,
-            default_window_s=v["default_window_s"], default_num_frames=v["default_num_frames"],
-            max_num_frames=v["max_num_frames"], max_staleness_s=v["max_staleness_s"],
-            max_question_chars=v["max_question_chars"], goal_timeout_s=v["goal_timeout_s"],
-            target_frame=v["target_frame"], marker_lifetime_s=v["marker_lifetime_s"],
+            default_window_s=v["default_window_s"],
+            default_num_frames=v["default_num_frames"],
+            max_num_frames=v["max_num_frames"],
+            max_staleness_s=v["max_staleness_s"],
+            max_question_chars=v["max_question_chars"],
+            goal_timeout_s=v["goal_timeout_s"],
+            target_frame=v["target_frame"],
+            marker_lifetime_s=v["marker_lifetime_s"],
         )
-        limits = replace(self.buffer.limits, max_age_s=v["buffer.max_age_s"],
-                         sync_tolerance_s=v["buffer.sync_tolerance_s"], min_interval_s=v["buffer.min_interval_s"])
+        limits = replace(
+            self.buffer.limits,
+            max_age_s=v["buffer.max_age_s"],
+            sync_tolerance_s=v["buffer.sync_tolerance_s"],
+            min_interval_s=v["buffer.min_interval_s"],
+        )
         bounds = GoalBounds.from_parameters(v, v["max_question_chars"], v["max_num_frames"])
         agent = self._agent
         agent_config = None
         if agent is not None:
             current = agent.config.model_dump()
-            vlm = {**current["vlm"], "base_url": v["vlm.base_url"], "model": v["vlm.model"],
-                   "timeout_s": v["vlm.timeout_s"], "max_retries": v["vlm.max_retries"]}
-            agent_config = type(agent.config).model_validate({**current, "max_steps": v["agent.max_steps"], "vlm": vlm})
-        # The buffer and the episode read these once per use: a swap is seen by the next frame or goal.
-        self.settings = replace(settings, agent_overrides={
-            **settings.agent_overrides, "max_steps": v["agent.max_steps"], "vlm.base_url": v["vlm.base_url"],
-            "vlm.model": v["vlm.model"], "vlm.timeout_s": v["vlm.timeout_s"], "vlm.max_retries": v["vlm.max_retries"]})
+            vlm = {
+                **current["vlm"],
+                "base_url": v["vlm.base_url"],
+                "model": v["vlm.model"],
+                "timeout_s": v["vlm.timeout_s"],
+                "max_retries": v["vlm.max_retries"],
+            }
+            agent_config = type(agent.config).model_validate(
+                {**current, "max_steps": v["agent.max_steps"], "vlm": vlm}
+            )
+        # The buffer and the episode read these once per use: a swap is seen by the next frame or
+        # goal.
+        self.settings = replace(
+            settings,
+            agent_overrides={
+                **settings.agent_overrides,
+                "max_steps": v["agent.max_steps"],
+                "vlm.base_url": v["vlm.base_url"],
+                "vlm.model": v["vlm.model"],
+                "vlm.timeout_s": v["vlm.timeout_s"],
+                "vlm.max_retries": v["vlm.max_retries"],
+            },
+        )
         self.buffer.limits = limits
         self._bounds = bounds
         self._goals.capacity = int(v["max_queued_goals"]) if settings.queue_goals else 0
@@ -277,37 +346,79 @@ class SpatialClawNode(LifecycleNode):
 
     def _vlm_base_url(self) -> str:
         agent = self._agent
-        return agent.config.vlm.base_url if agent is not None else self.settings.agent_overrides["vlm.base_url"]
+        return (
+            agent.config.vlm.base_url
+            if agent is not None
+            else self.settings.agent_overrides["vlm.base_url"]
+        )
 
     def _diagnostics(self) -> list:
         found = []
         for name, camera in self.inputs.items():
             counts = camera.counts
             rate = self._rates[name].rate(counts.received)
-            found.append(status(
-                self, f"camera {name}", OK if rate > 0 else WARN,
-                f"{rate:.1f} Hz" if rate > 0 else f"no frames on {camera.topics.image_topic}",
-                **{"rate (Hz)": rate, "received": counts.received, "kept": counts.kept,
-                   "dropped (thinning)": counts.skipped, "rejected (bad input)": counts.dropped,
-                   "buffered": self.buffer.count(name), "last error": counts.last_error}))
+            found.append(
+                status(
+                    self,
+                    f"camera {name}",
+                    OK if rate > 0 else WARN,
+                    f"{rate:.1f} Hz" if rate > 0 else f"no frames on {camera.topics.image_topic}",
+                    **{
+                        "rate (Hz)": rate,
+                        "received": counts.received,
+                        "kept": counts.kept,
+                        "dropped (thinning)": counts.skipped,
+                        "rejected (bad input)": counts.dropped,
+                        "buffered": self.buffer.count(name),
+                        "last error": counts.last_error,
+                    },
+                )
+            )
         queued = len(self._goals)
-        found.append(status(
-            self, "goals", OK if self._serving else WARN,
-            f"{self._lifecycle_state}; {queued} queued" + ("; one running" if self._episode_running else ""),
-            **{"lifecycle state": self._lifecycle_state, "queue length": queued,
-               "queue capacity": self._goals.capacity, "running": int(self._episode_running),
-               "answered": self._answers}))
+        found.append(
+            status(
+                self,
+                "goals",
+                OK if self._serving else WARN,
+                f"{self._lifecycle_state}; {queued} queued"
+                + ("; one running" if self._episode_running else ""),
+                **{
+                    "lifecycle state": self._lifecycle_state,
+                    "queue length": queued,
+                    "queue capacity": self._goals.capacity,
+                    "running": int(self._episode_running),
+                    "answered": self._answers,
+                },
+            )
+        )
         models = self.models
         level = {"loaded": OK, "failed": ERROR}.get(models.state, WARN)
-        found.append(status(
-            self, "models", level, models.error or models.state,
-            **{"state": models.state, "loads": models.loads, "load time (s)": models.load_s,
-               "reconstruct backend": self.settings.perception.get("reconstruct_backend", ""),
-               "segment backend": self.settings.perception.get("segment_backend", "")}))
+        found.append(
+            status(
+                self,
+                "models",
+                level,
+                models.error or models.state,
+                **{
+                    "state": models.state,
+                    "loads": models.loads,
+                    "load time (s)": models.load_s,
+                    "reconstruct backend": self.settings.perception.get("reconstruct_backend", ""),
+                    "segment backend": self.settings.perception.get("segment_backend", ""),
+                },
+            )
+        )
         reach = self.vlm_probe.last
         level = (OK if reach.reachable else ERROR) if reach.checked else WARN
-        found.append(status(self, "vlm endpoint", level, reach.detail,
-                            **{"url": self._vlm_base_url(), "reachable": reach.reachable}))
+        found.append(
+            status(
+                self,
+                "vlm endpoint",
+                level,
+                reach.detail,
+                **{"url": self._vlm_base_url(), "reachable": reach.reachable},
+            )
+        )
         return found
 
     # ---- construction -------------------------------------------------------------------------
@@ -320,13 +431,17 @@ class SpatialClawNode(LifecycleNode):
         if s.pose_source == "tf":
             return TfPoses(self.tf, s.world_frame)
         if s.pose_source == "odom":
-            return OdometryPoses(self, s.odom_topic, {c.name: c.base_to_optical for c in s.cameras})
+            return OdometryPoses(
+                self, s.odom_topic, {c.name: c.base_to_optical for c in s.cameras}
+            )
         return NoPoses()
 
     def _build_agent(self, perception):
         from spatialclaw_ros.agent import Agent, AgentConfig
 
-        config = AgentConfig.load(self.settings.agent_config_path or None, self.settings.agent_overrides)
+        config = AgentConfig.load(
+            self.settings.agent_config_path or None, self.settings.agent_overrides
+        )
         return Agent(config, perception)
 
     def _recorder(self) -> BagRecorder | None:
@@ -351,8 +466,9 @@ class SpatialClawNode(LifecycleNode):
         # getattr: rclpy also calls this on a node whose constructor failed part-way.
         if getattr(self, "vlm_probe", None) is not None:
             self.vlm_probe.stop()
-        if getattr(self, "recorder", None) is not None:
-            self.recorder.close()
+        recorder = getattr(self, "recorder", None)
+        if recorder is not None:
+            recorder.close()
         if getattr(self, "_action", None) is not None:
             self._action.destroy()
         if getattr(self, "_goals", None) is not None:
@@ -362,7 +478,8 @@ class SpatialClawNode(LifecycleNode):
     # ---- goals ----------------------------------------------------------------------------------
 
     def _accepted(self, goal_handle: ServerGoalHandle) -> None:
-        """Serving first, then bounds (no work for a goal outside them), then the queue (goals.py)."""
+        """Serving first, then bounds (no work for a goal outside them), then the queue
+        (goals.py)."""
         if not self._serving:
             self._goals.refuse(goal_handle, Result.BUSY, self._not_serving())
             return
@@ -374,18 +491,26 @@ class SpatialClawNode(LifecycleNode):
         self._goals.submit(goal_handle, checked)
 
     def _not_serving(self) -> str:
-        return (f"the node is not active (lifecycle state '{self._lifecycle_state}'): configure and activate it, "
-                f"e.g. ros2 lifecycle set {self.get_fully_qualified_name()} activate")
+        return (
+            f"the node is not active (lifecycle state '{self._lifecycle_state}'): "
+            "configure and activate it, "
+            f"e.g. ros2 lifecycle set {self.get_fully_qualified_name()} activate"
+        )
+
+    def _goal_lost(self, goal_handle: ServerGoalHandle, error: Exception) -> None:
+        self.get_logger().error(f"could not start a goal: {error!r}")
 
     def _send_queued(self, goal_handle: ServerGoalHandle, position: int) -> None:
         observation = f"queued: {position} goal(s) ahead of this one"
-        goal_handle.publish_feedback(Feedback(stage=STAGE_QUEUED, step=0, observation=observation, elapsed=0.0))
+        goal_handle.publish_feedback(
+            Feedback(stage=STAGE_QUEUED, step=0, observation=observation, elapsed=0.0)
+        )
 
     def _execute(self, goal_handle: ServerGoalHandle) -> AskSpatial.Result:
         started = time.monotonic()
         admission = self._goals.admission(goal_handle)
         try:
-            if not admission.run:
+            if not admission.run or admission.goal is None:  # a goal to run comes with its checks
                 raise GoalFailed(admission.code, admission.message)
             self._episode_running = True
             try:
@@ -394,11 +519,16 @@ class SpatialClawNode(LifecycleNode):
                 self._episode_running = False
                 self._goals.release()
         except GoalFailed as failure:
-            result = Result(success=False, error_code=failure.code, error_msg=shorten(str(failure)))
-        except Exception as error:  # the node outlives any bug in one episode
+            result = Result(
+                success=False, error_code=failure.code, error_msg=shorten(str(failure))
+            )
+        except Exception as error:  # noqa: BLE001 - the node outlives any bug in one episode
             self.get_logger().error(f"goal failed unexpectedly: {error!r}")
-            result = Result(success=False, error_code=Result.INTERNAL_ERROR,
-                            error_msg=shorten(f"{type(error).__name__}: {error}"))
+            result = Result(
+                success=False,
+                error_code=Result.INTERNAL_ERROR,
+                error_msg=shorten(f"{type(error).__name__}: {error}"),
+            )
         if result.success:
             goal_handle.succeed()
         elif result.error_code == Result.CANCELED and goal_handle.is_cancel_requested:
@@ -409,10 +539,14 @@ class SpatialClawNode(LifecycleNode):
         if result.success:
             self.get_logger().info(f"answered in {took:.1f} s: {result.answer}")
         else:
-            self.get_logger().warning(f"goal failed after {took:.1f} s (error {result.error_code}): {result.error_msg}")
+            self.get_logger().warning(
+                f"goal failed after {took:.1f} s (error {result.error_code}): {result.error_msg}"
+            )
         return result
 
-    def _answer(self, goal_handle: ServerGoalHandle, checked: CheckedGoal, started: float) -> AskSpatial.Result:
+    def _answer(
+        self, goal_handle: ServerGoalHandle, checked: CheckedGoal, started: float
+    ) -> AskSpatial.Result:
         from spatialclaw_ros.agent import Question
 
         goal: AskSpatial.Goal = goal_handle.request
@@ -440,7 +574,10 @@ class SpatialClawNode(LifecycleNode):
             code = _EPISODE_ERRORS.get(episode.error.code, Result.INTERNAL_ERROR)
             message = episode.error.message
             if code == Result.TIMED_OUT:
-                message = f"episode stopped after the node's limit of {self.settings.goal_timeout_s:g} s: {message}"
+                message = (
+                    "episode stopped after the node's limit of "
+                    f"{self.settings.goal_timeout_s:g} s: {message}"
+                )
             raise GoalFailed(code, message)
         return self._publish_answer(goal, question.text, episode, sampled)
 
@@ -450,21 +587,29 @@ class SpatialClawNode(LifecycleNode):
         # No cameras named: every configured camera that has sent frames.
         cameras = cameras or [c for c in self.buffer.cameras if self.buffer.count(c)]
         if not cameras:
-            raise GoalFailed(Result.NO_FRAMES, f"no frames received yet from any camera ({', '.join(self.buffer.cameras)})")
+            raise GoalFailed(
+                Result.NO_FRAMES,
+                f"no frames received yet from any camera ({', '.join(self.buffer.cameras)})",
+            )
         at_time = stamp_to_seconds(goal.stamp) or None
         request = SampleRequest(
-            window_s=goal.window_sec or s.default_window_s, count=goal.num_frames or s.default_num_frames, at_time=at_time
+            window_s=goal.window_sec or s.default_window_s,
+            count=goal.num_frames or s.default_num_frames,
+            at_time=at_time,
         )
         now = self.get_clock().now().nanoseconds * 1e-9
         videos = []
         for camera in cameras:
             newest = self.buffer.latest_stamp(camera)
             if newest is None:
-                raise GoalFailed(Result.NO_FRAMES, f"no frames received yet from camera {camera!r}")
+                raise GoalFailed(
+                    Result.NO_FRAMES, f"no frames received yet from camera {camera!r}"
+                )
             if at_time is None and s.max_staleness_s > 0 and now - newest > s.max_staleness_s:
                 raise GoalFailed(
                     Result.STALE_FRAMES,
-                    f"the newest frame of camera {camera!r} is {now - newest:.1f} s old (limit {s.max_staleness_s:g} s)",
+                    f"the newest frame of camera {camera!r} is {now - newest:.1f} s old "
+                    f"(limit {s.max_staleness_s:g} s)",
                 )
             optical = self.inputs[camera].optical_frame
             try:
@@ -472,7 +617,7 @@ class SpatialClawNode(LifecycleNode):
                     self.buffer.sample(
                         camera,
                         request,
-                        pose_at=lambda stamp, c=camera, f=optical: self.poses.pose_at(c, f, stamp),
+                        pose_at=partial(self.poses.pose_at, camera, optical),
                         world_frame=self.poses.world_frame,
                     )
                 )
@@ -480,11 +625,23 @@ class SpatialClawNode(LifecycleNode):
                 raise GoalFailed(Result.NO_FRAMES, str(error)) from None
             except FrameBufferError as error:
                 raise GoalFailed(Result.BAD_REQUEST, str(error)) from None
-        short = [f"camera {v.name!r}: {len(v)} of {request.count}" for v in videos if len(v) < request.count]
-        note = f"fewer frames than asked for were buffered in the window ({'; '.join(short)})" if short else ""
+        short = [
+            f"camera {v.name!r}: {len(v)} of {request.count}"
+            for v in videos
+            if len(v) < request.count
+        ]
+        note = (
+            f"fewer frames than asked for were buffered in the window ({'; '.join(short)})"
+            if short
+            else ""
+        )
         if note:
             self.get_logger().warning(note)
-        return _Sampled(videos=videos, newest_stamp=max(v.frames[-1].timestamp for v in videos), frames_note=note)
+        return _Sampled(
+            videos=videos,
+            newest_stamp=max(v.frames[-1].timestamp for v in videos),
+            frames_note=note,
+        )
 
     def _check_perception_inputs(self, videos: list[FrameSet]) -> None:
         """The sensor backend reconstructs from the robot's own depth and CameraInfo: say which is
@@ -492,22 +649,32 @@ class SpatialClawNode(LifecycleNode):
         if self.settings.perception.get("reconstruct_backend") != "sensor":
             return
         for video in videos:
-            missing = [what for what, ok in (("depth", video.has_depth), ("CameraInfo", video.has_intrinsics)) if not ok]
+            missing = [
+                what
+                for what, ok in (("depth", video.has_depth), ("CameraInfo", video.has_intrinsics))
+                if not ok
+            ]
             if missing:
                 raise GoalFailed(
                     Result.PERCEPTION_FAILED,
-                    f"reconstruct_backend 'sensor' needs {' and '.join(missing)} for camera {video.name!r}, "
-                    "but the sampled frames have none (check the camera's depth_topic / info_topic)",
+                    f"reconstruct_backend 'sensor' needs {' and '.join(missing)} for "
+                    f"camera {video.name!r}, "
+                    "but the sampled frames have none (check the camera's depth_topic / "
+                    "info_topic)",
                 )
 
     # ---- outputs --------------------------------------------------------------------------------
 
-    def _publish_answer(self, goal: AskSpatial.Goal, question: str, episode, sampled: _Sampled) -> AskSpatial.Result:
+    def _publish_answer(
+        self, goal: AskSpatial.Goal, question: str, episode, sampled: _Sampled
+    ) -> AskSpatial.Result:
         with self._answers_lock:
             self._answers += 1
             answer_id = str(self._answers)
         frame = self._output_frame(goal, episode, sampled)
-        outputs = build_outputs(episode.objects, episode.distances, frame, answer_id, self.settings.marker_lifetime_s)
+        outputs = build_outputs(
+            episode.objects, episode.distances, frame, answer_id, self.settings.marker_lifetime_s
+        )
         value, unit = _si_value(episode.value, episode.unit)
         stamp_ns = int(frame.stamp * 1e9)
         header = Header(frame_id=frame.frame_id, stamp=seconds_to_stamp(frame.stamp))
@@ -545,11 +712,14 @@ class SpatialClawNode(LifecycleNode):
         )
 
     def _output_frame(self, goal: AskSpatial.Goal, episode, sampled: _Sampled) -> OutputFrame:
-        """Objects come in the reconstruction's world: a robot frame when poses were known, else the
-        first sampled camera's optical frame at that frame's time. Moved into the target frame when
-        TF can tell how; otherwise left where they are (the header says which frame that is)."""
+        """Objects come in the reconstruction's world: a robot frame when poses were known, else
+        the first sampled camera's optical frame at that frame's time. Moved into the target frame
+        when TF can tell how; otherwise left where they are (the header says which frame that
+        is)."""
         worlds = {item.world_frame for item in [*episode.objects, *episode.distances]}
-        world = worlds.pop() if len(worlds) == 1 else (sampled.videos[0].world_frame or FIRST_CAMERA)
+        world = (
+            worlds.pop() if len(worlds) == 1 else (sampled.videos[0].world_frame or FIRST_CAMERA)
+        )
         first = sampled.videos[0]
         if world == FIRST_CAMERA:
             source = self.inputs[first.name].optical_frame or first.name
@@ -560,14 +730,18 @@ class SpatialClawNode(LifecycleNode):
         if target != source:
             try:
                 return OutputFrame(target, stamp, self.tf.find(target, source, stamp), UP_REP103)
-            except TransformLookupError as error:  # an answer in another frame than asked for would mislead
-                raise GoalFailed(Result.UNKNOWN_FRAME, f"cannot answer in target frame {target!r}: {error}") from None
+            # an answer in another frame than asked for would mislead
+            except TransformLookupError as error:
+                raise GoalFailed(
+                    Result.UNKNOWN_FRAME, f"cannot answer in target frame {target!r}: {error}"
+                ) from None
         return OutputFrame(source, stamp, up=up)
 
     def _annotated_images(self, images, sampled: _Sampled) -> list[Image]:
         first = sampled.videos[0]
         header = Header(
-            frame_id=self.inputs[first.name].optical_frame or first.name, stamp=seconds_to_stamp(sampled.newest_stamp)
+            frame_id=self.inputs[first.name].optical_frame or first.name,
+            stamp=seconds_to_stamp(sampled.newest_stamp),
         )
         converted = []
         for image in images:
@@ -577,7 +751,14 @@ class SpatialClawNode(LifecycleNode):
                 self.get_logger().warning(f"not publishing an annotated image: {error}")
         return converted
 
-    def _record(self, answer: SpatialAnswer, outputs: AnswerOutputs, images: list[Image], trace_path, stamp_ns: int) -> None:
+    def _record(
+        self,
+        answer: SpatialAnswer,
+        outputs: AnswerOutputs,
+        images: list[Image],
+        trace_path,
+        stamp_ns: int,
+    ) -> None:
         if self.recorder is None:
             return
         self.recorder.write(self.answer_pub.topic_name, answer, stamp_ns)
@@ -585,7 +766,11 @@ class SpatialClawNode(LifecycleNode):
         for image in images:
             self.recorder.write(self.annotated_pub.topic_name, image, stamp_ns)
         if trace_path and Path(trace_path).is_file():
-            self.recorder.write(self._trace_topic(), String(data=Path(trace_path).read_text(errors="replace")), stamp_ns)
+            self.recorder.write(
+                self._trace_topic(),
+                String(data=Path(trace_path).read_text(errors="replace")),
+                stamp_ns,
+            )
 
 
 class _FeedbackSender:

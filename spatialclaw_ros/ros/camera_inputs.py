@@ -34,7 +34,6 @@ from spatialclaw_ros.frames.codec import (
 from spatialclaw_ros.ros.conversions import stamp_to_seconds
 from spatialclaw_ros.ros.qos import LATCHED_NAMES_QOS
 
-
 _RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Above this a message is split into many UDP fragments, and one lost fragment loses the image.
 _LARGE_MESSAGE_BYTES = 64 * 1024
@@ -66,31 +65,49 @@ class CameraInput:
             buffer.update_label_names(topics.name, topics.label_names)
         qos = _RELIABLE if topics.reliable else qos_profile_sensor_data
         node.create_subscription(
-            CompressedImage if topics.compressed else Image, topics.image_topic, self._guarded("colour", self._colour), qos
+            CompressedImage if topics.compressed else Image,
+            topics.image_topic,
+            self._guarded("colour", self._colour),
+            qos,
         )
         if topics.depth_topic:
             depth_type = CompressedImage if topics.depth_compressed else Image
-            node.create_subscription(depth_type, topics.depth_topic, self._guarded("depth", self._depth), qos)
+            node.create_subscription(
+                depth_type, topics.depth_topic, self._guarded("depth", self._depth), qos
+            )
         if topics.labels_topic:
-            node.create_subscription(Image, topics.labels_topic, self._guarded("labels", self._labels), qos)
+            node.create_subscription(
+                Image, topics.labels_topic, self._guarded("labels", self._labels), qos
+            )
         if topics.info_topic:
-            node.create_subscription(CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos)
+            node.create_subscription(
+                CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos
+            )
         if topics.label_names_topic:
             # Names are state, not a stream: latched, so that names announced before this node
             # started (or once, long ago) are still received.
-            node.create_subscription(String, topics.label_names_topic, self._guarded_names, LATCHED_NAMES_QOS)
+            node.create_subscription(
+                String, topics.label_names_topic, self._guarded_names, LATCHED_NAMES_QOS
+            )
 
     def _warn_if_transport_too_small(self, msg) -> None:
         """Once: large images over Fast DDS's default transports arrive only in part under load."""
         self._transport_checked = True
         size = len(msg.data)
         rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-        if size > _LARGE_MESSAGE_BYTES and "fastrtps" in rmw and \
-                os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT") not in ("LARGE_DATA", "LARGE_DATAv6"):
+        if (
+            size > _LARGE_MESSAGE_BYTES
+            and "fastrtps" in rmw
+            and os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT")
+            not in ("LARGE_DATA", "LARGE_DATAv6")
+        ):
             self._node.get_logger().warning(
-                f"camera {self.topics.name!r} sends {size / 1e6:.1f} MB images over Fast DDS's default transports, "
-                "which lose fragments of large messages under load: start the node and the publisher with "
-                "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA (`spatialclaw node` and `spatialclaw bag play` set it)"
+                f"camera {self.topics.name!r} sends {size / 1e6:.1f} MB images over "
+                "Fast DDS's default transports, "
+                "which lose fragments of large messages under load: start the node and "
+                "the publisher with "
+                "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA (`spatialclaw node` and "
+                "`spatialclaw bag play` set it)"
             )
 
     def _colour(self, msg, stamp: float) -> None:
@@ -113,17 +130,26 @@ class CameraInput:
     def _depth(self, msg, stamp: float) -> None:
         undistort = self._undistorter.depth if self._undistorter else None
         if self.topics.depth_compressed:
-            self._buffer.add_depth(self.topics.name, stamp, _then(partial(depth_from_compressed, msg), undistort)())
+            self._buffer.add_depth(
+                self.topics.name, stamp, _then(partial(depth_from_compressed, msg), undistort)()
+            )
             return
         decode = _then_pixels(partial(depth_from_pixels, encoding=msg.encoding), undistort)
         self._buffer.add_depth(self.topics.name, stamp, depth_pixels(msg), decode)
 
     def _labels(self, msg: Image, stamp: float) -> None:
         undistort = self._undistorter.labels if self._undistorter else None
-        self._buffer.add_labels(self.topics.name, stamp, label_pixels(msg), decode=_then_pixels(labels_from_pixels, undistort))
+        self._buffer.add_labels(
+            self.topics.name,
+            stamp,
+            label_pixels(msg),
+            decode=_then_pixels(labels_from_pixels, undistort),
+        )
 
     def _info(self, msg: CameraInfo, stamp: float) -> None:
-        calibration = CameraCalibration.from_message(msg, rectified=is_rectified_topic(self.topics.image_topic))
+        calibration = CameraCalibration.from_message(
+            msg, rectified=is_rectified_topic(self.topics.image_topic)
+        )
         if not calibration.calibrated:
             raise ValueError("K is zero (uncalibrated camera)")
         if self._undistorter is None or self._undistorter.calibration != calibration:
@@ -140,21 +166,25 @@ class CameraInput:
 
     def _drop(self, stream: str, error: Exception) -> None:
         self.counts.dropped += 1
-        self.counts.last_error = f"dropped a {stream} message from camera {self.topics.name!r}: {error}"
+        self.counts.last_error = (
+            f"dropped a {stream} message from camera {self.topics.name!r}: {error}"
+        )
         self._node.get_logger().warning(self.counts.last_error, throttle_duration_sec=5.0)
 
     def _guarded(self, stream: str, ingest: Callable[[object, float], None]):
         def on_message(msg) -> None:
             try:
                 ingest(msg, stamp_to_seconds(msg.header.stamp))
-            except ValueError as error:  # ImageError, FrameRejected, PerceptionError: all bad input
+            # ImageError, FrameRejected, PerceptionError: all bad input
+            except ValueError as error:
                 self._drop(stream, error)
 
         return on_message
 
 
 def is_rectified_topic(topic: str) -> bool:
-    """image_proc names undistorted images image_rect / image_rect_color (REP and image_pipeline)."""
+    """image_proc names undistorted images image_rect / image_rect_color (REP and
+    image_pipeline)."""
     return "image_rect" in topic
 
 
@@ -162,5 +192,8 @@ def _then(decode: Callable[[], np.ndarray], undistort: Callable[[np.ndarray], np
     return decode if undistort is None else lambda: undistort(decode())
 
 
-def _then_pixels(decode: Callable[[np.ndarray], np.ndarray], undistort: Callable[[np.ndarray], np.ndarray] | None):
+def _then_pixels(
+    decode: Callable[[np.ndarray], np.ndarray],
+    undistort: Callable[[np.ndarray], np.ndarray] | None,
+):
     return decode if undistort is None else lambda pixels: undistort(decode(pixels))

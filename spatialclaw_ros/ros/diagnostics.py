@@ -23,7 +23,9 @@ DIAGNOSTICS_PERIOD_S = 1.0
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
 
-def status(node: Node, part: str, level: bytes, message: str, **values: object) -> DiagnosticStatus:
+def status(
+    node: Node, part: str, level: bytes, message: str, **values: object
+) -> DiagnosticStatus:
     """A DiagnosticStatus named '<node>: <part>' (diagnostic_aggregator groups by the prefix)."""
     return DiagnosticStatus(
         level=level,
@@ -58,7 +60,9 @@ class DiagnosticsPublisher:
     def __init__(self, node: Node, collect, period_s: float = DIAGNOSTICS_PERIOD_S):
         self._node = node
         self._collect = collect
-        self._publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
+        self._publisher = node.create_publisher(
+            DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10)
+        )
         self._timer = node.create_timer(period_s, self._publish)
 
     def _publish(self) -> None:
@@ -100,7 +104,9 @@ class EndpointProbe:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="vlm-endpoint-probe", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="vlm-endpoint-probe", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -117,7 +123,9 @@ class EndpointProbe:
         except urllib.error.HTTPError as error:  # the server answered, if only to refuse
             found = Reachability(True, True, f"{url} answered HTTP {error.code}")
         except (OSError, ValueError) as error:
-            found = Reachability(True, False, f"{url} unreachable: {getattr(error, 'reason', error)}")
+            found = Reachability(
+                True, False, f"{url} unreachable: {getattr(error, 'reason', error)}"
+            )
         with self._lock:
             self._last = found
         return found

@@ -19,7 +19,11 @@ from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.frames.codec import millimetres_from_metres
 from spatialclaw_ros.frames.poses import BODY_FROM_OPTICAL
 from spatialclaw_ros.ros.conversions import matrix_to_pose
-from spatialclaw_ros.ros.images import camera_info_from_intrinsics, image_from_array, image_from_rgb
+from spatialclaw_ros.ros.images import (
+    camera_info_from_intrinsics,
+    image_from_array,
+    image_from_rgb,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class _FrameMessages:
 
 
 class FrameSetPublisher:
-    """Publishes frame after frame, looping, from a timer on `node`; `published` counts frames sent."""
+    """Publishes frame after frame, looping, from a timer on `node`; `published` counts frames
+    sent."""
 
     def __init__(self, node: Node, frames: FrameSet, topics: StreamTopics, rate_hz: float = 30.0):
         self._node = node

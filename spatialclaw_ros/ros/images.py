@@ -39,8 +39,14 @@ def image_from_rgb(rgb: np.ndarray, header=None) -> Image:
 def image_from_array(array: np.ndarray, encoding: str, header=None) -> Image:
     """An Image message holding `array` as `encoding` (no conversion is done)."""
     raw = encode_image(array, encoding)
-    msg = Image(height=raw.height, width=raw.width, encoding=raw.encoding, is_bigendian=raw.is_bigendian,
-                step=raw.step, data=raw.data)
+    msg = Image(
+        height=raw.height,
+        width=raw.width,
+        encoding=raw.encoding,
+        is_bigendian=raw.is_bigendian,
+        step=raw.step,
+        data=raw.data,
+    )
     if header is not None:
         msg.header = header
     return msg
@@ -54,8 +60,11 @@ def compressed_from_rgb(rgb: np.ndarray, kind: str = "jpeg", header=None) -> Com
     return msg
 
 
-def intrinsics_from_camera_info(msg: CameraInfo, rectified: bool = False) -> CameraIntrinsics | None:
-    """Pinhole intrinsics of the (undistorted) images; None for an uncalibrated camera (K all zero)."""
+def intrinsics_from_camera_info(
+    msg: CameraInfo, rectified: bool = False
+) -> CameraIntrinsics | None:
+    """Pinhole intrinsics of the (undistorted) images; None for an uncalibrated camera (K all
+    zero)."""
     calibration = CameraCalibration.from_message(msg, rectified)
     return calibration.intrinsics() if calibration.calibrated else None
 

@@ -31,7 +31,7 @@ from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
-from spatialclaw_ros.perception.types import SegmentRequest
+from spatialclaw_ros.perception.types import Perception, SegmentRequest
 from spatialclaw_ros.ros.conversions import matrix_to_pose, pose_to_matrix, stamp_to_seconds
 from spatialclaw_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from spatialclaw_ros.ros.images import (
@@ -56,19 +56,27 @@ _SERVICE_START_TIMEOUT_S = 10.0
 
 
 class PerceptionNode(LifecycleNode):
-    def __init__(self, *, perception_factory=None, node_name: str = "spatialclaw_perception",
-                 autostart: bool | None = None, **node_kwargs):
+    def __init__(
+        self,
+        *,
+        perception_factory=None,
+        node_name: str = "spatialclaw_perception",
+        autostart: bool | None = None,
+        **node_kwargs,
+    ):
         super().__init__(node_name, **node_kwargs)
-        self._parameters = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
+        # not `_parameters`: rclpy's Node keeps its Parameter objects under that name
+        self._parameter_values = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
         self._settings = perception_overrides(p)
         config = load_perception_config(self._settings)
-        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a random one
+        # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a
+        # random one
         self._token = config.token or secrets.token_urlsafe(24)
         self.limits = config.decode_limits()
         self._factory = perception_factory or build_perception
-        self._backends: dict[str, object] = {}  # reconstruct backend -> loaded perception
+        self._backends: dict[str, Perception] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
-        self.default = None
+        self.default: Perception | None = None
         self.models: ModelLoader | None = None
         self._server = None
         self._lifecycle_state = "unconfigured"
@@ -87,22 +95,33 @@ class PerceptionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            self.default = self._perception(self._settings["reconstruct_backend"])
-        except Exception as error:  # a bad setting: stay unconfigured, say why
+            default = self._perception(self._settings["reconstruct_backend"])
+        except Exception as error:  # noqa: BLE001 - a bad setting: stay unconfigured, say why
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
             return TransitionCallbackReturn.FAILURE
-        # In the background, with retries: the services answer "not ready" meanwhile (module docstring).
-        self.models = ModelLoader(lambda: load_models(self.default))
+        # In the background, with retries: the services answer "not ready" meanwhile (module
+        # docstring).
+        self.default = default
+        self.models = ModelLoader(lambda: load_models(default))
         self.models.start()
         self._lifecycle_state = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        p = self._parameters
+        p = self._parameter_values
         if p["service.enabled"]:
+            if self.default is None or self.models is None:  # lifecycle: configured first
+                self.get_logger().error("activate before configure")
+                return TransitionCallbackReturn.FAILURE
             try:
-                self._server = _start_service(self.default, self._token, p["service.host"], int(p["service.port"]),
-                                              self.limits, self.models)
+                self._server = _start_service(
+                    self.default,
+                    self._token,
+                    p["service.host"],
+                    int(p["service.port"]),
+                    self.limits,
+                    self.models,
+                )
             except RuntimeError as error:
                 self.get_logger().error(str(error))
                 return TransitionCallbackReturn.FAILURE
@@ -143,73 +162,119 @@ class PerceptionNode(LifecycleNode):
 
     def _say_ready_once(self) -> None:
         """'ready' means active with the models loaded: logged once that holds."""
-        if not self._said_ready and self._serving and self.models is not None and self.models.status().ready:
+        if (
+            not self._said_ready
+            and self._serving
+            and self.models is not None
+            and self.models.status().ready
+        ):
             self._said_ready = True
-            self.get_logger().info(f"ready: {self.get_fully_qualified_name()}/segment, /reconstruct")
+            self.get_logger().info(
+                f"ready: {self.get_fully_qualified_name()}/segment, /reconstruct"
+            )
 
     def _diagnostics(self) -> list:
         self._say_ready_once()
         models = self.models.status() if self.models is not None else None
         if models is None:
-            return [status(self, "models", WARN, f"not loaded (lifecycle state '{self._lifecycle_state}')",
-                           state="not loaded", **{"lifecycle state": self._lifecycle_state})]
+            return [
+                status(
+                    self,
+                    "models",
+                    WARN,
+                    f"not loaded (lifecycle state '{self._lifecycle_state}')",
+                    state="not loaded",
+                    **{"lifecycle state": self._lifecycle_state},
+                )
+            ]
         level = OK if models.ready else (ERROR if models.state == "failed" else WARN)
-        return [status(self, "models", level, models.reason or models.state,
-                       state=models.state, attempts=models.attempts, **{"lifecycle state": self._lifecycle_state,
-                       "reconstruct backend": self._settings["reconstruct_backend"],
-                       "segment backend": self._settings["segment_backend"]})]
+        return [
+            status(
+                self,
+                "models",
+                level,
+                models.reason or models.state,
+                state=models.state,
+                attempts=models.attempts,
+                **{
+                    "lifecycle state": self._lifecycle_state,
+                    "reconstruct backend": self._settings["reconstruct_backend"],
+                    "segment backend": self._settings["segment_backend"],
+                },
+            )
+        ]
 
-    def _perception(self, backend: str):
+    def _perception(self, backend: str) -> Perception:
         """One loaded perception per reconstruct backend, built on first use and kept."""
         with self._lock:
             if backend not in self._backends:
-                self._backends[backend] = self._factory({**self._settings, "reconstruct_backend": backend})
+                self._backends[backend] = self._factory(
+                    {**self._settings, "reconstruct_backend": backend}
+                )
             return self._backends[backend]
 
     def destroy_node(self) -> None:
         # getattr: rclpy also calls this on a node whose constructor failed part-way.
-        if getattr(self, "_server", None) is not None:
-            self._server.should_exit = True
-        if getattr(self, "models", None) is not None:
-            self.models.stop()
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.should_exit = True
+        models = getattr(self, "models", None)
+        if models is not None:
+            models.stop()
         super().destroy_node()
 
-    def _require_ready(self) -> None:
-        if not self._serving or self.models is None:
-            raise PerceptionError(f"the perception node is not active (lifecycle state '{self._lifecycle_state}')")
+    def _require_ready(self) -> Perception:
+        """The default perception, once the node serves and its models are loaded."""
+        if not self._serving or self.models is None or self.default is None:
+            raise PerceptionError(
+                f"the perception node is not active (lifecycle state '{self._lifecycle_state}')"
+            )
         readiness = self.models.status()
         if not readiness.ready:
             raise PerceptionError(f"perception models not ready: {readiness.reason}")
+        return self.default
 
-    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+    def _on_segment(
+        self, request: Segment.Request, response: Segment.Response
+    ) -> Segment.Response:
         try:
-            self._require_ready()
+            default = self._require_ready()
             _check_sizes(self.limits, request.images, request.label_images)
             frames = _frames_for_segmentation(request)
-            segmentation = self.default.segment(frames, _segment_request(request, len(frames), self.limits))
-        except Exception as error:  # a bad request or a failed model must not take the node down
+            segmentation = default.segment(
+                frames, _segment_request(request, len(frames), self.limits)
+            )
+        except Exception as error:  # noqa: BLE001 - a bad request or a failed model must not take the node down
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
             return response
         response.success = True
-        response.masks = [_mask_msg(m, request.images[m.frame_index].header) for m in segmentation.masks]
+        response.masks = [
+            _mask_msg(m, request.images[m.frame_index].header) for m in segmentation.masks
+        ]
         return response
 
-    def _on_reconstruct(self, request: Reconstruct.Request, response: Reconstruct.Response) -> Reconstruct.Response:
+    def _on_reconstruct(
+        self, request: Reconstruct.Request, response: Reconstruct.Response
+    ) -> Reconstruct.Response:
         try:
             self._require_ready()
             _check_sizes(self.limits, request.images, request.depths)
             frames = _frames_for_reconstruction(request)
             perception = self._perception(request.backend or self._settings["reconstruct_backend"])
             reconstruction = perception.reconstruct(frames)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - as for segment: the node answers the failure
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"
             return response
         response.success = True
         response.is_metric = bool(reconstruction.is_metric)
         for i, index in enumerate(reconstruction.frame_indices):
             header = request.images[index].header
-            response.depths.append(image_from_array(reconstruction.depth[i].astype(np.float32), "32FC1", header))
-            response.confidences.append(image_from_array(reconstruction.confidence[i].astype(np.float32), "32FC1", header))
+            response.depths.append(
+                image_from_array(reconstruction.depth[i].astype(np.float32), "32FC1", header)
+            )
+            response.confidences.append(
+                image_from_array(reconstruction.confidence[i].astype(np.float32), "32FC1", header)
+            )
             height, width = reconstruction.depth[i].shape
             k = CameraIntrinsics.from_matrix(reconstruction.intrinsics[i], width, height)
             response.camera_infos.append(camera_info_from_intrinsics(k, header))
@@ -224,10 +289,15 @@ def _check_sizes(limits: DecodeLimits, images: list, *per_image: list) -> None:
         raise LimitExceeded(f"{len(images)} images; the limit is {limits.max_frames}")
     for i, msg in enumerate(images):
         if msg.height * msg.width > limits.max_image_pixels:
-            raise LimitExceeded(f"image {i} has {msg.height * msg.width} pixels; the limit is {limits.max_image_pixels}")
+            raise LimitExceeded(
+                f"image {i} has {msg.height * msg.width} pixels; the limit is "
+                f"{limits.max_image_pixels}"
+            )
     total = sum(len(msg.data) for group in (images, *per_image) for msg in group)
     if total > limits.max_decoded_bytes:
-        raise LimitExceeded(f"the images hold {total} bytes; the limit is {limits.max_decoded_bytes}")
+        raise LimitExceeded(
+            f"the images hold {total} bytes; the limit is {limits.max_decoded_bytes}"
+        )
 
 
 def _segment_request(request: Segment.Request, count: int, limits: DecodeLimits) -> SegmentRequest:
@@ -237,7 +307,10 @@ def _segment_request(request: Segment.Request, count: int, limits: DecodeLimits)
     if request.prompt_frame >= count:
         raise ValueError(f"prompt_frame {request.prompt_frame} is outside the {count} images")
     if len(request.text) > limits.max_text_chars:
-        raise LimitExceeded(f"the text prompt has {len(request.text)} characters; the limit is {limits.max_text_chars}")
+        raise LimitExceeded(
+            f"the text prompt has {len(request.text)} characters; the limit is "
+            f"{limits.max_text_chars}"
+        )
     if len(request.points) > limits.max_points:
         raise LimitExceeded(f"{len(request.points)} points; the limit is {limits.max_points}")
     if not (math.isfinite(request.threshold) and 0.0 <= request.threshold <= 1.0):
@@ -245,14 +318,18 @@ def _segment_request(request: Segment.Request, count: int, limits: DecodeLimits)
     points = labels = box = None
     if request.points:
         if len(request.point_labels) not in (0, len(request.points)):
-            raise ValueError(f"{len(request.point_labels)} point_labels for {len(request.points)} points")
+            raise ValueError(
+                f"{len(request.point_labels)} point_labels for {len(request.points)} points"
+            )
         points = np.array([[p.x, p.y] for p in request.points], dtype=np.float64)
         if not np.isfinite(points).all():
             raise ValueError("points have NaN or infinite coordinates")
         labels = np.array(list(request.point_labels) or [1] * len(points), dtype=np.int64)
     if request.box.width > 0:
         b = request.box
-        box = np.array([b.x_offset, b.y_offset, b.x_offset + b.width, b.y_offset + b.height], dtype=np.float64)
+        box = np.array(
+            [b.x_offset, b.y_offset, b.x_offset + b.width, b.y_offset + b.height], dtype=np.float64
+        )
     return SegmentRequest(
         frame_indices=list(range(count)),
         text=request.text or None,
@@ -292,12 +369,23 @@ def _frames_for_segmentation(request: Segment.Request) -> FrameSet:
         raise ValueError("no images given")
     _check_one_per_image(n, label_images=request.label_images)
     if len(request.label_ids) != len(request.label_names):
-        raise ValueError(f"{len(request.label_ids)} label_ids but {len(request.label_names)} label_names")
-    names = {int(i): str(name) for i, name in zip(request.label_ids, request.label_names)}
+        raise ValueError(
+            f"{len(request.label_ids)} label_ids but {len(request.label_names)} label_names"
+        )
+    names = {
+        int(i): str(name) for i, name in zip(request.label_ids, request.label_names, strict=True)
+    }
     frames = []
     for i, msg in enumerate(request.images):
         labels = labels_from_image(request.label_images[i]) if request.label_images else None
-        frames.append(Frame(rgb_from_image(msg), index=i, labels=labels, label_names=names_present(labels, names)))
+        frames.append(
+            Frame(
+                rgb_from_image(msg),
+                index=i,
+                labels=labels,
+                label_names=names_present(labels, names),
+            )
+        )
     return FrameSet(frames)
 
 
@@ -305,7 +393,12 @@ def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
     n = len(request.images)
     if n == 0:
         raise ValueError("no images given")
-    _check_one_per_image(n, depths=request.depths, camera_infos=request.camera_infos, camera_poses=request.camera_poses)
+    _check_one_per_image(
+        n,
+        depths=request.depths,
+        camera_infos=request.camera_infos,
+        camera_poses=request.camera_poses,
+    )
     frames = []
     for i, msg in enumerate(request.images):
         frames.append(
@@ -314,7 +407,9 @@ def _frames_for_reconstruction(request: Reconstruct.Request) -> FrameSet:
                 index=i,
                 timestamp=stamp_to_seconds(msg.header.stamp),
                 depth=depth_from_image(request.depths[i]) if request.depths else None,
-                intrinsics=_calibrated(request.camera_infos[i], i) if request.camera_infos else None,
+                intrinsics=_calibrated(request.camera_infos[i], i)
+                if request.camera_infos
+                else None,
                 pose=_finite_pose(request.camera_poses[i], i) if request.camera_poses else None,
             )
         )
@@ -328,8 +423,10 @@ def _calibrated(info, i: int) -> CameraIntrinsics:
         raise ValueError(f"camera_infos[{i}]: K has NaN or infinite entries")
     intrinsics = intrinsics_from_camera_info(info)
     if intrinsics is None:
-        raise ValueError(f"camera_infos[{i}]: K needs positive focal lengths and the image size, "
-                         f"got fx={k[0]:g} fy={k[4]:g} for {info.width}x{info.height}")
+        raise ValueError(
+            f"camera_infos[{i}]: K needs positive focal lengths and the image size, "
+            f"got fx={k[0]:g} fy={k[4]:g} for {info.width}x{info.height}"
+        )
     return intrinsics
 
 
@@ -340,7 +437,9 @@ def _finite_pose(pose, i: int) -> np.ndarray:
     return matrix
 
 
-def _start_service(perception, token: str, host: str, port: int, limits: DecodeLimits, models: ModelLoader):
+def _start_service(
+    perception, token: str, host: str, port: int, limits: DecodeLimits, models: ModelLoader
+):
     """The FastAPI perception service on a background thread; returns the uvicorn server."""
     import uvicorn
 
@@ -353,7 +452,9 @@ def _start_service(perception, token: str, host: str, port: int, limits: DecodeL
     deadline = time.monotonic() + _SERVICE_START_TIMEOUT_S
     while not server.started:  # kernels may call as soon as the node reports ready
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the perception service did not start on {host}:{port} (port in use?)")
+            raise RuntimeError(
+                f"the perception service did not start on {host}:{port} (port in use?)"
+            )
         time.sleep(0.02)
     return server
 

@@ -32,14 +32,15 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rosgraph_msgs.msg import Clock
 from rosbags.highlevel import AnyReader
+from rosgraph_msgs.msg import Clock
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.eval.answerers import Answer
@@ -55,15 +56,27 @@ _MIN_WINDOW_S = 1e-3
 
 _ERROR_NAMES = {
     getattr(AskSpatial.Result, name): name.lower()
-    for name in ("NO_FRAMES", "STALE_FRAMES", "UNKNOWN_CAMERA", "BAD_REQUEST", "VLM_UNAVAILABLE",
-                 "PERCEPTION_FAILED", "TIMED_OUT", "CANCELED", "BUSY", "INTERNAL_ERROR", "UNSUPPORTED_QUESTION",
-                 "UNKNOWN_FRAME")
+    for name in (
+        "NO_FRAMES",
+        "STALE_FRAMES",
+        "UNKNOWN_CAMERA",
+        "BAD_REQUEST",
+        "VLM_UNAVAILABLE",
+        "PERCEPTION_FAILED",
+        "TIMED_OUT",
+        "CANCELED",
+        "BUSY",
+        "INTERNAL_ERROR",
+        "UNSUPPORTED_QUESTION",
+        "UNKNOWN_FRAME",
+    )
 }
 
 
 def use_large_data_transport() -> None:
     """Fast DDS's LARGE_DATA builtin transports for the participants this process creates from now
-    on, unless the user chose transports. Fast DDS reads the variable when a participant is made."""
+    on, unless the user chose transports. Fast DDS reads the variable when a participant is
+    made."""
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 
@@ -72,7 +85,8 @@ class ReplayOptions:
     action: str = "/spatialclaw/ask"  # the node's action server
     rate: float = 1.0  # playback speed: bag seconds per wall-clock second
     executor: str = "node"  # recorded as Prediction.executor
-    odometry_topic: str = ""  # also publish the transforms of `odometry_frame` from /tf as Odometry here
+    # also publish the transforms of `odometry_frame` from /tf as Odometry here
+    odometry_topic: str = ""
     odometry_frame: str = "camera_color_optical_frame"
     connect_timeout_s: float = 30.0  # for the action server and the node's subscriptions to appear
     answer_timeout_s: float = 600.0  # per question; the goal is canceled after this
@@ -88,8 +102,11 @@ class ReplayOptions:
 
     def __post_init__(self) -> None:
         if not self.rate > 0 or self.settle_s < 0 or self.connect_grace_s < 0:
-            raise ValueError(f"need rate > 0, settle_s >= 0 and connect_grace_s >= 0, got {self.rate}, {self.settle_s} "
-                             f"and {self.connect_grace_s}")
+            raise ValueError(
+                "need rate > 0, settle_s >= 0 and connect_grace_s >= 0, got "
+                f"{self.rate}, {self.settle_s} "
+                f"and {self.connect_grace_s}"
+            )
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,9 @@ class _Question:
     goal: AskSpatial.Goal
 
 
-def replay_into_node(bag: str | Path, samples: list[Sample], out_dir: str | Path, **options) -> list[Prediction]:
+def replay_into_node(
+    bag: str | Path, samples: list[Sample], out_dir: str | Path, **options
+) -> list[Prediction]:
     """Play `bag` into the running node, ask every sample at its replay stamp, score the answers.
     Returns the predictions in the samples' order; each is also appended to
     `<out_dir>/predictions.jsonl` as it is answered (a rerun starts that file over: a replay
@@ -144,11 +163,22 @@ class Played:
     frames: int  # colour images of the bag's cameras
 
 
-def play_bag(bag: str | Path, rate: float = 1.0, connect_timeout_s: float = 30.0, odometry_topic: str = "",
-             odometry_frame: str = ReplayOptions.odometry_frame) -> Played:
-    """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every camera stream."""
-    settings = ReplayOptions(rate=rate, connect_timeout_s=connect_timeout_s, odometry_topic=odometry_topic,
-                             odometry_frame=odometry_frame, progress=False)
+def play_bag(
+    bag: str | Path,
+    rate: float = 1.0,
+    connect_timeout_s: float = 30.0,
+    odometry_topic: str = "",
+    odometry_frame: str = ReplayOptions.odometry_frame,
+) -> Played:
+    """Publish `bag` into the running node (`spatialclaw bag play`), once it listens to every
+    camera stream."""
+    settings = ReplayOptions(
+        rate=rate,
+        connect_timeout_s=connect_timeout_s,
+        odometry_topic=odometry_topic,
+        odometry_frame=odometry_frame,
+        progress=False,
+    )
     with Spinner(threads=1) as spinner, open_bag(bag) as reader:
         player = _Player(spinner.node("spatialclaw_bag_play"), reader, settings)
         player.wait_for_subscribers(settings.connect_timeout_s)
@@ -160,10 +190,15 @@ def play_bag(bag: str | Path, rate: float = 1.0, connect_timeout_s: float = 30.0
 def _question(sample: Sample) -> _Question:
     replay = sample.extra.get("replay")
     if not replay or "stamp" not in replay or "window" not in replay:
-        raise ValueError(f"sample {sample.id} has no extra['replay'] stamp and window (see `spatialclaw synthetic bag`)")
+        raise ValueError(
+            f"sample {sample.id} has no extra['replay'] stamp and window (see "
+            "`spatialclaw synthetic bag`)"
+        )
     start, end = (float(v) for v in replay["window"])
     if end < start:
-        raise ValueError(f"sample {sample.id}: replay window ends before it starts: {replay['window']}")
+        raise ValueError(
+            f"sample {sample.id}: replay window ends before it starts: {replay['window']}"
+        )
     goal = AskSpatial.Goal(
         question=sample.question,
         choices=list(sample.options),
@@ -189,8 +224,14 @@ def _ask(asker: _Asker, question: _Question, settings: ReplayOptions, out: Path)
     prediction = prediction_for(sample, settings.executor, answer, started=started)
     write_jsonl(out / PREDICTIONS, [prediction], append=True)
     if settings.progress:
-        outcome = f"{answer.response!r} (score {prediction.score:g})" if result.success else f"error: {result.error_msg}"
-        print(f"[replay] {sample.id} at {question.ask_at_ns / 1e9:.3f} s: {outcome}", file=sys.stderr)
+        outcome = (
+            f"{answer.response!r} (score {prediction.score:g})"
+            if result.success
+            else f"error: {result.error_msg}"
+        )
+        print(
+            f"[replay] {sample.id} at {question.ask_at_ns / 1e9:.3f} s: {outcome}", file=sys.stderr
+        )
     return prediction
 
 
@@ -200,52 +241,93 @@ class _Player:
     def __init__(self, node: Node, reader: AnyReader, settings: ReplayOptions):
         if not reader.is2:
             # The recorded bytes are published as they are: ROS 1 serialisation is not CDR.
-            raise ValueError(f"{reader.paths[0]} is a ROS 1 bag; online replay plays ROS 2 bags (offline replay reads "
-                             "both): convert it first with `rosbags-convert --src BAG.bag --dst BAG`")
+            raise ValueError(
+                f"{reader.paths[0]} is a ROS 1 bag; online replay plays ROS 2 bags "
+                "(offline replay reads "
+                "both): convert it first with `rosbags-convert --src BAG.bag --dst BAG`"
+            )
         self._node = node
         self._reader = reader
         self._settings = settings
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         # /tf_static is latched in ROS: a subscriber that joins later still gets the tree. Label
         # names are too: the agent node subscribes to them transient-local (camera_inputs.py).
-        latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = QoSProfile(
+            depth=100,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
         cameras, _ = detect_cameras(reader)
-        latched_topics = {c.topics.label_names_topic for c in cameras if c.topics.label_names_topic}
+        latched_topics = {
+            c.topics.label_names_topic for c in cameras if c.topics.label_names_topic
+        }
         self._clock = node.create_publisher(Clock, "/clock", qos)
         self._publishers: dict[str, Publisher] = {}
         for topic, msgtype in sorted({(c.topic, c.msgtype) for c in reader.connections}):
             message_class = _message_class(msgtype)
             if message_class is None:
                 if not (msgtype == _TF_TYPE and settings.odometry_topic):
-                    node.get_logger().warning(f"not replaying {topic}: {msgtype} is not installed here")
+                    node.get_logger().warning(
+                        f"not replaying {topic}: {msgtype} is not installed here"
+                    )
                 continue
-            self._publishers[topic] = node.create_publisher(message_class, topic,
-                                                            latched if topic.endswith("tf_static") or topic in latched_topics
-                                                            else qos)
-        self._odometry = node.create_publisher(Odometry, settings.odometry_topic, qos) if settings.odometry_topic else None
+            self._publishers[topic] = node.create_publisher(
+                message_class,
+                topic,
+                latched if topic.endswith("tf_static") or topic in latched_topics else qos,
+            )
+        self._odometry = (
+            node.create_publisher(Odometry, settings.odometry_topic, qos)
+            if settings.odometry_topic
+            else None
+        )
         self._colour_topics = {c.topics.image_topic for c in cameras}
-        streams = [(c.topics.image_topic, c.topics.depth_topic, c.topics.labels_topic, c.topics.info_topic) for c in cameras]
-        self._needed = sorted({t for stream in streams for t in stream if t and t in self._publishers})
+        streams = [
+            (
+                c.topics.image_topic,
+                c.topics.depth_topic,
+                c.topics.labels_topic,
+                c.topics.info_topic,
+            )
+            for c in cameras
+        ]
+        self._needed = sorted(
+            {t for stream in streams for t in stream if t and t in self._publishers}
+        )
         self.messages = 0
         self.frames = 0
 
     def wait_for_subscribers(self, timeout_s: float) -> None:
         """Until the node listens to every camera stream of the bag, and every other subscriber on
-        the graph is matched to our publishers: a frame published before its subscription is lost."""
+        the graph is matched to our publishers: a frame published before its subscription is
+        lost."""
         deadline = time.monotonic() + timeout_s
         while True:
-            publishers = [*self._publishers.values(), *([self._odometry] if self._odometry else [])]
+            publishers = [
+                *self._publishers.values(),
+                *([self._odometry] if self._odometry else []),
+            ]
             wanted = {p.topic_name: self._node.count_subscribers(p.topic_name) for p in publishers}
             matched = {p.topic_name: p.get_subscription_count() for p in publishers}
             unheard = [t for t in self._needed if matched.get(t, 0) < 1]
-            if not unheard and any(wanted.values()) and all(matched[t] >= n for t, n in wanted.items()):
+            if (
+                not unheard
+                and any(wanted.values())
+                and all(matched[t] >= n for t, n in wanted.items())
+            ):
                 time.sleep(self._settings.connect_grace_s)
                 return
             if time.monotonic() > deadline:
-                waiting = unheard or sorted(t for t, n in wanted.items() if matched[t] < n) or sorted(wanted)
+                waiting = (
+                    unheard
+                    or sorted(t for t, n in wanted.items() if matched[t] < n)
+                    or sorted(wanted)
+                )
                 raise TimeoutError(
-                    f"no subscriber within {timeout_s:g} s on {', '.join(waiting)}: is the agent node running and "
-                    "configured for the bag's topics? (`spatialclaw bag info BAG` prints the configuration)"
+                    f"no subscriber within {timeout_s:g} s on {', '.join(waiting)}: is "
+                    "the agent node running and "
+                    "configured for the bag's topics? (`spatialclaw bag info BAG` "
+                    "prints the configuration)"
                 )
             time.sleep(0.05)
 
@@ -253,12 +335,17 @@ class _Player:
         self._clock.publish(Clock(clock=seconds_to_stamp(stamp_ns / 1e9)))
 
     def play(self) -> Iterator[int]:
-        """Yields each new bag time (ns) before publishing its messages, so the caller can pause."""
+        """Yields each new bag time (ns) before publishing its messages, so the caller can
+        pause."""
         started_wall = time.monotonic()
         first_ns = None
         current_ns = None
-        wanted = [c for c in self._reader.connections if c.topic in self._publishers or
-                  (self._odometry is not None and c.msgtype == _TF_TYPE)]
+        wanted = [
+            c
+            for c in self._reader.connections
+            if c.topic in self._publishers
+            or (self._odometry is not None and c.msgtype == _TF_TYPE)
+        ]
         for connection, stamp_ns, raw in self._reader.messages(connections=wanted):
             if stamp_ns != current_ns:
                 yield stamp_ns
@@ -280,9 +367,10 @@ class _Player:
                 self.messages += 1
                 self.frames += connection.topic in self._colour_topics
             if self._odometry is not None and connection.msgtype == _TF_TYPE:
-                self._publish_odometry(self._reader.deserialize(raw, connection.msgtype))
+                message = self._reader.deserialize(raw, connection.msgtype)
+                self._publish_odometry(self._odometry, message)
 
-    def _publish_odometry(self, tf_message) -> None:
+    def _publish_odometry(self, publisher: Publisher, tf_message) -> None:
         for transform in tf_message.transforms:
             if transform.child_frame_id != self._settings.odometry_frame:
                 continue
@@ -296,31 +384,41 @@ class _Player:
             pose.position.x, pose.position.y, pose.position.z = float(t.x), float(t.y), float(t.z)
             pose.orientation.x, pose.orientation.y = float(r.x), float(r.y)
             pose.orientation.z, pose.orientation.w = float(r.z), float(r.w)
-            self._odometry.publish(odometry)
+            publisher.publish(odometry)
 
 
 class _Asker:
     def __init__(self, node: Node, settings: ReplayOptions):
-        self._client = ActionClient(node, AskSpatial, settings.action)
+        self._client: ActionClient[Any, Any, Any] = ActionClient(node, AskSpatial, settings.action)
         if not self._client.wait_for_server(timeout_sec=settings.connect_timeout_s):
-            raise TimeoutError(f"action server {settings.action} did not appear within {settings.connect_timeout_s:g} s")
+            raise TimeoutError(
+                f"action server {settings.action} did not appear within "
+                f"{settings.connect_timeout_s:g} s"
+            )
 
     def ask(self, goal: AskSpatial.Goal, timeout_s: float) -> AskSpatial.Result:
         deadline = time.monotonic() + timeout_s
         handle = _result(self._client.send_goal_async(goal), deadline)
         if handle is None or not handle.accepted:
-            return AskSpatial.Result(success=False, error_code=AskSpatial.Result.INTERNAL_ERROR,
-                                     error_msg="the node did not accept the goal")
+            return AskSpatial.Result(
+                success=False,
+                error_code=AskSpatial.Result.INTERNAL_ERROR,
+                error_msg="the node did not accept the goal",
+            )
         response = _result(handle.get_result_async(), deadline)
         if response is None:
             handle.cancel_goal_async()
-            return AskSpatial.Result(success=False, error_code=AskSpatial.Result.TIMED_OUT,
-                                     error_msg=f"no answer within {timeout_s:g} s; the goal was canceled")
+            return AskSpatial.Result(
+                success=False,
+                error_code=AskSpatial.Result.TIMED_OUT,
+                error_msg=f"no answer within {timeout_s:g} s; the goal was canceled",
+            )
         return response.result
 
 
 def _result(future, deadline: float):
-    """The future's result, or None when the deadline passes first (the executor thread fills it)."""
+    """The future's result, or None when the deadline passes first (the executor thread fills
+    it)."""
     return future.result() if wait_until(future.done, deadline - time.monotonic()) else None
 
 

@@ -20,7 +20,12 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
 from spatialclaw_ros.frames.transforms import TfTree, TransformBuffer, TransformLookupError
-from spatialclaw_ros.ros.conversions import matrix_to_transform, seconds_to_stamp, stamp_to_seconds, transform_to_matrix
+from spatialclaw_ros.ros.conversions import (
+    matrix_to_transform,
+    seconds_to_stamp,
+    stamp_to_seconds,
+    transform_to_matrix,
+)
 
 try:
     import tf2_ros
@@ -34,17 +39,23 @@ except ImportError:  # and no tf2_msgs unless scripts/setup.sh built it
 _LOOKUP_TIMEOUT_S = 0.1
 _CACHE_S = 10.0  # tf2's default buffer length
 _TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-_TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+_TF_STATIC_QOS = QoSProfile(
+    depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
 
 
 class Tf2Buffer:
     """tf2_ros.Buffer behind the TransformBuffer interface."""
 
     def __init__(self, buffer=None, timeout_s: float = 0.0):
-        self.buffer = buffer if buffer is not None else tf2_ros.Buffer(cache_time=Duration(seconds=_CACHE_S))
+        self.buffer = (
+            buffer if buffer is not None else tf2_ros.Buffer(cache_time=Duration(seconds=_CACHE_S))
+        )
         self._timeout = Duration(seconds=timeout_s)
 
-    def set_transform(self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False) -> None:
+    def set_transform(
+        self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False
+    ) -> None:
         message = TransformStamped(child_frame_id=child, transform=matrix_to_transform(matrix))
         message.header.frame_id = parent
         message.header.stamp = seconds_to_stamp(stamp)
@@ -57,8 +68,9 @@ class Tf2Buffer:
         if target == source:
             return np.eye(4)
         try:
-            found = self.buffer.lookup_transform(target, source, Time(nanoseconds=int(round(stamp * 1e9))),
-                                                 timeout=self._timeout)
+            found = self.buffer.lookup_transform(
+                target, source, Time(nanoseconds=int(round(stamp * 1e9))), timeout=self._timeout
+            )
         except tf2_ros.TransformException as error:
             raise TransformLookupError(f"{type(error).__name__}: {error}") from None
         return transform_to_matrix(found.transform)
@@ -76,23 +88,34 @@ class TfBridge:
             self._broadcaster = tf2_ros.TransformBroadcaster(node)
             self.backend = "tf2_ros"
         elif TFMessage is not None:
-            self.buffer = TfTree(cache_s=_CACHE_S)
-            node.create_subscription(TFMessage, "/tf", lambda msg: self._receive(msg, False), _TF_QOS)
-            node.create_subscription(TFMessage, "/tf_static", lambda msg: self._receive(msg, True), _TF_STATIC_QOS)
+            tree = TfTree(cache_s=_CACHE_S)
+            self.buffer = tree
+            node.create_subscription(
+                TFMessage, "/tf", lambda msg: self._receive(tree, msg, False), _TF_QOS
+            )
+            node.create_subscription(
+                TFMessage, "/tf_static", lambda msg: self._receive(tree, msg, True), _TF_STATIC_QOS
+            )
             self._publisher = node.create_publisher(TFMessage, "/tf", _TF_QOS)
             self.backend = "fallback buffer"
         else:
             self.backend = "none"
         self.available = self.buffer is not None
 
-    def _receive(self, message, static: bool) -> None:
+    def _receive(self, tree: TfTree, message, static: bool) -> None:
         for transform in message.transforms:
             try:
-                self.buffer.set_transform(transform.header.frame_id, transform.child_frame_id,
-                                          stamp_to_seconds(transform.header.stamp),
-                                          transform_to_matrix(transform.transform), static=static)
+                tree.set_transform(
+                    transform.header.frame_id,
+                    transform.child_frame_id,
+                    stamp_to_seconds(transform.header.stamp),
+                    transform_to_matrix(transform.transform),
+                    static=static,
+                )
             except ValueError as error:  # a malformed transform must not stop the others
-                self._node.get_logger().warning(f"ignoring a TF transform: {error}", throttle_duration_sec=5.0)
+                self._node.get_logger().warning(
+                    f"ignoring a TF transform: {error}", throttle_duration_sec=5.0
+                )
 
     def find(self, target_frame: str, source_frame: str, stamp: float) -> np.ndarray:
         """4x4 taking coordinates in `source_frame` into `target_frame` at `stamp`; raises
@@ -101,8 +124,10 @@ class TfBridge:
             return np.eye(4)
         if self.buffer is None:
             self._warn_once()
-            raise TransformLookupError(f"no TF here (neither tf2_ros nor tf2_msgs is installed), so {source_frame} "
-                                       f"cannot be placed in {target_frame}")
+            raise TransformLookupError(
+                f"no TF here (neither tf2_ros nor tf2_msgs is installed), so {source_frame} "
+                f"cannot be placed in {target_frame}"
+            )
         return self.buffer.lookup(target_frame, source_frame, stamp)
 
     def lookup(self, target_frame: str, source_frame: str, stamp: float) -> np.ndarray | None:
@@ -110,8 +135,10 @@ class TfBridge:
         try:
             return self.find(target_frame, source_frame, stamp)
         except TransformLookupError as error:
-            self._node.get_logger().warning(f"no transform {source_frame} -> {target_frame} at {stamp:.3f}: {error}",
-                                            throttle_duration_sec=5.0)
+            self._node.get_logger().warning(
+                f"no transform {source_frame} -> {target_frame} at {stamp:.3f}: {error}",
+                throttle_duration_sec=5.0,
+            )
             return None
 
     def send(self, transforms: list[TransformStamped]) -> None:
@@ -120,7 +147,8 @@ class TfBridge:
         if tf2_ros is not None:
             self._broadcaster.sendTransform(transforms)
         elif self._publisher is not None:
-            self._publisher.publish(TFMessage(transforms=transforms))  # our /tf subscription hears it too
+            # our /tf subscription hears it too
+            self._publisher.publish(TFMessage(transforms=transforms))
         else:
             self._warn_once()
 
@@ -128,7 +156,9 @@ class TfBridge:
         if not self._warned:
             self._warned = True
             self._node.get_logger().warning(
-                "neither tf2_ros nor tf2_msgs is installed: object TF frames are not broadcast, pose_source tf finds "
-                "no poses and target frames other than the reconstruction's are not reachable (run scripts/setup.sh, "
+                "neither tf2_ros nor tf2_msgs is installed: object TF frames are not "
+                "broadcast, pose_source tf finds "
+                "no poses and target frames other than the reconstruction's are not "
+                "reachable (run scripts/setup.sh, "
                 "which builds tf2_msgs, or install ros-<distro>-tf2-ros)"
             )

@@ -20,7 +20,9 @@ from spatialclaw_ros.frames import Frame, FrameSet
 
 
 def _ask(pool: EndpointPool, text: str = "hi") -> str:
-    response = pool.chat.completions.create(model="m", messages=[{"role": "user", "content": text}], max_tokens=16)
+    response = pool.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": text}], max_tokens=16
+    )
     return response.choices[0].message.content
 
 
@@ -32,7 +34,10 @@ def _closed_port_url() -> str:
 
 
 def test_concurrent_requests_spread_evenly_over_equal_servers():
-    with ScriptedVLM(lambda body: "a", latency_s=0.3) as a, ScriptedVLM(lambda body: "b", latency_s=0.3) as b:
+    with (
+        ScriptedVLM(lambda body: "a", latency_s=0.3) as a,
+        ScriptedVLM(lambda body: "b", latency_s=0.3) as b,
+    ):
         pool = EndpointPool([a.base_url, b.base_url], "EMPTY", timeout_s=10)
         with ThreadPoolExecutor(8) as threads:
             replies = list(threads.map(lambda i: _ask(pool), range(8)))
@@ -42,7 +47,10 @@ def test_concurrent_requests_spread_evenly_over_equal_servers():
 
 
 def test_the_faster_server_gets_more_of_a_steady_load():
-    with ScriptedVLM(lambda body: "fast", latency_s=0.02) as fast, ScriptedVLM(lambda body: "slow", latency_s=0.5) as slow:
+    with (
+        ScriptedVLM(lambda body: "fast", latency_s=0.02) as fast,
+        ScriptedVLM(lambda body: "slow", latency_s=0.5) as slow,
+    ):
         pool = EndpointPool([slow.base_url, fast.base_url], "EMPTY", timeout_s=10)
 
         def client(_: int) -> list[str]:
@@ -78,12 +86,16 @@ def test_a_server_error_fails_over_at_once_and_the_server_cools_down():
 def test_the_client_sees_no_failure_and_spends_no_back_off_while_another_server_answers():
     with ScriptedVLM(lambda body: "a") as a, ScriptedVLM(lambda body: "b") as b:
         a.fail_next(1, status=500)
-        client = VLMClient(VLMConfig(base_urls=[a.base_url, b.base_url], model="m", retry_backoff_s=5.0))
+        client = VLMClient(
+            VLMConfig(base_urls=[a.base_url, b.base_url], model="m", retry_backoff_s=5.0)
+        )
         started = time.monotonic()
         replies = [client.chat([ChatMessage("user", "hi")], purpose="plan") for _ in range(2)]
         elapsed = time.monotonic() - started
     assert replies == ["b", "b"] and len(a.requests) == 1
-    assert elapsed < 2.0, "a failing server was retried with the client's back-off instead of failed over"
+    assert elapsed < 2.0, (
+        "a failing server was retried with the client's back-off instead of failed over"
+    )
 
 
 def test_a_bad_request_is_not_sent_to_the_other_servers():
@@ -106,7 +118,9 @@ def test_when_every_server_is_down_the_client_reports_it():
 def test_base_urls_come_from_yaml_lists_and_comma_separated_environment(monkeypatch):
     monkeypatch.setenv("SPATIALCLAW_VLM_BASE_URLS", "http://node1:8000/v1, http://node2:8000/v1")
     assert AgentConfig.load().vlm.base_urls == ["http://node1:8000/v1", "http://node2:8000/v1"]
-    assert AgentConfig.load(overrides={"vlm.base_urls": ["http://x/v1"]}).vlm.base_urls == ["http://x/v1"]
+    assert AgentConfig.load(overrides={"vlm.base_urls": ["http://x/v1"]}).vlm.base_urls == [
+        "http://x/v1"
+    ]
     with pytest.raises(ValueError, match="repeat"):
         EndpointPool(["http://a/v1", "http://a/v1"], "EMPTY", timeout_s=1)
 
@@ -114,8 +128,12 @@ def test_base_urls_come_from_yaml_lists_and_comma_separated_environment(monkeypa
 def test_the_agents_episodes_spread_over_the_listed_servers():
     frames = FrameSet([Frame(np.full((32, 32, 3), 90, np.uint8))])
     with ScriptedVLM(lambda body: "Answer: A") as a, ScriptedVLM(lambda body: "Answer: A") as b:
-        config = AgentConfig(executor="no_tools", vlm=VLMConfig(base_urls=[a.base_url, b.base_url], model="m"))
+        config = AgentConfig(
+            executor="no_tools", vlm=VLMConfig(base_urls=[a.base_url, b.base_url], model="m")
+        )
         agent = Agent(config)
-        episodes = [agent.run(Question("Which is nearer?", ["cup", "box"]), [frames]) for _ in range(4)]
+        episodes = [
+            agent.run(Question("Which is nearer?", ["cup", "box"]), [frames]) for _ in range(4)
+        ]
     assert [e.answer for e in episodes] == ["A"] * 4 and not [e.error for e in episodes if e.error]
     assert len(a.requests) >= 2 and len(b.requests) >= 2

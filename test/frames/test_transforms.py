@@ -27,7 +27,8 @@ def yaw(angle: float, xyz=(0.0, 0.0, 0.0)) -> np.ndarray:
     return rigid_transform(xyz, Rotation.from_euler("z", angle).as_quat())
 
 
-# map -> odom (static) -> base_link (dynamic, 0..2 s) -> camera_link (static) -> camera_optical (static)
+# map -> odom (static) -> base_link (dynamic, 0..2 s) -> camera_link (static) -> camera_optical
+# (static)
 MOUNT = rigid_transform([0.2, 0.0, 1.1], Rotation.from_euler("y", 0.3).as_quat())
 OPTICAL = rigid_transform([0, 0, 0], [-0.5, 0.5, -0.5, 0.5])
 MAP_ODOM = yaw(0.4, (1.0, -2.0, 0.0))
@@ -46,7 +47,9 @@ def test_a_four_hop_chain_composes_every_link(buffer):
     expected = MAP_ODOM @ yaw(0.5, (2.0, 0.0, 0.0)) @ MOUNT @ OPTICAL
     np.testing.assert_allclose(buffer.lookup("map", "camera_optical", 11.0), expected, atol=1e-9)
     # the other way round is the inverse; a frame in itself is the identity
-    np.testing.assert_allclose(buffer.lookup("camera_optical", "map", 11.0), np.linalg.inv(expected), atol=1e-9)
+    np.testing.assert_allclose(
+        buffer.lookup("camera_optical", "map", 11.0), np.linalg.inv(expected), atol=1e-9
+    )
     np.testing.assert_allclose(buffer.lookup("odom", "odom", 11.0), np.eye(4), atol=1e-12)
 
 
@@ -54,22 +57,31 @@ def test_dynamic_links_interpolate_translation_linearly_and_rotation_by_slerp(bu
     robot(buffer)
     quarter = buffer.lookup("odom", "base_link", 10.25)
     np.testing.assert_allclose(quarter[:3, 3], [0.5, 0.0, 0.0], atol=1e-9)
-    assert Rotation.from_matrix(quarter[:3, :3]).as_euler("xyz")[2] == pytest.approx(0.125, abs=1e-9)
+    assert Rotation.from_matrix(quarter[:3, :3]).as_euler("xyz")[2] == pytest.approx(
+        0.125, abs=1e-9
+    )
     # between two frames that both move: still the composition of the interpolated links
-    np.testing.assert_allclose(buffer.lookup("map", "camera_optical", 11.5),
-                               MAP_ODOM @ yaw(0.75, (3.0, 0.0, 0.0)) @ MOUNT @ OPTICAL, atol=1e-9)
+    np.testing.assert_allclose(
+        buffer.lookup("map", "camera_optical", 11.5),
+        MAP_ODOM @ yaw(0.75, (3.0, 0.0, 0.0)) @ MOUNT @ OPTICAL,
+        atol=1e-9,
+    )
 
 
 def test_static_links_hold_at_any_time(buffer):
     robot(buffer)
     for stamp in (0.0, 10.5, 1e6):
-        np.testing.assert_allclose(buffer.lookup("base_link", "camera_optical", stamp), MOUNT @ OPTICAL, atol=1e-9)
+        np.testing.assert_allclose(
+            buffer.lookup("base_link", "camera_optical", stamp), MOUNT @ OPTICAL, atol=1e-9
+        )
 
 
 def test_extrapolation_is_refused_naming_the_link(buffer):
     robot(buffer)
     for stamp in (9.5, 12.5):
-        with pytest.raises(TransformLookupError, match="odom -> base_link|base_link.*odom|extrapolat"):
+        with pytest.raises(
+            TransformLookupError, match="odom -> base_link|base_link.*odom|extrapolat"
+        ):
             buffer.lookup("map", "camera_optical", stamp)
 
 
@@ -85,12 +97,17 @@ def test_a_broken_chain_is_refused_naming_the_frames(buffer):
 def test_fallback_messages_name_the_missing_link_and_roots():
     tree = TfTree()
     robot(tree)
-    with pytest.raises(TransformLookupError, match=r"TF link odom -> base_link has transforms from 10.000 to 12.000 s"):
+    with pytest.raises(
+        TransformLookupError,
+        match=r"TF link odom -> base_link has transforms from 10.000 to 12.000 s",
+    ):
         tree.lookup("map", "camera_optical", 12.5)
     tree.set_transform("head", "head_camera", 10.0, np.eye(4), static=True)
     with pytest.raises(TransformLookupError, match=r"ends at 'head'.*ends at 'map'"):
         tree.lookup("map", "head_camera", 10.5)
-    assert tree.world_frame("camera_optical") == "map" and tree.world_frame("head_camera") == "head"
+    assert (
+        tree.world_frame("camera_optical") == "map" and tree.world_frame("head_camera") == "head"
+    )
     rates = {(link.parent, link.child): link.rate_hz for link in tree.links()}
     assert rates[("odom", "base_link")] == pytest.approx(1.0) and rates[("map", "odom")] is None
 

@@ -14,15 +14,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "frames"))
 
-from driver_bags import OPENNI, REALSENSE, SCENE, SIMULATOR, ZED, write_driver_bag  # noqa: E402
-from ros_support import Asker, node_parameters, wait_until  # noqa: E402
+from driver_bags import OPENNI, REALSENSE, SCENE, SIMULATOR, ZED, write_driver_bag
+from ros_support import Asker, node_parameters, wait_until
 
-from spatialclaw_ros.eval.records import Sample  # noqa: E402
-from spatialclaw_ros.frames.bags import inspect_bag  # noqa: E402
+from spatialclaw_ros.eval.records import Sample
+from spatialclaw_ros.frames.bags import inspect_bag
 
 pytestmark = pytest.mark.ros
-TFMessage = pytest.importorskip("tf2_msgs.msg", reason="needs tf2_msgs (scripts/setup.sh builds it)").TFMessage
-LAYOUTS = {"realsense": (REALSENSE, {}), "zed": (ZED, {"storage": "sqlite3"}), "simulator": (SIMULATOR, {})}
+TFMessage = pytest.importorskip(
+    "tf2_msgs.msg", reason="needs tf2_msgs (scripts/setup.sh builds it)"
+).TFMessage
+LAYOUTS = {
+    "realsense": (REALSENSE, {}),
+    "zed": (ZED, {"storage": "sqlite3"}),
+    "simulator": (SIMULATOR, {}),
+}
 
 
 def _node(spinner, name: str, bag: Path, trace_dir: Path):
@@ -30,27 +36,51 @@ def _node(spinner, name: str, bag: Path, trace_dir: Path):
 
     camera = inspect_bag(bag).cameras[0].topics  # the configuration `spatialclaw bag info` prints
     values = {
-        "use_sim_time": True, "cameras": [camera.name],
+        "use_sim_time": True,
+        "cameras": [camera.name],
         **{f"camera.{camera.name}.{key}": value for key, value in camera.parameters().items()},
         f"camera.{camera.name}.reliable": True,  # as `spatialclaw bag info` prints it for a replay
-        "pose_source": "tf", "world_frame": "map",
-        "perception.reconstruct_backend": "sensor", "perception.segment_backend": "labels",
-        "agent.executor": "rules", "agent.trace_dir": str(trace_dir), "goal_timeout_s": 120.0,
+        "pose_source": "tf",
+        "world_frame": "map",
+        "perception.reconstruct_backend": "sensor",
+        "perception.segment_backend": "labels",
+        "agent.executor": "rules",
+        "agent.trace_dir": str(trace_dir),
+        "goal_timeout_s": 120.0,
     }
-    node = SpatialClawNode(node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values))
+    node = SpatialClawNode(
+        node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
+    )
     return spinner.add(node)
 
 
 def _questions(truth) -> list[Sample]:
     first, last = truth.frames[0].pose, truth.frames[-1].pose
     turn = first[:3, :3].T @ last[:3, :3]
-    replay = {"window": [truth.stamps[0], truth.stamps[-1]], "stamp": truth.stamps[-1] + 0.1, "frames": len(truth.stamps)}
+    replay = {
+        "window": [truth.stamps[0], truth.stamps[-1]],
+        "stamp": truth.stamps[-1] + 0.1,
+        "frames": len(truth.stamps),
+    }
     return [
-        Sample(id="moved", benchmark="driver_bags", question="How far did the camera travel?", answer_type="number",
-               answer=float(np.linalg.norm(last[:3, 3] - first[:3, 3])), metric="mra", extra={"replay": dict(replay)}),
-        Sample(id="turned", benchmark="driver_bags", question="How many degrees did the camera turn?",
-               answer=float(np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))), answer_type="number",
-               metric="mra", extra={"replay": dict(replay)}),
+        Sample(
+            id="moved",
+            benchmark="driver_bags",
+            question="How far did the camera travel?",
+            answer_type="number",
+            answer=float(np.linalg.norm(last[:3, 3] - first[:3, 3])),
+            metric="mra",
+            extra={"replay": dict(replay)},
+        ),
+        Sample(
+            id="turned",
+            benchmark="driver_bags",
+            question="How many degrees did the camera turn?",
+            answer=float(np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))),
+            answer_type="number",
+            metric="mra",
+            extra={"replay": dict(replay)},
+        ),
     ]
 
 
@@ -66,23 +96,44 @@ def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, sp
     node = _node(spinner, f"bag_{layout_name}", bag, tmp_path / "traces")
     try:
         questions = _questions(truth)
-        online = replay_into_node(bag, questions, tmp_path / "online", action=f"/bag_{layout_name}/ask", rate=2.0,
-                               executor="rules", answer_timeout_s=120.0, progress=False)
-        answerer = build_answerer("rules", reconstruct_backend="sensor", segment_backend="labels",
-                                  trace_dir=str(tmp_path / "offline_traces"))
-        offline = replay_offline(bag, questions, answerer, tmp_path / "offline", "rules", concurrency=1).predictions
-        assert not any(p.error for p in online + offline), [(p.sample_id, p.error, p.response) for p in online + offline]
-        for question, on, off in zip(questions, online, offline):
+        online = replay_into_node(
+            bag,
+            questions,
+            tmp_path / "online",
+            action=f"/bag_{layout_name}/ask",
+            rate=2.0,
+            executor="rules",
+            answer_timeout_s=120.0,
+            progress=False,
+        )
+        answerer = build_answerer(
+            "rules",
+            reconstruct_backend="sensor",
+            segment_backend="labels",
+            trace_dir=str(tmp_path / "offline_traces"),
+        )
+        offline = replay_offline(
+            bag, questions, answerer, tmp_path / "offline", "rules", concurrency=1
+        ).predictions
+        assert not any(p.error for p in online + offline), [
+            (p.sample_id, p.error, p.response) for p in online + offline
+        ]
+        for question, on, off in zip(questions, online, offline, strict=True):
             assert float(on.prediction) == pytest.approx(question.answer, rel=0.01)
             assert float(off.prediction) == pytest.approx(float(on.prediction), rel=0.01)
         counts = next(iter(node.inputs.values())).counts
         assert counts.dropped == 0, counts.last_error
-        assert node.poses.world_frame == "map" and node.tf.backend in ("tf2_ros", "fallback buffer")
+        assert node.poses.world_frame == "map" and node.tf.backend in (
+            "tf2_ros",
+            "fallback buffer",
+        )
     finally:
         spinner.remove(node)
 
 
-def test_object_frames_reach_a_tf_subscriber_and_unknown_target_frames_are_refused(spinner, client_node, tmp_path):
+def test_object_frames_reach_a_tf_subscriber_and_unknown_target_frames_are_refused(
+    spinner, client_node, tmp_path
+):
     from spatialclaw_ros.action import AskSpatial
     from spatialclaw_ros.ros.replay import play_bag
 
@@ -101,25 +152,49 @@ def test_object_frames_reach_a_tf_subscriber_and_unknown_target_frames_are_refus
         played = play_bag(bag, rate=4.0)
         assert played.frames == len(truth.frames)
         camera = next(iter(node.inputs))
-        wait_until(lambda: node.buffer.count(camera) == len(truth.frames), 10.0, "every frame in the buffer")
+        wait_until(
+            lambda: node.buffer.count(camera) == len(truth.frames),
+            10.0,
+            "every frame in the buffer",
+        )
         asker = Asker(client_node, "/bag_tf")
-        window = dict(stamp=_stamp(truth.stamps[-1]), window_sec=truth.stamps[-1] - truth.stamps[0] + 0.01,
-                      num_frames=len(truth.frames) + 2)
-        outcome = asker.ask(question="How far is the red box from the green box?", target_frame="map", **window)
+        window = dict(
+            stamp=_stamp(truth.stamps[-1]),
+            window_sec=truth.stamps[-1] - truth.stamps[0] + 0.01,
+            num_frames=len(truth.frames) + 2,
+        )
+        outcome = asker.ask(
+            question="How far is the red box from the green box?", target_frame="map", **window
+        )
         result = outcome.result
         assert result.success, result.error_msg
-        assert result.frames_used == len(truth.frames) and "of 8" in result.frames_note  # 8 asked, 6 buffered
-        assert sorted(o.label for o in result.objects) == ["green box", "red box"] and len(result.tf_frames) == 2
-        wait_until(lambda: {t.child_frame_id for t in heard} >= set(result.tf_frames), 10.0, "the object frames on /tf")
+        # 8 asked, 6 buffered
+        assert result.frames_used == len(truth.frames) and "of 8" in result.frames_note
+        assert (
+            sorted(o.label for o in result.objects) == ["green box", "red box"]
+            and len(result.tf_frames) == 2
+        )
+        wait_until(
+            lambda: {t.child_frame_id for t in heard} >= set(result.tf_frames),
+            10.0,
+            "the object frames on /tf",
+        )
         published = {t.child_frame_id: t for t in heard if t.child_frame_id in result.tf_frames}
         centres = {o.name: o.center for o in SCENE.objects}
-        for estimate, child in zip(result.objects, result.tf_frames):
+        for estimate, child in zip(result.objects, result.tf_frames, strict=True):
             t = published[child]
             assert t.header.frame_id == "map" and estimate.header.frame_id == "map"
-            xyz = np.array([t.transform.translation.x, t.transform.translation.y, t.transform.translation.z])
+            xyz = np.array(
+                [t.transform.translation.x, t.transform.translation.y, t.transform.translation.z]
+            )
             assert np.linalg.norm(xyz - centres[estimate.label]) < 0.2, (estimate.label, xyz)
-        refused = asker.ask(question="How far is the red box from the green box?", target_frame="gripper", **window)
-        assert not refused.result.success and refused.result.error_code == AskSpatial.Result.UNKNOWN_FRAME
+        refused = asker.ask(
+            question="How far is the red box from the green box?", target_frame="gripper", **window
+        )
+        assert (
+            not refused.result.success
+            and refused.result.error_code == AskSpatial.Result.UNKNOWN_FRAME
+        )
         assert "gripper" in refused.result.error_msg and "known frames" in refused.result.error_msg
         unsupported = asker.ask(question="What colour is the wall?", **window)
         assert unsupported.result.error_code == AskSpatial.Result.UNSUPPORTED_QUESTION

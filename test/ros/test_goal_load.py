@@ -16,8 +16,8 @@ from action_msgs.srv import CancelGoal
 from rclpy.action import ActionClient
 from rclpy.qos import QoSProfile
 from ros_support import SCENE, STREAM_TOPICS, node_parameters, wait_for, wait_until
-from spatialclaw_ros.action import AskSpatial
 
+from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.ros.goals import MAX_MESSAGE_CHARS, REQUEST_QOS, STAGE_QUEUED
 
 pytestmark = pytest.mark.ros
@@ -55,8 +55,11 @@ def load_node(spinner, stream, tmp_path_factory):
         "default_window_s": 2.0,
         "max_queued_goals": 30,
     }
-    node = SpatialClawNode(node_name="spatialclaw_load", context=spinner.context,
-                           parameter_overrides=node_parameters(**values))
+    node = SpatialClawNode(
+        node_name="spatialclaw_load",
+        context=spinner.context,
+        parameter_overrides=node_parameters(**values),
+    )
     spinner.add(node)
     wait_until(lambda: node.buffer.count("front") >= 4, 15.0, "frames to arrive")
     yield node
@@ -65,7 +68,8 @@ def load_node(spinner, stream, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def queue_node(spinner, stream, vlm, tmp_path_factory):
-    """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can stall)."""
+    """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can
+    stall)."""
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
 
     values = {
@@ -85,8 +89,11 @@ def queue_node(spinner, stream, vlm, tmp_path_factory):
         "default_num_frames": 2,
         "max_queued_goals": 3,
     }
-    node = SpatialClawNode(node_name="spatialclaw_queue", context=spinner.context,
-                           parameter_overrides=node_parameters(**values))
+    node = SpatialClawNode(
+        node_name="spatialclaw_queue",
+        context=spinner.context,
+        parameter_overrides=node_parameters(**values),
+    )
     spinner.add(node)
     wait_until(lambda: node.buffer.count("front") >= 2, 15.0, "frames to arrive")
     yield node
@@ -96,9 +103,15 @@ def queue_node(spinner, stream, vlm, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(load_node, client_node):
     """An action client whose request and feedback readers keep a whole burst (depth 1000)."""
-    action = ActionClient(client_node, AskSpatial, "/spatialclaw_load/ask", goal_service_qos_profile=REQUEST_QOS,
-                          result_service_qos_profile=REQUEST_QOS, cancel_service_qos_profile=REQUEST_QOS,
-                          feedback_sub_qos_profile=QoSProfile(depth=1000))
+    action = ActionClient(
+        client_node,
+        AskSpatial,
+        "/spatialclaw_load/ask",
+        goal_service_qos_profile=REQUEST_QOS,
+        result_service_qos_profile=REQUEST_QOS,
+        cancel_service_qos_profile=REQUEST_QOS,
+        feedback_sub_qos_profile=QoSProfile(depth=1000),
+    )
     assert action.wait_for_server(timeout_sec=10.0)
     return action
 
@@ -112,9 +125,21 @@ def ask(client, timeout=30.0, **fields):
 @pytest.mark.parametrize(
     "fields, code, says",
     [
-        (dict(choices=["x" * 1_000_000] * 26), R.BAD_REQUEST, "a choice has 1000000 characters; the limit is 500"),
-        (dict(choices=[f"option {i}" for i in range(27)]), R.BAD_REQUEST, "27 choices; the limit is 26"),
-        (dict(cameras=[f"cam{i}" for i in range(50_000)]), R.BAD_REQUEST, "50000 different cameras named; the limit is 8"),
+        (
+            dict(choices=["x" * 1_000_000] * 26),
+            R.BAD_REQUEST,
+            "a choice has 1000000 characters; the limit is 500",
+        ),
+        (
+            dict(choices=[f"option {i}" for i in range(27)]),
+            R.BAD_REQUEST,
+            "27 choices; the limit is 26",
+        ),
+        (
+            dict(cameras=[f"cam{i}" for i in range(50_000)]),
+            R.BAD_REQUEST,
+            "50000 different cameras named; the limit is 8",
+        ),
         (dict(cameras=["front", "rear", "left", "up"]), R.UNKNOWN_CAMERA, "'rear', 'left', 'up'"),
         (dict(window_sec=float("nan")), R.BAD_REQUEST, "window_sec must be between 0 and 600"),
         (dict(window_sec=1e9), R.BAD_REQUEST, "window_sec"),
@@ -140,7 +165,8 @@ def test_repeated_cameras_count_once(load_node, client):
     rss_before = process.memory_info().rss
     response = ask(client, question=QUESTION.format("repeat"), cameras=["front"] * 1000)
     assert (response.status, response.result.error_code) == ANSWERED, response.result.error_msg
-    assert process.memory_info().rss - rss_before < 100 << 20  # one camera's frames, not a thousand copies
+    # one camera's frames, not a thousand copies
+    assert process.memory_info().rss - rss_before < 100 << 20
 
 
 def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
@@ -148,8 +174,10 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
 
     def send(i: int):
         feedback[i] = []
-        return client.send_goal_async(AskSpatial.Goal(question=QUESTION.format(i)),
-                                      feedback_callback=lambda m, i=i: feedback[i].append(m.feedback))
+        return client.send_goal_async(
+            AskSpatial.Goal(question=QUESTION.format(i)),
+            feedback_callback=lambda m, i=i: feedback[i].append(m.feedback),
+        )
 
     for i in range(10):  # warm up: the first goals load modules and fill caches
         warm = ask(client, question=QUESTION.format(f"warm {i}"))
@@ -162,12 +190,17 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     handles, results, cancels = [], [], []
     for burst in range(BURSTS):
         accepted = [send(burst * BURST_SIZE + k) for k in range(BURST_SIZE)]
-        wait_until(lambda accepted=accepted: all(f.done() for f in accepted), 30.0, f"burst {burst} to be acknowledged")
+        wait_until(
+            lambda accepted=accepted: all(f.done() for f in accepted),
+            30.0,
+            f"burst {burst} to be acknowledged",
+        )
         burst_handles = [f.result() for f in accepted]
         assert all(h.accepted for h in burst_handles)  # every goal is answered, none dropped
         handles += burst_handles
         results += [h.get_result_async() for h in burst_handles]
-        # a storm of cancels: for goals that are likely queued, and for the oldest (running or done)
+        # a storm of cancels: for goals that are likely queued, and for the oldest (running or
+        # done)
         cancels += [h.cancel_goal_async() for h in burst_handles[5:25] + burst_handles[:5]]
     wait_until(lambda: all(f.done() for f in cancels), 30.0, "every cancel to be answered")
     wait_until(lambda: all(f.done() for f in results), 120.0, "every goal to end")
@@ -180,19 +213,29 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     canceled = statuses.count(GoalStatus.STATUS_CANCELED)
     # how many of the 100 find their goal still queued or running depends on the machine's speed
     assert canceled >= 10, f"{canceled} canceled"
-    assert all(c == R.CANCELED for s, c in zip(statuses, codes) if s == GoalStatus.STATUS_CANCELED)
+    assert all(
+        c == R.CANCELED
+        for s, c in zip(statuses, codes, strict=True)
+        if s == GoalStatus.STATUS_CANCELED
+    )
     busy = [f.result().result for f in results if f.result().result.error_code == R.BUSY]
     assert all("goal queue is full (30 waiting)" in r.error_msg for r in busy)
     cancel_codes = [f.result().return_code for f in cancels]
-    assert set(cancel_codes) <= {CancelGoal.Response.ERROR_NONE, CancelGoal.Response.ERROR_GOAL_TERMINATED}
+    assert set(cancel_codes) <= {
+        CancelGoal.Response.ERROR_NONE,
+        CancelGoal.Response.ERROR_GOAL_TERMINATED,
+    }
     # an accepted cancel ends a goal CANCELED, unless the goal finished first (or was refused BUSY)
     assert cancel_codes.count(CancelGoal.Response.ERROR_NONE) >= canceled
     queued = [i for i, items in feedback.items() if any(f.stage == STAGE_QUEUED for f in items)]
     assert len(queued) >= 10, len(queued)  # the exact places: the queue test below
     answered = codes.count(R.UNSUPPORTED_QUESTION)
     assert answered + canceled + len(busy) == len(results)
-    print(f"\n200 goals in {took:.1f} s: {answered} answered, {canceled} canceled, {len(busy)} busy; "
-          f"{len(queued)} reported queued")
+    print(
+        f"\n200 goals in {took:.1f} s: {answered} answered, {canceled} canceled, "
+        f"{len(busy)} busy; "
+        f"{len(queued)} reported queued"
+    )
 
     # Results stay available past rclpy's default of 10 s (result_timeout_s: 900).
     wait_until(lambda: time.monotonic() - started > 11.0, 15.0, "11 s to pass")
@@ -206,8 +249,9 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
     assert rss_end <= rss_start * 1.10, f"{rss_start >> 20} MB -> {rss_end >> 20} MB"
 
 
-def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_full(queue_node, client_node,
-                                                                                 script, vlm):
+def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_full(
+    queue_node, client_node, script, vlm
+):
     client = ActionClient(client_node, AskSpatial, "/spatialclaw_queue/ask")
     assert client.wait_for_server(timeout_sec=10.0)
     script.set(*[f"ANSWER:{i}" for i in range(5)])
@@ -215,9 +259,13 @@ def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_ful
     feedback: dict[str, list] = {name: [] for name in "ABCDE"}
 
     def send(name: str):
-        handle = wait_for(client.send_goal_async(
-            AskSpatial.Goal(question=f"Question {name}?"), feedback_callback=lambda m: feedback[name].append(m.feedback)),
-            10.0)
+        handle = wait_for(
+            client.send_goal_async(
+                AskSpatial.Goal(question=f"Question {name}?"),
+                feedback_callback=lambda m: feedback[name].append(m.feedback),
+            ),
+            10.0,
+        )
         assert handle.accepted
         return handle, handle.get_result_async()
 
@@ -227,7 +275,10 @@ def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_ful
     wait_until(lambda: all(feedback[n] for n in "BCD"), 5.0, "queued feedback")
     for place, name in enumerate("BCD", start=1):
         first = feedback[name][0]
-        assert (first.stage, first.observation) == (STAGE_QUEUED, f"queued: {place} goal(s) ahead of this one")
+        assert (first.stage, first.observation) == (
+            STAGE_QUEUED,
+            f"queued: {place} goal(s) ahead of this one",
+        )
 
     started = time.monotonic()
     _, full = send("E")
@@ -238,7 +289,10 @@ def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_ful
     handle_c, result_c = queued["C"]
     wait_for(handle_c.cancel_goal_async(), 5.0)
     canceled = wait_for(result_c, 5.0)
-    assert (canceled.status, canceled.result.error_code) == (GoalStatus.STATUS_CANCELED, R.CANCELED)
+    assert (canceled.status, canceled.result.error_code) == (
+        GoalStatus.STATUS_CANCELED,
+        R.CANCELED,
+    )
     assert canceled.result.error_msg == "canceled while waiting in the goal queue"
     assert not running_result.done() and time.monotonic() - started < 2.0  # while A still runs
 

@@ -35,8 +35,12 @@ def raw(array: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False)
     padded = np.zeros((rows.shape[0], rows.shape[1] + pad), np.uint8)
     padded[:, : rows.shape[1]] = rows
     return Image(
-        height=array.shape[0], width=array.shape[1], encoding=encoding, is_bigendian=int(bigendian),
-        step=padded.shape[1], data=padded.tobytes(),
+        height=array.shape[0],
+        width=array.shape[1],
+        encoding=encoding,
+        is_bigendian=int(bigendian),
+        step=padded.shape[1],
+        data=padded.tobytes(),
     )
 
 
@@ -90,14 +94,20 @@ def test_labels_keep_instance_ids():
 
 def test_compressed_jpeg_png_and_compressed_depth():
     ok, png = cv2.imencode(".png", RGB[:, :, ::-1])
-    assert np.array_equal(rgb_from_compressed(CompressedImage(format="png", data=png.tobytes())), RGB)
+    assert np.array_equal(
+        rgb_from_compressed(CompressedImage(format="png", data=png.tobytes())), RGB
+    )
     smooth = np.full((16, 16, 3), (200, 40, 90), np.uint8)
     ok, jpeg = cv2.imencode(".jpg", smooth[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-    decoded = rgb_from_compressed(CompressedImage(format="rgb8; jpeg compressed bgr8", data=jpeg.tobytes()))
+    decoded = rgb_from_compressed(
+        CompressedImage(format="rgb8; jpeg compressed bgr8", data=jpeg.tobytes())
+    )
     assert np.abs(decoded.astype(int) - smooth).max() <= 3
     mm = np.array([[0, 1234], [4000, 5]], dtype=np.uint16)
     ok, depth_png = cv2.imencode(".png", mm)
-    msg = CompressedImage(format="16UC1; compressedDepth png", data=bytes(12) + depth_png.tobytes())
+    msg = CompressedImage(
+        format="16UC1; compressedDepth png", data=bytes(12) + depth_png.tobytes()
+    )
     depth = depth_from_compressed(msg)
     assert np.isnan(depth[0, 0]) and depth[1, 0] == pytest.approx(4.0)
 
@@ -105,7 +115,10 @@ def test_compressed_jpeg_png_and_compressed_depth():
 @pytest.mark.parametrize(
     "msg, problem",
     [
-        (Image(height=2, width=3, encoding="yuv444", step=6, data=bytes(12)), "unsupported image encoding 'yuv444'"),
+        (
+            Image(height=2, width=3, encoding="yuv444", step=6, data=bytes(12)),
+            "unsupported image encoding 'yuv444'",
+        ),
         (Image(height=2, width=3, encoding="rgb8", step=6, data=bytes(12)), "step 6 is shorter"),
         (Image(height=2, width=3, encoding="rgb8", step=9, data=bytes(17)), "17 data bytes"),
         (Image(height=0, width=3, encoding="rgb8", step=9, data=b""), "empty"),

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spatialclaw_ros.ros.settings import CAMERA_PARAMETERS, NODE_PARAMETERS, PERCEPTION_NODE_PARAMETERS, parse_label_names
+from spatialclaw_ros.ros.settings import (
+    CAMERA_PARAMETERS,
+    NODE_PARAMETERS,
+    PERCEPTION_NODE_PARAMETERS,
+    parse_label_names,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ros
@@ -24,19 +29,38 @@ def launch_arguments(path: Path) -> set[str]:
     assert "generate_launch_description" in functions
     names = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument" and node.args:
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", "") == "DeclareLaunchArgument"
+            and node.args
+        ):
             if isinstance(node.args[0], ast.Constant):
                 names.add(node.args[0].value)
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "ARGUMENTS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", "") == "ARGUMENTS" for t in node.targets
+        ):
             names |= {k.value for k in node.value.keys}
     return names
 
 
 def test_launch_files_parse_and_declare_their_arguments():
     main = launch_arguments(ROOT / "launch" / "spatialclaw.launch.py")
-    assert {"image_topic", "depth_topic", "info_topic", "vlm_url", "vlm_model", "reconstruct_backend",
-            "segment_backend", "target_frame", "use_sim_time", "labels_topic", "label_names_topic"} <= main
-    assert {"bag", "rate", "questions", "out"} <= launch_arguments(ROOT / "launch" / "replay.launch.py")
+    assert {
+        "image_topic",
+        "depth_topic",
+        "info_topic",
+        "vlm_url",
+        "vlm_model",
+        "reconstruct_backend",
+        "segment_backend",
+        "target_frame",
+        "use_sim_time",
+        "labels_topic",
+        "label_names_topic",
+    } <= main
+    assert {"bag", "rate", "questions", "out"} <= launch_arguments(
+        ROOT / "launch" / "replay.launch.py"
+    )
 
 
 class _Recorded:
@@ -47,26 +71,47 @@ class _Recorded:
 
 
 def evaluate_launch(monkeypatch, path: Path, **given: str) -> dict[str, dict]:
-    """Run `path`'s generate_launch_description on stand-ins for the launch packages (no wheels) and
-    return each node's parameters (the inline dicts, later ones winning), launch arguments
+    """Run `path`'s generate_launch_description on stand-ins for the launch packages (no wheels)
+    and return each node's parameters (the inline dicts, later ones winning), launch arguments
     substituted: their defaults, or `given`."""
-    kinds = {name: type(name, (_Recorded,), {}) for name in (
-        "LaunchDescription", "DeclareLaunchArgument", "SetEnvironmentVariable", "IfCondition", "LaunchConfiguration",
-        "PythonExpression", "Node")}
-    modules = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "SetEnvironmentVariable"],
-               "launch.conditions": ["IfCondition"], "launch.substitutions": ["LaunchConfiguration", "PythonExpression"],
-               "launch_ros": [], "launch_ros.actions": ["Node"]}
+    kinds = {
+        name: type(name, (_Recorded,), {})
+        for name in (
+            "LaunchDescription",
+            "DeclareLaunchArgument",
+            "SetEnvironmentVariable",
+            "IfCondition",
+            "LaunchConfiguration",
+            "PythonExpression",
+            "Node",
+        )
+    }
+    modules = {
+        "launch": ["LaunchDescription"],
+        "launch.actions": ["DeclareLaunchArgument", "SetEnvironmentVariable"],
+        "launch.conditions": ["IfCondition"],
+        "launch.substitutions": ["LaunchConfiguration", "PythonExpression"],
+        "launch_ros": [],
+        "launch_ros.actions": ["Node"],
+    }
     for name, members in modules.items():
         module = types.ModuleType(name)
         for member in members:
             setattr(module, member, kinds[member])
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr("ament_index_python.packages.get_package_share_directory", lambda package: f"/share/{package}")
+    monkeypatch.setattr(
+        "ament_index_python.packages.get_package_share_directory",
+        lambda package: f"/share/{package}",
+    )
     spec = importlib.util.spec_from_file_location("launch_under_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     actions = module.generate_launch_description().args[0]
-    arguments = {a.args[0]: a.kwargs["default_value"] for a in actions if isinstance(a, kinds["DeclareLaunchArgument"])}
+    arguments = {
+        a.args[0]: a.kwargs["default_value"]
+        for a in actions
+        if isinstance(a, kinds["DeclareLaunchArgument"])
+    }
     arguments.update(given)
 
     def resolve(value):
@@ -88,7 +133,9 @@ def evaluate_launch(monkeypatch, path: Path, **given: str) -> dict[str, dict]:
     return nodes
 
 
-def test_the_agent_node_finds_the_perception_service_where_the_perception_node_serves_it(monkeypatch):
+def test_the_agent_node_finds_the_perception_service_where_the_perception_node_serves_it(
+    monkeypatch,
+):
     launch_file = ROOT / "launch" / "spatialclaw.launch.py"
     config = yaml.safe_load((ROOT / "config" / "spatialclaw.yaml").read_text())
     default_port = config["spatialclaw_perception"]["ros__parameters"]["service"]["port"]
@@ -118,14 +165,25 @@ def test_parameter_file_matches_the_node_defaults():
     node_keys = set(agent) - camera_keys
     assert node_keys == set(NODE_PARAMETERS)
     for name, value in agent.items():
-        default = CAMERA_PARAMETERS[name.split(".")[-1]][0] if name in camera_keys else NODE_PARAMETERS[name][0]
+        default = (
+            CAMERA_PARAMETERS[name.split(".")[-1]][0]
+            if name in camera_keys
+            else NODE_PARAMETERS[name][0]
+        )
         if name.endswith(("image_topic", "info_topic")):
             continue  # the file spells out the /<camera>/... defaults
         assert value == default, name
     assert set(PERCEPTION_NODE_PARAMETERS) == {
-        "perception.reconstruct_backend", "perception.segment_backend", "perception.da3_model",
-        "perception.sam3_model", "perception.device", "perception.token", "service.enabled", "service.host",
-        "service.port", "lifecycle.autostart",
+        "perception.reconstruct_backend",
+        "perception.segment_backend",
+        "perception.da3_model",
+        "perception.sam3_model",
+        "perception.device",
+        "perception.token",
+        "service.enabled",
+        "service.host",
+        "service.port",
+        "lifecycle.autostart",
     }
     perception = flatten(config["spatialclaw_perception"]["ros__parameters"])
     assert set(perception) <= set(PERCEPTION_NODE_PARAMETERS)
@@ -146,5 +204,9 @@ def test_cli_help_lists_the_ros_commands_without_importing_rclpy():
         "assert 'rclpy' not in sys.modules, 'rclpy imported at import time'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    out = subprocess.run([sys.executable, "-m", "spatialclaw_ros.cli", "demo", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "spatialclaw_ros.cli", "demo", "--help"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and "--executor" in out.stdout and "synthetic" in out.stdout

@@ -13,15 +13,14 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from ros_support import SCENE, Asker, wait_for, wait_until
 from std_msgs.msg import String
+from test_agent_node import MEASURE_CELL, dead_vlm_url, make_node
 from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.ros.qos import LATCHED_NAMES_QOS, LATCHED_QOS
-
-from ros_support import SCENE, Asker, wait_for, wait_until
-from test_agent_node import MEASURE_CELL, dead_vlm_url, make_node
 
 pytestmark = pytest.mark.ros
 R = AskSpatial.Result
@@ -42,9 +41,17 @@ def names_publisher(client_node):
 @pytest.fixture(scope="module")
 def managed(spinner, stream, vlm, tmp_path_factory, names_publisher):
     """Left unconfigured (lifecycle.autostart false); its label names come only from the topic."""
-    node = make_node(spinner, NAME, vlm.base_url, tmp_path_factory.mktemp("managed"),
-                     **{"lifecycle.autostart": False, "camera.front.label_names": [""],
-                        "camera.front.label_names_topic": NAMES_TOPIC})
+    node = make_node(
+        spinner,
+        NAME,
+        vlm.base_url,
+        tmp_path_factory.mktemp("managed"),
+        **{
+            "lifecycle.autostart": False,
+            "camera.front.label_names": [""],
+            "camera.front.label_names_topic": NAMES_TOPIC,
+        },
+    )
     yield node
     spinner.remove(node)
 
@@ -65,7 +72,9 @@ class Lifecycle:
     def __init__(self, node, server: str):
         self.change = node.create_client(ChangeState, f"{server}/change_state")
         self.get = node.create_client(GetState, f"{server}/get_state")
-        assert self.change.wait_for_service(timeout_sec=10.0) and self.get.wait_for_service(timeout_sec=10.0)
+        assert self.change.wait_for_service(timeout_sec=10.0) and self.get.wait_for_service(
+            timeout_sec=10.0
+        )
 
     def state(self) -> str:
         return wait_for(self.get.call_async(GetState.Request()), 10.0).current_state.label
@@ -93,7 +102,9 @@ def refused_as_not_active(asker, state: str) -> None:
     out = asker.ask(timeout=10.0, question="How many frames?", cameras=["front"])
     assert out.status == GoalStatus.STATUS_ABORTED
     assert out.result.error_code == R.BUSY
-    assert "not active" in out.result.error_msg and f"'{state}'" in out.result.error_msg, out.result.error_msg
+    assert "not active" in out.result.error_msg and f"'{state}'" in out.result.error_msg, (
+        out.result.error_msg
+    )
 
 
 def test_lifecycle_transitions_through_the_services(managed, lifecycle, asker, script):
@@ -118,7 +129,10 @@ def test_lifecycle_transitions_through_the_services(managed, lifecycle, asker, s
     # and it started sampling frames at once rather than after a load.
     assert managed.models.loads == 1
     assert out.feedback[0].stage == "sampling" and out.feedback[0].elapsed < 1.0, out.feedback[0]
-    print(f"first goal after activate: {took:.2f} s (models loaded at configure in {managed.models.load_s:.3f} s)")
+    print(
+        f"first goal after activate: {took:.2f} s (models loaded at configure in "
+        f"{managed.models.load_s:.3f} s)"
+    )
 
     assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)
     assert lifecycle.state() == "inactive"
@@ -140,7 +154,9 @@ def test_label_names_published_before_the_node_started_are_used(managed, lifecyc
     assert sorted(o.label for o in out.result.objects) == ["blue ball", "red box"]
 
 
-def test_a_late_subscriber_gets_the_last_answer_and_markers(managed, lifecycle, asker, script, spinner):
+def test_a_late_subscriber_gets_the_last_answer_and_markers(
+    managed, lifecycle, asker, script, spinner
+):
     lifecycle.ensure_active()
     script.set("ReturnAnswer('late but latched')")
     out = asker.ask(question="Say something for later.", cameras=["front"])
@@ -153,7 +169,9 @@ def test_a_late_subscriber_gets_the_last_answer_and_markers(managed, lifecycle, 
         wait_until(lambda: answers and markers, 10.0, "the latched answer and markers")
         assert [a.answer for a in answers] == ["late but latched"]
         assert answers[0].question == "Say something for later."
-        assert len(markers) == 1 and markers[0].markers[0].action == markers[0].markers[0].DELETEALL
+        assert (
+            len(markers) == 1 and markers[0].markers[0].action == markers[0].markers[0].DELETEALL
+        )
     finally:
         spinner.remove(late)
 
@@ -161,12 +179,15 @@ def test_a_late_subscriber_gets_the_last_answer_and_markers(managed, lifecycle, 
 def set_parameters(client_node, **values) -> list:
     client = AsyncParameterClient(client_node, NAME)
     assert client.wait_for_services(timeout_sec=10.0)
-    response = wait_for(client.set_parameters([Parameter(k, value=v) for k, v in values.items()]), 10.0)
+    response = wait_for(
+        client.set_parameters([Parameter(k, value=v) for k, v in values.items()]), 10.0
+    )
     return list(response.results)
 
 
-def test_parameters_apply_at_run_time_and_read_only_ones_are_refused(managed, lifecycle, asker, script, client_node,
-                                                                    vlm):
+def test_parameters_apply_at_run_time_and_read_only_ones_are_refused(
+    managed, lifecycle, asker, script, client_node, vlm
+):
     lifecycle.ensure_active()
     # Step budget: two cells needed, one allowed.
     script.set("x = 1", "ReturnAnswer(x)")
@@ -201,25 +222,47 @@ def test_parameters_apply_at_run_time_and_read_only_ones_are_refused(managed, li
     assert managed._agent.config.max_steps == 30
 
 
-def test_diagnostics_report_camera_rate_queue_models_and_vlm(managed, lifecycle, asker, script, vlm, client_node):
+def test_diagnostics_report_camera_rate_queue_models_and_vlm(
+    managed, lifecycle, asker, script, vlm, client_node
+):
     lifecycle.ensure_active()
     arrays: list[DiagnosticArray] = []
-    subscription = client_node.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, 10)
+    subscription = client_node.create_subscription(
+        DiagnosticArray, "/diagnostics", arrays.append, 10
+    )
     try:
+
         def latest(part: str) -> dict[str, str] | None:
             for array in reversed(arrays):
                 for status in array.status:
                     if status.name == f"{NAME}: {part}":
-                        return {"level": status.level, "message": status.message,
-                                **{kv.key: kv.value for kv in status.values}}
+                        return {
+                            "level": status.level,
+                            "message": status.message,
+                            **{kv.key: kv.value for kv in status.values},
+                        }
             return None
 
-        wait_until(lambda: sum(latest(p) is not None for p in ("camera front", "goals", "models", "vlm endpoint")) == 4
-                   and float(latest("camera front")["rate (Hz)"]) > 0, 10.0, "diagnostics of every part")
+        wait_until(
+            lambda: (
+                sum(
+                    latest(p) is not None
+                    for p in ("camera front", "goals", "models", "vlm endpoint")
+                )
+                == 4
+                and float(latest("camera front")["rate (Hz)"]) > 0
+            ),
+            10.0,
+            "diagnostics of every part",
+        )
         front = latest("camera front")
         assert 15.0 < float(front["rate (Hz)"]) < 45.0, front  # the stream sends 30 Hz
-        assert int(front["kept"]) > 0 and int(front["dropped (thinning)"]) > int(front["kept"])  # kept at 10 Hz
-        assert latest("camera idle")["level"] == b"\x01" and "no frames" in latest("camera idle")["message"]
+        # kept at 10 Hz
+        assert int(front["kept"]) > 0 and int(front["dropped (thinning)"]) > int(front["kept"])
+        assert (
+            latest("camera idle")["level"] == b"\x01"
+            and "no frames" in latest("camera idle")["message"]
+        )
         models = latest("models")
         assert (models["state"], models["level"]) == ("loaded", b"\x00")
         # probed every 5 s with a 2 s timeout: on a loaded machine one probe may time out
@@ -230,27 +273,46 @@ def test_diagnostics_report_camera_rate_queue_models_and_vlm(managed, lifecycle,
         script.set(COUNT_CELL, COUNT_CELL, COUNT_CELL)
         vlm.stall_next(1, 3.0)
         handles = [asker.send(question=f"Count {i}.", cameras=["front"])[0] for i in range(3)]
-        wait_until(lambda: (latest("goals") or {}).get("queue length") == "2", 5.0, "two queued goals in /diagnostics")
+        wait_until(
+            lambda: (latest("goals") or {}).get("queue length") == "2",
+            5.0,
+            "two queued goals in /diagnostics",
+        )
         assert latest("goals")["running"] == "1" and latest("goals")["lifecycle state"] == "active"
         results = [h.get_result_async() for h in handles]
         wait_until(lambda: all(r.done() for r in results), 60.0, "the three goals")
         assert all(r.result().result.success for r in results)
-        wait_until(lambda: latest("goals")["queue length"] == "0" and latest("goals")["running"] == "0", 5.0,
-                   "the queue to empty in /diagnostics")
+        wait_until(
+            lambda: latest("goals")["queue length"] == "0" and latest("goals")["running"] == "0",
+            5.0,
+            "the queue to empty in /diagnostics",
+        )
     finally:
         client_node.destroy_subscription(subscription)
 
 
 def test_perception_node_serves_only_when_active(spinner, client_node):
-    from test_perception_node import reconstruct_request
     from ros_support import node_parameters, scene_frames
+    from test_perception_node import reconstruct_request
+
     from spatialclaw_ros.ros.perception_node import PerceptionNode
     from spatialclaw_ros.srv import Reconstruct
 
     name = "perception_managed"
-    node = spinner.add(PerceptionNode(node_name=name, context=spinner.context, parameter_overrides=node_parameters(**{
-        "perception.reconstruct_backend": "sensor", "perception.segment_backend": "labels",
-        "service.enabled": False, "lifecycle.autostart": False})))
+    node = spinner.add(
+        PerceptionNode(
+            node_name=name,
+            context=spinner.context,
+            parameter_overrides=node_parameters(
+                **{
+                    "perception.reconstruct_backend": "sensor",
+                    "perception.segment_backend": "labels",
+                    "service.enabled": False,
+                    "lifecycle.autostart": False,
+                }
+            ),
+        )
+    )
     try:
         lifecycle = Lifecycle(client_node, f"/{name}")
         client = client_node.create_client(Reconstruct, f"/{name}/reconstruct")
@@ -262,11 +324,16 @@ def test_perception_node_serves_only_when_active(spinner, client_node):
 
         assert lifecycle.state() == "unconfigured" and node.models is None
         response = reconstruct()
-        assert not response.success and "not active (lifecycle state 'unconfigured')" in response.error_msg
+        assert (
+            not response.success
+            and "not active (lifecycle state 'unconfigured')" in response.error_msg
+        )
         assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
         wait_until(lambda: node.models.status().ready, 10.0, "the models to load")
         assert "not active (lifecycle state 'inactive')" in reconstruct().error_msg
-        assert lifecycle.transition(Transition.TRANSITION_ACTIVATE) and lifecycle.state() == "active"
+        assert (
+            lifecycle.transition(Transition.TRANSITION_ACTIVATE) and lifecycle.state() == "active"
+        )
         response = reconstruct()
         assert response.success and len(response.depths) == 2, response.error_msg
         assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)

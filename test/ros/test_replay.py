@@ -1,18 +1,17 @@
-"""Online replay: synthetic questions exported to a bag, played into the running agent node over DDS
-on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
+"""Online replay: synthetic questions exported to a bag, played into the running agent node over
+DDS on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
 
 import pytest
+from ros_support import node_parameters
 
 from spatialclaw_ros.agent import Question
 from spatialclaw_ros.agent.rules import plan_for
 from spatialclaw_ros.eval.answerers import build_answerer
 from spatialclaw_ros.eval.records import read_predictions, read_samples
 from spatialclaw_ros.eval.replay import replay_offline
-from spatialclaw_ros.ros.replay import replay_into_node
 from spatialclaw_ros.eval.synthetic import bag as synthetic_bag
 from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
-
-from ros_support import node_parameters
+from spatialclaw_ros.ros.replay import replay_into_node
 
 pytestmark = pytest.mark.ros
 ODOMETRY_TOPIC = "/replay/camera_odom"
@@ -23,8 +22,13 @@ def exported(tmp_path_factory):
     """A few small clips (two single images, a three-view rotation, an 8-frame video in four
     variants) as one bag, and the questions the rules executor covers plus one it does not."""
     root = tmp_path_factory.mktemp("replay")
-    config = SyntheticConfig(seed=11, clips={"single_image": 2, "multi_view": 1, "video": 1}, width=160, height=120,
-                             video_frames=(8, 8))
+    config = SyntheticConfig(
+        seed=11,
+        clips={"single_image": 2, "multi_view": 1, "video": 1},
+        width=160,
+        height=120,
+        video_frames=(8, 8),
+    )
     samples_path = write_benchmark(generate(config), root / "bench")
     questions = read_samples(synthetic_bag.export_benchmark_bag(samples_path, root / "bag"))
     covered = [q for q in questions if plan_for(Question(q.question, list(q.options))) is not None]
@@ -46,7 +50,8 @@ def replayed_node(spinner, exported):
         "depth_topic": synthetic_bag.DEPTH_TOPIC,
         "labels_topic": synthetic_bag.LABELS_TOPIC,
         "label_names_topic": synthetic_bag.LABEL_NAMES_TOPIC,
-        "base_to_optical": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],  # the odometry is the optical frame's own pose
+        # the odometry is the optical frame's own pose
+        "base_to_optical": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
     }
     values = {
         "use_sim_time": True,
@@ -60,7 +65,11 @@ def replayed_node(spinner, exported):
         "agent.trace_dir": str(root / "node_traces"),
         "goal_timeout_s": 120.0,
     }
-    node = SpatialClawNode(node_name="replayed", context=spinner.context, parameter_overrides=node_parameters(**values))
+    node = SpatialClawNode(
+        node_name="replayed",
+        context=spinner.context,
+        parameter_overrides=node_parameters(**values),
+    )
     spinner.add(node)
     yield node
     spinner.remove(node)
@@ -69,26 +78,52 @@ def replayed_node(spinner, exported):
 def test_questions_replayed_through_the_node_score_as_offline(exported, replayed_node):
     root, questions = exported
     bag = root / "bag"
-    online = replay_into_node(bag, questions, root / "online", action="/replayed/ask", rate=8.0, executor="rules",
-                           odometry_topic=ODOMETRY_TOPIC, odometry_frame=synthetic_bag.OPTICAL_FRAME,
-                           answer_timeout_s=120.0, progress=False)
-    answerer = build_answerer("rules", reconstruct_backend="sensor", segment_backend="labels",
-                              trace_dir=str(root / "offline_traces"))
-    offline = replay_offline(bag, questions, answerer, root / "offline", "rules", concurrency=2).predictions
+    online = replay_into_node(
+        bag,
+        questions,
+        root / "online",
+        action="/replayed/ask",
+        rate=8.0,
+        executor="rules",
+        odometry_topic=ODOMETRY_TOPIC,
+        odometry_frame=synthetic_bag.OPTICAL_FRAME,
+        answer_timeout_s=120.0,
+        progress=False,
+    )
+    answerer = build_answerer(
+        "rules",
+        reconstruct_backend="sensor",
+        segment_backend="labels",
+        trace_dir=str(root / "offline_traces"),
+    )
+    offline = replay_offline(
+        bag, questions, answerer, root / "offline", "rules", concurrency=2
+    ).predictions
 
     assert [p.sample_id for p in online] == [q.id for q in questions]
     answered = online[:-1] + offline[:-1]
-    assert not any(p.error for p in answered), [(p.sample_id, p.error) for p in answered if p.error]
-    assert [(p.sample_id, p.prediction, p.score) for p in online] == [(p.sample_id, p.prediction, p.score) for p in offline]
-    assert sum(p.score for p in online[:-1]) >= 0.75 * (len(online) - 1)  # the covered ones are mostly right
+    assert not any(p.error for p in answered), [
+        (p.sample_id, p.error) for p in answered if p.error
+    ]
+    assert [(p.sample_id, p.prediction, p.score) for p in online] == [
+        (p.sample_id, p.prediction, p.score) for p in offline
+    ]
+    # the covered ones are mostly right
+    assert sum(p.score for p in online[:-1]) >= 0.75 * (len(online) - 1)
     # the one no template covers is an error of its own, online and offline, never an answer
-    assert online[-1].score == 0.0 and online[-1].error == offline[-1].error == "unsupported_question"
+    assert (
+        online[-1].score == 0.0 and online[-1].error == offline[-1].error == "unsupported_question"
+    )
     assert [p.group_info for p in online] == [q.extra["group_info"] for q in questions]
     assert all(p.executor == "rules" and p.steps >= 1 for p in online[:-1])
-    written = read_predictions(root / "online" / "predictions.jsonl")  # in the order they were asked
+    # in the order they were asked
+    written = read_predictions(root / "online" / "predictions.jsonl")
     assert sorted(p.sample_id for p in written) == sorted(q.id for q in questions)
-    # each question saw exactly its own clip: the node kept every replayed frame and its poses came from the bag
-    assert replayed_node.inputs["camera"].counts.dropped == 0, replayed_node.inputs["camera"].counts.last_error
+    # each question saw exactly its own clip: the node kept every replayed frame and its poses came
+    # from the bag
+    assert replayed_node.inputs["camera"].counts.dropped == 0, replayed_node.inputs[
+        "camera"
+    ].counts.last_error
     assert replayed_node.poses.world_frame == "map"
 
 
