@@ -266,7 +266,11 @@ def test_diagnostics_report_camera_rate_queue_models_and_vlm(
         models = latest("models")
         assert (models["state"], models["level"]) == ("loaded", b"\x00")
         # probed every 5 s with a 2 s timeout: on a loaded machine one probe may time out
-        wait_until(lambda: latest("vlm endpoint")["reachable"] == "True", 15.0, "the VLM endpoint to be reachable")
+        wait_until(
+            lambda: latest("vlm endpoint")["reachable"] == "True",
+            15.0,
+            "the VLM endpoint to be reachable",
+        )
         assert latest("vlm endpoint")["url"] == vlm.base_url
 
         # One goal held by a stalled VLM, two waiting behind it: the queue shows them.
