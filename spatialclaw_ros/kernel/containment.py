@@ -206,7 +206,7 @@ def _parents_and_binds(paths: list[str]) -> list[str]:
     """Bubblewrap arguments that bind `paths` read-only at the same place. Directories bubblewrap
     creates on the way would be mode 0700, which the unprivileged uid could not traverse."""
     args: list[str] = []
-    made: set[str] = {"/"}
+    made: set[str] = {"/", SCRATCH}  # the scratch tmpfs is mounted before the binds
     for path in paths:
         parent = os.path.dirname(path)
         chain = []
@@ -283,10 +283,11 @@ def worker_command(
         )
         return WorkerCommand(bootstrap + [str(channel_fd)], [channel_fd], env, scratch, scratch)
     argv = [report.bwrap, *_namespace_flags(os.geteuid() == 0)]
-    # bubblewrap's root is an empty tmpfs: only what is bound below exists.
+    # bubblewrap's root is an empty tmpfs: only what is bound below exists. The scratch tmpfs
+    # comes first: an interpreter or checkout under /tmp is then bound on top of it, not hidden.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", SCRATCH]
     argv += _root_links()
     argv += _parents_and_binds(_read_only_paths(package_root))
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", SCRATCH]
     argv += ["--perms", "1777", "--dir", MATPLOTLIB_DIR]
     for fd, path in data_fds:
         argv += ["--perms", "0444", "--file", str(fd), path]
