@@ -232,8 +232,9 @@ class SpatialClawNode(LifecycleNode):
         self._agent = agent
         self.models = ModelState("loaded", self.models.loads + 1, time.monotonic() - started)
         reach = self.vlm_probe.check_now()
-        # not fatal: the endpoint may come up later; goals say so meanwhile
-        if not reach.reachable:
+        # not fatal: the endpoint may come up later; goals say so meanwhile. The rules executor
+        # asks no VLM, so an unreachable endpoint is no news for it.
+        if not reach.reachable and agent.config.executor != "rules":
             self.get_logger().warning(
                 f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers"
             )
