@@ -34,9 +34,9 @@ import tempfile
 import time
 
 from spatialclaw_ros.agent import Agent, AgentConfig, Question
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.eval.synthetic import default_intrinsics, look_at, random_scene, render
 from spatialclaw_ros.perception import PerceptionConfig, build_perception
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 TARGET = 0.05
 WORK_CELLS = [

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.eval.answerers import build_answerer
 from spatialclaw_ros.eval.framesets import save_frameset
 from spatialclaw_ros.eval.records import MediaGroup, Sample
 from spatialclaw_ros.eval.runner import run_samples
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 BACKENDS = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
 

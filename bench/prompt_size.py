@@ -24,9 +24,9 @@ import json
 from spatialclaw_ros.agent import Agent, AgentConfig, Question
 from spatialclaw_ros.agent.cells import ToolCallCells
 from spatialclaw_ros.agent.prompts import code_system, planner_system
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.eval.synthetic import default_intrinsics, look_at, random_scene, render
 from spatialclaw_ros.perception import PerceptionConfig, build_perception
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.tools import describe
 
 CHARS_PER_TOKEN = 4

@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.cli import main
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 from .conftest import image_count
 

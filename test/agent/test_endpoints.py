@@ -14,9 +14,9 @@ import pytest
 from spatialclaw_ros.agent import Agent, AgentConfig, Question
 from spatialclaw_ros.agent.config import VLMConfig
 from spatialclaw_ros.agent.endpoints import EndpointPool
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 
 def _ask(pool: EndpointPool, text: str = "hi") -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spatialclaw_ros.agent import Agent, AgentConfig, Question
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 from .conftest import RoleScript, cell, image_count, role_of, text_of
 

@@ -14,8 +14,8 @@ import re
 import pytest
 
 from spatialclaw_ros.agent import Agent, Question
-from spatialclaw_ros.agent.scripted_vlm import ScriptedReply, ScriptedVLM
 from spatialclaw_ros.agent.trace import read_events
+from spatialclaw_ros.testing.scripted_vlm import ScriptedReply, ScriptedVLM
 
 from .conftest import RoleScript, role_of, text_of
 

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 
 def _client(vlm: ScriptedVLM, **kw) -> openai.OpenAI:

@@ -12,8 +12,8 @@ import pytest
 
 from spatialclaw_ros.agent.config import VLMConfig
 from spatialclaw_ros.agent.dispatch import HostVLMDispatch
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.agent.vlm_client import ChatMessage, VLMClient, VLMUnavailable
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 
 def _config(vlm: ScriptedVLM, **kw) -> VLMConfig:

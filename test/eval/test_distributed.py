@@ -21,11 +21,11 @@ from ray.cluster_utils import Cluster
 
 from spatialclaw_ros.agent import Question
 from spatialclaw_ros.agent.rules import plan_for
-from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
 from spatialclaw_ros.eval.answerers import build_answerer
 from spatialclaw_ros.eval.distributed import EPISODE_LOST, AnswererSpec, RayEpisodes, RayOptions
 from spatialclaw_ros.eval.records import read_predictions, read_samples, write_jsonl
 from spatialclaw_ros.eval.runner import PREDICTIONS, run_samples
+from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
 STORE = 80 << 20  # Ray's minimum object store
 # Node death is noticed after a few missed health checks; Ray's defaults take tens of seconds.

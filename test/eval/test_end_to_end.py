@@ -70,7 +70,7 @@ def test_random_lands_at_chance(synthetic, tmp_path):
 
 
 def test_no_tools_runs_through_against_the_scripted_vlm(synthetic, tmp_path):
-    from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
+    from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
     picked = [s for s in synthetic if s.answer_type == "mc"][:6]
     with ScriptedVLM(lambda body: "Answer: A", latency_s=0.0) as vlm:

@@ -26,7 +26,7 @@ def script():
 
 @pytest.fixture(scope="package")
 def vlm(script):
-    from spatialclaw_ros.agent.scripted_vlm import ScriptedVLM
+    from spatialclaw_ros.testing.scripted_vlm import ScriptedVLM
 
     with ScriptedVLM(script.reply) as server:
         yield server
