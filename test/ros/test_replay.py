@@ -76,8 +76,8 @@ def replayed_node(spinner, exported):
 
 
 @pytest.mark.skip(
-    reason="online replay hangs intermittently (1 of about 6 full runs: >300 s instead of 13 s), as "
-    "the open part of issue 11 says; test_bag_tf.py still replays three driver bags online"
+    reason="online replay hangs intermittently (1 of about 6 full runs: >300 s, not 13 s), "
+    "the open part of issue 11; test_bag_tf.py still replays three driver bags online"
 )
 def test_questions_replayed_through_the_node_score_as_offline(exported, replayed_node):
     root, questions = exported
