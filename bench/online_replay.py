@@ -175,15 +175,14 @@ def main() -> int:
 
 def _play_and_ask(bag: Path, clip, args, odometry: str):
     """The bag played into the node once it listens, then one goal about all frames; its result."""
-    from rclpy.action import ActionClient
-
     from spatialclaw_ros.action import AskSpatial
+    from spatialclaw_ros.ros.action_client import GoalClient
     from spatialclaw_ros.ros.conversions import seconds_to_stamp
     from spatialclaw_ros.ros.replay import ReplayOptions, play_bag
     from spatialclaw_ros.ros.spin import Spinner, wait_until
 
     with Spinner(threads=2) as spinner:
-        client = ActionClient(spinner.node("bench_client"), AskSpatial, "/spatialclaw/ask")
+        client = GoalClient(spinner.node("bench_client"), AskSpatial, "/spatialclaw/ask")
         if not client.wait_for_server(timeout_sec=60.0):
             return None
         play_bag(bag, rate=args.rate, connect_timeout_s=60.0, odometry_topic=odometry)

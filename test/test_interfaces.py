@@ -6,11 +6,12 @@ import time
 
 import pytest
 import rclpy
-from rclpy.action import ActionClient, ActionServer
+from rclpy.action import ActionServer
 from rclpy.executors import MultiThreadedExecutor
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.msg import ObjectEstimate
+from spatialclaw_ros.ros.action_client import GoalClient
 
 pytestmark = pytest.mark.ros
 
@@ -96,7 +97,7 @@ def ros_nodes():
 
 
 def send(client_node, goal):
-    client = ActionClient(client_node, AskSpatial, "ask")
+    client = GoalClient(client_node, AskSpatial, "ask")
     assert client.wait_for_server(timeout_sec=10), "action server never appeared"
     feedback = []
     handle_future = client.send_goal_async(

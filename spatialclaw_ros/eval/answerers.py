@@ -25,6 +25,8 @@ class Answer:
     steps: int = 0
     elapsed: float = 0.0
     trace_path: str | None = None
+    frames_used: int = 0  # the frames the answer was computed from, all cameras together
+    frames_note: str = ""  # why fewer frames were used than the question asked for
 
 
 class Answerer(Protocol):
@@ -77,6 +79,7 @@ class AgentAnswerer:
             steps=episode.steps,
             elapsed=time.monotonic() - started,
             trace_path=episode.trace_path,
+            frames_used=sum(len(video) for video in videos),
         )
 
 

@@ -162,6 +162,8 @@ class Prediction:
     answers: str = ""  # the answer-reading mode that scored it: "official" or "lenient"
     # scoring notes worth counting: "zero_answer", "structured_answer"
     flags: list[str] = field(default_factory=list)
+    frames_used: int = 0  # frames the answer was computed from (online: the node's count)
+    frames_note: str = ""  # set when fewer frames were used than the question asked for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -102,6 +102,8 @@ def prediction_for(
         steps=answer.steps,
         trace_path=answer.trace_path,
         group_info=sample.extra.get("group_info", {}),
+        frames_used=answer.frames_used,
+        frames_note=answer.frames_note,
         **fields,
     )
 

@@ -45,6 +45,8 @@ ANSWER_MODES: tuple[str, ...] = ("official", "lenient")
 ZERO_ANSWER = "zero_answer"  # the true answer is 0, scored by the benchmark's zero rule
 # the answer is a structured text (SPAR-Bench view_change_infer)
 STRUCTURED_ANSWER = "structured_answer"
+# answered from fewer frames than the question asked for (online replay: frames that never arrived)
+FEWER_FRAMES = "fewer_frames"
 
 
 def mean_relative_accuracy(
@@ -256,6 +258,8 @@ def aggregate(
         by_category[p.category or "all"].append(p.score)
     per_category = {c: float(np.mean(v)) for c, v in sorted(by_category.items())}
     flags = Counter(flag for p in rows for flag in p.flags)
+    flags[FEWER_FRAMES] += sum(1 for p in rows if p.frames_note)
+    flags = +flags  # no zero counts
     return BenchmarkScore(
         benchmark,
         _aggregate_scores(rows, per_category, how, category_parents),

@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,11 +127,11 @@ def _run_ros(
     questions: list[DemoQuestion],
     started: float,
 ) -> int:
-    from rclpy.action import ActionClient
     from rclpy.parameter import Parameter
     from visualization_msgs.msg import MarkerArray
 
     from spatialclaw_ros.action import AskSpatial
+    from spatialclaw_ros.ros.action_client import GoalClient
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
     from spatialclaw_ros.ros.frame_publisher import FrameSetPublisher, StreamTopics
     from spatialclaw_ros.ros.spin import Spinner, wait_until
@@ -172,10 +171,7 @@ def _run_ros(
         client_node = spinner.node("demo_client")
         markers: list[MarkerArray] = []
         client_node.create_subscription(MarkerArray, "/spatialclaw/markers", markers.append, 10)
-        # the generated action types are untyped, so the client's type parameters are too
-        client: ActionClient[Any, Any, Any] = ActionClient(
-            client_node, AskSpatial, "/spatialclaw/ask"
-        )
+        client = GoalClient(client_node, AskSpatial, "/spatialclaw/ask")
         if not wait_until(
             lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0
         ):

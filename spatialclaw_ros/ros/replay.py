@@ -32,10 +32,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from nav_msgs.msg import Odometry
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -47,6 +45,7 @@ from spatialclaw_ros.eval.answerers import Answer
 from spatialclaw_ros.eval.records import Prediction, Sample, write_jsonl
 from spatialclaw_ros.eval.runner import PREDICTIONS, prediction_for
 from spatialclaw_ros.frames.bags import detect_cameras, open_bag
+from spatialclaw_ros.ros.action_client import GoalClient
 from spatialclaw_ros.ros.conversions import seconds_to_stamp
 from spatialclaw_ros.ros.spin import Spinner, wait_until
 
@@ -220,6 +219,8 @@ def _ask(asker: _Asker, question: _Question, settings: ReplayOptions, out: Path)
         error_message=result.error_msg,
         steps=int(result.steps),
         trace_path=result.trace_path or None,
+        frames_used=int(result.frames_used),
+        frames_note=result.frames_note,
     )
     prediction = prediction_for(sample, settings.executor, answer, started=started)
     write_jsonl(out / PREDICTIONS, [prediction], append=True)
@@ -229,6 +230,8 @@ def _ask(asker: _Asker, question: _Question, settings: ReplayOptions, out: Path)
             if result.success
             else f"error: {result.error_msg}"
         )
+        if answer.frames_note:
+            outcome += f"; {answer.frames_note}"
         print(
             f"[replay] {sample.id} at {question.ask_at_ns / 1e9:.3f} s: {outcome}", file=sys.stderr
         )
@@ -389,7 +392,7 @@ class _Player:
 
 class _Asker:
     def __init__(self, node: Node, settings: ReplayOptions):
-        self._client: ActionClient[Any, Any, Any] = ActionClient(node, AskSpatial, settings.action)
+        self._client = GoalClient(node, AskSpatial, settings.action)
         if not self._client.wait_for_server(timeout_sec=settings.connect_timeout_s):
             raise TimeoutError(
                 f"action server {settings.action} did not appear within "

@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
@@ -19,6 +18,7 @@ from spatialclaw_ros.eval.synthetic import Scene, SceneObject, default_intrinsic
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.msg import SpatialAnswer
 from spatialclaw_ros.ros import spin
+from spatialclaw_ros.ros.action_client import GoalClient
 
 SCENE = Scene(
     (
@@ -67,7 +67,7 @@ class Asker:
 
     def __init__(self, node: Node, server: str):
         self.node = node
-        self.client = ActionClient(node, AskSpatial, f"{server}/ask")
+        self.client = GoalClient(node, AskSpatial, f"{server}/ask")
         self.markers: list[MarkerArray] = []
         self.annotated: list[Image] = []
         self.answers: list[SpatialAnswer] = []

@@ -121,6 +121,8 @@ def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, sp
         for question, on, off in zip(questions, online, offline, strict=True):
             assert float(on.prediction) == pytest.approx(question.answer, rel=0.01)
             assert float(off.prediction) == pytest.approx(float(on.prediction), rel=0.01)
+            # the node says how many frames it answered from: all that the offline replay used
+            assert on.frames_used == off.frames_used >= 2 and not on.frames_note
         counts = next(iter(node.inputs.values())).counts
         assert counts.dropped == 0, counts.last_error
         assert node.poses.world_frame == "map" and node.tf.backend in (

@@ -13,11 +13,11 @@ import psutil
 import pytest
 from action_msgs.msg import GoalStatus
 from action_msgs.srv import CancelGoal
-from rclpy.action import ActionClient
 from rclpy.qos import QoSProfile
 from ros_support import SCENE, STREAM_TOPICS, node_parameters, wait_for, wait_until
 
 from spatialclaw_ros.action import AskSpatial
+from spatialclaw_ros.ros.action_client import GoalClient
 from spatialclaw_ros.ros.goals import MAX_MESSAGE_CHARS, REQUEST_QOS, STAGE_QUEUED
 
 pytestmark = pytest.mark.ros
@@ -103,7 +103,7 @@ def queue_node(spinner, stream, vlm, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(load_node, client_node):
     """An action client whose request and feedback readers keep a whole burst (depth 1000)."""
-    action = ActionClient(
+    action = GoalClient(
         client_node,
         AskSpatial,
         "/spatialclaw_load/ask",
@@ -252,7 +252,7 @@ def test_two_hundred_goals_in_bursts_with_a_hundred_cancels(load_node, client):
 def test_queued_goals_are_told_their_place_canceled_at_once_and_refused_when_full(
     queue_node, client_node, script, vlm
 ):
-    client = ActionClient(client_node, AskSpatial, "/spatialclaw_queue/ask")
+    client = GoalClient(client_node, AskSpatial, "/spatialclaw_queue/ask")
     assert client.wait_for_server(timeout_sec=10.0)
     script.set(*[f"ANSWER:{i}" for i in range(5)])
     vlm.stall_next(1, 3.0)

@@ -1,0 +1,43 @@
+"""The action client every caller of the agent node uses (replay, the demo, the benchmarks, the
+tests).
+
+rclpy 9.1.2's `ActionClient.send_goal_async` registers the goal's future under its lock and then a
+second, fresh future without the lock: the backport of the fix for ros2/rclpy#1123 kept the old
+lines after the new ones. A goal response that the executor thread takes between the two completes
+the first future and drops the request's bookkeeping; the future the caller holds then never
+completes. With a local action server that accepts at once, this hung an online replay in about
+one full test run in six, until the 600 s answer timeout. This client sends a goal once, under the
+lock, and records the feedback callback before the request leaves, so early feedback is kept too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rclpy.action import ActionClient
+from rclpy.task import Future
+
+
+class GoalClient(ActionClient):
+    """`rclpy.action.ActionClient` whose `send_goal_async` future always completes."""
+
+    def send_goal_async(
+        self, goal: Any, feedback_callback: Any = None, goal_uuid: Any = None
+    ) -> Future:
+        if not isinstance(goal, self._action_type.Goal):
+            raise TypeError(f"expected a {self._action_type.Goal.__name__}, got {type(goal)}")
+        request = self._action_type.Impl.SendGoalService.Request()
+        request.goal_id = self._generate_random_uuid() if goal_uuid is None else goal_uuid
+        request.goal = goal
+        if feedback_callback is not None:
+            self._feedback_callbacks[bytes(request.goal_id.uuid)] = feedback_callback
+        future: Future = Future()
+        with self._lock:
+            sequence_number = self._client_handle.send_goal_request(request)
+            if sequence_number in self._pending_goal_requests:
+                raise RuntimeError(f"goal request {sequence_number} is already pending")
+            self._pending_goal_requests[sequence_number] = future
+            self._goal_sequence_number_to_goal_id[sequence_number] = request.goal_id
+            future.add_done_callback(self._remove_pending_goal_request)
+            self.add_future(future)
+        return future
