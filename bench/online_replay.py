@@ -123,7 +123,7 @@ def main() -> int:
         f"poses via {poses['pose_source']}; transports {os.environ['FASTDDS_BUILTIN_TRANSPORTS']}"
     )
 
-    passed, lost, killed, times = 0, 0, 0, []
+    passed, lost, unanswered, killed, times = 0, 0, 0, 0, []
     for run in range(args.runs):
         started = time.monotonic()
         # read by the node process and by rclpy.init here
@@ -142,7 +142,7 @@ def main() -> int:
             stderr=open(work / f"node_{run}.log", "w"),
         )
         try:
-            result = _play_and_ask(bag, clip, args, odometry)
+            result, failure = _play_and_ask(bag, clip, args, odometry)
         finally:
             node.send_signal(signal.SIGINT)
             try:
@@ -155,9 +155,11 @@ def main() -> int:
         answer = float(result.answer) if result and result.success else float("nan")
         ok = used == args.frames and not result.frames_note and abs(answer - truth) <= 0.01 * truth
         passed += ok
-        lost += args.frames - used
+        # a run without a result lost no frames: it says why it has none
+        lost += args.frames - used if result else 0
+        unanswered += result is None
         times.append(time.monotonic() - started)
-        detail = result.frames_note or result.error_msg if result else "no result"
+        detail = result.frames_note or result.error_msg if result else failure
         print(
             f"run {run + 1:2d}: {used}/{args.frames} frames used, answer {answer:.3f} "
             f"(truth {truth:.3f}) "
@@ -166,7 +168,8 @@ def main() -> int:
         )
     print(
         f"{passed}/{args.runs} fresh runs used every frame and answered within 1%; {lost} of "
-        f"{args.runs * args.frames} frames lost; {killed} node(s) killed after not "
+        f"{args.runs * args.frames} frames lost in the answered runs; {unanswered} run(s) without "
+        f"an answer; {killed} node(s) killed after not "
         f"stopping within {_STOP_S:g} s "
         f"of SIGINT; {np.median(times):.1f} s a run (median)"
     )
@@ -174,7 +177,8 @@ def main() -> int:
 
 
 def _play_and_ask(bag: Path, clip, args, odometry: str):
-    """The bag played into the node once it listens, then one goal about all frames; its result."""
+    """The bag played into the node once it listens, then one goal about all frames: its result,
+    or None and why there is none."""
     from spatialclaw_ros.action import AskSpatial
     from spatialclaw_ros.ros.action_client import GoalClient
     from spatialclaw_ros.ros.conversions import seconds_to_stamp
@@ -184,7 +188,7 @@ def _play_and_ask(bag: Path, clip, args, odometry: str):
     with Spinner(threads=2) as spinner:
         client = GoalClient(spinner.node("bench_client"), AskSpatial, "/spatialclaw/ask")
         if not client.wait_for_server(timeout_sec=60.0):
-            return None
+            return None, "the action server did not appear within 60 s"
         play_bag(bag, rate=args.rate, connect_timeout_s=60.0, odometry_topic=odometry)
         # the node takes the last frames from DDS on its own threads
         time.sleep(ReplayOptions.settle_s)
@@ -195,10 +199,14 @@ def _play_and_ask(bag: Path, clip, args, odometry: str):
             num_frames=args.frames,
         )
         sent = client.send_goal_async(goal)
-        if not wait_until(sent.done, 30.0) or not sent.result().accepted:
-            return None
+        if not wait_until(sent.done, 30.0):
+            return None, "no answer to the goal request within 30 s"
+        if not sent.result().accepted:
+            return None, "the goal was refused"
         done = sent.result().get_result_async()
-        return done.result().result if wait_until(done.done, 120.0) else None
+        if not wait_until(done.done, 120.0):
+            return None, "no result within 120 s"
+        return done.result().result, ""
 
 
 if __name__ == "__main__":

@@ -24,11 +24,13 @@ ARGUMENTS = {
     "info_topic": ("/camera/color/camera_info", "CameraInfo"),
     "labels_topic": ("", "instance-label images from a simulator or synthetic bag (empty = none)"),
     "label_names_topic": ("", "std_msgs/String JSON naming the label ids (empty = none)"),
-    "vlm_url": ("http://127.0.0.1:8000/v1", "OpenAI-compatible VLM endpoint"),
-    "vlm_model": ("Qwen/Qwen3.6-27B", "model at that endpoint"),
-    "executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
-    "reconstruct_backend": ("da3", "da3 | sensor | fused"),
-    "segment_backend": ("sam3", "sam3 | labels"),
+    # Empty: the agent's and perception's own settings (their files, SPATIALCLAW_* variables and
+    # defaults; config/agent.yaml and config/perception.yaml list them).
+    "vlm_url": ("", "OpenAI-compatible VLM endpoint (empty = the agent settings')"),
+    "vlm_model": ("", "model at that endpoint (empty = the agent settings')"),
+    "executor": ("", "code | no_tools | single_pass | tool_calls | rules (empty = the agent settings')"),
+    "reconstruct_backend": ("", "da3 | sensor | fused (empty = the perception settings')"),
+    "segment_backend": ("", "sam3 | labels (empty = the perception settings')"),
     "perception_port": ("8765", "port of the perception node's service for the kernels (on this machine)"),
     "with_perception_node": ("true", "start the perception node (false: models load inside the agent node)"),
     "target_frame": ("", "frame for objects and markers (empty = reconstruction frame)"),

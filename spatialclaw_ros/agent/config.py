@@ -1,22 +1,21 @@
 """The agent's configuration, in one place.
 
-Sources, later ones win: defaults below < a YAML file < environment variables < overrides
-(what CLI flags and ROS parameters pass in). Environment variables are `SPATIALCLAW_<FIELD>`
-for top-level fields and `SPATIALCLAW_VLM_<FIELD>` for the VLM endpoint, e.g.
-`SPATIALCLAW_MAX_STEPS=10`, `SPATIALCLAW_VLM_BASE_URL=http://gpu-box:8000/v1`.
+Sources, later ones win (spatialclaw_ros/settings.py): the defaults below < a YAML file <
+environment variables < overrides (what CLI flags and ROS parameters pass in). Environment
+variables are `SPATIALCLAW_<FIELD>` for top-level fields and `SPATIALCLAW_VLM_<FIELD>` for the VLM
+endpoint, e.g. `SPATIALCLAW_MAX_STEPS=10`, `SPATIALCLAW_VLM_BASE_URL=http://gpu-box:8000/v1`.
 The YAML file is `path`, else `$SPATIALCLAW_CONFIG`, else none; config/agent.yaml documents
 every field.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from spatialclaw_ros.settings import FileSettings
 
 Executor = Literal["code", "no_tools", "single_pass", "tool_calls", "rules"]
 EXECUTORS: tuple[str, ...] = get_args(Executor)
@@ -33,7 +32,7 @@ class VLMConfig(BaseModel):
     # one with the fewest outstanding and fail over between them (agent/endpoints.py); base_url
     # is unused.
     # In the environment: comma-separated.
-    base_urls: list[str] = Field(default_factory=list)
+    base_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     model: str = "Qwen/Qwen3.6-27B"
     api_key: str = "EMPTY"  # vLLM accepts anything unless started with --api-key
     timeout_s: float = Field(120.0, gt=0)
@@ -58,10 +57,14 @@ class VLMConfig(BaseModel):
         )
 
 
-class AgentConfig(BaseModel):
+class AgentConfig(FileSettings):
     """Everything an episode's behaviour depends on besides the VLM and perception themselves."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="_", env_nested_max_split=1
+    )
+    area = "agent"
+    file_variable = ENV_PREFIX + "CONFIG"
 
     executor: Executor = "code"
     vlm: VLMConfig = Field(default_factory=VLMConfig)
@@ -91,78 +94,3 @@ class AgentConfig(BaseModel):
             if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off")
             else value
         )
-
-    @classmethod
-    def load(
-        cls, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
-    ) -> AgentConfig:
-        """Defaults < YAML (`path` or $SPATIALCLAW_CONFIG) < SPATIALCLAW_* env < `overrides`.
-
-        `overrides` may be nested ({"vlm": {"model": ...}}) or dotted ({"vlm.model": ...});
-        None values are ignored so unset CLI flags do not clobber the file.
-        """
-        data: dict[str, Any] = {}
-        path = path or os.environ.get(ENV_PREFIX + "CONFIG")
-        if path:
-            _merge(data, _read_yaml(Path(path)))
-        _merge(data, _from_env(os.environ))
-        if overrides:
-            _merge(data, _nest({k: v for k, v in overrides.items() if v is not None}))
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ValueError(f"invalid agent configuration: {_short(exc)}") from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ValueError(f"agent config file {path} does not exist")
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"agent config file {path} is not valid YAML: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"agent config file {path} must hold a mapping of settings")
-    return loaded
-
-
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """SPATIALCLAW_VLM_MODEL -> {"vlm": {"model": ...}}; only names that are fields count, so
-    unrelated SPATIALCLAW_* variables (other areas' settings) are left alone."""
-    found: dict[str, Any] = {}
-    vlm_fields = set(VLMConfig.model_fields)
-    top_fields = set(AgentConfig.model_fields) - {"vlm"}
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        name = key[len(ENV_PREFIX) :].lower()
-        if name.startswith("vlm_") and name[4:] in vlm_fields:
-            found.setdefault("vlm", {})[name[4:]] = value
-        elif name in top_fields:
-            found[name] = value
-    return found
-
-
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        head, _, rest = key.partition(".")
-        if rest:
-            _merge(nested, {head: _nest({rest: value})})
-        elif isinstance(value, Mapping):
-            _merge(nested, {head: _nest(value)})
-        else:
-            nested[head] = value
-    return nested
-
-
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def _short(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -1,30 +1,31 @@
 """Which perception backends run, with which weights, where.
 
-Loaded from YAML (config/perception.yaml), environment variables SPATIALCLAW_PERCEPTION_<FIELD>,
-then explicit overrides, in that order of precedence (later wins).
+Sources, later ones win (spatialclaw_ros/settings.py): the defaults below < a YAML file
+(config/perception.yaml, the `perception:` mapping) < environment variables
+SPATIALCLAW_PERCEPTION_<FIELD> < explicit values (flags, ROS parameters).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import yaml
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
 
 from spatialclaw_ros.perception.devices import check_device_name
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.limits import DecodeLimits
+from spatialclaw_ros.settings import FileSettings
 
 RECONSTRUCT_BACKENDS = ("da3", "sensor", "fused")
 SEGMENT_BACKENDS = ("sam3", "labels")
 ENV_PREFIX = "SPATIALCLAW_PERCEPTION_"
 
 
-@dataclass
-class PerceptionConfig:
+class PerceptionConfig(FileSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
+    area = "perception"
+    error = PerceptionError
+    yaml_section = "perception"
+
     reconstruct_backend: str = "da3"
     segment_backend: str = "sam3"
     # Hub id or local directory. DA3-BASE and DA3METRIC-LARGE are Apache-2.0; LARGE/GIANT are CC
@@ -50,7 +51,8 @@ class PerceptionConfig:
     # service and ROS services: more frames in one call get 413 / an error
     max_frames_per_request: int = 256
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> PerceptionConfig:
         if self.reconstruct_backend not in RECONSTRUCT_BACKENDS:
             raise PerceptionError(
                 f"reconstruct_backend must be one of {', '.join(RECONSTRUCT_BACKENDS)}, "
@@ -68,6 +70,7 @@ class PerceptionConfig:
         check_device_name(self.device)
         # positive sizes, or a named error now rather than at the first request
         self.decode_limits()
+        return self
 
     def decode_limits(self) -> DecodeLimits:
         """What one request to the perception service (or the perception node's ROS services) may
@@ -77,24 +80,3 @@ class PerceptionConfig:
             self.max_decoded_megabytes,
             max_frames=self.max_frames_per_request,
         )
-
-    @classmethod
-    def load(
-        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
-    ) -> PerceptionConfig:
-        values: dict[str, Any] = {}
-        if path is not None:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-            values.update(data.get("perception", data))
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        for name, f in names.items():
-            raw = os.environ.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = yaml.safe_load(raw) if f.type not in ("str", "str | None") else raw
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise PerceptionError(
-                f"unknown perception settings: {', '.join(unknown)}; known: {', '.join(names)}"
-            )
-        return cls(**values)

@@ -79,8 +79,8 @@ from spatialclaw_ros.ros.recorder import BagRecorder
 from spatialclaw_ros.ros.settings import (
     RUNTIME_PARAMETERS,
     NodeSettings,
-    build_perception,
     declare_and_read,
+    with_agent_changes,
 )
 from spatialclaw_ros.ros.spin import spin_node
 from spatialclaw_ros.ros.tf import TfBridge
@@ -211,6 +211,7 @@ class SpatialClawNode(LifecycleNode):
         """Build the agent and load its perception models now, so that no goal pays for them."""
         started = time.monotonic()
         try:
+            from spatialclaw_ros.perception import build_perception
             from spatialclaw_ros.perception.readiness import load_models
 
             agent = self._given_agent
@@ -310,48 +311,30 @@ class SpatialClawNode(LifecycleNode):
             min_interval_s=v["buffer.min_interval_s"],
         )
         bounds = GoalBounds.from_parameters(v, v["max_question_chars"], v["max_num_frames"])
+        # an empty endpoint or model is "not set": the agent settings' own value stays
+        vlm = {
+            name: v[f"vlm.{name}"]
+            for name in ("base_url", "model", "timeout_s", "max_retries")
+            if v[f"vlm.{name}"] != ""
+        }
         agent = self._agent
-        agent_config = None
+        configs = [with_agent_changes(self.settings.agent, v["agent.max_steps"], vlm)]
         if agent is not None:
-            current = agent.config.model_dump()
-            vlm = {
-                **current["vlm"],
-                "base_url": v["vlm.base_url"],
-                "model": v["vlm.model"],
-                "timeout_s": v["vlm.timeout_s"],
-                "max_retries": v["vlm.max_retries"],
-            }
-            agent_config = type(agent.config).model_validate(
-                {**current, "max_steps": v["agent.max_steps"], "vlm": vlm}
-            )
+            configs.append(with_agent_changes(agent.config, v["agent.max_steps"], vlm))
         # The buffer and the episode read these once per use: a swap is seen by the next frame or
         # goal.
-        self.settings = replace(
-            settings,
-            agent_overrides={
-                **settings.agent_overrides,
-                "max_steps": v["agent.max_steps"],
-                "vlm.base_url": v["vlm.base_url"],
-                "vlm.model": v["vlm.model"],
-                "vlm.timeout_s": v["vlm.timeout_s"],
-                "vlm.max_retries": v["vlm.max_retries"],
-            },
-        )
+        self.settings = replace(settings, agent=configs[0])
         self.buffer.limits = limits
         self._bounds = bounds
         self._goals.capacity = int(v["max_queued_goals"]) if settings.queue_goals else 0
-        if agent_config is not None:
-            agent.config = agent_config
+        if agent is not None:
+            agent.config = configs[1]
 
     # ---- diagnostics ----------------------------------------------------------------------------
 
     def _vlm_base_url(self) -> str:
         agent = self._agent
-        return (
-            agent.config.vlm.base_url
-            if agent is not None
-            else self.settings.agent_overrides["vlm.base_url"]
-        )
+        return (agent.config if agent is not None else self.settings.agent).vlm.base_url
 
     def _diagnostics(self) -> list:
         found = []
@@ -404,8 +387,8 @@ class SpatialClawNode(LifecycleNode):
                     "state": models.state,
                     "loads": models.loads,
                     "load time (s)": models.load_s,
-                    "reconstruct backend": self.settings.perception.get("reconstruct_backend", ""),
-                    "segment backend": self.settings.perception.get("segment_backend", ""),
+                    "reconstruct backend": self.settings.perception.reconstruct_backend,
+                    "segment backend": self.settings.perception.segment_backend,
                 },
             )
         )
@@ -438,12 +421,9 @@ class SpatialClawNode(LifecycleNode):
         return NoPoses()
 
     def _build_agent(self, perception):
-        from spatialclaw_ros.agent import Agent, AgentConfig
+        from spatialclaw_ros.agent import Agent
 
-        config = AgentConfig.load(
-            self.settings.agent_config_path or None, self.settings.agent_overrides
-        )
-        return Agent(config, perception)
+        return Agent(self.settings.agent, perception)
 
     def _recorder(self) -> BagRecorder | None:
         if not self.settings.record_bag_dir:
@@ -647,7 +627,7 @@ class SpatialClawNode(LifecycleNode):
     def _check_perception_inputs(self, videos: list[FrameSet]) -> None:
         """The sensor backend reconstructs from the robot's own depth and CameraInfo: say which is
         missing now rather than let the episode fail on its first Reconstruct call."""
-        if self.settings.perception.get("reconstruct_backend") != "sensor":
+        if self.settings.perception.reconstruct_backend != "sensor":
             return
         for video in videos:
             missing = [

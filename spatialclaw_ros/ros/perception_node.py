@@ -20,6 +20,7 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -28,6 +29,8 @@ from sensor_msgs.msg import RegionOfInterest
 from spatialclaw_ros.frames import CameraIntrinsics, Frame, FrameSet
 from spatialclaw_ros.frames.types import names_present
 from spatialclaw_ros.msg import ObjectMask as ObjectMaskMsg
+from spatialclaw_ros.perception.build import build_perception
+from spatialclaw_ros.perception.config import PerceptionConfig
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
@@ -43,11 +46,10 @@ from spatialclaw_ros.ros.images import (
     rgb_from_image,
 )
 from spatialclaw_ros.ros.settings import (
+    PERCEPTION_MODEL_PARAMETERS,
     PERCEPTION_NODE_PARAMETERS,
-    build_perception,
     declare_parameters,
-    load_perception_config,
-    perception_overrides,
+    load_perception,
 )
 from spatialclaw_ros.ros.spin import spin_node
 from spatialclaw_ros.srv import Reconstruct, Segment
@@ -67,13 +69,14 @@ class PerceptionNode(LifecycleNode):
         super().__init__(node_name, **node_kwargs)
         # not `_parameters`: rclpy's Node keeps its Parameter objects under that name
         self._parameter_values = p = declare_parameters(self, PERCEPTION_NODE_PARAMETERS)
-        self._settings = perception_overrides(p)
-        config = load_perception_config(self._settings)
+        self._config = load_perception(self, PERCEPTION_MODEL_PARAMETERS, p["perception.config"])
         # perception.token, else $SPATIALCLAW_PERCEPTION_TOKEN (PerceptionConfig reads it), else a
         # random one
-        self._token = config.token or secrets.token_urlsafe(24)
-        self.limits = config.decode_limits()
-        self._factory = perception_factory or build_perception
+        self._token = self._config.token or secrets.token_urlsafe(24)
+        self.limits = self._config.decode_limits()
+        self._factory: Callable[[PerceptionConfig], Perception] = (
+            perception_factory or build_perception
+        )
         self._backends: dict[str, Perception] = {}  # reconstruct backend -> loaded perception
         self._lock = threading.Lock()
         self.default: Perception | None = None
@@ -95,7 +98,7 @@ class PerceptionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            default = self._perception(self._settings["reconstruct_backend"])
+            default = self._perception(self._config.reconstruct_backend)
         except Exception as error:  # noqa: BLE001 - a bad setting: stay unconfigured, say why
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -198,8 +201,8 @@ class PerceptionNode(LifecycleNode):
                 attempts=models.attempts,
                 **{
                     "lifecycle state": self._lifecycle_state,
-                    "reconstruct backend": self._settings["reconstruct_backend"],
-                    "segment backend": self._settings["segment_backend"],
+                    "reconstruct backend": self._config.reconstruct_backend,
+                    "segment backend": self._config.segment_backend,
                 },
             )
         ]
@@ -209,7 +212,7 @@ class PerceptionNode(LifecycleNode):
         with self._lock:
             if backend not in self._backends:
                 self._backends[backend] = self._factory(
-                    {**self._settings, "reconstruct_backend": backend}
+                    self._config.updated(reconstruct_backend=backend)
                 )
             return self._backends[backend]
 
@@ -260,7 +263,7 @@ class PerceptionNode(LifecycleNode):
             self._require_ready()
             _check_sizes(self.limits, request.images, request.depths)
             frames = _frames_for_reconstruction(request)
-            perception = self._perception(request.backend or self._settings["reconstruct_backend"])
+            perception = self._perception(request.backend or self._config.reconstruct_backend)
             reconstruction = perception.reconstruct(frames)
         except Exception as error:  # noqa: BLE001 - as for segment: the node answers the failure
             response.success, response.error_msg = False, f"{type(error).__name__}: {error}"

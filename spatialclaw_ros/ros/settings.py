@@ -3,16 +3,23 @@ settings object.
 
 config/spatialclaw.yaml documents every parameter; the defaults here are the same values.
 Cameras are listed by name in `cameras`; each has its own `camera.<name>.*` parameters.
+
+The agent.*, vlm.* and perception.* parameters are views of AgentConfig and PerceptionConfig
+(spatialclaw_ros/settings.py): their defaults are what those settings load from their own file
+(`agent.config`, `perception.config`), the SPATIALCLAW_* environment and their class defaults, so
+every default is declared once, on the settings class, and a parameter set in a params file or on
+the command line overrides the file, as a flag does for `spatialclaw ask`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from spatialclaw_ros.agent.config import AgentConfig
 from spatialclaw_ros.frames.buffer import BufferLimits
 from spatialclaw_ros.frames.cameras import (  # noqa: F401  (parse_label_names: re-exported)
     CAMERA_PARAMETERS,
@@ -20,24 +27,53 @@ from spatialclaw_ros.frames.cameras import (  # noqa: F401  (parse_label_names: 
     camera_from_parameters,
     parse_label_names,
 )
+from spatialclaw_ros.perception.config import PerceptionConfig
 from spatialclaw_ros.ros.goals import GOAL_PARAMETERS
 from spatialclaw_ros.ros.poses import POSE_SOURCES
 
-# name -> (default, description). The perception models' parameters, for both nodes: the agent
-# node's in-process perception and the perception node.
-PERCEPTION_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "perception.reconstruct_backend": ("da3", "da3 | sensor | fused"),
-    "perception.segment_backend": ("sam3", "sam3 | labels"),
-    "perception.da3_model": ("", "DA3 hub id or local directory (empty = perception's default)"),
-    "perception.sam3_model": (
-        "",
-        "SAM 3 hub id or local directory (empty = perception's default)",
-    ),
-    "perception.device": ("auto", "auto | cpu | cuda"),
+# Settings parameters: name -> description. "agent.<field>" and "perception.<field>" are fields of
+# AgentConfig and PerceptionConfig, "vlm.<field>" of AgentConfig.vlm. An empty string is "not set"
+# too, so a launch argument left empty passes nothing.
+AGENT_PARAMETERS: dict[str, str] = {
+    "agent.executor": "code | no_tools | single_pass | tool_calls | rules",
+    "agent.max_steps": "default step budget",
+    "vlm.base_url": "OpenAI-compatible endpoint",
+    "vlm.model": "model name at that endpoint",
+    "vlm.api_key": "API key (empty = the agent settings' own, e.g. $SPATIALCLAW_VLM_API_KEY)",
+    "vlm.timeout_s": "per-request timeout",
+    "vlm.max_retries": "retries per request",
 }
-# Perception settings for which an empty parameter means "not set" (PerceptionConfig's file,
-# environment or default decides).
-_EMPTY_IS_UNSET = ("da3_model", "sam3_model", "device", "service_url", "token")
+# The perception models', for both nodes: the agent node's in-process perception and the
+# perception node.
+PERCEPTION_MODEL_PARAMETERS: dict[str, str] = {
+    "perception.reconstruct_backend": "da3 | sensor | fused",
+    "perception.segment_backend": "sam3 | labels",
+    "perception.da3_model": "DA3 hub id or local directory",
+    "perception.sam3_model": "SAM 3 hub id or local directory",
+    "perception.device": "auto | cpu | cuda | cuda:N",
+    "perception.token": (
+        "perception service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN; the perception node "
+        "then makes a random one)"
+    ),
+}
+AGENT_PERCEPTION_PARAMETERS: dict[str, str] = {
+    **PERCEPTION_MODEL_PARAMETERS,
+    "perception.service_url": (
+        "perception service URL (the perception node); empty = models load in this node"
+    ),
+}
+# Never shown as a parameter's default.
+_SECRETS = frozenset({"vlm.api_key", "perception.token"})
+SETTINGS_FILE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "agent.config": (
+        "",
+        "agent YAML (config/agent.yaml); the agent.* and vlm.* parameters override it",
+    ),
+    "perception.config": (
+        "",
+        "perception YAML (config/perception.yaml); the perception.* parameters override it",
+    ),
+}
 
 # Both nodes are lifecycle nodes (docs/ros.md, "Lifecycle").
 LIFECYCLE_PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -86,30 +122,14 @@ NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
         "record answers, markers, annotated images and traces to mcap bags here",
     ),
     **LIFECYCLE_PARAMETERS,
-    "agent.config": ("", "agent YAML (see config/agent.yaml); parameters below override it"),
-    "agent.executor": ("code", "code | no_tools | single_pass | tool_calls | rules"),
-    "agent.max_steps": (30, "default step budget"),
-    "agent.trace_dir": ("runs/traces", "episode traces (JSONL + PNGs)"),
-    "vlm.base_url": ("http://127.0.0.1:8000/v1", "OpenAI-compatible endpoint"),
-    "vlm.model": ("Qwen/Qwen3.6-27B", "model name at that endpoint"),
-    "vlm.api_key": ("", "API key (empty = $SPATIALCLAW_VLM_API_KEY or none)"),
-    "vlm.timeout_s": (120.0, "per-request timeout"),
-    "vlm.max_retries": (3, "retries per request"),
-    **PERCEPTION_PARAMETERS,
-    "perception.service_url": (
-        "",
-        "perception service URL (the perception node); empty = in-process",
-    ),
-    "perception.token": ("", "perception service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN)"),
+    **SETTINGS_FILE_PARAMETERS,
+    # the node writes traces unless told not to (""); the library writes none unless asked
+    "agent.trace_dir": ("runs/traces", "episode traces (JSONL + PNGs); empty = none"),
     **GOAL_PARAMETERS,  # goal bounds, queue and result retention (goals.py)
 }
 
 PERCEPTION_NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
-    **PERCEPTION_PARAMETERS,
-    "perception.token": (
-        "",
-        "service token (empty = $SPATIALCLAW_PERCEPTION_TOKEN, else a random one)",
-    ),
+    "perception.config": SETTINGS_FILE_PARAMETERS["perception.config"],
     "service.enabled": (True, "serve the FastAPI perception service for kernels"),
     "service.host": ("127.0.0.1", "bind address (keep it local unless the network is trusted)"),
     "service.port": (8765, "port"),
@@ -215,9 +235,8 @@ class NodeSettings:
     odom_topic: str
     marker_lifetime_s: float
     record_bag_dir: str
-    agent_config_path: str
-    agent_overrides: dict[str, Any] = field(default_factory=dict)
-    perception: dict[str, Any] = field(default_factory=dict)
+    agent: AgentConfig
+    perception: PerceptionConfig
 
 
 def declare_and_read(node: Node) -> NodeSettings:
@@ -226,6 +245,9 @@ def declare_and_read(node: Node) -> NodeSettings:
     if p["pose_source"] not in POSE_SOURCES:
         raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {p['pose_source']!r}")
     cameras = [_camera(node, name) for name in p["cameras"]]
+    agent_file = p["agent.config"] or None
+    agent_overrides = declare_settings(node, AGENT_PARAMETERS, AgentConfig.load(agent_file))
+    agent = AgentConfig.load(agent_file, {**agent_overrides, "trace_dir": p["agent.trace_dir"]})
     return NodeSettings(
         cameras=cameras,
         limits=BufferLimits(
@@ -247,19 +269,46 @@ def declare_and_read(node: Node) -> NodeSettings:
         odom_topic=p["odom_topic"],
         marker_lifetime_s=p["marker_lifetime_s"],
         record_bag_dir=p["record_bag_dir"],
-        agent_config_path=p["agent.config"],
-        agent_overrides={
-            "executor": p["agent.executor"],
-            "max_steps": p["agent.max_steps"],
-            "trace_dir": p["agent.trace_dir"] or None,
-            "vlm.base_url": p["vlm.base_url"],
-            "vlm.model": p["vlm.model"],
-            "vlm.api_key": p["vlm.api_key"] or None,
-            "vlm.timeout_s": p["vlm.timeout_s"],
-            "vlm.max_retries": p["vlm.max_retries"],
-        },
-        perception=perception_overrides(p),
+        agent=agent,
+        perception=load_perception(node, AGENT_PERCEPTION_PARAMETERS, p["perception.config"]),
     )
+
+
+def load_perception(node: Node, descriptions: dict[str, str], path: str) -> PerceptionConfig:
+    """PerceptionConfig from `path` (empty: none), the environment and the node's parameters among
+    `descriptions`, which this declares."""
+    overrides = declare_settings(node, descriptions, PerceptionConfig.load(path or None))
+    return PerceptionConfig.load(path or None, overrides)
+
+
+def with_agent_changes(config: AgentConfig, max_steps: int, vlm: dict[str, Any]) -> AgentConfig:
+    """`config` with the run-time parameters' values, validated (a bad one raises ValueError)."""
+    return config.updated(max_steps=max_steps, vlm={**config.vlm.model_dump(), **vlm})
+
+
+def declare_settings(
+    node: Node, descriptions: dict[str, str], settings: AgentConfig | PerceptionConfig
+) -> dict[str, Any]:
+    """Declare `descriptions` (parameter -> text) with `settings`' values as defaults; the values
+    the parameters hold, as overrides for those settings (dotted names, None for "not set")."""
+    values = declare_parameters(
+        node,
+        {
+            name: ("" if name in _SECRETS else _setting(settings, name), text)
+            for name, text in descriptions.items()
+        },
+    )
+    return {
+        name.removeprefix("agent.").removeprefix("perception."): None if value == "" else value
+        for name, value in values.items()
+    }
+
+
+def _setting(settings: AgentConfig | PerceptionConfig, name: str) -> Any:
+    value: Any = settings
+    for part in name.removeprefix("agent.").removeprefix("perception.").split("."):
+        value = getattr(value, part)
+    return "" if value is None else value
 
 
 def declare_parameters(node: Node, parameters: dict[str, tuple[Any, str]]) -> dict[str, Any]:
@@ -267,31 +316,6 @@ def declare_parameters(node: Node, parameters: dict[str, tuple[Any, str]]) -> di
     return {
         name: _declare(node, name, default, text) for name, (default, text) in parameters.items()
     }
-
-
-def perception_overrides(values: dict[str, Any]) -> dict[str, Any]:
-    """The `perception.*` parameters among `values` as PerceptionConfig overrides."""
-    overrides = {
-        name.removeprefix("perception."): v
-        for name, v in values.items()
-        if name.startswith("perception.")
-    }
-    return {key: None if key in _EMPTY_IS_UNSET and v == "" else v for key, v in overrides.items()}
-
-
-def load_perception_config(overrides: dict[str, Any]):
-    """PerceptionConfig from its file, the environment and then `overrides` (None = not set)."""
-    from spatialclaw_ros.perception import PerceptionConfig
-
-    return PerceptionConfig.load(overrides=overrides)
-
-
-def build_perception(overrides: dict[str, Any]):
-    """The perception (models, or a client of the perception service) that `overrides`
-    configure."""
-    from spatialclaw_ros.perception import build_perception as build
-
-    return build(load_perception_config(overrides))
 
 
 def _declare(node: Node, name: str, default: Any, description: str) -> Any:

@@ -14,6 +14,8 @@ import yaml
 
 from spatialclaw_ros.ros.settings import (
     CAMERA_PARAMETERS,
+    AGENT_PARAMETERS,
+    AGENT_PERCEPTION_PARAMETERS,
     NODE_PARAMETERS,
     PERCEPTION_NODE_PARAMETERS,
     parse_label_names,
@@ -174,12 +176,7 @@ def test_parameter_file_matches_the_node_defaults():
             continue  # the file spells out the /<camera>/... defaults
         assert value == default, name
     assert set(PERCEPTION_NODE_PARAMETERS) == {
-        "perception.reconstruct_backend",
-        "perception.segment_backend",
-        "perception.da3_model",
-        "perception.sam3_model",
-        "perception.device",
-        "perception.token",
+        "perception.config",
         "service.enabled",
         "service.host",
         "service.port",
@@ -189,6 +186,11 @@ def test_parameter_file_matches_the_node_defaults():
     assert set(perception) <= set(PERCEPTION_NODE_PARAMETERS)
     for name, value in perception.items():
         assert value == PERCEPTION_NODE_PARAMETERS[name][0], name
+    # The settings' views are not set in the file (that would override the agent's and
+    # perception's own files) but named in it.
+    text = (ROOT / "config" / "spatialclaw.yaml").read_text()
+    for name in (*AGENT_PARAMETERS, *AGENT_PERCEPTION_PARAMETERS):
+        assert name not in agent and name in text, name
 
 
 def test_label_names_parameter():

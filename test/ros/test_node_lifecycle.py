@@ -344,3 +344,72 @@ def test_perception_node_serves_only_when_active(spinner, client_node):
         assert "not active" in reconstruct().error_msg
     finally:
         spinner.remove(node)
+
+
+def test_both_nodes_read_the_settings_files_and_parameters_override_them(
+    spinner, tmp_path, monkeypatch
+):
+    """One source for every setting: the agent's and perception's own YAML files (the ones
+    `spatialclaw ask` and `spatialclaw eval` read), then SPATIALCLAW_* variables, then ROS
+    parameters; an empty string parameter (a launch argument left empty) sets nothing."""
+    from ros_support import node_parameters
+
+    from spatialclaw_ros.ros.agent_node import SpatialClawNode
+    from spatialclaw_ros.ros.perception_node import PerceptionNode
+
+    agent_file = tmp_path / "agent.yaml"
+    agent_file.write_text(
+        "executor: rules\nmax_steps: 7\nvlm:\n  model: from-file\n  timeout_s: 33\n"
+    )
+    perception_file = tmp_path / "perception.yaml"
+    perception_file.write_text(
+        "perception:\n  reconstruct_backend: sensor\n  segment_backend: labels\n  device: cpu\n"
+    )
+    monkeypatch.setenv("SPATIALCLAW_VLM_MAX_RETRIES", "5")
+    monkeypatch.setenv("SPATIALCLAW_PERCEPTION_CHUNK_SIZE", "9")
+    files = {
+        "agent.config": str(agent_file),
+        "perception.config": str(perception_file),
+        "lifecycle.autostart": False,
+    }
+    agent = spinner.add(
+        SpatialClawNode(
+            node_name="settings_agent",
+            context=spinner.context,
+            parameter_overrides=node_parameters(
+                **files,
+                cameras=["front"],
+                **{"vlm.model": "from-parameter", "vlm.base_url": "", "vlm.timeout_s": 44.0},
+            ),
+        )
+    )
+    perception = spinner.add(
+        PerceptionNode(
+            node_name="settings_perception",
+            context=spinner.context,
+            parameter_overrides=node_parameters(
+                **files, **{"perception.device": "auto", "service.enabled": False}
+            ),
+        )
+    )
+    try:
+        config = agent.settings.agent
+        assert (config.executor, config.max_steps) == ("rules", 7)  # the file
+        assert config.vlm.max_retries == 5  # the environment
+        assert (config.vlm.model, config.vlm.timeout_s) == ("from-parameter", 44.0)  # parameters
+        assert config.vlm.base_url == "http://127.0.0.1:8000/v1"  # "" sets nothing: the default
+        # each parameter shows the value in force
+        assert agent.get_parameter("agent.max_steps").value == 7
+        assert agent.get_parameter("vlm.max_retries").value == 5
+        assert agent.get_parameter("perception.segment_backend").value == "labels"
+        assert agent.settings.perception.reconstruct_backend == "sensor"
+        assert agent.settings.perception.chunk_size == 9
+        served = perception._config
+        assert (served.reconstruct_backend, served.device, served.chunk_size) == (
+            "sensor",
+            "auto",
+            9,
+        )
+    finally:
+        spinner.remove(agent)
+        spinner.remove(perception)
