@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.spatial import ConvexHull
 
-if TYPE_CHECKING:
-    from spatialclaw_ros.perception.types import Box3D, Reconstruction
-
 MAX_SCENE_POINTS = 20_000
+
+
+# What the view draws, described by shape so that this module needs nothing from perception.types
+# (whose Reconstruction.bev calls it): a Reconstruction and its Box3Ds fit.
+class Box(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def center(self) -> np.ndarray: ...
+
+    def corners(self) -> np.ndarray: ...
+
+
+class Reconstruction(Protocol):
+    @property
+    def world_frame(self) -> str: ...
+
+    @property
+    def is_metric(self) -> bool: ...
+
+    @property
+    def depth(self) -> np.ndarray: ...
+
+    @property
+    def extrinsics(self) -> np.ndarray: ...
+
+    @property
+    def frame_indices(self) -> Sequence[int]: ...
+
+    def __len__(self) -> int: ...
+
+    def camera_centers(self) -> np.ndarray: ...
+
+    def points_of(
+        self, mask: np.ndarray, frame_index: int, *, allow_empty: bool = ...
+    ) -> np.ndarray: ...
 
 
 def ground_axes(reconstruction: Reconstruction) -> tuple[int, int, str, str]:
@@ -25,7 +60,7 @@ def ground_axes(reconstruction: Reconstruction) -> tuple[int, int, str, str]:
 
 def render_bev(
     reconstruction: Reconstruction,
-    objects: list[Box3D],
+    objects: Sequence[Box],
     highlighted: np.ndarray | None,
     size_px: int = 640,
     show_points: bool = True,
