@@ -163,19 +163,34 @@ def depth_pixels(msg) -> np.ndarray:
 
 
 def depth_from_pixels(pixels: np.ndarray, encoding: str) -> np.ndarray:
-    """float32 metres, NaN where invalid, from 16UC1 / mono16 millimetres or 32FC1 / 64FC1
-    metres."""
+    """float32 metres, NaN where invalid (REP-118), from 16UC1 / mono16 millimetres (0: no
+    return) or 32FC1 / 64FC1 metres (NaN, inf, 0 or negative: no return)."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim != 2:
+        raise ImageError(f"a depth image must be H x W, got shape {pixels.shape}")
     if encoding in ("16UC1", "mono16"):
+        if pixels.dtype != np.uint16:
+            raise ImageError(f"{encoding} depth must be uint16 millimetres, got {pixels.dtype}")
         metres = pixels.astype(np.float32) / MILLIMETRES_PER_METRE
         metres[pixels == 0] = np.nan
         return metres
     if encoding in ("32FC1", "64FC1"):
-        metres = np.array(pixels, dtype=np.float32, copy=True)
-        metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
-        return metres
+        if pixels.dtype.kind != "f":
+            raise ImageError(f"{encoding} depth must be floating-point metres, got {pixels.dtype}")
+        return metres_from_float(pixels)
     raise ImageError(
         f"unsupported depth encoding {encoding!r}; {_supported('depth', DEPTH_ENCODINGS)}"
     )
+
+
+def metres_from_float(depth: np.ndarray) -> np.ndarray:
+    """float32 metres (a copy) with every non-return (NaN, inf, zero, negative) turned into
+    NaN."""
+    metres = np.array(depth, dtype=np.float32, copy=True)
+    metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
+    return metres
 
 
 def depth_from_image(msg) -> np.ndarray:

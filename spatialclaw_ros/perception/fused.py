@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.frames.codec import metres_from_float
 from spatialclaw_ros.perception.da3 import DA3Reconstructor, DepthPrediction
-from spatialclaw_ros.perception.depth import metres_from_float
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.geometry import path_length
 from spatialclaw_ros.perception.inputs import select_frames, world_name

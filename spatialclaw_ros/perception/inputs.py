@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialclaw_ros.frames import Frame, FrameSet
-from spatialclaw_ros.perception.depth import metres_from_float
+from spatialclaw_ros.frames.codec import metres_from_float
 from spatialclaw_ros.perception.errors import PerceptionError
 
 

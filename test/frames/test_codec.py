@@ -15,6 +15,7 @@ from spatialclaw_ros.frames.codec import (
     ImageError,
     depth_from_compressed,
     depth_from_image,
+    depth_from_pixels,
     encode_compressed,
     encode_compressed_depth,
     encode_image,
@@ -260,3 +261,23 @@ def test_rectified_topics_use_p_and_are_not_undistorted_again():
             .undistorter()
             .maps
         )
+
+
+@pytest.mark.parametrize(
+    "pixels, encoding, message",
+    [
+        (np.zeros((2, 2), np.float32), "16UC1", "16UC1 depth must be uint16 millimetres"),
+        (np.zeros((2, 2), np.uint16), "32FC1", "32FC1 depth must be floating-point metres"),
+        (np.zeros((2, 2), np.uint8), "8UC1", "unsupported depth encoding '8UC1'"),
+        (np.zeros((2, 2, 3), np.float32), "32FC1", "must be H x W, got shape"),
+    ],
+)
+def test_depth_pixels_that_do_not_match_their_encoding_are_named(pixels, encoding, message):
+    with pytest.raises(ImageError, match=message):
+        depth_from_pixels(pixels, encoding)
+
+
+def test_depth_conversion_leaves_its_input_alone():
+    pixels = np.array([[0.0, np.inf, 2.25]], np.float32)
+    depth = depth_from_pixels(pixels, "32FC1")
+    assert np.isnan(depth[0, :2]).all() and depth[0, 2] == 2.25 and pixels[0, 0] == 0.0

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from spatialclaw_ros.frames import Frame, FrameSet
+from spatialclaw_ros.frames.codec import depth_from_pixels
 from spatialclaw_ros.perception import (
     PerceptionConfig,
     PerceptionError,
     SegmentRequest,
     build_perception,
 )
-from spatialclaw_ros.perception.depth import decode_depth
 from spatialclaw_ros.perception.labels import names_match
 
 from .conftest import BLUE_CHAIR, RED_BOX
@@ -54,7 +54,7 @@ def test_both_depth_encodings_with_invalid_pixels(front_frames, encoding):
     else:
         raw = np.where(np.isfinite(exact), exact, np.nan).astype(np.float32)
         raw[holes] = np.where(rng.random(holes.sum()) < 0.5, 0.0, np.nan)
-    frames = with_depth(front_frames, decode_depth(raw, encoding))
+    frames = with_depth(front_frames, depth_from_pixels(raw, encoding))
     perception = sensor_labels()
     reconstruction = perception.reconstruct(frames)
     assert np.isnan(reconstruction.depth[0][holes]).all()

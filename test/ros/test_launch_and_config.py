@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from spatialclaw_ros.ros.settings import (
-    CAMERA_PARAMETERS,
     AGENT_PARAMETERS,
     AGENT_PERCEPTION_PARAMETERS,
+    CAMERA_PARAMETERS,
     NODE_PARAMETERS,
     PERCEPTION_NODE_PARAMETERS,
     parse_label_names,
