@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -64,30 +65,52 @@ class CameraInput:
         if topics.label_names:
             buffer.update_label_names(topics.name, topics.label_names)
         qos = _RELIABLE if topics.reliable else qos_profile_sensor_data
+        # This camera's streams take turns in a group of their own, apart from the node's default
+        # group, where the lifecycle and parameter services run: configuring (seconds of model
+        # loading) does not stop frames from buffering, and a burst of frames does not hold up
+        # a service call.
+        group = MutuallyExclusiveCallbackGroup()
         node.create_subscription(
             CompressedImage if topics.compressed else Image,
             topics.image_topic,
             self._guarded("colour", self._colour),
             qos,
+            callback_group=group,
         )
         if topics.depth_topic:
             depth_type = CompressedImage if topics.depth_compressed else Image
             node.create_subscription(
-                depth_type, topics.depth_topic, self._guarded("depth", self._depth), qos
+                depth_type,
+                topics.depth_topic,
+                self._guarded("depth", self._depth),
+                qos,
+                callback_group=group,
             )
         if topics.labels_topic:
             node.create_subscription(
-                Image, topics.labels_topic, self._guarded("labels", self._labels), qos
+                Image,
+                topics.labels_topic,
+                self._guarded("labels", self._labels),
+                qos,
+                callback_group=group,
             )
         if topics.info_topic:
             node.create_subscription(
-                CameraInfo, topics.info_topic, self._guarded("CameraInfo", self._info), qos
+                CameraInfo,
+                topics.info_topic,
+                self._guarded("CameraInfo", self._info),
+                qos,
+                callback_group=group,
             )
         if topics.label_names_topic:
             # Names are state, not a stream: latched, so that names announced before this node
             # started (or once, long ago) are still received.
             node.create_subscription(
-                String, topics.label_names_topic, self._guarded_names, LATCHED_NAMES_QOS
+                String,
+                topics.label_names_topic,
+                self._guarded_names,
+                LATCHED_NAMES_QOS,
+                callback_group=group,
             )
 
     def _warn_if_transport_too_small(self, msg) -> None:

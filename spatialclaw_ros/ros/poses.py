@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
@@ -56,7 +57,14 @@ class OdometryPoses:
         self._extrinsics = extrinsics
         self._history = PoseHistory()
         self.world_frame = ""
-        node.create_subscription(Odometry, topic, self._on_odometry, qos_profile_sensor_data)
+        # apart from the services in the default group, as the camera streams are
+        node.create_subscription(
+            Odometry,
+            topic,
+            self._on_odometry,
+            qos_profile_sensor_data,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
 
     def _on_odometry(self, msg: Odometry) -> None:
         self.world_frame = msg.header.frame_id or self.world_frame

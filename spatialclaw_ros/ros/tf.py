@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from geometry_msgs.msg import TransformStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -90,11 +91,21 @@ class TfBridge:
         elif TFMessage is not None:
             tree = TfTree(cache_s=_CACHE_S)
             self.buffer = tree
+            # apart from the services in the default group, as the camera streams are
+            group = MutuallyExclusiveCallbackGroup()
             node.create_subscription(
-                TFMessage, "/tf", lambda msg: self._receive(tree, msg, False), _TF_QOS
+                TFMessage,
+                "/tf",
+                lambda msg: self._receive(tree, msg, False),
+                _TF_QOS,
+                callback_group=group,
             )
             node.create_subscription(
-                TFMessage, "/tf_static", lambda msg: self._receive(tree, msg, True), _TF_STATIC_QOS
+                TFMessage,
+                "/tf_static",
+                lambda msg: self._receive(tree, msg, True),
+                _TF_STATIC_QOS,
+                callback_group=group,
             )
             self._publisher = node.create_publisher(TFMessage, "/tf", _TF_QOS)
             self.backend = "fallback buffer"

@@ -413,3 +413,37 @@ def test_both_nodes_read_the_settings_files_and_parameters_override_them(
     finally:
         spinner.remove(agent)
         spinner.remove(perception)
+
+
+def test_frames_keep_buffering_while_the_node_configures(
+    spinner, stream, vlm, client_node, tmp_path, monkeypatch
+):
+    """Configuring loads the models (seconds for DA3 and SAM 3), in a lifecycle service callback:
+    the camera streams are in groups of their own, so frames keep arriving meanwhile."""
+    from spatialclaw_ros.perception import readiness
+
+    loading = []
+
+    def slow_load(perception):
+        loading.append(time.monotonic())
+        time.sleep(2.0)
+
+    monkeypatch.setattr(readiness, "load_models", slow_load)
+    name = "slow_configure"
+    node = make_node(spinner, name, vlm.base_url, tmp_path, **{"lifecycle.autostart": False})
+    try:
+        change = client_node.create_client(ChangeState, f"/{name}/change_state")
+        assert change.wait_for_service(timeout_sec=10.0)
+        configured = change.call_async(
+            ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CONFIGURE))
+        )
+        wait_until(lambda: loading, 10.0, "configure to start loading the models")
+        before = node.inputs["front"].counts.received
+        time.sleep(1.5)
+        during = node.inputs["front"].counts.received - before
+        assert not configured.done()  # still loading
+        # 30 Hz for 1.5 s; with the streams in the services' group none would arrive
+        assert during >= 10, during
+        assert wait_for(configured, 10.0).success
+    finally:
+        spinner.remove(node)
