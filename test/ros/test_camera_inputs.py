@@ -4,6 +4,7 @@ directly."""
 import cv2
 import numpy as np
 import pytest
+import rclpy
 from sensor_msgs.msg import CompressedImage
 
 from spatialclaw_ros.frames.buffer import BufferLimits, FrameBuffer, SampleRequest
@@ -11,29 +12,25 @@ from spatialclaw_ros.ros import camera_inputs
 from spatialclaw_ros.ros.camera_inputs import CameraInput, CameraTopics
 from spatialclaw_ros.ros.conversions import seconds_to_stamp
 from spatialclaw_ros.ros.images import image_from_array
+from spatialclaw_ros.ros.spin import Spinner
 
 pytestmark = pytest.mark.ros
 
 
-class _Logger:
-    def warning(self, *_args, **_kwargs) -> None:
-        pass
+@pytest.fixture
+def node():
+    """A real node, not spinning: the test calls its subscriptions' callbacks itself."""
+    with Spinner(threads=1) as spinner:
+        made = rclpy.create_node("camera_inputs_direct", context=spinner.context)
+        yield made
+        made.destroy_node()
 
 
-class FakeNode:
-    """Just enough of a node for CameraInput: the callbacks by topic."""
-
-    def __init__(self):
-        self.callbacks = {}
-
-    def create_subscription(self, _msg_type, topic, callback, _qos):
-        self.callbacks[topic] = callback
-
-    def get_logger(self):
-        return _Logger()
+def callbacks(node) -> dict:
+    return {s.topic_name: s.callback for s in node.subscriptions}
 
 
-def test_frames_that_thinning_skips_are_not_decoded(monkeypatch):
+def test_frames_that_thinning_skips_are_not_decoded(monkeypatch, node):
     decoded = []
 
     def counting(msg):
@@ -42,7 +39,6 @@ def test_frames_that_thinning_skips_are_not_decoded(monkeypatch):
 
     real = camera_inputs.rgb_from_compressed
     monkeypatch.setattr(camera_inputs, "rgb_from_compressed", counting)
-    node = FakeNode()
     buffer = FrameBuffer(["front"], BufferLimits(min_interval_s=0.1))
     camera = CameraInput(
         node,
@@ -59,8 +55,8 @@ def test_frames_that_thinning_skips_are_not_decoded(monkeypatch):
         colour.header.stamp = stamp
         labels = image_from_array(ids, "16UC1")
         labels.header.stamp = stamp
-        node.callbacks["/front/image"](colour)
-        node.callbacks["/front/labels"](labels)
+        callbacks(node)["/front/image"](colour)
+        callbacks(node)["/front/labels"](labels)
     assert buffer.count("front") == 3 and len(decoded) == 3 and camera.counts.dropped == 0
     frames = buffer.sample("front", SampleRequest(window_s=1.0, count=3))
     assert all(f.labels.dtype == np.int32 and (f.labels == 7).all() for f in frames)
