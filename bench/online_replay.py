@@ -198,12 +198,12 @@ def _play_and_ask(bag: Path, clip, args, odometry: str):
             window_sec=clip.end - clip.start + 0.01,
             num_frames=args.frames,
         )
-        sent = client.send_goal_async(goal)
-        if not wait_until(sent.done, 30.0):
-            return None, "no answer to the goal request within 30 s"
-        if not sent.result().accepted:
+        handle = client.request(goal)
+        if handle is None:
+            return None, "no answer to the goal request (3 tries of 10 s)"
+        if not handle.accepted:
             return None, "the goal was refused"
-        done = sent.result().get_result_async()
+        done = handle.get_result_async()
         if not wait_until(done.done, 120.0):
             return None, "no result within 120 s"
         return done.result().result, ""

@@ -198,11 +198,11 @@ def _ask(client, action_type, question: DemoQuestion, number: int, markers: list
         question=question.text, choices=list(question.choices), target_frame="map"
     )
     markers_before = len(markers)
-    handle_future = client.send_goal_async(goal)
-    if not wait_until(handle_future.done, 10.0) or not handle_future.result().accepted:
+    handle = client.request(goal)
+    if handle is None or not handle.accepted:
         say("   goal was not accepted")
         return False
-    result_future = handle_future.result().get_result_async()
+    result_future = handle.get_result_async()
     if not wait_until(result_future.done, 120.0):
         say("   no result within 120 s")
         return False

@@ -401,12 +401,14 @@ class _Asker:
 
     def ask(self, goal: AskSpatial.Goal, timeout_s: float) -> AskSpatial.Result:
         deadline = time.monotonic() + timeout_s
-        handle = _result(self._client.send_goal_async(goal), deadline)
+        handle = self._client.request(goal)
         if handle is None or not handle.accepted:
             return AskSpatial.Result(
                 success=False,
                 error_code=AskSpatial.Result.INTERNAL_ERROR,
-                error_msg="the node did not accept the goal",
+                error_msg="the node refused the goal"
+                if handle
+                else "the node did not answer the goal request (3 tries)",
             )
         response = _result(handle.get_result_async(), deadline)
         if response is None:

@@ -72,3 +72,48 @@ def test_results_arrive_through_the_goal_client(spinner):
         result = handle.result().get_result_async()
         assert wait_until(result.done, 5.0)
         assert result.result().result.answer == f"question {n}"
+
+
+def test_a_goal_request_left_unanswered_is_canceled_and_sent_again():
+    """The first request's answer comes too late (here the server is slow to decide; on a fresh
+    LARGE_DATA connection DDS can lose it): the client cancels that goal and asks again."""
+    from rclpy.action import CancelResponse, GoalResponse
+    from rclpy.callback_groups import ReentrantCallbackGroup
+
+    requests = []
+
+    def decide(goal):
+        requests.append(goal.question)
+        if len(requests) == 1:
+            time.sleep(2.0)
+        return GoalResponse.ACCEPT
+
+    def answer(goal_handle):
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            return AskSpatial.Result(success=False)
+        goal_handle.succeed()
+        return AskSpatial.Result(success=True, answer=f"answer {len(requests)}")
+
+    with Spinner(threads=4) as spinner:
+        ActionServer(
+            spinner.node("slow_server"),
+            AskSpatial,
+            "slow_ask",
+            answer,
+            goal_callback=decide,
+            cancel_callback=lambda _request: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        client = GoalClient(spinner.node("retrying_client"), AskSpatial, "slow_ask")
+        assert client.wait_for_server(timeout_sec=10)
+        started = time.monotonic()
+        handle = client.request(AskSpatial.Goal(question="q"), answer_within_s=0.5)
+        assert handle is not None and handle.accepted
+        assert len(requests) == 2 and time.monotonic() - started >= 0.5
+        result = handle.get_result_async()
+        assert wait_until(result.done, 5.0)
+        assert result.result().result.answer == "answer 2"
+        # a server that never answers: None after every attempt
+        silent = GoalClient(spinner.node("silent_client"), AskSpatial, "nobody_serves_this")
+        assert silent.request(AskSpatial.Goal(question="q"), answer_within_s=0.2) is None
