@@ -235,7 +235,7 @@ class SpatialClawNode(LifecycleNode):
         reach = self.vlm_probe.check_now()
         # not fatal: the endpoint may come up later; goals say so meanwhile. The rules executor
         # asks no VLM, so an unreachable endpoint is no news for it.
-        if not reach.reachable and agent.config.executor != "rules":
+        if not reach.reachable and self._executor() != "rules":
             self.get_logger().warning(
                 f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers"
             )
@@ -332,6 +332,10 @@ class SpatialClawNode(LifecycleNode):
 
     # ---- diagnostics ----------------------------------------------------------------------------
 
+    def _executor(self) -> str:
+        agent = self._agent
+        return (agent.config if agent is not None else self.settings.agent).executor
+
     def _vlm_base_url(self) -> str:
         agent = self._agent
         return (agent.config if agent is not None else self.settings.agent).vlm.base_url
@@ -394,12 +398,15 @@ class SpatialClawNode(LifecycleNode):
         )
         reach = self.vlm_probe.last
         level = (OK if reach.reachable else ERROR) if reach.checked else WARN
+        detail = reach.detail
+        if self._executor() == "rules":  # answers without a VLM: an endpoint down is no fault
+            level, detail = OK, f"not used by the rules executor ({detail})"
         found.append(
             status(
                 self,
                 "vlm endpoint",
                 level,
-                reach.detail,
+                detail,
                 **{"url": self._vlm_base_url(), "reachable": reach.reachable},
             )
         )

@@ -355,6 +355,7 @@ def test_both_nodes_read_the_settings_files_and_parameters_override_them(
     from ros_support import node_parameters
 
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
+    from spatialclaw_ros.ros.diagnostics import OK
     from spatialclaw_ros.ros.perception_node import PerceptionNode
 
     agent_file = tmp_path / "agent.yaml"
@@ -404,6 +405,9 @@ def test_both_nodes_read_the_settings_files_and_parameters_override_them(
         assert agent.get_parameter("perception.segment_backend").value == "labels"
         assert agent.settings.perception.reconstruct_backend == "sensor"
         assert agent.settings.perception.chunk_size == 9
+        # the rules executor asks no VLM: its endpoint being down is no fault in /diagnostics
+        vlm_status = next(d for d in agent._diagnostics() if d.name.endswith("vlm endpoint"))
+        assert vlm_status.level == OK and "not used by the rules executor" in vlm_status.message
         served = perception._config
         assert (served.reconstruct_backend, served.device, served.chunk_size) == (
             "sensor",
