@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,14 +101,17 @@ class _DynamicLink:
 
 class TfTree:
     """The fallback TransformBuffer. `cache_s`: dynamic samples older than the newest by more than
-    this are dropped (tf2's default is 10 s); None keeps everything (a bag read offline)."""
+    this are dropped (tf2's default is 10 s); None keeps everything (a bag read offline).
+    `timeout_s`: how long a lookup waits for transforms that have not arrived yet, as tf2's
+    `lookup_transform(..., timeout)` does (a live robot's TF lags its images a little)."""
 
-    def __init__(self, cache_s: float | None = 10.0):
+    def __init__(self, cache_s: float | None = 10.0, timeout_s: float = 0.0):
         self._cache_s = cache_s
+        self._timeout_s = timeout_s
         self._parents: dict[str, str] = {}
         self._static: dict[str, np.ndarray] = {}  # child -> matrix
         self._dynamic: dict[str, _DynamicLink] = {}  # child -> samples
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on every new transform
 
     def set_transform(
         self, parent: str, child: str, stamp: float, matrix: np.ndarray, static: bool = False
@@ -133,19 +137,32 @@ class TfTree:
                 link.add(float(stamp), matrix)
                 if self._cache_s is not None:
                     link.drop_before(link.stamps[-1] - self._cache_s)
+            self._lock.notify_all()
 
     def lookup(self, target: str, source: str, stamp: float) -> np.ndarray:
         target, source = target.lstrip("/"), source.lstrip("/")
         if target == source:
             return np.eye(4)
+        deadline = time.monotonic() + self._timeout_s
         with self._lock:
-            up_from_source, up_from_target = self._path(source, target)
-            source_to_common = np.eye(4)
-            for child in up_from_source:
-                source_to_common = self._link_at(child, stamp, source, target) @ source_to_common
-            target_to_common = np.eye(4)
-            for child in up_from_target:
-                target_to_common = self._link_at(child, stamp, source, target) @ target_to_common
+            while True:
+                try:
+                    return self._compose(target, source, stamp)
+                except TransformLookupError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise
+                    self._lock.wait(left)
+
+    def _compose(self, target: str, source: str, stamp: float) -> np.ndarray:
+        """The transform from `source` to `target` at `stamp`; the caller holds the lock."""
+        up_from_source, up_from_target = self._path(source, target)
+        source_to_common = np.eye(4)
+        for child in up_from_source:
+            source_to_common = self._link_at(child, stamp, source, target) @ source_to_common
+        target_to_common = np.eye(4)
+        for child in up_from_target:
+            target_to_common = self._link_at(child, stamp, source, target) @ target_to_common
         return np.linalg.inv(target_to_common) @ source_to_common
 
     def _link_at(self, child: str, stamp: float, source: str, target: str) -> np.ndarray:

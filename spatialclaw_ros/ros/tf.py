@@ -37,7 +37,9 @@ try:
 except ImportError:  # and no tf2_msgs unless scripts/setup.sh built it
     TFMessage = None
 
-_LOOKUP_TIMEOUT_S = 0.1
+# How long a lookup waits for transforms that have not arrived yet: TF lags the images it
+# belongs to (a live robot's, and a replayed bag's under load).
+_LOOKUP_TIMEOUT_S = 0.5
 _CACHE_S = 10.0  # tf2's default buffer length
 _TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 _TF_STATIC_QOS = QoSProfile(
@@ -89,7 +91,7 @@ class TfBridge:
             self._broadcaster = tf2_ros.TransformBroadcaster(node)
             self.backend = "tf2_ros"
         elif TFMessage is not None:
-            tree = TfTree(cache_s=_CACHE_S)
+            tree = TfTree(cache_s=_CACHE_S, timeout_s=_LOOKUP_TIMEOUT_S)
             self.buffer = tree
             # apart from the services in the default group, as the camera streams are
             group = MutuallyExclusiveCallbackGroup()

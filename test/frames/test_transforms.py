@@ -119,3 +119,27 @@ def test_the_fallback_cache_drops_old_samples_but_keeps_interpolating():
     np.testing.assert_allclose(tree.lookup("odom", "base_link", 4.5)[:3, 3], [4.5, 0, 0])
     with pytest.raises(TransformLookupError):
         tree.lookup("odom", "base_link", 1.0)
+
+
+def test_a_lookup_waits_up_to_its_timeout_for_a_transform_on_its_way():
+    """As tf2's lookup_transform(..., timeout): TF that lags the image it belongs to is waited for,
+    briefly; what does not come in time is refused as before."""
+    import threading
+    import time
+
+    tree = TfTree(timeout_s=1.0)
+    robot(tree)
+    late = threading.Timer(
+        0.3, lambda: tree.set_transform("odom", "base_link", 13.0, yaw(1.5, (6.0, 0.0, 0.0)))
+    )
+    late.start()
+    started = time.monotonic()
+    found = tree.lookup("odom", "base_link", 12.5)
+    waited = time.monotonic() - started
+    late.join()
+    np.testing.assert_allclose(found[:3, 3], [5.0, 0.0, 0.0], atol=1e-9)
+    assert 0.2 < waited < 0.9
+    started = time.monotonic()
+    with pytest.raises(TransformLookupError, match="extrapolation refused"):
+        tree.lookup("odom", "base_link", 14.0)
+    assert 0.9 < time.monotonic() - started < 2.0
