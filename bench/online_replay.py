@@ -148,6 +148,7 @@ def main() -> int:
             try:
                 node.wait(_STOP_S)
             except subprocess.TimeoutExpired:
+                _dump_stacks(node.pid, work / f"node_{run}.log")
                 node.kill()
                 node.wait()
                 killed += 1
@@ -155,9 +156,9 @@ def main() -> int:
         answer = float(result.answer) if result and result.success else float("nan")
         ok = used == args.frames and not result.frames_note and abs(answer - truth) <= 0.01 * truth
         passed += ok
-        # a run without a result lost no frames: it says why it has none
-        lost += args.frames - used if result else 0
-        unanswered += result is None
+        # only an answer says how many frames arrived; a run without one says why it has none
+        lost += args.frames - used if result and result.success else 0
+        unanswered += not (result and result.success)
         times.append(time.monotonic() - started)
         detail = result.frames_note or result.error_msg if result else failure
         print(
@@ -169,11 +170,21 @@ def main() -> int:
     print(
         f"{passed}/{args.runs} fresh runs used every frame and answered within 1%; {lost} of "
         f"{args.runs * args.frames} frames lost in the answered runs; {unanswered} run(s) without "
-        f"an answer; {killed} node(s) killed after not "
+        f"an answer (reasons above); {killed} node(s) killed after not "
         f"stopping within {_STOP_S:g} s "
         f"of SIGINT; {np.median(times):.1f} s a run (median)"
     )
     return 0 if passed == args.runs else 1
+
+
+def _dump_stacks(pid: int, log: Path) -> None:
+    """Where a node that does not stop is stuck, appended to its log (py-spy, where installed)."""
+    with open(log, "a") as out:
+        try:
+            dump = ["py-spy", "dump", "--pid", str(pid)]
+            subprocess.run(dump, stdout=out, stderr=out, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            out.write(f"no stack dump: {error}\n")
 
 
 def _play_and_ask(bag: Path, clip, args, odometry: str):
