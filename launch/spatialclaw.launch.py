@@ -15,9 +15,12 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
+CONFIG = os.path.join(get_package_share_directory("spatialclaw_ros"), "config")
 ARGUMENTS = {
-    "params_file": (os.path.join(get_package_share_directory("spatialclaw_ros"), "config", "spatialclaw.yaml"),
-                    "parameters for both nodes"),
+    "params_file": (os.path.join(CONFIG, "spatialclaw.yaml"), "parameters for both nodes"),
+    # the settings files `spatialclaw ask` and `spatialclaw eval` read too (--config)
+    "agent_config": (os.path.join(CONFIG, "agent.yaml"), "agent settings (VLM, executor, budgets)"),
+    "perception_config": (os.path.join(CONFIG, "perception.yaml"), "perception settings (backends, models, device)"),
     "camera": ("camera", "name of the camera the topics below belong to"),
     "image_topic": ("/camera/color/image_raw", "colour images"),
     "depth_topic": ("", "aligned depth images (empty = none)"),
@@ -44,6 +47,7 @@ def generate_launch_description():
     arg = {name: LaunchConfiguration(name) for name in ARGUMENTS}
     camera = arg["camera"]
     perception = {
+        "perception.config": arg["perception_config"],
         "perception.reconstruct_backend": arg["reconstruct_backend"],
         "perception.segment_backend": arg["segment_backend"],
     }
@@ -65,6 +69,7 @@ def generate_launch_description():
                 ("camera.", camera, ".label_names_topic"): arg["label_names_topic"],
                 "vlm.base_url": arg["vlm_url"],
                 "vlm.model": arg["vlm_model"],
+                "agent.config": arg["agent_config"],
                 "agent.executor": arg["executor"],
                 "target_frame": arg["target_frame"],
                 "pose_source": arg["pose_source"],

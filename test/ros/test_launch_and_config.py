@@ -212,3 +212,22 @@ def test_cli_help_lists_the_ros_commands_without_importing_rclpy():
         text=True,
     )
     assert out.returncode == 0 and "--executor" in out.stdout and "synthetic" in out.stdout
+
+
+def test_the_launched_nodes_read_the_settings_files_the_command_line_tools_read(monkeypatch):
+    nodes = evaluate_launch(monkeypatch, ROOT / "launch" / "spatialclaw.launch.py")
+    agent, perception = nodes["spatialclaw"], nodes["spatialclaw_perception"]
+    assert agent["agent.config"].endswith("config/agent.yaml")
+    assert agent["perception.config"] == perception["perception.config"]
+    assert perception["perception.config"].endswith("config/perception.yaml")
+    # launch arguments left empty set nothing: the files' values stand
+    assert agent["vlm.model"] == agent["agent.executor"] == ""
+    assert perception["perception.reconstruct_backend"] == ""
+    # what the files say is what the settings classes say by default (each default once)
+    from spatialclaw_ros.agent import AgentConfig
+    from spatialclaw_ros.perception import PerceptionConfig
+
+    assert AgentConfig.load(ROOT / "config" / "agent.yaml") == AgentConfig()
+    assert PerceptionConfig.load(ROOT / "config" / "perception.yaml") == PerceptionConfig()
+    other = evaluate_launch(monkeypatch, ROOT / "launch" / "spatialclaw.launch.py", vlm_model="m")
+    assert other["spatialclaw"]["vlm.model"] == "m"
