@@ -166,9 +166,7 @@ def read_header(data: bytes | memoryview, limits: WireLimits) -> tuple[int, int,
     if shared and not limits.accept_shared_memory:
         raise WireError("shared memory is not accepted in this direction")
     if count > limits.max_buffers:
-        raise LimitExceeded(
-            f"the message has {count} buffers; the limit is {limits.max_buffers}"
-        )
+        raise LimitExceeded(f"the message has {count} buffers; the limit is {limits.max_buffers}")
     if shared > count:
         raise WireError(f"bad buffer table ({count} buffers, {shared} shared)")
     if body_bytes > limits.max_body_bytes:
@@ -249,9 +247,7 @@ class _Decoder:
     def count(self, value: Any) -> Any:
         self.containers += 1
         if self.containers > self.limits.max_containers:
-            raise LimitExceeded(
-                f"message holds more than {self.limits.max_containers} containers"
-            )
+            raise LimitExceeded(f"message holds more than {self.limits.max_containers} containers")
         return value
 
     def unpack(self, data: bytes) -> Any:
@@ -288,16 +284,17 @@ class _Decoder:
 
     def array(self, data: bytes) -> np.ndarray:
         dtype_str, shape, index = msgpack.unpackb(data)
-        dtype = np.dtype(str(dtype_str))
+        try:
+            dtype = np.dtype(str(dtype_str))
+        except TypeError as exc:
+            raise WireError(f"refusing array dtype {dtype_str!r}: not a numpy dtype") from exc
         if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
             raise WireError(
                 f"refusing array dtype {dtype_str!r}: numeric arrays only (no objects, no pickle)"
             )
         if not isinstance(index, int) or not 0 <= index < len(self.buffers):
             raise WireError("array refers to a missing buffer")
-        if not isinstance(shape, list) or not all(
-            isinstance(n, int) and n >= 0 for n in shape
-        ):
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
             raise WireError("bad array shape")
         buffer = self.buffers[index]
         size = 1
@@ -350,8 +347,7 @@ class _Builder:
                     value[key] = self.build(item, (*path, key), depth + 1)
             return value
         fields = {
-            name: self.build(item, (*path, name), depth + 1)
-            for name, item in value.fields.items()
+            name: self.build(item, (*path, name), depth + 1) for name, item in value.fields.items()
         }
         where = f"{_render(path)} ({value.cls.__name__})" if path else value.cls.__name__
         # The boundary with untrusted input: a constructor or check may raise anything on
@@ -384,8 +380,8 @@ def pack(value: Any, types: Mapping[str, type]) -> bytes:
     """`value` as one self-contained message (no shared memory)."""
     body, buffers = encode(value, types)
     lengths = [b.nbytes for b in buffers]
-    parts = [header(len(body), lengths, []), body]
-    offset = len(parts[0]) + len(body)
+    parts: list[bytes | memoryview] = [header(len(body), lengths, []), body]
+    offset = sum(len(part) for part in parts)
     for buffer in buffers:
         gap = padding(offset)
         parts += [bytes(gap), buffer]

@@ -61,6 +61,7 @@ WORKER_TO_HOST = WireLimits(
     max_containers=100_000,
     max_depth=16,
 )
+_NO_LIMITS_BEYOND_DEFAULTS = WireLimits()
 # What the worker accepts from the host (trusted: perception results and frames).
 HOST_TO_WORKER = WireLimits(accept_shared_memory=True)
 
@@ -96,7 +97,7 @@ class Channel:
         sock: socket.socket,
         send_types: dict[str, type],
         receive_types: dict[str, type],
-        limits: WireLimits = WireLimits(),
+        limits: WireLimits = _NO_LIMITS_BEYOND_DEFAULTS,
         share_memory: bool = False,
     ) -> None:
         self.sock = sock
