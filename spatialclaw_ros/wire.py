@@ -95,8 +95,11 @@ def _encode(value: Any, buffers: list[memoryview], types: Mapping[str, type]) ->
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _NUMERIC_KINDS or value.dtype.fields is not None:
             raise TypeError(f"arrays of dtype {value.dtype} cannot be sent; use numeric arrays")
-        plain = np.ascontiguousarray(value).view(np.ndarray)
-        buffers.append(plain.data.cast("B"))
+        plain = value.view(np.ndarray)
+        if not plain.flags.c_contiguous:  # not np.ascontiguousarray: it makes 0-d arrays 1-d
+            plain = plain.copy(order="C")
+        # bytes as a flat uint8 view: memoryview.cast refuses shapes with a zero in them
+        buffers.append(plain.reshape(-1).view(np.uint8).data)
         return msgpack.ExtType(
             _ARRAY, msgpack.packb([plain.dtype.str, list(plain.shape), len(buffers) - 1])
         )

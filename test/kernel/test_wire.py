@@ -39,8 +39,14 @@ def test_round_trip_keeps_arrays_tuples_and_known_dataclasses():
     a, b = socket.socketpair()
     left, right = Channel(a, WIRE_TYPES, WIRE_TYPES), Channel(b, WIRE_TYPES, WIRE_TYPES)
     rec = reconstruction()
+    empty, scalar = np.zeros((0, 3), bool), np.array(4.5, np.float16)
     left.send({"r": rec, "t": (1, "a"), "s": np.float64(2.5), 7: [np.arange(3, dtype=np.int8)]})
     got = right.receive()
+    left.send([empty, scalar, np.arange(6, dtype=np.complex64).reshape(2, 3).T])
+    got_empty, got_scalar, got_transposed = right.receive()
+    assert got_empty.shape == (0, 3) and got_empty.dtype == bool
+    assert got_scalar.shape == () and got_scalar == 4.5 and got_scalar.dtype == np.float16
+    assert got_transposed.tolist() == np.arange(6).reshape(2, 3).T.tolist()
     assert isinstance(got["r"], Reconstruction) and got["t"] == (1, "a") and got["s"] == 2.5
     np.testing.assert_array_equal(got["r"].depth, rec.depth)
     assert got["r"].depth.dtype == np.float32 and got["r"].frame_indices == [1, 2]

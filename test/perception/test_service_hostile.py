@@ -235,9 +235,9 @@ def test_other_malformed_fields_name_the_field(service, frames):
         spoil(call.frames[0])
         refused(post(service, "/reconstruct", call), 400, says)
     call = reconstruct_call(frames)
-    call.frames.frames[1] = CameraIntrinsics(1, 1, 1, 1, 16, 12)  # type: ignore[call-overload]
+    call.frames.frames[1] = CameraIntrinsics(1, 1, 1, 1, 16, 12)
     refused(post(service, "/reconstruct", call), 400, "frames[1] must be a Frame")
-    call.frames.world_frame = None  # type: ignore[assignment]
+    call.frames.world_frame = None
     call.frames.frames[1] = call.frames.frames[0]
     refused(post(service, "/reconstruct", call), 400, "world_frame must be a string")
     refused(post(service, "/exists", exists_call(frames, name=None)), 400, "name must be a string")
