@@ -23,9 +23,7 @@ def test_bad_settings_are_named():
         PerceptionError, match="reconstruct_backend must be one of da3, sensor, fused"
     ):
         PerceptionConfig(reconstruct_backend="lidar")
-    with pytest.raises(
-        PerceptionError, match="unknown setting colour .known: reconstruct_backend, "
-    ):
+    with pytest.raises(PerceptionError, match="unknown setting colour .known: reconstruct_backend, "):
         PerceptionConfig.load(overrides={"colour": "red"})
 
 
