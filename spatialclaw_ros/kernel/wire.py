@@ -61,7 +61,7 @@ WORKER_TO_HOST = WireLimits(
     max_containers=100_000,
     max_depth=16,
 )
-_NO_LIMITS_BEYOND_DEFAULTS = WireLimits()
+_DEFAULT_LIMITS = WireLimits()
 # What the worker accepts from the host (trusted: perception results and frames).
 HOST_TO_WORKER = WireLimits(accept_shared_memory=True)
 
@@ -97,7 +97,7 @@ class Channel:
         sock: socket.socket,
         send_types: dict[str, type],
         receive_types: dict[str, type],
-        limits: WireLimits = _NO_LIMITS_BEYOND_DEFAULTS,
+        limits: WireLimits = _DEFAULT_LIMITS,
         share_memory: bool = False,
     ) -> None:
         self.sock = sock
@@ -166,7 +166,8 @@ class Channel:
                     buffers.append(mapped[-1 - n])
                     continue
                 gap = padding(offset)
-                self._read(gap, deadline)
+                if gap:
+                    self._read(gap, deadline)  # the zero bytes that align the buffer
                 buffers.append(self._read(n, deadline))
                 offset += gap + n
             self.last_size = offset + sum(layout.shared_sizes)
