@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.perception import (
     PerceptionConfig,
     PerceptionError,
@@ -159,3 +160,14 @@ def test_a_service_needs_a_token():
     )
     with pytest.raises(PerceptionError, match="needs a token"):
         create_app(local, "")
+
+
+def test_the_client_takes_only_the_answer_it_asked_for():
+    answer = wire.encode(wire.ExistsAnswer(True))
+    assert wire.decode_answer(answer, wire.ExistsAnswer) == wire.ExistsAnswer(True)
+    with pytest.raises(wire.WireError, match="expected a Reconstruction, got ExistsAnswer"):
+        wire.decode_answer(answer, wire.Reconstruction)
+    # request types are not answer types: an answer never rebuilds frames (innermost refused first)
+    request = wire.encode(wire.ExistsCall(FrameSet([Frame(np.zeros((2, 2, 3), np.uint8))]), "x"))
+    with pytest.raises(wire.WireError, match="unknown type 'Frame'"):
+        wire.decode_answer(request, wire.ExistsAnswer)
