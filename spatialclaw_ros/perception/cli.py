@@ -15,7 +15,7 @@ TOKEN_ENV = ENV_PREFIX + "TOKEN"  # read by PerceptionConfig.load like every oth
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "serve-perception",
-        help="serve Reconstruct / SAM3 over HTTP (token-authenticated, npz bodies)",
+        help="serve Reconstruct / SAM3 over HTTP (token-authenticated, wire-codec bodies)",
         description="Serve the perception models over HTTP so agents on other machines can use "
         "one GPU. Clients send 'Authorization: Bearer <token>'; the token comes from --token, "
         f"${TOKEN_ENV}, or is generated and printed at start.",

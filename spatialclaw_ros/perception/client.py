@@ -3,23 +3,23 @@ machine."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 import httpx
-import numpy as np
 
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.perception import wire
 from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.inputs import select_frames
-from spatialclaw_ros.perception.limits import DecodeLimits
 from spatialclaw_ros.perception.types import Reconstruction, Segmentation, SegmentRequest
-
-# Answers come from the service this client was configured with, and carry whole depth stacks:
-# limits far above a request's, still refusing an archive that declares more than memory holds.
-RESPONSE_LIMITS = DecodeLimits(
-    max_body_bytes=64 << 30, max_decoded_bytes=64 << 30, max_array_elements=1 << 34, max_entries=16
+from spatialclaw_ros.perception.wire import (
+    ExistsAnswer,
+    ExistsCall,
+    ReconstructCall,
+    SegmentCall,
 )
+
+AnswerT = TypeVar("AnswerT")
 
 
 class PerceptionClient:
@@ -32,7 +32,7 @@ class PerceptionClient:
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout_s,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": wire.NPZ_MEDIA_TYPE},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": wire.MEDIA_TYPE},
         )
 
     def close(self) -> None:
@@ -48,29 +48,21 @@ class PerceptionClient:
         self, frames: FrameSet, frame_indices: list[int] | None = None
     ) -> Reconstruction:
         # Only the frames the call needs travel; the service caches by their content.
-        subset = _subset(frames, frame_indices)
-        meta, arrays = wire.encode_frames(subset, {"frame_indices": frame_indices})
-        return wire.decode_reconstruction(
-            self._post("/reconstruct", meta, arrays), RESPONSE_LIMITS
-        )
+        call = ReconstructCall(_subset(frames, frame_indices), frame_indices)
+        return self._post("/reconstruct", call, Reconstruction)
 
     def segment(self, frames: FrameSet, request: SegmentRequest) -> Segmentation:
         request.validate(frames)
-        subset = _subset(frames, request.frame_indices)
-        meta, arrays = wire.encode_frames(subset)
-        request_meta, request_arrays = wire.encode_request(request)
-        body = self._post("/segment", {**meta, **request_meta}, {**arrays, **request_arrays})
-        return wire.decode_segmentation(body, RESPONSE_LIMITS)
+        call = SegmentCall(_subset(frames, request.frame_indices), request)
+        return self._post("/segment", call, Segmentation)
 
     def exists(self, frames: FrameSet, name: str, frame_indices: list[int] | None = None) -> bool:
-        subset = _subset(frames, frame_indices)
-        meta, arrays = wire.encode_frames(subset, {"name": name, "frame_indices": frame_indices})
-        answer, _ = wire.unpack(self._post("/exists", meta, arrays), RESPONSE_LIMITS)
-        return bool(answer["exists"])
+        call = ExistsCall(_subset(frames, frame_indices), name, frame_indices)
+        return self._post("/exists", call, ExistsAnswer).exists
 
-    def _post(self, path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    def _post(self, path: str, call: wire.Call, answer: type[AnswerT]) -> AnswerT:
         try:
-            response = self._http.post(path, content=wire.pack(meta, arrays))
+            response = self._http.post(path, content=wire.encode(call))
         except httpx.HTTPError as error:
             raise PerceptionError(
                 f"perception service at {self.url} unreachable: {error}"
@@ -83,7 +75,13 @@ class PerceptionClient:
             raise PerceptionError(
                 f"perception service {path} answered {response.status_code}: {detail}"
             )
-        return response.content
+        try:
+            # a bytearray: the arrays decoded in place are writable, as in-process results are
+            return wire.decode_answer(bytearray(response.content), answer)
+        except wire.WireError as error:
+            raise PerceptionError(
+                f"perception service {path} answered a malformed message: {error}"
+            ) from error
 
 
 def _subset(frames: FrameSet, frame_indices: list[int] | None) -> FrameSet:

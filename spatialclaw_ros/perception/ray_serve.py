@@ -1,6 +1,6 @@
 """Perception as a Ray Serve deployment: the perception service, replicated over a cluster's GPUs.
 
-Each replica runs the same FastAPI app as `serve-perception` (token, npz bodies, the same
+Each replica runs the same FastAPI app as `serve-perception` (token, wire-codec bodies, the same
 routes), so agents reach it with the same `PerceptionClient` at Serve's HTTP address and nothing
 in the agent or kernel changes. A replica builds its backends and loads their models once, when
 it starts, and Serve routes requests to it only after that; they stay for its lifetime. Serve

@@ -1,13 +1,13 @@
 """The perception service: the same operations as in-process perception, over HTTP.
 
-FastAPI; bearer-token authentication (401 without a token, 403 with a wrong one); bodies are npz
-archives (see wire.py; pickle refused). Every bad input gets a 4xx with the reason in `detail`:
-415 for a body that is not an npz archive, 413 for one over a limit (body size, decompressed size,
-compression ratio, array size, JSON depth, frame count: `DecodeLimits`), 400 for anything else
-malformed. Decoding and model calls run on worker threads, never on the event loop, so `/health`
+FastAPI; bearer-token authentication (401 without a token, 403 with a wrong one); bodies are
+messages of the one wire codec (`application/vnd.spatialclaw.wire`, see perception/wire.py; pickle
+never). Every bad input gets a 4xx with the reason in `detail`: 415 for a body of another media
+type, 413 for one over a limit (body size, buffers, structure, nesting, frames per request,
+pixels per image, points, text: `DecodeLimits`), 400 for anything else malformed, naming the
+field. Decoding and model calls run on worker threads, never on the event loop, so `/health`
 answers while they work; at most `max_concurrent_decodes` bodies are held and decoded at once,
-which
-bounds memory. Model calls run one at a time.
+which bounds memory. Model calls run one at a time.
 
 `/health` says the process is alive; `/ready` says whether the models are loaded (503 with the
 reason until they are). Models load in the background at start; until they are loaded, or while a
@@ -24,7 +24,6 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -34,6 +33,7 @@ from spatialclaw_ros.perception.errors import PerceptionError
 from spatialclaw_ros.perception.limits import DecodeLimits, LimitExceeded
 from spatialclaw_ros.perception.readiness import ModelLoader, load_models
 from spatialclaw_ros.perception.types import Perception
+from spatialclaw_ros.perception.wire import ExistsAnswer, ExistsCall, ReconstructCall, SegmentCall
 
 # What an operation makes of a decoded request: the model call, still to run.
 Prepared = Callable[[], bytes]
@@ -91,7 +91,16 @@ def create_app(
                 503, f"perception models not ready: {status.reason}", headers=retry
             )
 
-    async def read_body(request: Request) -> bytes:
+    def check_media_type(request: Request) -> None:
+        given = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if given != wire.MEDIA_TYPE:
+            raise HTTPException(
+                415,
+                f"the body must be {wire.MEDIA_TYPE} (the spatialclaw wire codec), got "
+                f"{given or 'no content type'}; npz, JSON and pickle are not accepted",
+            )
+
+    async def read_body(request: Request) -> bytearray:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
             raise HTTPException(
@@ -106,56 +115,47 @@ def create_app(
                 raise HTTPException(
                     413, f"request body exceeds the limit of {limits.max_body_bytes} bytes"
                 )
-        # one copy, no growing buffer; bytes let the decoder read it without another
-        return b"".join(chunks)
+        # one copy, no growing buffer; a bytearray, so the arrays decoded in place are writable
+        return bytearray().join(chunks)
 
-    def decode(body: bytes, prepare: Callable[[dict, dict], Prepared]) -> Prepared:
+    def decode(body: bytearray, call: type, prepare: Callable[[Any], Prepared]) -> Prepared:
         try:
-            meta, arrays = wire.unpack(body, limits)
-            return prepare(meta, arrays)
+            return prepare(wire.decode_request(body, call, limits))
         except LimitExceeded as error:
             raise HTTPException(413, str(error)) from error
-        except wire.WireError as error:
-            raise HTTPException(
-                415 if not body.startswith(wire.ZIP_MAGIC) else 400, str(error)
-            ) from error
-        except PerceptionError as error:  # a well-formed request the operation cannot serve
+        except (wire.WireError, PerceptionError) as error:
+            # malformed, or a well-formed request the operation cannot serve
             raise HTTPException(400, str(error)) from error
 
-    async def handle(request: Request, prepare: Callable[[dict, dict], Prepared]) -> Response:
+    async def handle(request: Request, call: type, prepare: Callable[[Any], Prepared]) -> Response:
         authorise(request)
         require_ready()
+        check_media_type(request)
         async with decode_slots:
             body = await read_body(request)
-            call = await run_in_threadpool(decode, body, prepare)
+            answer = await run_in_threadpool(decode, body, call, prepare)
             del body
 
         def run() -> bytes:
             with model_lock:
-                return call()
+                return answer()
 
         try:
-            return Response(await run_in_threadpool(run), media_type=wire.NPZ_MEDIA_TYPE)
+            return Response(await run_in_threadpool(run), media_type=wire.MEDIA_TYPE)
         except PerceptionError as error:
             raise HTTPException(400, str(error)) from error
 
-    def reconstruct(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
-        frames = wire.decode_frames(meta, arrays, limits)
-        indices = wire.decode_frame_indices(meta, limits)
-        return lambda: wire.encode_reconstruction(perception.reconstruct(frames, indices))
+    def reconstruct(call: ReconstructCall) -> Prepared:
+        return lambda: wire.encode(perception.reconstruct(call.frames, call.frame_indices))
 
-    def segment(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
-        frames = wire.decode_frames(meta, arrays, limits)
-        segment_request = wire.decode_request(meta, arrays, limits)
-        segment_request.validate(frames)
-        size = (frames[0].height, frames[0].width)
-        return lambda: wire.encode_segmentation(perception.segment(frames, segment_request), size)
+    def segment(call: SegmentCall) -> Prepared:
+        call.request.validate(call.frames)
+        return lambda: wire.encode(perception.segment(call.frames, call.request))
 
-    def exists(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prepared:
-        frames = wire.decode_frames(meta, arrays, limits)
-        name = wire.decode_name(meta, limits)
-        indices = wire.decode_frame_indices(meta, limits)
-        return lambda: wire.pack({"exists": bool(perception.exists(frames, name, indices))}, {})
+    def exists(call: ExistsCall) -> Prepared:
+        return lambda: wire.encode(
+            ExistsAnswer(bool(perception.exists(call.frames, call.name, call.frame_indices)))
+        )
 
     @app.get("/health")
     async def health() -> dict:
@@ -175,14 +175,14 @@ def create_app(
 
     @app.post("/reconstruct")
     async def reconstruct_endpoint(request: Request) -> Response:
-        return await handle(request, reconstruct)
+        return await handle(request, ReconstructCall, reconstruct)
 
     @app.post("/segment")
     async def segment_endpoint(request: Request) -> Response:
-        return await handle(request, segment)
+        return await handle(request, SegmentCall, segment)
 
     @app.post("/exists")
     async def exists_endpoint(request: Request) -> Response:
-        return await handle(request, exists)
+        return await handle(request, ExistsCall, exists)
 
     return app

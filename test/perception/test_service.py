@@ -1,6 +1,6 @@
 """The perception service over real HTTP (uvicorn on a local port) and its client."""
 
-import io
+import copy
 import pickle
 import socket
 import threading
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from spatialclaw_ros.frames import Frame, FrameSet
 from spatialclaw_ros.perception import (
     PerceptionConfig,
     PerceptionError,
@@ -97,13 +98,15 @@ def test_round_trip_equals_in_process(service, small_front):
             remote.segment(small_front, SegmentRequest([0], text="giraffe"))
 
 
-def post(url, body, token=TOKEN):
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+def post(url, body, token=TOKEN, media_type=wire.MEDIA_TYPE):
+    headers = {"Content-Type": media_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     return httpx.post(f"{url}/reconstruct", content=body, headers=headers, timeout=30)
 
 
 def frames_body(frames):
-    return wire.pack(*wire.encode_frames(frames))
+    return wire.encode(wire.ReconstructCall(frames))
 
 
 def test_missing_or_wrong_token_is_rejected(service, small_front):
@@ -120,29 +123,34 @@ def test_missing_or_wrong_token_is_rejected(service, small_front):
 
 def test_pickle_and_malformed_payloads_are_refused(service, small_front):
     url, _ = service
-    pickled = post(url, pickle.dumps({"frames": [1, 2]}))
-    assert pickled.status_code == 415 and "pickle" in pickled.json()["detail"]
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(b"{}", np.uint8), evil=np.array([{"a": 1}], dtype=object))
-    object_array = post(url, buffer.getvalue())
-    assert object_array.status_code == 400 and "object arrays" in object_array.json()["detail"]
-    truncated = post(url, frames_body(small_front)[:200])
-    assert truncated.status_code == 400 and "malformed" in truncated.json()["detail"]
-    meta, arrays = wire.encode_frames(small_front)
-    arrays["image_0"] = arrays["image_0"].astype(np.float32)
-    bad_image = post(url, wire.pack(meta, arrays))
+    pickled = pickle.dumps({"frames": [1, 2]})
+    for media_type in ("application/python-pickle", "application/x-npz", "application/json"):
+        other = post(url, pickled, media_type=media_type)
+        assert other.status_code == 415 and wire.MEDIA_TYPE in other.json()["detail"]
+    # a pickle sent as a wire message is only a malformed message: nothing unpickles it
+    assert post(url, pickled).status_code == 400
+    body = frames_body(small_front)
+    for dtype in (b"|S1", b"|O1"):  # byte strings; not even a dtype
+        refused = post(url, body.replace(b"|u1", dtype, 1))
+        assert refused.status_code == 400 and "refusing array dtype" in refused.json()["detail"]
+    truncated = post(url, body[:200])
+    assert truncated.status_code == 400 and "add up to" in truncated.json()["detail"]
+    spoilt = copy.deepcopy(small_front)
+    spoilt[0].image = spoilt[0].image.astype(np.float32)
+    bad_image = post(url, frames_body(spoilt))
     assert bad_image.status_code == 400 and "uint8" in bad_image.json()["detail"]
-    arrays = dict(wire.encode_frames(small_front)[1])
-    arrays["depth_0"] = np.ones((5, 5), np.float32)
-    bad_depth = post(url, wire.pack(meta, arrays))
+    spoilt = copy.deepcopy(small_front)
+    spoilt[0].depth = np.ones((5, 5), np.float32)
+    bad_depth = post(url, frames_body(spoilt))
     assert bad_depth.status_code == 400 and "depth is" in bad_depth.json()["detail"]
-    no_frames = post(url, wire.pack({"frames": []}, {}))
-    assert no_frames.status_code == 400 and "no frames" in no_frames.json()["detail"]
+    spoilt.frames = []
+    no_frames = post(url, frames_body(spoilt))
+    assert no_frames.status_code == 400 and "at least one frame" in no_frames.json()["detail"]
 
 
 def test_oversized_requests_are_rejected(service):
     url, _ = service
-    huge = post(url, b"PK\x03\x04" + bytes(LIMIT + 1))
+    huge = post(url, bytes(LIMIT + 1))
     assert huge.status_code == 413 and "exceeds the limit" in huge.json()["detail"]
 
 
@@ -152,3 +160,14 @@ def test_a_service_needs_a_token():
     )
     with pytest.raises(PerceptionError, match="needs a token"):
         create_app(local, "")
+
+
+def test_the_client_takes_only_the_answer_it_asked_for():
+    answer = wire.encode(wire.ExistsAnswer(True))
+    assert wire.decode_answer(answer, wire.ExistsAnswer) == wire.ExistsAnswer(True)
+    with pytest.raises(wire.WireError, match="expected a Reconstruction, got ExistsAnswer"):
+        wire.decode_answer(answer, wire.Reconstruction)
+    # request types are not answer types: an answer never rebuilds frames (innermost refused first)
+    request = wire.encode(wire.ExistsCall(FrameSet([Frame(np.zeros((2, 2, 3), np.uint8))]), "x"))
+    with pytest.raises(wire.WireError, match="unknown type 'Frame'"):
+        wire.decode_answer(request, wire.ExistsAnswer)
