@@ -172,9 +172,7 @@ def _run_ros(
         markers: list[MarkerArray] = []
         client_node.create_subscription(MarkerArray, "/spatialclaw/markers", markers.append, 10)
         client = GoalClient(client_node, AskSpatial, "/spatialclaw/ask")
-        if not wait_until(
-            lambda: agent.buffer.count(CAMERA) >= 6 and client.server_is_ready(), 20.0
-        ):
+        if not wait_until(lambda: _rgbd_ready(agent.buffer) and client.server_is_ready(), 20.0):
             say("no frames reached the node within 20 s")
             return 1
         say(f"buffering {agent.buffer.count(CAMERA)} frames; asking {len(questions)} questions")
@@ -185,6 +183,18 @@ def _run_ros(
         if agent.recorder is not None:
             say(f"answers recorded to {agent.recorder.path}")
         return 1 if failures else 0
+
+
+def _rgbd_ready(buffer) -> bool:
+    """Whether the last second holds six colour frames, each with its depth, as the questions
+    need: a stream's topics are matched one by one, so under load depth can start after colour."""
+    from spatialclaw_ros.frames.buffer import FrameBufferError, SampleRequest
+
+    try:
+        frames = buffer.sample(CAMERA, SampleRequest(window_s=1.0, count=6))
+    except FrameBufferError:
+        return False
+    return len(frames) >= 6 and all(frame.depth is not None for frame in frames)
 
 
 def _ask(client, action_type, question: DemoQuestion, number: int, markers: list) -> bool:
