@@ -80,7 +80,7 @@ def test_a_goal_request_left_unanswered_is_canceled_and_sent_again():
     from rclpy.action import CancelResponse, GoalResponse
     from rclpy.callback_groups import ReentrantCallbackGroup
 
-    requests = []
+    requests, executed = [], []
 
     def decide(goal):
         requests.append(goal.question)
@@ -89,6 +89,7 @@ def test_a_goal_request_left_unanswered_is_canceled_and_sent_again():
         return GoalResponse.ACCEPT
 
     def answer(goal_handle):
+        executed.append(goal_handle.goal_id)
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
             return AskSpatial.Result(success=False)
@@ -114,6 +115,9 @@ def test_a_goal_request_left_unanswered_is_canceled_and_sent_again():
         result = handle.get_result_async()
         assert wait_until(result.done, 5.0)
         assert result.result().result.answer == "answer 2"
+        # the late first goal also ends (canceled, or run when the cancel came before it was
+        # accepted) before the server goes away
+        assert wait_until(lambda: len(executed) == 2, 10.0)
         # a server that never answers: None after every attempt
         silent = GoalClient(spinner.node("silent_client"), AskSpatial, "nobody_serves_this")
         assert silent.request(AskSpatial.Goal(question="q"), answer_within_s=0.2) is None
