@@ -32,6 +32,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import AskSpatial
+from spatialclaw_ros.agent.config import AgentConfig
 from spatialclaw_ros.frames import FrameSet
 from spatialclaw_ros.frames.buffer import (
     FrameBuffer,
@@ -235,7 +236,7 @@ class SpatialClawNode(LifecycleNode):
         reach = self.vlm_probe.check_now()
         # not fatal: the endpoint may come up later; goals say so meanwhile. The rules executor
         # asks no VLM, so an unreachable endpoint is no news for it.
-        if not reach.reachable and self._executor() != "rules":
+        if not reach.reachable and self._agent_config().executor != "rules":
             self.get_logger().warning(
                 f"VLM endpoint: {reach.detail}; goals fail with VLM_UNAVAILABLE until it answers"
             )
@@ -318,27 +319,27 @@ class SpatialClawNode(LifecycleNode):
             if v[f"vlm.{name}"] != ""
         }
         agent = self._agent
-        configs = [with_agent_changes(self.settings.agent, v["agent.max_steps"], vlm)]
-        if agent is not None:
-            configs.append(with_agent_changes(agent.config, v["agent.max_steps"], vlm))
+        steps = v["agent.max_steps"]
+        node_agent = with_agent_changes(self.settings.agent, steps, vlm)
+        running_agent = with_agent_changes(agent.config, steps, vlm) if agent is not None else None
         # The buffer and the episode read these once per use: a swap is seen by the next frame or
         # goal.
-        self.settings = replace(settings, agent=configs[0])
+        self.settings = replace(settings, agent=node_agent)
         self.buffer.limits = limits
         self._bounds = bounds
         self._goals.capacity = int(v["max_queued_goals"]) if settings.queue_goals else 0
-        if agent is not None:
-            agent.config = configs[1]
+        if agent is not None and running_agent is not None:
+            agent.config = running_agent
 
     # ---- diagnostics ----------------------------------------------------------------------------
 
-    def _executor(self) -> str:
+    def _agent_config(self) -> AgentConfig:
+        """The agent settings in force: the running agent's, else those it will be built with."""
         agent = self._agent
-        return (agent.config if agent is not None else self.settings.agent).executor
+        return agent.config if agent is not None else self.settings.agent
 
     def _vlm_base_url(self) -> str:
-        agent = self._agent
-        return (agent.config if agent is not None else self.settings.agent).vlm.base_url
+        return self._agent_config().vlm.base_url
 
     def _diagnostics(self) -> list:
         found = []
@@ -399,7 +400,8 @@ class SpatialClawNode(LifecycleNode):
         reach = self.vlm_probe.last
         level = (OK if reach.reachable else ERROR) if reach.checked else WARN
         detail = reach.detail
-        if self._executor() == "rules":  # answers without a VLM: an endpoint down is no fault
+        # the rules executor answers without a VLM: its endpoint being down is no fault
+        if self._agent_config().executor == "rules":
             level, detail = OK, f"not used by the rules executor ({detail})"
         found.append(
             status(
