@@ -258,8 +258,9 @@ def aggregate(
         by_category[p.category or "all"].append(p.score)
     per_category = {c: float(np.mean(v)) for c, v in sorted(by_category.items())}
     flags = Counter(flag for p in rows for flag in p.flags)
-    flags[FEWER_FRAMES] += sum(1 for p in rows if p.frames_note)
-    flags = +flags  # no zero counts
+    fewer_frames = sum(1 for p in rows if p.frames_note)
+    if fewer_frames:
+        flags[FEWER_FRAMES] = fewer_frames
     return BenchmarkScore(
         benchmark,
         _aggregate_scores(rows, per_category, how, category_parents),

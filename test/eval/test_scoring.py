@@ -193,3 +193,11 @@ def test_bad_samples_are_rejected_clearly():
         Sample(
             id="m", benchmark="b", question="?", answer="yes", answer_type="yes_no", metric="mra"
         )
+
+
+def test_answers_from_fewer_frames_than_asked_are_counted_as_a_flag():
+    rows = [_pred("a", 1.0), _pred("b", 0.0), _pred("c", 1.0)]
+    rows[1].frames_note = "camera 'front': 5 of 8 frames in the window"
+    rows[2].flags = ["zero_answer"]
+    assert aggregate("b", rows, "mean").flags == {"fewer_frames": 1, "zero_answer": 1}
+    assert aggregate("b", rows[:1], "mean").flags == {}  # no zero counts
