@@ -133,3 +133,21 @@ def node_parameters(**values) -> list:
     from rclpy.parameter import Parameter
 
     return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def offline_answers(bag, questions: list, root, concurrency: int) -> list:
+    """What an online replay is compared with: the same questions answered offline from the bag
+    by the rules executor with sensor depth and label masks, as the replayed nodes run
+    (predictions under `root`/offline, traces under `root`/offline_traces)."""
+    from spatialclaw_ros.eval.answerers import build_answerer
+    from spatialclaw_ros.eval.replay import replay_offline
+
+    answerer = build_answerer(
+        "rules",
+        reconstruct_backend="sensor",
+        segment_backend="labels",
+        trace_dir=str(root / "offline_traces"),
+    )
+    return replay_offline(
+        bag, questions, answerer, root / "offline", "rules", concurrency=concurrency
+    ).predictions

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "frames"))
 
 from driver_bags import OPENNI, REALSENSE, SCENE, SIMULATOR, ZED, write_driver_bag
-from ros_support import Asker, node_parameters, wait_until
+from ros_support import Asker, node_parameters, offline_answers, wait_until
 
 from spatialclaw_ros.eval.records import Sample
 from spatialclaw_ros.frames.bags import inspect_bag
@@ -86,8 +86,6 @@ def _questions(truth) -> list[Sample]:
 
 @pytest.mark.parametrize("layout_name", list(LAYOUTS))
 def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, spinner, tmp_path):
-    from spatialclaw_ros.eval.answerers import build_answerer
-    from spatialclaw_ros.eval.replay import replay_offline
     from spatialclaw_ros.ros.replay import replay_into_node
 
     layout, options = LAYOUTS[layout_name]
@@ -106,15 +104,7 @@ def test_driver_bags_answer_online_as_offline_within_one_percent(layout_name, sp
             answer_timeout_s=120.0,
             progress=False,
         )
-        answerer = build_answerer(
-            "rules",
-            reconstruct_backend="sensor",
-            segment_backend="labels",
-            trace_dir=str(tmp_path / "offline_traces"),
-        )
-        offline = replay_offline(
-            bag, questions, answerer, tmp_path / "offline", "rules", concurrency=1
-        ).predictions
+        offline = offline_answers(bag, questions, tmp_path, concurrency=1)
         assert not any(p.error for p in online + offline), [
             (p.sample_id, p.error, p.response) for p in online + offline
         ]

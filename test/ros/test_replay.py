@@ -2,13 +2,11 @@
 DDS on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
 
 import pytest
-from ros_support import node_parameters
+from ros_support import node_parameters, offline_answers
 
 from spatialclaw_ros.agent import Question
 from spatialclaw_ros.agent.rules import plan_for
-from spatialclaw_ros.eval.answerers import build_answerer
 from spatialclaw_ros.eval.records import read_predictions, read_samples
-from spatialclaw_ros.eval.replay import replay_offline
 from spatialclaw_ros.eval.synthetic import bag as synthetic_bag
 from spatialclaw_ros.eval.synthetic.benchmark import SyntheticConfig, generate, write_benchmark
 from spatialclaw_ros.ros.replay import replay_into_node
@@ -90,15 +88,7 @@ def test_questions_replayed_through_the_node_score_as_offline(exported, replayed
         answer_timeout_s=120.0,
         progress=False,
     )
-    answerer = build_answerer(
-        "rules",
-        reconstruct_backend="sensor",
-        segment_backend="labels",
-        trace_dir=str(root / "offline_traces"),
-    )
-    offline = replay_offline(
-        bag, questions, answerer, root / "offline", "rules", concurrency=2
-    ).predictions
+    offline = offline_answers(bag, questions, root, concurrency=2)
 
     assert [p.sample_id for p in online] == [q.id for q in questions]
     answered = online[:-1] + offline[:-1]
