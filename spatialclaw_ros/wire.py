@@ -79,6 +79,12 @@ class Layout:
 # ---- encoding -------------------------------------------------------------------------------
 
 
+def type_table(*classes: type) -> dict[str, type]:
+    """The dataclasses a side may send or rebuild, by the name a message gives them (the class
+    name)."""
+    return {cls.__name__: cls for cls in classes}
+
+
 def encode(value: Any, types: Mapping[str, type]) -> tuple[bytes, list[memoryview]]:
     """The msgpack body of `value` and the buffers of the arrays it holds, in order."""
     buffers: list[memoryview] = []

@@ -9,21 +9,19 @@ from spatialclaw_ros.perception.types import (
     Segmentation,
 )
 from spatialclaw_ros.tools.inputs import Metadata, VideoInfo
+from spatialclaw_ros.wire import type_table
 
 # Host -> worker (and worker -> worker-side decoding): results of perception and the metadata.
-WIRE_TYPES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        Box3D,
-        ObjectDistance,
-        ObjectMask,
-        Segmentation,
-        Reconstruction,
-        CameraIntrinsics,
-        VideoInfo,
-        Metadata,
-    )
-}
+WIRE_TYPES = type_table(
+    Box3D,
+    ObjectDistance,
+    ObjectMask,
+    Segmentation,
+    Reconstruction,
+    CameraIntrinsics,
+    VideoInfo,
+    Metadata,
+)
 
 # Worker -> host: the host rebuilds only these, and checks their fields again.
-RESULT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (Box3D, ObjectDistance)}
+RESULT_TYPES = type_table(Box3D, ObjectDistance)

@@ -72,21 +72,10 @@ class ExistsAnswer:
 Call = ReconstructCall | SegmentCall | ExistsCall
 Answer = Reconstruction | Segmentation | ExistsAnswer
 # What each side rebuilds: a request holds no answer types, an answer no request types.
-REQUEST_TYPES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        ReconstructCall,
-        SegmentCall,
-        ExistsCall,
-        FrameSet,
-        Frame,
-        CameraIntrinsics,
-        SegmentRequest,
-    )
-}
-ANSWER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Reconstruction, Segmentation, ObjectMask, ExistsAnswer)
-}
+REQUEST_TYPES = wire.type_table(
+    ReconstructCall, SegmentCall, ExistsCall, FrameSet, Frame, CameraIntrinsics, SegmentRequest
+)
+ANSWER_TYPES = wire.type_table(Reconstruction, Segmentation, ObjectMask, ExistsAnswer)
 
 # Answers come from the service the client was configured with and carry whole depth stacks:
 # bounds far above a request's, still refusing a message that declares more than memory holds.
