@@ -98,7 +98,7 @@ def test_results_rebuild_only_boxes(pair):
 
 # ---- the bytes form -------------------------------------------------------------------------
 
-TYPES = {cls.__name__: cls for cls in (Frame, FrameSet, Reconstruction)}
+TYPES = wire.type_table(Frame, FrameSet, Reconstruction)
 LIMITS = WireLimits(max_total_bytes=1 << 20, max_buffers=8, max_containers=200, max_depth=8)
 
 
