@@ -348,22 +348,18 @@ def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_t
     folder.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), folder / "test-00000-of-00001.parquet")
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "eval",
-                "--bench",
-                "spar_bench",
-                "--executor",
-                "random",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--out",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    evaluate = [
+        "eval",
+        "--bench",
+        "spar_bench",
+        "--executor",
+        "random",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out",
+        str(run),
+    ]
+    assert main(evaluate) == 0
     report = json.loads((run / "report.json").read_text())
     spar = report["benchmarks"]["spar_bench"]
     assert report["answers"] == "official"
@@ -391,22 +387,7 @@ def test_an_eval_run_with_zero_structured_and_broken_rows_completes_and_counts_t
     again = json.loads((run / "report.json").read_text())
     assert again["answers"] == "lenient" and again["errors_by_code"] == report["errors_by_code"]
     # resuming reads no reply twice and records the unreadable row once
-    assert (
-        main(
-            [
-                "eval",
-                "--bench",
-                "spar_bench",
-                "--executor",
-                "random",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--out",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    assert main(evaluate) == 0
     assert len(read_predictions(run / PREDICTIONS)) == 7
     # scoring again needs the questions
     assert main(["report", str(run), "--answers", "lenient"]) == 2
