@@ -203,6 +203,22 @@ def _letter_for(body: dict) -> str:
     return "Answer: " + "AB"[hashlib.sha256(question.encode()).digest()[0] % 2]
 
 
+def _no_tools_against(vlm, picked, out):
+    """The no_tools executor against `vlm` run locally on `picked` (what the Ray run must match),
+    and the spec from which Ray workers build the same answerer."""
+    settings = {"vlm": {"base_url": vlm.base_url}}
+    backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
+    local = run_samples(
+        picked,
+        build_answerer("no_tools", overrides=settings, **backends),
+        out,
+        "no_tools",
+        concurrency=2,
+        progress=False,
+    )
+    return local, AnswererSpec.resolve("no_tools", overrides=settings, **backends)
+
+
 def test_a_worker_node_killed_mid_run_loses_and_duplicates_no_prediction(
     synthetic, cluster, tmp_path
 ):
@@ -210,19 +226,8 @@ def test_a_worker_node_killed_mid_run_loses_and_duplicates_no_prediction(
     picked = [s for s in synthetic if s.answer_type == "mc"][:10]
     assert len(picked) == 10
     with ScriptedVLM(_letter_for, latency_s=1.0) as vlm:
-        settings = {"vlm": {"base_url": vlm.base_url}}
-        backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
-        local = run_samples(
-            picked,
-            build_answerer("no_tools", overrides=settings, **backends),
-            tmp_path / "local",
-            "no_tools",
-            concurrency=2,
-            progress=False,
-        )
-        episodes = RayEpisodes(
-            AnswererSpec.resolve("no_tools", overrides=settings, **backends), RayOptions(workers=2)
-        )
+        local, spec = _no_tools_against(vlm, picked, tmp_path / "local")
+        episodes = RayEpisodes(spec, RayOptions(workers=2))
         out = tmp_path / "ray"
         killed = threading.Event()
 
@@ -256,22 +261,10 @@ def test_a_sample_whose_worker_dies_on_every_try_is_recorded_as_lost_and_the_run
     made, workers = cluster
     picked = [s for s in synthetic if s.answer_type == "mc"][:4]
     with ScriptedVLM(_letter_for, latency_s=1.0) as vlm:
-        settings = {"vlm": {"base_url": vlm.base_url}}
-        backends = {"reconstruct_backend": "sensor", "segment_backend": "labels"}
-        local = run_samples(
-            picked,
-            build_answerer("no_tools", overrides=settings, **backends),
-            tmp_path / "local",
-            "no_tools",
-            concurrency=2,
-            progress=False,
-        )
+        local, spec = _no_tools_against(vlm, picked, tmp_path / "local")
         # one worker, one try: the sample it is running when its node goes is not tried again;
         # the replacement worker starts on the other node
-        episodes = RayEpisodes(
-            AnswererSpec.resolve("no_tools", overrides=settings, **backends),
-            RayOptions(workers=1, max_attempts=1),
-        )
+        episodes = RayEpisodes(spec, RayOptions(workers=1, max_attempts=1))
         out = tmp_path / "ray"
 
         def kill_the_workers_node_mid_episode() -> None:
