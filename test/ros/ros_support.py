@@ -135,6 +135,23 @@ def node_parameters(**values) -> list:
     return [Parameter(name, value=value) for name, value in values.items()]
 
 
+def add_agent_node(spinner, name: str, values: dict, buffered: int = 0):
+    """An agent node with the parameters `values`, spinning in `spinner` (removed by the caller);
+    with `buffered`, returned once camera "front" holds that many frames."""
+    from spatialclaw_ros.ros.agent_node import SpatialClawNode
+
+    node = spinner.add(
+        SpatialClawNode(
+            node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
+        )
+    )
+    if buffered:
+        wait_until(
+            lambda: node.buffer.count("front") >= buffered, 15.0, f"{name} to buffer frames"
+        )
+    return node
+
+
 def offline_answers(bag, questions: list, root, concurrency: int) -> list:
     """What an online replay is compared with: the same questions answered offline from the bag
     by the rules executor with sensor depth and label masks, as the replayed nodes run

@@ -11,7 +11,7 @@ import pytest
 from action_msgs.msg import GoalStatus
 from builtin_interfaces.msg import Time
 from rclpy.qos import qos_profile_sensor_data
-from ros_support import SCENE, STREAM_TOPICS, Asker, node_parameters, wait_until
+from ros_support import SCENE, STREAM_TOPICS, Asker, add_agent_node, wait_until
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
@@ -45,8 +45,6 @@ def dead_vlm_url() -> str:
 
 
 def make_node(spinner, name: str, vlm_url: str, runs, **overrides):
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
-
     values = {
         "cameras": ["front", "nodepth", "idle", "stale"],
         **camera_parameters(
@@ -77,12 +75,7 @@ def make_node(spinner, name: str, vlm_url: str, runs, **overrides):
         "goal_timeout_s": 60.0,
         **overrides,
     }
-    node = SpatialClawNode(
-        node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
-    )
-    spinner.add(node)
-    wait_until(lambda: node.buffer.count("front") >= 6, 15.0, f"{name} to buffer frames")
-    return node
+    return add_agent_node(spinner, name, values, buffered=6)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "frames"))
 
 from driver_bags import OPENNI, REALSENSE, SCENE, SIMULATOR, ZED, write_driver_bag
-from ros_support import Asker, node_parameters, offline_answers, wait_until
+from ros_support import Asker, add_agent_node, offline_answers, wait_until
 
 from spatialclaw_ros.eval.records import Sample
 from spatialclaw_ros.frames.bags import inspect_bag
@@ -32,8 +32,6 @@ LAYOUTS = {
 
 
 def _node(spinner, name: str, bag: Path, trace_dir: Path):
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
-
     camera = inspect_bag(bag).cameras[0].topics  # the configuration `spatialclaw bag info` prints
     values = {
         "use_sim_time": True,
@@ -48,10 +46,7 @@ def _node(spinner, name: str, bag: Path, trace_dir: Path):
         "agent.trace_dir": str(trace_dir),
         "goal_timeout_s": 120.0,
     }
-    node = SpatialClawNode(
-        node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
-    )
-    return spinner.add(node)
+    return add_agent_node(spinner, name, values)
 
 
 def _questions(truth) -> list[Sample]:

@@ -14,7 +14,7 @@ import pytest
 from action_msgs.msg import GoalStatus
 from action_msgs.srv import CancelGoal
 from rclpy.qos import QoSProfile
-from ros_support import SCENE, STREAM_TOPICS, node_parameters, wait_for, wait_until
+from ros_support import SCENE, STREAM_TOPICS, add_agent_node, wait_for, wait_until
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.ros.action_client import GoalClient
@@ -34,8 +34,6 @@ ANSWERED = (GoalStatus.STATUS_ABORTED, R.UNSUPPORTED_QUESTION)
 
 @pytest.fixture(scope="module")
 def load_node(spinner, stream, tmp_path_factory):
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
-
     runs = tmp_path_factory.mktemp("goal_load")
     values = {
         "cameras": ["front", "side"],
@@ -55,13 +53,7 @@ def load_node(spinner, stream, tmp_path_factory):
         "default_window_s": 2.0,
         "max_queued_goals": 30,
     }
-    node = SpatialClawNode(
-        node_name="spatialclaw_load",
-        context=spinner.context,
-        parameter_overrides=node_parameters(**values),
-    )
-    spinner.add(node)
-    wait_until(lambda: node.buffer.count("front") >= 4, 15.0, "frames to arrive")
+    node = add_agent_node(spinner, "spatialclaw_load", values, buffered=4)
     yield node
     spinner.remove(node)
 
@@ -70,8 +62,6 @@ def load_node(spinner, stream, tmp_path_factory):
 def queue_node(spinner, stream, vlm, tmp_path_factory):
     """A plain-VLM node with three queue places, for the queue's exact behaviour (the VLM can
     stall)."""
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
-
     values = {
         "cameras": ["front"],
         "camera.front.image_topic": STREAM_TOPICS["image"],
@@ -89,13 +79,7 @@ def queue_node(spinner, stream, vlm, tmp_path_factory):
         "default_num_frames": 2,
         "max_queued_goals": 3,
     }
-    node = SpatialClawNode(
-        node_name="spatialclaw_queue",
-        context=spinner.context,
-        parameter_overrides=node_parameters(**values),
-    )
-    spinner.add(node)
-    wait_until(lambda: node.buffer.count("front") >= 2, 15.0, "frames to arrive")
+    node = add_agent_node(spinner, "spatialclaw_queue", values, buffered=2)
     yield node
     spinner.remove(node)
 

@@ -2,7 +2,7 @@
 DDS on simulated time and asked as goals, score exactly as offline replay of the same bag does."""
 
 import pytest
-from ros_support import node_parameters, offline_answers
+from ros_support import add_agent_node, offline_answers
 
 from spatialclaw_ros.agent import Question
 from spatialclaw_ros.agent.rules import plan_for
@@ -39,8 +39,6 @@ def exported(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def replayed_node(spinner, exported):
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
-
     root, _ = exported
     camera = {
         "image_topic": synthetic_bag.COLOR_TOPIC,
@@ -63,12 +61,7 @@ def replayed_node(spinner, exported):
         "agent.trace_dir": str(root / "node_traces"),
         "goal_timeout_s": 120.0,
     }
-    node = SpatialClawNode(
-        node_name="replayed",
-        context=spinner.context,
-        parameter_overrides=node_parameters(**values),
-    )
-    spinner.add(node)
+    node = add_agent_node(spinner, "replayed", values)
     yield node
     spinner.remove(node)
 
