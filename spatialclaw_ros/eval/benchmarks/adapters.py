@@ -86,59 +86,30 @@ def _question(
     question = str(question).strip()
     if options is None:
         question, options = split_inline_options(question)
-    extra = extra or {}
+    # what every answer type shares
+    common: dict[str, Any] = dict(
+        id=str(sid),
+        benchmark=bench,
+        question=question,
+        category=category,
+        media=media,
+        group_id=group_id,
+        extra=extra or {},
+    )
     if options:
         return Sample(
-            id=str(sid),
-            benchmark=bench,
-            question=question,
+            **common,
             options=options,
             answer=answer_letter(answer, options),
             answer_type="mc",
             metric="accuracy",
-            category=category,
-            media=media,
-            group_id=group_id,
-            extra=extra,
         )
     text = str(answer).strip().lower()
     if text in ("yes", "no"):
-        return Sample(
-            id=str(sid),
-            benchmark=bench,
-            question=question,
-            answer=text,
-            answer_type="yes_no",
-            category=category,
-            media=media,
-            group_id=group_id,
-            extra=extra,
-        )
+        return Sample(**common, answer=text, answer_type="yes_no")
     if _number(answer) is None:
-        return Sample(
-            id=str(sid),
-            benchmark=bench,
-            question=question,
-            answer=str(answer).strip(),
-            answer_type="text",
-            category=category,
-            media=media,
-            group_id=group_id,
-            extra=extra,
-        )
-    return Sample(
-        id=str(sid),
-        benchmark=bench,
-        question=question,
-        answer=float(answer),
-        answer_type="number",
-        metric="mra",
-        category=category,
-        media=media,
-        group_id=group_id,
-        extra=extra,
-        unit=unit,
-    )
+        return Sample(**common, answer=str(answer).strip(), answer_type="text")
+    return Sample(**common, answer=float(answer), answer_type="number", metric="mra", unit=unit)
 
 
 def _number(value: Any) -> float | None:
