@@ -42,6 +42,7 @@ from spatialclaw_ros.frames.codec import (
     LABEL_ENCODINGS,
     CameraCalibration,
     ImageError,
+    Undistorter,
     depth_from_compressed,
     depth_from_image,
     labels_from_image,
@@ -51,7 +52,7 @@ from spatialclaw_ros.frames.codec import (
 from spatialclaw_ros.frames.poses import rigid_transform
 from spatialclaw_ros.frames.sampling import evenly_spaced
 from spatialclaw_ros.frames.transforms import LinkSummary, TfTree, TransformLookupError
-from spatialclaw_ros.frames.types import Frame, FrameSet, names_present
+from spatialclaw_ros.frames.types import CameraIntrinsics, Frame, FrameSet, names_present
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -599,25 +600,12 @@ def _read_camera(
                 f"(roots: {', '.join(tree.roots()) or 'none'}); record its TF or give no TF"
             )
         world = tree.world_frame(camera.frame_id, world_frame)
+    source = _FrameSource(reader, camera, streams, tolerance, undistorter, intrinsics, tree, world)
     frames = []
     for index, item in enumerate(picked):
         try:
             names = _names_at(announced, item.stamp, t.label_names)
-            frames.append(
-                _frame(
-                    reader,
-                    camera,
-                    item,
-                    streams,
-                    tolerance,
-                    index,
-                    undistorter,
-                    intrinsics,
-                    names,
-                    tree,
-                    world,
-                )
-            )
+            frames.append(source.frame(item, index, names))
         except (ImageError, TransformLookupError) as error:
             raise BagError(f"camera {t.name!r}, frame at {item.stamp:.3f} s: {error}") from None
     return FrameSet(frames, world_frame=world, name=t.name)
@@ -647,48 +635,60 @@ def _names_at(
     return names
 
 
-def _frame(
-    reader,
-    camera: BagCamera,
-    item: _Stamped,
-    streams,
-    tolerance,
-    index,
-    undistorter,
-    intrinsics,
-    names,
-    tree,
-    world,
-) -> Frame:
-    t = camera.topics
-    msg = reader.deserialize(item.raw, item.connection.msgtype)
-    rgb = rgb_from_compressed(msg) if t.compressed else rgb_from_image(msg)
-    depth = labels = None
-    if t.depth_topic:
-        partner = _partner(streams[t.depth_topic], item.stamp, tolerance)
-        depth_msg = reader.deserialize(partner.raw, partner.connection.msgtype)
-        depth = (
-            depth_from_compressed(depth_msg) if t.depth_compressed else depth_from_image(depth_msg)
+@dataclass(frozen=True)
+class _FrameSource:
+    """What turns one picked colour image of a camera into a Frame: its partner streams, its
+    calibration and the TF tree that places it in `world` ("" for no poses)."""
+
+    reader: AnyReader
+    camera: BagCamera
+    streams: dict[str, list[_Stamped]]
+    tolerance: float | None
+    undistorter: Undistorter | None
+    intrinsics: CameraIntrinsics | None
+    tree: TfTree | None
+    world: str
+
+    def frame(self, item: _Stamped, index: int, names: dict[int, str]) -> Frame:
+        t = self.camera.topics
+        rgb_msg = self._message(item)
+        rgb = rgb_from_compressed(rgb_msg) if t.compressed else rgb_from_image(rgb_msg)
+        depth = labels = None
+        if t.depth_topic:
+            depth_msg = self._message(self._partner(t.depth_topic, item))
+            depth = (
+                depth_from_compressed(depth_msg)
+                if t.depth_compressed
+                else depth_from_image(depth_msg)
+            )
+        if t.labels_topic:
+            labels = labels_from_image(self._message(self._partner(t.labels_topic, item)))
+        if self.undistorter is not None:
+            rgb = self.undistorter.colour(rgb)
+            depth = self.undistorter.depth(depth) if depth is not None else None
+            labels = self.undistorter.labels(labels) if labels is not None else None
+        pose = (
+            self.tree.lookup(self.world, self.camera.frame_id, item.stamp)
+            if self.tree is not None and self.world
+            else None
         )
-    if t.labels_topic:
-        partner = _partner(streams[t.labels_topic], item.stamp, tolerance)
-        labels = labels_from_image(reader.deserialize(partner.raw, partner.connection.msgtype))
-    if undistorter is not None:
-        rgb = undistorter.colour(rgb)
-        depth = undistorter.depth(depth) if depth is not None else None
-        labels = undistorter.labels(labels) if labels is not None else None
-    pose = tree.lookup(world, camera.frame_id, item.stamp) if world else None
-    return Frame(
-        rgb,
-        index=index,
-        timestamp=item.stamp,
-        camera=t.name,
-        depth=depth,
-        intrinsics=intrinsics,
-        pose=pose,
-        labels=labels,
-        label_names=names_present(labels, names) if labels is not None else None,
-    )
+        return Frame(
+            rgb,
+            index=index,
+            timestamp=item.stamp,
+            camera=t.name,
+            depth=depth,
+            intrinsics=self.intrinsics,
+            pose=pose,
+            labels=labels,
+            label_names=names_present(labels, names) if labels is not None else None,
+        )
+
+    def _partner(self, topic: str, item: _Stamped) -> _Stamped:
+        return _partner(self.streams[topic], item.stamp, self.tolerance)
+
+    def _message(self, item: _Stamped):
+        return self.reader.deserialize(item.raw, item.connection.msgtype)
 
 
 def format_summary(summary: BagSummary) -> str:
