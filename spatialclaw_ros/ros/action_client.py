@@ -12,10 +12,16 @@ lock, and records the feedback callback before the request leaves, so early feed
 `request` also survives a goal response that DDS loses: over Fast DDS's LARGE_DATA transports the
 first message a server sends to a client that has just appeared can be lost (the node answered,
 the client never heard that its goal was accepted: 1 fresh run in 20 of bench/online_replay.py).
+
+rclpy 9.1.2's `ActionClient.__init__` also adds the client to the node's waitables before it
+creates the client's lock. An executor thread already spinning that node counts the client's
+entities in between, fails on the missing lock and stops spinning: every goal of that process then
+waits forever (one CI run). This client has its lock before it is registered.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rclpy.action import ActionClient
@@ -27,6 +33,12 @@ from spatialclaw_ros.ros.spin import wait_until
 
 class GoalClient(ActionClient):
     """`rclpy.action.ActionClient` whose `send_goal_async` future always completes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # rclpy's __init__ replaces this lock with its own once registered; nothing can be
+        # pending on this one by then.
+        self._lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     def send_goal_async(
         self, goal: Any, feedback_callback: Any = None, goal_uuid: Any = None

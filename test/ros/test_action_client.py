@@ -7,6 +7,7 @@ import time
 
 import pytest
 from rclpy.action import ActionClient, ActionServer
+from rclpy.node import Node
 
 from spatialclaw_ros.action import AskSpatial
 from spatialclaw_ros.ros.action_client import GoalClient
@@ -61,6 +62,30 @@ def test_the_rclpy_client_loses_them(spinner):
     # The regression GoalClient exists for; when an rclpy release fixes it, this fails and
     # GoalClient can go.
     assert accepted_within(ActionClient, spinner, 2.0) == [False, False, False]
+
+
+class CountsAtOnce(Node):
+    """A node whose executor counts a waitable's entities the moment it is added: what an executor
+    thread already spinning the node may do while the action client is still being built."""
+
+    def add_waitable(self, waitable):
+        super().add_waitable(waitable)
+        waitable.get_num_entities()
+
+
+def test_a_goal_client_can_be_counted_as_soon_as_it_is_registered(spinner):
+    node = spinner.add(CountsAtOnce("counted_client", context=spinner.context))
+    client = GoalClient(node, AskSpatial, "ask")
+    assert client.wait_for_server(timeout_sec=10)
+    handle = client.request(AskSpatial.Goal(question="q"))
+    assert handle is not None and handle.accepted
+
+
+def test_the_rclpy_client_cannot(spinner):
+    # The second rclpy 9.1.2 regression GoalClient works around (its lock is created last).
+    node = spinner.add(CountsAtOnce("counted_rclpy_client", context=spinner.context))
+    with pytest.raises(AttributeError, match="_lock"):
+        ActionClient(node, AskSpatial, "ask")
 
 
 def test_results_arrive_through_the_goal_client(spinner):
