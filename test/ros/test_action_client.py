@@ -6,6 +6,7 @@ time rather than once in hundreds of goals."""
 import time
 
 import pytest
+import rclpy
 from rclpy.action import ActionClient, ActionServer
 from rclpy.node import Node
 
@@ -40,9 +41,10 @@ def spinner():
 
 
 def accepted_within(client_class, spinner, seconds: float) -> list[bool]:
-    client = client_class(
-        spinner.node(f"client_{client_class.__name__.lower()}"), AskSpatial, "ask"
-    )
+    # built before its node spins, so that rclpy's other race (below) cannot stop the executor
+    node = rclpy.create_node(f"client_{client_class.__name__.lower()}", context=spinner.context)
+    client = client_class(node, AskSpatial, "ask")
+    spinner.add(node)
     assert client.wait_for_server(timeout_sec=10)
     client._feedback_callbacks = SlowToRecord()
     accepted = []
@@ -82,10 +84,12 @@ def test_a_goal_client_can_be_counted_as_soon_as_it_is_registered(spinner):
 
 
 def test_the_rclpy_client_cannot(spinner):
-    # The second rclpy 9.1.2 regression GoalClient works around (its lock is created last).
-    node = spinner.add(CountsAtOnce("counted_rclpy_client", context=spinner.context))
+    # The second rclpy 9.1.2 regression GoalClient works around (its lock is created last). The
+    # node does not spin: the executor would fail on the half-built client too.
+    node = CountsAtOnce("counted_rclpy_client", context=spinner.context)
     with pytest.raises(AttributeError, match="_lock"):
         ActionClient(node, AskSpatial, "ask")
+    node.destroy_node()
 
 
 def test_results_arrive_through_the_goal_client(spinner):
