@@ -53,8 +53,16 @@ class Spinner:
         else:
             self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
         self._nodes: list[Node] = []
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
+
+    def _spin(self) -> None:
+        # Executor.spin until close, but close stops this loop before the executor shuts down:
+        # rclpy 9.1.2's shutdown does not wait for a spin in progress and destroys the guard
+        # condition under it ("wait set is empty", a dead spinner thread).
+        while not self._closing.is_set() and self.context.ok():
+            self.executor.spin_once(timeout_sec=0.1)
 
     def __enter__(self) -> Spinner:
         return self
@@ -78,8 +86,10 @@ class Spinner:
         node.destroy_node()
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self._closing.set()
+        self.executor.wake()
         self._thread.join(timeout=5)
+        self.executor.shutdown()
         while self._nodes:
             self._nodes.pop().destroy_node()
         self.context.try_shutdown()
