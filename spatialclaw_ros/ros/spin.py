@@ -58,11 +58,14 @@ class Spinner:
         self._thread.start()
 
     def _spin(self) -> None:
-        # Executor.spin until close, but close stops this loop before the executor shuts down:
-        # rclpy 9.1.2's shutdown does not wait for a spin in progress and destroys the guard
-        # condition under it ("wait set is empty", a dead spinner thread).
-        while not self._closing.is_set() and self.context.ok():
-            self.executor.spin_once(timeout_sec=0.1)
+        try:
+            self.executor.spin()
+        except Exception:
+            # rclpy 9.1.2's Executor.shutdown does not wait for a spin in progress: it destroys
+            # the guard condition under it ("wait set is empty"). Only an error while running is
+            # news.
+            if not self._closing.is_set():
+                raise
 
     def __enter__(self) -> Spinner:
         return self
@@ -87,9 +90,8 @@ class Spinner:
 
     def close(self) -> None:
         self._closing.set()
-        self.executor.wake()
-        self._thread.join(timeout=5)
         self.executor.shutdown()
+        self._thread.join(timeout=5)
         while self._nodes:
             self._nodes.pop().destroy_node()
         self.context.try_shutdown()
