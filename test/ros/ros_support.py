@@ -137,7 +137,9 @@ def node_parameters(**values) -> list:
 
 def add_agent_node(spinner, name: str, values: dict, buffered: int = 0):
     """An agent node with the parameters `values`, spinning in `spinner` (removed by the caller);
-    with `buffered`, returned once camera "front" holds that many frames."""
+    with `buffered`, returned once camera "front"'s last 2 s hold that many frames, each with the
+    depth and CameraInfo the node subscribes to (their topics match after colour's, at times)."""
+    from spatialclaw_ros.frames.buffer import FrameBufferError, SampleRequest
     from spatialclaw_ros.ros.agent_node import SpatialClawNode
 
     node = spinner.add(
@@ -145,10 +147,20 @@ def add_agent_node(spinner, name: str, values: dict, buffered: int = 0):
             node_name=name, context=spinner.context, parameter_overrides=node_parameters(**values)
         )
     )
-    if buffered:
-        wait_until(
-            lambda: node.buffer.count("front") >= buffered, 15.0, f"{name} to buffer frames"
+
+    def holds_frames() -> bool:
+        try:
+            frames = node.buffer.sample("front", SampleRequest(window_s=2.0, count=buffered))
+        except FrameBufferError:
+            return False
+        return (
+            len(frames) == buffered
+            and (frames.has_depth or not values.get("camera.front.depth_topic"))
+            and (frames.has_intrinsics or not values.get("camera.front.info_topic"))
         )
+
+    if buffered:
+        wait_until(holds_frames, 15.0, f"{name} to buffer frames")
     return node
 
 
