@@ -552,6 +552,8 @@ class SpatialClawNode(LifecycleNode):
         send = _FeedbackSender(goal_handle, started)
         send.stage(Feedback.STAGE_SAMPLING, 0, observation="sampling frames")
         sampled = self._sample(goal, checked.cameras)
+        if sampled.frames_note:
+            self.get_logger().warning(sampled.frames_note)
         self._check_perception_inputs(sampled.videos)
         episode = agent.run(
             question,
@@ -570,6 +572,13 @@ class SpatialClawNode(LifecycleNode):
                 )
             raise GoalFailed(code, message)
         return self._publish_answer(goal, question.text, episode, sampled)
+
+    def frames_for(self, goal: AskSpatial.Goal, cameras: list[str]) -> list[FrameSet]:
+        """The frames `goal` would be answered from now, checked as its episode needs them
+        (GoalFailed says what is missing): for a client that waits until the node can answer."""
+        videos = self._sample(goal, cameras).videos
+        self._check_perception_inputs(videos)
+        return videos
 
     def _sample(self, goal: AskSpatial.Goal, cameras: list[str]) -> _Sampled:
         """Frames of `cameras` (checked: configured, no repeats)."""
@@ -625,8 +634,6 @@ class SpatialClawNode(LifecycleNode):
             if short
             else ""
         )
-        if note:
-            self.get_logger().warning(note)
         return _Sampled(
             videos=videos,
             newest_stamp=max(v.frames[-1].timestamp for v in videos),

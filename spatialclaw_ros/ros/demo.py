@@ -12,7 +12,6 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -200,22 +199,17 @@ def _run_ros(
 
 
 def answerable(agent) -> bool:
-    """Whether the last second holds six colour frames, each with its depth, CameraInfo and
-    odometry pose, as the questions need: the topics are matched one by one, so under load depth,
-    CameraInfo or odometry can start after colour."""
-    from spatialclaw_ros.frames.buffer import FrameBufferError, SampleRequest
+    """Whether a goal about the last second would get six frames with what the node checks for
+    (depth and CameraInfo) and odometry poses, as the questions need: the topics are matched one
+    by one, so under load depth, CameraInfo or odometry can start after colour."""
+    from spatialclaw_ros.action import AskSpatial
+    from spatialclaw_ros.ros.agent_node import GoalFailed
 
-    optical = agent.inputs[CAMERA].optical_frame
     try:
-        frames = agent.buffer.sample(
-            CAMERA,
-            SampleRequest(window_s=1.0, count=6),
-            pose_at=partial(agent.poses.pose_at, CAMERA, optical),
-            world_frame=agent.poses.world_frame,
-        )
-    except FrameBufferError:
+        videos = agent.frames_for(AskSpatial.Goal(window_sec=1.0, num_frames=6), [CAMERA])
+    except GoalFailed:
         return False
-    return len(frames) >= 6 and frames.has_depth and frames.has_intrinsics and frames.has_poses
+    return all(len(video) >= 6 and video.has_poses for video in videos)
 
 
 def _ask(client, action_type, question: DemoQuestion, number: int, markers: list) -> bool:

@@ -137,10 +137,10 @@ def node_parameters(**values) -> list:
 
 def add_agent_node(spinner, name: str, values: dict, buffered: int = 0):
     """An agent node with the parameters `values`, spinning in `spinner` (removed by the caller);
-    with `buffered`, returned once camera "front"'s last 2 s hold that many frames, each with the
-    depth and CameraInfo the node subscribes to (their topics match after colour's, at times)."""
-    from spatialclaw_ros.frames.buffer import FrameBufferError, SampleRequest
-    from spatialclaw_ros.ros.agent_node import SpatialClawNode
+    with `buffered`, returned once a goal about camera "front"'s last 2 s would get that many
+    frames with what the node checks for (depth and CameraInfo match after colour, at times)."""
+    from spatialclaw_ros.action import AskSpatial
+    from spatialclaw_ros.ros.agent_node import GoalFailed, SpatialClawNode
 
     node = spinner.add(
         SpatialClawNode(
@@ -149,15 +149,11 @@ def add_agent_node(spinner, name: str, values: dict, buffered: int = 0):
     )
 
     def holds_frames() -> bool:
+        goal = AskSpatial.Goal(window_sec=2.0, num_frames=buffered)
         try:
-            frames = node.buffer.sample("front", SampleRequest(window_s=2.0, count=buffered))
-        except FrameBufferError:
+            return len(node.frames_for(goal, ["front"])[0]) == buffered
+        except GoalFailed:
             return False
-        return (
-            len(frames) == buffered
-            and (frames.has_depth or not values.get("camera.front.depth_topic"))
-            and (frames.has_intrinsics or not values.get("camera.front.info_topic"))
-        )
 
     if buffered:
         wait_until(holds_frames, 15.0, f"{name} to buffer frames")
